@@ -1,0 +1,153 @@
+"""Typed results of the API: what the JSON of API.md becomes in Python.
+
+Each type has ``from_json`` (parse a response body) and ``to_json`` (the API.md form,
+used for the CLI's ``--json`` output), so the two never drift apart.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+#: Model states of API.md.
+STATE_FAILED = -1
+STATE_CREATED = 0
+STATE_NEEDS_IMAGES = 1
+STATE_READY = 2
+STATE_QUEUED = 3
+STATE_TRAINING = 4
+STATE_TRAINED = 5
+
+STATE_NAMES = {
+    STATE_FAILED: "failed",
+    STATE_CREATED: "created",
+    STATE_NEEDS_IMAGES: "needs more images",
+    STATE_READY: "ready to train",
+    STATE_QUEUED: "queued",
+    STATE_TRAINING: "training",
+    STATE_TRAINED: "trained",
+}
+
+
+@dataclass(frozen=True)
+class Category:
+    """One category of a model and the number of images it holds."""
+
+    name: str
+    count: int = 0
+
+    @classmethod
+    def from_json(cls, data: Any) -> "Category":
+        if isinstance(data, str):  # some responses list bare names
+            return cls(name=data)
+        return cls(name=str(data.get("name", "")), count=int(data.get("count") or 0))
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"name": self.name, "count": self.count}
+
+
+@dataclass(frozen=True)
+class Model:
+    """An image classification model and where it is in its life cycle."""
+
+    id: str
+    type: str = "classification"
+    state: int = STATE_CREATED
+    status: str = ""
+    accuracy: Optional[float] = None
+    categories: List[Category] = field(default_factory=list)
+
+    @property
+    def is_trained(self) -> bool:
+        """True once training finished and predictions are served (state 5)."""
+        return self.state == STATE_TRAINED
+
+    @property
+    def state_name(self) -> str:
+        """A short human name for ``state``."""
+        return STATE_NAMES.get(self.state, f"state {self.state}")
+
+    @property
+    def image_count(self) -> int:
+        """Total number of images over all categories."""
+        return sum(c.count for c in self.categories)
+
+    @classmethod
+    def from_json(cls, data: Dict[str, Any]) -> "Model":
+        accuracy = data.get("accuracy")
+        return cls(
+            id=str(data.get("model_id") or data.get("id") or ""),
+            type=str(data.get("model_type") or "classification"),
+            state=int(data.get("state", STATE_CREATED)),
+            status=str(data.get("status") or ""),
+            accuracy=None if accuracy is None else float(accuracy),
+            categories=[Category.from_json(c) for c in data.get("categories") or []],
+        )
+
+    def to_json(self) -> Dict[str, Any]:
+        return {
+            "model_id": self.id,
+            "model_type": self.type,
+            "state": self.state,
+            "status": self.status,
+            "accuracy": self.accuracy,
+            "categories": [c.to_json() for c in self.categories],
+        }
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The model's answer for one input: the best label and every label's probability."""
+
+    file: str
+    label: str
+    probability: float
+    scores: List[Tuple[str, float]] = field(default_factory=list)
+    message: str = "Success"
+
+    @classmethod
+    def from_json(cls, data: Dict[str, Any]) -> "Prediction":
+        pairs = [(str(p["label"]), float(p["probability"])) for p in data.get("prediction") or []]
+        pairs.sort(key=lambda pair: pair[1], reverse=True)
+        label, probability = pairs[0] if pairs else ("", 0.0)
+        return cls(
+            file=str(data.get("file") or ""),
+            label=label,
+            probability=probability,
+            scores=pairs,
+            message=str(data.get("message") or "Success"),
+        )
+
+    def to_json(self) -> Dict[str, Any]:
+        return {
+            "file": self.file,
+            "label": self.label,
+            "probability": self.probability,
+            "scores": [{"label": l, "probability": p} for l, p in self.scores],
+        }
+
+
+@dataclass
+class UploadReport:
+    """What ``upload_files`` did with each file: uploaded, skipped (with why) or failed."""
+
+    uploaded: List[str] = field(default_factory=list)
+    skipped: List[Tuple[str, str]] = field(default_factory=list)
+    failed: List[Tuple[str, Exception]] = field(default_factory=list)
+    #: The model as the server last described it, after the last successful upload.
+    model: Optional[Model] = None
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed."""
+        return not self.failed
+
+    def to_json(self) -> Dict[str, Any]:
+        return {
+            "uploaded": len(self.uploaded),
+            "skipped": len(self.skipped),
+            "failed": len(self.failed),
+            "model": self.model.to_json() if self.model else None,
+        }
+
+
+__all__ = ["Category", "Model", "Prediction", "UploadReport", "STATE_NAMES"]

@@ -1,0 +1,48 @@
+"""Packaging for nanoclient: SDK, CLI and local server for image classification."""
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "nanoclient" / "_version.py").read_text()).group(1)
+
+SERVER = [
+    "flask>=2.2",
+    "waitress>=2.1",
+    "numpy>=1.23",
+    "scikit-learn>=1.2",
+    "scikit-image>=0.20",
+]
+TEST = SERVER + [
+    "pytest>=7",
+    "responses>=0.23",
+]
+
+setup(
+    name="nanoclient",
+    version=VERSION,
+    description="Train and use an image classifier from Python and the terminal: Nanonets API client, CLI and local server",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.9",
+    packages=find_packages(include=["nanoclient", "nanoclient.*"]),
+    include_package_data=True,
+    package_data={"nanoclient": ["py.typed"], "nanoclient.server": ["*.json", "*.yaml"]},
+    install_requires=[
+        "requests>=2.28",
+        "click>=8.1",
+        "pillow>=9.1",
+        "tqdm>=4.64",
+        "platformdirs>=3",
+    ],
+    extras_require={"server": SERVER, "test": TEST},
+    entry_points={"console_scripts": ["nanoclient = nanoclient.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "License :: OSI Approved :: MIT License",
+        "Environment :: Console",
+        "Topic :: Scientific/Engineering :: Image Recognition",
+    ],
+)
