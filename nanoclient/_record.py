@@ -1,0 +1,110 @@
+"""The local record of what each model has received, so that an interrupted upload resumes.
+
+One JSON-lines file per (base URL, model id) in the user's cache folder
+(``platformdirs.user_cache_dir("nanoclient")/uploads``, or ``$NANOCLIENT_CACHE_DIR/uploads``).
+Its first line names the base URL and model; every further line is one image the server
+accepted: ``{"sha256": ..., "category": ..., "file": ...}``. Lines are appended and flushed
+as each upload succeeds, so an interruption loses at most the line being written, and a
+torn last line is ignored when reading. The record is a hint for skipping work, never the
+truth: the server counts identical bytes once in any case.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Optional, Set, Tuple
+
+#: Environment variable that moves the cache folder (tests, CI, read-only homes).
+CACHE_ENV = "NANOCLIENT_CACHE_DIR"
+
+_CHUNK = 1 << 16
+
+
+def cache_dir() -> Path:
+    """The folder for nanoclient's caches: $NANOCLIENT_CACHE_DIR or the user's cache folder."""
+    override = os.environ.get(CACHE_ENV)
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("nanoclient"))
+
+
+def file_digest(path: "os.PathLike[str] | str") -> str:
+    """The SHA-256 of a file's bytes, as hex (the server deduplicates on the same hash)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _normalise_url(base_url: str) -> str:
+    return base_url.strip().rstrip("/")
+
+
+class UploadRecord:
+    """What one model on one server has received: a set of (sha256, category), kept on disk.
+
+    ``add`` is safe to call from several threads at once.
+    """
+
+    def __init__(self, path: Path, *, base_url: str = "", model_id: str = "") -> None:
+        self.path = Path(path)
+        self.base_url = base_url
+        self.model_id = model_id
+        self._lock = threading.Lock()
+        self._received: Set[Tuple[str, str]] = set()
+        self._torn = False  # the file does not end with a newline
+        self._load()
+
+    @classmethod
+    def for_model(cls, base_url: str, model_id: str, *, folder: Optional[Path] = None) -> "UploadRecord":
+        """The record of ``model_id`` on the server at ``base_url`` (created empty if new)."""
+        base_url = _normalise_url(base_url)
+        key = hashlib.sha256(f"{base_url}\n{model_id}".encode("utf-8")).hexdigest()[:32]
+        folder = (folder or cache_dir()) / "uploads"
+        return cls(folder / f"{key}.jsonl", base_url=base_url, model_id=model_id)
+
+    def _load(self) -> None:
+        if not self.path.is_file():
+            return
+        with open(self.path, encoding="utf-8", errors="replace") as handle:
+            line = ""
+            for line in handle:
+                try:
+                    entry = json.loads(line)
+                except ValueError:  # a line torn by an interruption
+                    continue
+                if isinstance(entry, dict) and entry.get("sha256") and entry.get("category"):
+                    self._received.add((str(entry["sha256"]), str(entry["category"])))
+        self._torn = bool(line) and not line.endswith("\n")
+
+    def __len__(self) -> int:
+        return len(self._received)
+
+    def __contains__(self, item: Tuple[str, str]) -> bool:
+        """True when (sha256, category) was recorded as received."""
+        return tuple(item) in self._received
+
+    def add(self, sha256: str, category: str, file: str = "") -> None:
+        """Record that the server accepted these bytes in this category; written to disk at once."""
+        with self._lock:
+            if (sha256, category) in self._received:
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            new = not self.path.exists()
+            with open(self.path, "a", encoding="utf-8") as handle:
+                if new:
+                    handle.write(json.dumps({"base_url": self.base_url, "model_id": self.model_id}) + "\n")
+                elif self._torn:
+                    handle.write("\n")  # close the line an earlier interruption tore
+                handle.write(json.dumps({"sha256": sha256, "category": category, "file": file}) + "\n")
+            self._received.add((sha256, category))
+            self._torn = False
+
+
+__all__ = ["UploadRecord", "file_digest", "cache_dir", "CACHE_ENV"]

@@ -1,0 +1,140 @@
+"""Where the CLI's API key, base URL and model id come from: flag > environment > config file.
+
+The config file is an INI file in the user's config folder (``click.get_app_dir("nanoclient")``,
+e.g. ``~/.config/nanoclient/config.ini`` on Linux), or the file named by ``NANOCLIENT_CONFIG``::
+
+    [nanoclient]
+    api_key = 1a2b...
+    base_url = http://127.0.0.1:8765/api/v2
+    model_id = 3f1c...
+
+Nothing here talks to the network or checks that a value works; it only says where each
+value came from, so that an error can tell the user which one to fix.
+"""
+from __future__ import annotations
+
+import configparser
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Mapping, Optional
+
+#: Section of the config file that holds the settings.
+SECTION = "nanoclient"
+#: Environment variable naming another config file (used by tests and by users with several accounts).
+CONFIG_ENV = "NANOCLIENT_CONFIG"
+#: Setting -> environment variable that supplies it.
+ENV_VARS = {
+    "api_key": "NANONETS_API_KEY",
+    "base_url": "NANONETS_BASE_URL",
+    "model_id": "NANONETS_MODEL_ID",
+}
+
+
+class ConfigFileError(ValueError):
+    """The config file exists but cannot be read as INI."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings; ``sources`` says where each one came from ("flag", "env" or a file path)."""
+
+    api_key: Optional[str] = None
+    base_url: Optional[str] = None
+    model_id: Optional[str] = None
+    sources: Dict[str, str] = field(default_factory=dict)
+
+    def source_of(self, name: str) -> str:
+        """A short phrase for where ``name`` came from, e.g. 'the NANONETS_MODEL_ID variable'."""
+        source = self.sources.get(name)
+        if source == "flag":
+            return f"--{name.replace('_', '-')}"
+        if source == "env":
+            return f"the {ENV_VARS[name]} variable"
+        if source:
+            return f"the config file {source}"
+        return "nowhere"
+
+
+def config_path(env: Optional[Mapping[str, str]] = None) -> Path:
+    """The config file in use: $NANOCLIENT_CONFIG, else config.ini in the user's config folder."""
+    env = os.environ if env is None else env
+    override = env.get(CONFIG_ENV)
+    if override:
+        return Path(override).expanduser()
+    import click
+
+    return Path(click.get_app_dir("nanoclient")) / "config.ini"
+
+
+def load_file(path: Path) -> Dict[str, str]:
+    """The settings of a config file (empty when it does not exist); unknown keys are ignored."""
+    if not path.is_file():
+        return {}
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise ConfigFileError(f"cannot read config file {path}: {exc}") from exc
+    if not parser.has_section(SECTION):
+        return {}
+    return {k: v.strip() for k, v in parser.items(SECTION) if k in ENV_VARS and v.strip()}
+
+
+def save_file(path: Path, values: Mapping[str, Optional[str]]) -> None:
+    """Set (or, with None, remove) settings in a config file, keeping its other content; mode 0600."""
+    unknown = set(values) - set(ENV_VARS)
+    if unknown:
+        raise ValueError(f"unknown settings: {sorted(unknown)}")
+    parser = configparser.ConfigParser(interpolation=None)
+    if path.is_file():
+        parser.read(path, encoding="utf-8")
+    if not parser.has_section(SECTION):
+        parser.add_section(SECTION)
+    for key, value in values.items():
+        if value is None:
+            parser.remove_option(SECTION, key)
+        else:
+            parser.set(SECTION, key, value)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".tmp")
+    # The file may hold an API key: readable by its owner only.
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        parser.write(handle)
+    os.replace(partial, path)
+
+
+def resolve(
+    api_key: Optional[str] = None,
+    base_url: Optional[str] = None,
+    model_id: Optional[str] = None,
+    *,
+    env: Optional[Mapping[str, str]] = None,
+    path: Optional[Path] = None,
+) -> Settings:
+    """Pick each setting from the flag if given, else the environment, else the config file.
+
+    Empty strings count as not given. The config file is read only when some setting is
+    still missing after flags and environment.
+    """
+    env = os.environ if env is None else env
+    flags = {"api_key": api_key, "base_url": base_url, "model_id": model_id}
+    values: Dict[str, Optional[str]] = {}
+    sources: Dict[str, str] = {}
+    for name, flag in flags.items():
+        if flag:
+            values[name], sources[name] = flag, "flag"
+        elif env.get(ENV_VARS[name]):
+            values[name], sources[name] = env[ENV_VARS[name]], "env"
+    missing = [name for name in flags if name not in values]
+    if missing:
+        file_path = path or config_path(env)
+        from_file = load_file(file_path)
+        for name in missing:
+            if name in from_file:
+                values[name], sources[name] = from_file[name], str(file_path)
+    return Settings(sources=sources, **values)
+
+
+__all__ = ["Settings", "ConfigFileError", "config_path", "load_file", "save_file", "resolve", "ENV_VARS", "CONFIG_ENV"]
