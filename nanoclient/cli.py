@@ -1,0 +1,635 @@
+"""The ``nanoclient`` command: the image classification workflow from a terminal.
+
+Commands only format: they take settings (``config``), call the SDK (``Client``) and print.
+Shared pieces, for whoever adds a command:
+
+* ``@api_command(group)`` registers a command that takes ``--json``, ``--api-key``,
+  ``--base-url`` and ``--model-id`` (also accepted before the command name) and receives
+  ``state: State`` first; ``state.client()`` and ``state.model_id()`` fail with the line
+  that says what to set.
+* ``state.emit(data, text)`` prints the JSON (``--json``) or the text result on stdout;
+  ``info()`` prints messages on stderr; ``state.progress(total)`` is a tqdm bar on stderr.
+* Every nanoclient error raised in a command becomes one line on stderr and exit code 1
+  (``error_line``); usage problems exit with 2; ``--debug`` shows the traceback instead.
+
+Heavy modules (requests, Pillow, numpy, tqdm) are imported inside commands, so that
+``nanoclient --help`` and shell completion stay fast.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import IO, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import click
+
+from . import config
+from ._version import __version__
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+#: Files listed one by one in a skip report before the rest are summarised.
+MAX_LISTED = 20
+
+
+class CliUsageError(click.ClickException):
+    """A setting or argument is missing or wrong: one line, exit code 2."""
+
+    exit_code = 2
+
+
+class CliFailure(click.ClickException):
+    """The work could not be done (API, network, files): one line, exit code 1."""
+
+    exit_code = 1
+
+
+# --------------------------------------------------------------------------- state
+
+
+class State:
+    """What a command invocation knows: the flags given, output mode, and the client once made."""
+
+    def __init__(self, debug: bool = False) -> None:
+        self.flags: Dict[str, Optional[str]] = {"api_key": None, "base_url": None, "model_id": None}
+        self.json = False
+        self.debug = debug
+        self._settings: Optional[config.Settings] = None
+        self._client: Any = None
+
+    @property
+    def settings(self) -> config.Settings:
+        """Flags, environment and config file resolved (flag > env > file)."""
+        if self._settings is None:
+            try:
+                self._settings = config.resolve(**self.flags)
+            except config.ConfigFileError as exc:
+                raise CliFailure(str(exc)) from exc
+        return self._settings
+
+    def client(self) -> Any:
+        """The SDK client for the resolved key and base URL (made once, closed with the context)."""
+        if self._client is None:
+            settings = self.settings
+            if not settings.api_key:
+                raise CliUsageError("no API key: set NANONETS_API_KEY or pass --api-key")
+            from .client import Client
+
+            self._client = Client(api_key=settings.api_key, base_url=settings.base_url)
+            click.get_current_context().call_on_close(self._client.close)
+        return self._client
+
+    @property
+    def base_url(self) -> str:
+        """The base URL in use (the client's default when none was set)."""
+        if self._client is not None:
+            return str(self._client.base_url)
+        return self.settings.base_url or "the Nanonets API"
+
+    def model_id(self) -> str:
+        """The model id from --model-id, NANONETS_MODEL_ID or the config file."""
+        model_id = self.settings.model_id
+        if not model_id:
+            raise CliUsageError("no model id: pass --model-id or set NANONETS_MODEL_ID")
+        return model_id
+
+    def emit(self, data: Any, text: Optional[str] = None) -> None:
+        """The command's result on stdout: JSON with --json, else ``text`` (if any)."""
+        if self.json:
+            click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        elif text is not None:
+            click.echo(text)
+
+    def progress(self, total: int, unit: str = "img", *, min_total: int = 2) -> Any:
+        """A tqdm bar on stderr; silent with --json, off a terminal, or for fewer than ``min_total``."""
+        from tqdm import tqdm
+
+        disable = self.json or total < min_total or not _is_tty(sys.stderr)
+        return tqdm(total=total, unit=unit, file=sys.stderr, disable=disable, dynamic_ncols=True, leave=False)
+
+
+def _is_tty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def info(message: str) -> None:
+    """A message for the user, on stderr (stdout holds only results)."""
+    click.echo(message, err=True)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def error_line(exc: BaseException, state: Optional[State]) -> str:
+    """One line that says what went wrong and what to do about it."""
+    from . import errors
+
+    base_url = state.base_url if state else "the server"
+    hint = getattr(exc, "hint", None)
+    detail = getattr(exc, "message", None) or str(exc)
+    if hint and hint != detail:
+        detail = f"{detail} ({hint})"
+    if isinstance(exc, errors.AuthenticationError):
+        source = state.settings.source_of("api_key") if state else "the API key"
+        return f"the API key from {source} was refused by {base_url}: check NANONETS_API_KEY or --api-key"
+    if isinstance(exc, errors.NotFoundError):
+        model = state.settings.model_id if state else None
+        what = f"model {model}" if model else "the model"
+        return f"{what} does not exist at {base_url} for this API key: check --model-id (see `nanoclient models`)"
+    if isinstance(exc, errors.InvalidImageError):
+        return f"invalid image: {detail}"
+    if isinstance(exc, errors.PaymentRequiredError):
+        return f"the account's quota is exhausted: {detail}; upgrade the plan or wait for the quota to renew"
+    if isinstance(exc, errors.PayloadTooLargeError):
+        return f"the server refused an upload as too large: {detail}; send smaller images"
+    if isinstance(exc, errors.RateLimitError):
+        wait = f" {exc.retry_after:g} s" if exc.retry_after else " a while"
+        return f"too many requests to {base_url}, even after retrying: wait{wait} and try again"
+    if isinstance(exc, errors.ServerError):
+        status = f" ({exc.status})" if exc.status else ""
+        return f"the server at {base_url} failed{status}: {detail}; try again later"
+    if isinstance(exc, errors.TrainingFailedError):
+        model = getattr(exc, "model", None)
+        why = getattr(model, "status", None) or detail
+        return f"training failed: {why}; check the images and run `nanoclient train` again"
+    if isinstance(exc, errors.TimeoutError):
+        return f"timed out: {detail}"
+    if isinstance(exc, errors.ConnectionError):
+        return f"cannot reach {base_url}: is the server running? ({detail})"
+    if isinstance(exc, errors.BadRequestError):
+        return detail
+    if isinstance(exc, errors.NanonetsError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class NanoGroup(click.Group):
+    """The command group: turns nanoclient errors into one line and exit code 1 (unless --debug)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from .errors import NanonetsError
+
+        try:
+            return super().invoke(ctx)
+        except (NanonetsError, OSError) as exc:
+            state = ctx.find_object(State)
+            if state is not None and state.debug:
+                raise
+            raise CliFailure(error_line(exc, state)) from exc
+
+
+# --------------------------------------------------------------------------- options
+
+
+def _store_flag(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value:
+            state = ctx.ensure_object(State)
+            if name == "json":
+                state.json = True
+            else:
+                state.flags[name] = value
+        return value
+
+    return callback
+
+
+def _connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--api-key, --base-url, --model-id: stored in the State, usable before or after the command name."""
+    options = [
+        click.option("--api-key", metavar="KEY", expose_value=False, callback=_store_flag("api_key"),
+                     help="API key [env NANONETS_API_KEY]."),
+        click.option("--base-url", metavar="URL", expose_value=False, callback=_store_flag("base_url"),
+                     help="API base URL, e.g. http://127.0.0.1:8765/api/v2 [env NANONETS_BASE_URL; "
+                          "default: the hosted Nanonets API]."),
+        click.option("--model-id", metavar="ID", expose_value=False, callback=_store_flag("model_id"),
+                     help="Model to work on [env NANONETS_MODEL_ID]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def api_command(group: click.Group, name: Optional[str] = None, **settings: Any) -> Callable[..., click.Command]:
+    """Register a command taking --json and the connection options; it receives ``state`` first."""
+
+    def decorator(func: Callable[..., Any]) -> click.Command:
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            return func(click.get_current_context().ensure_object(State), *args, **kwargs)
+
+        run = _connection_options(run)
+        run = click.option("--json", "json_output", is_flag=True, expose_value=False, callback=_store_flag("json"),
+                           help="Print machine-readable JSON on stdout (messages stay on stderr).")(run)
+        return group.command(name, **settings)(run)
+
+    return decorator
+
+
+# --------------------------------------------------------------------------- the group
+
+
+@click.group(cls=NanoGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "-V", "--version", prog_name="nanoclient")
+@_connection_options
+@click.option("--debug", is_flag=True, help="Show the full traceback of errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Train and use an image classifier: the Nanonets API or a local server.
+
+    \b
+    The whole workflow, against a local server:
+      nanoclient serve --port 8765 &
+      export NANONETS_BASE_URL=http://127.0.0.1:8765/api/v2 NANONETS_API_KEY=my-key
+      eval "$(nanoclient create-model --from-dir images)"
+      nanoclient upload images
+      nanoclient train --wait
+      nanoclient predict images/test
+
+    Settings come from the options, else the environment (NANONETS_API_KEY,
+    NANONETS_BASE_URL, NANONETS_MODEL_ID), else the config file (see `nanoclient config`).
+    """
+    state = ctx.ensure_object(State)
+    state.debug = debug
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def format_model(model: Any) -> List[str]:
+    """Lines describing a model: id and state, accuracy, images per category."""
+    lines = [f"model {model.id}: {model.state_name}" + (f" ({model.status})" if model.status else "")]
+    if model.accuracy is not None:
+        lines.append(f"  accuracy  {model.accuracy:.3f}  (held out by the server)")
+    if model.categories:
+        width = max(len(c.name) for c in model.categories)
+        lines.append(f"  images    {model.image_count} in {len(model.categories)} categories")
+        lines.extend(f"    {c.name:<{width}}  {c.count}" for c in model.categories)
+    return lines
+
+
+def list_skipped(skipped: Sequence[Tuple[Any, str]], limit: int = MAX_LISTED) -> None:
+    """Name skipped files with the reason on stderr; past ``limit``, count the rest."""
+    for path, reason in skipped[:limit]:
+        info(f"skipped {path}: {reason}")
+    if len(skipped) > limit:
+        info(f"... and {len(skipped) - limit} more skipped")
+
+
+# --------------------------------------------------------------------------- create-model
+
+
+@api_command(cli, "create-model")
+@click.argument("categories", nargs=-1)
+@click.option("--from-dir", "from_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Use the sub-folder names of DIR (or of DIR/train) as the categories.", metavar="DIR")
+def create_model(state: State, categories: Tuple[str, ...], from_dir: Optional[Path]) -> None:
+    """Create a model from category names or from folder names.
+
+    The categories are the CATEGORY arguments, or the sub-folder names of --from-dir.
+    Prints the new model id on stderr and the line to export it on stdout, so that
+    `eval` can pick it up.
+
+    \b
+    Examples:
+      nanoclient create-model Bag Coat Dress
+      eval "$(nanoclient create-model --from-dir images)"
+    """
+    from .images import category_folders
+
+    if from_dir is not None and categories:
+        raise CliUsageError("give category names or --from-dir, not both")
+    if from_dir is not None:
+        categories = tuple(folder.name for folder in category_folders(from_dir))
+        if not categories:
+            raise CliUsageError(f"{from_dir} has no sub-folders to use as categories")
+    if not categories:
+        raise CliUsageError("no categories: name them (nanoclient create-model Bag Coat) or pass --from-dir DIR")
+    model = state.client().create_model(list(categories))
+    info(f"created model {model.id} with {len(model.categories)} categories: "
+         + ", ".join(c.name for c in model.categories))
+    state.emit(model.to_json(), f"export NANONETS_MODEL_ID={model.id}")
+
+
+# --------------------------------------------------------------------------- upload
+
+
+@api_command(cli)
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="DIR")
+@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Uploads in parallel.")
+@click.option("--force", is_flag=True, help="Send every image again, even those the local record says were sent.")
+def upload(state: State, folder: Path, workers: int, force: bool) -> None:
+    """Upload labelled images from a folder.
+
+    DIR holds one sub-folder per category, or a train/ folder that does.
+    Images are checked before sending; files that are not PNG or JPEG are skipped and
+    named. What each model received is recorded locally, so running the same command again
+    after an interruption sends only what is missing (--force sends everything).
+    Exits with 1 if any upload failed.
+
+    \b
+    Examples:
+      nanoclient upload images                 # images/train/<category>/*.png
+      nanoclient upload photos --workers 16 --json
+    """
+    from ._record import UploadRecord, file_digest
+    from .images import find_labelled_images
+
+    client = state.client()
+    model_id = state.model_id()
+    model = client.get_model(model_id)
+    items, skipped = find_labelled_images(folder)
+    if not items:
+        raise CliFailure(f"no images in {folder}: expected one sub-folder per category with .png or .jpg files")
+
+    known = {c.name for c in model.categories}
+    found = sorted({category for _, category in items})
+    strangers = [name for name in found if name not in known]
+    if len(strangers) == len(found):
+        raise CliFailure(
+            f"none of the folders in {folder} ({', '.join(found)}) is a category of model {model_id} "
+            f"({', '.join(sorted(known))})"
+        )
+    if strangers:
+        info(f"not categories of model {model_id}, skipped: {', '.join(strangers)}")
+        skipped += [(path, f"folder {category} is not a category of the model") for path, category in items
+                    if category in strangers]
+        items = [(path, category) for path, category in items if category not in strangers]
+
+    record = UploadRecord.for_model(client.base_url, model_id)
+    digests: Dict[str, str] = {}
+    to_send: List[Tuple[Path, str]] = []
+    already = 0
+    for path, category in items:
+        digest = file_digest(path)
+        if not force and (digest, category) in record:
+            already += 1
+            continue
+        digests[str(path)] = digest
+        to_send.append((path, category))
+    if already:
+        info(f"{already} images already uploaded to this model (local record); --force sends them again")
+
+    def remember(path: Any, category: str, _model: Any) -> None:
+        record.add(digests[str(path)], category, str(path))
+
+    with state.progress(len(to_send)) as bar:
+        try:
+            report = client.upload_files(model_id, to_send, workers=workers, progress=bar.update,
+                                         on_uploaded=remember)
+        except KeyboardInterrupt:
+            bar.close()
+            info(f"interrupted: {len(record)} images are recorded as uploaded; run the same command to resume")
+            raise
+    skipped += list(report.skipped)
+    list_skipped(skipped)
+    for path, exc in report.failed:
+        info(f"failed {path}: {error_line(exc, state)}")
+
+    final = report.model or client.get_model(model_id)
+    report.model = final
+    result = report.to_json()
+    result["skipped"] += already + len(skipped) - len(report.skipped)
+    summary = f"uploaded {result['uploaded']}, skipped {result['skipped']}, failed {result['failed']}"
+    state.emit(result, "\n".join([summary, *format_model(final)]))
+    if report.failed:
+        raise click.exceptions.Exit(1)
+
+
+# --------------------------------------------------------------------------- train / status
+
+
+def _wait(state: State, model_id: str, timeout: float, poll_interval: float) -> Any:
+    """Wait for training to end, naming each state the model passes through on stderr."""
+    from .errors import TimeoutError as WaitTimeout
+
+    def show(model: Any) -> None:
+        info(f"{model.state_name}" + (f": {model.status}" if model.status else ""))
+
+    try:
+        return state.client().wait_until_trained(model_id, timeout=timeout, poll_interval=poll_interval,
+                                                 on_update=show)
+    except WaitTimeout as exc:
+        if state.debug:
+            raise
+        raise CliFailure(f"training did not finish within {timeout:g} s; "
+                         "check again with `nanoclient status --wait`") from exc
+
+
+_wait_options = [
+    click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=3600.0, show_default=True,
+                 metavar="S", help="With --wait: give up after S seconds (exit 1)."),
+    click.option("--poll-interval", type=click.FloatRange(min=0, min_open=True), default=2.0, show_default=True,
+                 metavar="S", help="With --wait: seconds between status checks."),
+]
+
+
+def wait_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--timeout and --poll-interval, for commands with --wait."""
+    for option in reversed(_wait_options):
+        func = option(func)
+    return func
+
+
+@api_command(cli)
+@click.option("--wait", is_flag=True, help="Wait until training ends, showing each state change.")
+@wait_options
+def train(state: State, wait: bool, timeout: float, poll_interval: float) -> None:
+    """Train the model (--wait to wait until it is trained).
+
+    Exits with 1 if training fails or --timeout passes first.
+
+    \b
+    Examples:
+      nanoclient train --wait
+      nanoclient train --wait --timeout 600 --json
+    """
+    model_id = state.model_id()
+    model = state.client().train(model_id)
+    info(f"training model {model_id}: {model.state_name}")
+    if wait:
+        model = _wait(state, model_id, timeout, poll_interval)
+    state.emit({"model": model.to_json()}, "\n".join(format_model(model)))
+
+
+@api_command(cli)
+@click.option("--wait", is_flag=True, help="If the model is queued or training, wait until that ends.")
+@wait_options
+def status(state: State, wait: bool, timeout: float, poll_interval: float) -> None:
+    """Show the model's state, images per category and accuracy.
+
+    \b
+    Examples:
+      nanoclient status
+      nanoclient status --wait --json
+    """
+    from .types import STATE_QUEUED, STATE_TRAINING
+
+    model_id = state.model_id()
+    model = state.client().get_model(model_id)
+    if wait and model.state in (STATE_QUEUED, STATE_TRAINING):
+        model = _wait(state, model_id, timeout, poll_interval)
+    state.emit({"model": model.to_json()}, "\n".join(format_model(model)))
+
+
+# --------------------------------------------------------------------------- predict
+
+
+@api_command(cli)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path), metavar="PATH...")
+@click.option("--top", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Show the K most likely labels per file (JSON: keep K scores).")
+@click.option("--batch-size", type=click.IntRange(1, 100), default=20, show_default=True, help="Files per request.")
+@click.option("--workers", type=click.IntRange(1, 32), default=4, show_default=True, help="Requests in parallel.")
+def predict(state: State, paths: Tuple[Path, ...], top: Optional[int], batch_size: int, workers: int) -> None:
+    """Predict the labels of images.
+
+    PATH is an image file or a folder (searched recursively for .png and .jpg files).
+    Prints one line per file: the path, the label and its probability. Files that are
+    not valid images are named on stderr and make the exit code 1; the rest are still
+    predicted.
+
+    \b
+    Examples:
+      nanoclient predict photo.jpg
+      nanoclient predict images/test --top 3
+      nanoclient predict images/test --json > predictions.json
+    """
+    from .errors import NanonetsError
+    from .images import check_image_file, find_images
+
+    model_id = state.model_id()
+    found = find_images(paths)
+    if not found:
+        raise CliFailure(f"no images found in {', '.join(map(str, paths))} (looked for .png, .jpg, .jpeg)")
+    valid: List[Path] = []
+    invalid: List[Tuple[Path, str]] = []
+    for path in found:
+        try:
+            check_image_file(path)
+        except NanonetsError as exc:
+            invalid.append((path, exc.message))
+        else:
+            valid.append(path)
+    list_skipped(invalid)
+    predictions = []
+    if valid:
+        client = state.client()
+        with state.progress(len(valid), min_total=batch_size + 1) as bar:
+            predictions = client.predict_files(model_id, valid, batch_size=batch_size, workers=workers,
+                                               progress=bar.update)
+    rows = [_prediction_row(path, prediction, top) for path, prediction in zip(valid, predictions)]
+    state.emit(rows, _format_predictions(rows, top) if rows else None)
+    if invalid:
+        raise click.exceptions.Exit(1)
+
+
+def _prediction_row(path: Path, prediction: Any, top: Optional[int]) -> Dict[str, Any]:
+    row = prediction.to_json()
+    row["file"] = str(path)  # the path as given or found, not the name the server saw
+    if top is not None:
+        row["scores"] = row["scores"][:top]
+    return row
+
+
+def _format_predictions(rows: Sequence[Dict[str, Any]], top: Optional[int]) -> str:
+    width = max(len(row["file"]) for row in rows)
+    lines = []
+    for row in rows:
+        if top is None:
+            labels = f"{row['label']}  {row['probability']:.3f}"
+        else:
+            labels = "  ".join(f"{s['label']} {s['probability']:.3f}" for s in row["scores"])
+        lines.append(f"{row['file']:<{width}}  {labels}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- models / config
+
+
+@api_command(cli)
+def models(state: State) -> None:
+    """List the models of the account.
+
+    \b
+    Examples:
+      nanoclient models
+      nanoclient models --json
+    """
+    found = state.client().list_models()
+    if not found:
+        info("no models yet: create one with `nanoclient create-model`")
+    lines = []
+    for model in found:
+        accuracy = f"{model.accuracy:.3f}" if model.accuracy is not None else "-"
+        names = ", ".join(c.name for c in model.categories)
+        lines.append(f"{model.id}  {model.state_name:<17}  {model.image_count:>6} images  "
+                     f"accuracy {accuracy:<5}  {names}")
+    state.emit([m.to_json() for m in found], "\n".join(lines) if lines else None)
+
+
+@api_command(cli, "config")
+@click.option("--save", is_flag=True, help="Write the key, base URL and model id in use into the config file.")
+def config_command(state: State, save: bool) -> None:
+    """Show or save the settings in use.
+
+    Shows the API key (masked), base URL and model id, and where each comes from;
+    --save writes them into the config file.
+    The config file is config.ini in the user's config folder, or the file named by
+    NANOCLIENT_CONFIG; options win over the environment, which wins over the file.
+
+    \b
+    Examples:
+      nanoclient config
+      nanoclient --api-key MY-KEY --base-url http://127.0.0.1:8765/api/v2 config --save
+    """
+    path = config.config_path()
+    settings = state.settings
+    values = {"api_key": settings.api_key, "base_url": settings.base_url, "model_id": settings.model_id}
+    if save:
+        config.save_file(path, {k: v for k, v in values.items() if v})
+        info(f"saved to {path}")
+        state._settings = None  # sources changed: the file now holds these values
+        settings = state.settings
+    shown = dict(values, api_key=_mask(settings.api_key))
+    result = {"config_file": str(path), **shown, "sources": settings.sources}
+    text = [f"config file: {path}"]
+    text += [f"{name:<9} {shown[name] or '(not set)'}" + (f"  from {settings.source_of(name)}" if shown[name] else "")
+             for name in config.ENV_VARS]
+    state.emit(result, "\n".join(text))
+
+
+def _mask(key: Optional[str]) -> Optional[str]:
+    if not key:
+        return None
+    return "****" + key[-4:] if len(key) > 8 else "****"
+
+
+# --------------------------------------------------------------------------- serve
+
+
+def _register_serve(group: click.Group) -> None:
+    """Add the local server's `serve` command (its module imports only click)."""
+    try:
+        from .server.command import serve
+    except ImportError:  # an install without the server module
+        return
+    group.add_command(serve)
+
+
+_register_serve(cli)
+
+
+def main(argv: Optional[Iterable[str]] = None) -> Any:
+    """Entry point of the `nanoclient` console script and `python -m nanoclient`."""
+    return cli.main(args=None if argv is None else list(argv), prog_name="nanoclient")
+
+
+__all__ = ["cli", "main", "State", "api_command", "error_line", "info", "format_model", "CliFailure", "CliUsageError"]
