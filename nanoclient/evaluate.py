@@ -1,0 +1,283 @@
+"""How well a model does on a labelled folder: accuracy, per-class scores, confusion matrix.
+
+    from nanoclient import Client
+    from nanoclient.evaluate import run_evaluation, format_text
+    with Client() as client:
+        result = run_evaluation(client, model_id, "images")   # images/test/<label>/*.png
+    print(format_text(result))
+
+The metrics are plain Python (no numpy) and follow scikit-learn's definitions:
+precision of a class that is never predicted, and recall of a class that never occurs,
+are 0.0 (``zero_division=0``). ``run_evaluation`` is the body of ``nanoclient evaluate``;
+the command itself only formats what it returns.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+from .errors import BadRequestError
+from .images import find_labelled_images
+from .types import Prediction
+
+PathLike = Union[str, Path]
+
+
+@dataclass(frozen=True)
+class ClassScores:
+    """Precision, recall, F1 and support (number of true items) of one label."""
+
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"precision": self.precision, "recall": self.recall, "f1": self.f1, "support": self.support}
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """One misclassified item: where it is, what it is, what the model said and how sure it was."""
+
+    file: str
+    label: str
+    predicted: str
+    probability: float
+    #: Every (label, probability) the model gave, highest first.
+    scores: List[Tuple[str, float]] = field(default_factory=list)
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"file": self.file, "label": self.label, "predicted": self.predicted, "probability": self.probability}
+
+
+@dataclass
+class EvaluationResult:
+    """Everything ``nanoclient evaluate`` reports about one labelled set."""
+
+    n: int
+    accuracy: float
+    #: Labels of the confusion matrix: the union of true and predicted labels, sorted.
+    labels: List[str]
+    #: ``matrix[i][j]``: items whose true label is ``labels[i]`` predicted as ``labels[j]``.
+    matrix: List[List[int]]
+    per_class: Dict[str, ClassScores]
+    mistakes: List[Mistake] = field(default_factory=list)
+    #: The model evaluated, when known (shown in the report).
+    model_id: Optional[str] = None
+    #: Files found under the folder but not predicted, with the reason.
+    skipped: List[Tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def correct(self) -> int:
+        """Number of items predicted right (the matrix diagonal)."""
+        return sum(self.matrix[i][i] for i in range(len(self.labels)))
+
+    @property
+    def macro(self) -> ClassScores:
+        """Unweighted mean of the per-class scores over the labels (support = n)."""
+        return _average(self.per_class, self.n, weighted=False)
+
+    @property
+    def weighted(self) -> ClassScores:
+        """Mean of the per-class scores weighted by support (support = n)."""
+        return _average(self.per_class, self.n, weighted=True)
+
+    def to_json(self) -> Dict[str, Any]:
+        """The ``--json`` form of issue 7 (plus ``macro`` and ``weighted`` averages)."""
+        return {
+            "accuracy": self.accuracy,
+            "n": self.n,
+            "per_class": {label: scores.to_json() for label, scores in self.per_class.items()},
+            "macro": self.macro.to_json(),
+            "weighted": self.weighted.to_json(),
+            "confusion": {"labels": list(self.labels), "matrix": [list(row) for row in self.matrix]},
+            "mistakes": [m.to_json() for m in self.mistakes],
+        }
+
+
+def confusion_matrix(true: Sequence[str], predicted: Sequence[str]) -> Tuple[List[str], List[List[int]]]:
+    """(labels, matrix) with rows = true label, columns = predicted, labels = sorted union."""
+    _check_lengths(true, predicted)
+    labels = sorted(set(true) | set(predicted))
+    index = {label: i for i, label in enumerate(labels)}
+    matrix = [[0] * len(labels) for _ in labels]
+    for t, p in zip(true, predicted):
+        matrix[index[t]][index[p]] += 1
+    return labels, matrix
+
+
+def class_scores(labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> Dict[str, ClassScores]:
+    """Per-label precision, recall, F1 and support from a confusion matrix (zero_division=0)."""
+    size = len(labels)
+    scores: Dict[str, ClassScores] = {}
+    for i, label in enumerate(labels):
+        hit = matrix[i][i]
+        support = sum(matrix[i])
+        predicted = sum(matrix[r][i] for r in range(size))
+        precision = hit / predicted if predicted else 0.0
+        recall = hit / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        scores[label] = ClassScores(precision=precision, recall=recall, f1=f1, support=support)
+    return scores
+
+
+def evaluate_labels(
+    true: Sequence[str],
+    predicted: Sequence[str],
+    *,
+    files: Optional[Sequence[str]] = None,
+    probabilities: Optional[Sequence[float]] = None,
+    scores: Optional[Sequence[List[Tuple[str, float]]]] = None,
+) -> EvaluationResult:
+    """Metrics of predicted against true labels; ``files``/``probabilities``/``scores`` fill the mistakes."""
+    _check_lengths(true, predicted)
+    n = len(true)
+    for name, extra in (("files", files), ("probabilities", probabilities), ("scores", scores)):
+        if extra is not None and len(extra) != n:
+            raise ValueError(f"{name} has {len(extra)} items, expected {n}")
+    labels, matrix = confusion_matrix(true, predicted)
+    mistakes = [
+        Mistake(
+            file=files[i] if files is not None else str(i),
+            label=true[i],
+            predicted=predicted[i],
+            probability=float(probabilities[i]) if probabilities is not None else 0.0,
+            scores=list(scores[i]) if scores is not None else [],
+        )
+        for i in range(n)
+        if true[i] != predicted[i]
+    ]
+    correct = sum(matrix[i][i] for i in range(len(labels)))
+    return EvaluationResult(
+        n=n,
+        accuracy=correct / n if n else 0.0,
+        labels=labels,
+        matrix=matrix,
+        per_class=class_scores(labels, matrix),
+        mistakes=mistakes,
+    )
+
+
+def evaluate_predictions(items: Sequence[Tuple[PathLike, str]], predictions: Sequence[Prediction]) -> EvaluationResult:
+    """Metrics of ``predictions`` against ``items`` ((path, true label) pairs, same order)."""
+    if len(items) != len(predictions):
+        raise ValueError(f"{len(predictions)} predictions for {len(items)} images")
+    return evaluate_labels(
+        [label for _, label in items],
+        [p.label for p in predictions],
+        files=[str(path) for path, _ in items],
+        probabilities=[p.probability for p in predictions],
+        scores=[list(p.scores) for p in predictions],
+    )
+
+
+def run_evaluation(
+    client: Any,
+    model_id: str,
+    root: PathLike,
+    *,
+    progress: Optional[Callable[[int], Any]] = None,
+    batch_size: int = 20,
+    workers: int = 4,
+    on_found: Optional[Callable[[int], Any]] = None,
+) -> EvaluationResult:
+    """Predict every image of a labelled folder with the model and score the answers.
+
+    ``root`` holds one sub-folder per category, or a ``test/`` folder that does. All
+    images go through one ``client.predict_files`` call (batched and concurrent there);
+    ``progress`` receives its increments. ``on_found(n)`` is called with the number of
+    images before predicting (e.g. to size a progress bar). Raises BadRequestError when
+    the folder holds no images.
+    """
+    items, skipped = find_labelled_images(root, split="test")
+    if not items:
+        raise BadRequestError(
+            f"No images found under {root}",
+            hint="Pass a folder with one sub-folder of .png/.jpg images per category (or a test/ folder that has them)",
+        )
+    if on_found is not None:
+        on_found(len(items))
+    predictions = client.predict_files(
+        model_id, [path for path, _ in items], batch_size=batch_size, workers=workers, progress=progress
+    )
+    result = evaluate_predictions(items, list(predictions))
+    result.model_id = model_id
+    result.skipped = [(str(path), reason) for path, reason in skipped]
+    return result
+
+
+def format_text(result: EvaluationResult, *, digits: int = 3) -> str:
+    """The terminal form: summary line, per-class table and confusion matrix, aligned in columns."""
+    lines = [
+        f"accuracy {_fmt(result.accuracy, digits)} ({result.correct}/{result.n} correct,"
+        f" {len(result.mistakes)} mistake{'' if len(result.mistakes) == 1 else 's'})",
+        "",
+    ]
+    rows = [[label, *_score_cells(s, digits)] for label, s in result.per_class.items()]
+    footer = [["macro avg", *_score_cells(result.macro, digits)], ["weighted avg", *_score_cells(result.weighted, digits)]]
+    lines += _table(["label", "precision", "recall", "f1", "support"], rows, footer)
+    lines += ["", "confusion matrix (rows = true label, columns = predicted)"]
+    lines += _table(["true \\ predicted", *result.labels], [[label, *map(str, row)] for label, row in zip(result.labels, result.matrix)])
+    return "\n".join(lines)
+
+
+def _score_cells(s: ClassScores, digits: int) -> List[str]:
+    return [_fmt(s.precision, digits), _fmt(s.recall, digits), _fmt(s.f1, digits), str(s.support)]
+
+
+def _fmt(value: float, digits: int) -> str:
+    return f"{value:.{digits}f}"
+
+
+def _table(header: List[str], rows: List[List[str]], footer: Optional[List[List[str]]] = None) -> List[str]:
+    """Rows of cells as aligned lines: first column left-aligned, the others right-aligned."""
+    every = [header, *rows, *(footer or [])]
+    widths = [max(len(r[c]) for r in every) for c in range(len(header))]
+
+    def line(cells: List[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:])]
+        return "  ".join([first, *rest]).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    out = [line(header), rule, *(line(r) for r in rows)]
+    if footer:
+        out += [rule, *(line(r) for r in footer)]
+    return out
+
+
+def _average(per_class: Dict[str, ClassScores], n: int, *, weighted: bool) -> ClassScores:
+    if not per_class:
+        return ClassScores(0.0, 0.0, 0.0, n)
+    if weighted:
+        total = sum(s.support for s in per_class.values())
+        weights = [s.support / total if total else 0.0 for s in per_class.values()]
+    else:
+        weights = [1 / len(per_class)] * len(per_class)
+    values = list(per_class.values())
+    return ClassScores(
+        precision=sum(w * s.precision for w, s in zip(weights, values)),
+        recall=sum(w * s.recall for w, s in zip(weights, values)),
+        f1=sum(w * s.f1 for w, s in zip(weights, values)),
+        support=n,
+    )
+
+
+def _check_lengths(true: Sequence[str], predicted: Sequence[str]) -> None:
+    if len(true) != len(predicted):
+        raise ValueError(f"{len(predicted)} predicted labels for {len(true)} true labels")
+
+
+__all__ = [
+    "ClassScores",
+    "EvaluationResult",
+    "Mistake",
+    "class_scores",
+    "confusion_matrix",
+    "evaluate_labels",
+    "evaluate_predictions",
+    "format_text",
+    "run_evaluation",
+]
