@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from .errors import BadRequestError
-from .images import find_labelled_images
+from .errors import BadRequestError, NanonetsError
+from .images import check_image_file, find_labelled_images
 from .types import Prediction
 
 PathLike = Union[str, Path]
@@ -173,6 +173,54 @@ def evaluate_predictions(items: Sequence[Tuple[PathLike, str]], predictions: Seq
     )
 
 
+def find_test_images(root: PathLike) -> Tuple[List[Tuple[Path, str]], List[Tuple[Path, str]]]:
+    """The images to evaluate under ``root``: ((path, true label) pairs, (path, reason) skipped).
+
+    ``root`` holds one sub-folder per category, or a ``test/`` folder that does. Files
+    not named like images, and files that are not valid PNG/JPEG images (checked
+    locally, so one bad file cannot fail a whole batch), are skipped with the reason.
+    Raises BadRequestError when no image is left.
+    """
+    found, skipped = find_labelled_images(root, split="test")
+    items: List[Tuple[Path, str]] = []
+    for path, label in found:
+        try:
+            check_image_file(path)
+        except NanonetsError as exc:
+            skipped.append((path, exc.message))
+        else:
+            items.append((path, label))
+    if not items:
+        raise BadRequestError(
+            f"No images found under {root}",
+            hint="Pass a folder with one sub-folder of .png/.jpg images per category (or a test/ folder that has them)",
+        )
+    return items, skipped
+
+
+def evaluate_images(
+    client: Any,
+    model_id: str,
+    items: Sequence[Tuple[PathLike, str]],
+    *,
+    skipped: Sequence[Tuple[PathLike, str]] = (),
+    progress: Optional[Callable[[int], Any]] = None,
+    batch_size: int = 20,
+    workers: int = 4,
+) -> EvaluationResult:
+    """Predict ``items`` ((path, true label) pairs) in one ``client.predict_files`` call and score them.
+
+    ``progress`` receives predict_files' increments; ``skipped`` is carried into the result.
+    """
+    predictions = client.predict_files(
+        model_id, [Path(path) for path, _ in items], batch_size=batch_size, workers=workers, progress=progress
+    )
+    result = evaluate_predictions(items, list(predictions))
+    result.model_id = model_id
+    result.skipped = [(str(path), reason) for path, reason in skipped]
+    return result
+
+
 def run_evaluation(
     client: Any,
     model_id: str,
@@ -181,31 +229,16 @@ def run_evaluation(
     progress: Optional[Callable[[int], Any]] = None,
     batch_size: int = 20,
     workers: int = 4,
-    on_found: Optional[Callable[[int], Any]] = None,
 ) -> EvaluationResult:
     """Predict every image of a labelled folder with the model and score the answers.
 
-    ``root`` holds one sub-folder per category, or a ``test/`` folder that does. All
-    images go through one ``client.predict_files`` call (batched and concurrent there);
-    ``progress`` receives its increments. ``on_found(n)`` is called with the number of
-    images before predicting (e.g. to size a progress bar). Raises BadRequestError when
-    the folder holds no images.
+    ``find_test_images`` then ``evaluate_images``: the body of ``nanoclient evaluate``
+    (which calls the two itself, to size its progress bar in between).
     """
-    items, skipped = find_labelled_images(root, split="test")
-    if not items:
-        raise BadRequestError(
-            f"No images found under {root}",
-            hint="Pass a folder with one sub-folder of .png/.jpg images per category (or a test/ folder that has them)",
-        )
-    if on_found is not None:
-        on_found(len(items))
-    predictions = client.predict_files(
-        model_id, [path for path, _ in items], batch_size=batch_size, workers=workers, progress=progress
+    items, skipped = find_test_images(root)
+    return evaluate_images(
+        client, model_id, items, skipped=skipped, progress=progress, batch_size=batch_size, workers=workers
     )
-    result = evaluate_predictions(items, list(predictions))
-    result.model_id = model_id
-    result.skipped = [(str(path), reason) for path, reason in skipped]
-    return result
 
 
 def format_text(result: EvaluationResult, *, digits: int = 3) -> str:
@@ -276,8 +309,10 @@ __all__ = [
     "Mistake",
     "class_scores",
     "confusion_matrix",
+    "evaluate_images",
     "evaluate_labels",
     "evaluate_predictions",
+    "find_test_images",
     "format_text",
     "run_evaluation",
 ]

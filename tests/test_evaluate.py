@@ -13,8 +13,10 @@ from nanoclient.errors import BadRequestError
 from nanoclient.evaluate import (
     EvaluationResult,
     confusion_matrix,
+    evaluate_images,
     evaluate_labels,
     evaluate_predictions,
+    find_test_images,
     format_text,
     run_evaluation,
 )
@@ -149,17 +151,17 @@ def test_run_evaluation_predicts_all_images_in_one_call_and_keeps_order(tmp_path
         _png(root / "test" / "dog" / "d3.png", (0, 220, 0)),
     ]
     (root / "test" / "dog" / "notes.txt").write_text("not an image")
+    (root / "test" / "dog" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")  # skipped, not sent
     client = FakeClient({"c1.png": "cat", "c2.png": "dog", "d1.png": "dog", "d2.png": "cat", "d3.png": "dog"})
     ticks: List[int] = []
-    found: List[int] = []
 
-    result = run_evaluation(client, "model-1", root, progress=ticks.append, on_found=found.append, batch_size=7, workers=3)
+    result = run_evaluation(client, "model-1", root, progress=ticks.append, batch_size=7, workers=3)
 
     assert len(client.calls) == 1
     model_id, paths, batch_size, workers, progress = client.calls[0]
     assert (model_id, batch_size, workers) == ("model-1", 7, 3)
     assert [Path(p) for p in paths] == files
-    assert ticks == [5] and found == [5]
+    assert ticks == [5]
     assert isinstance(result, EvaluationResult)
     assert result.model_id == "model-1"
     assert result.n == 5 and result.accuracy == pytest.approx(3 / 5)
@@ -167,7 +169,23 @@ def test_run_evaluation_predicts_all_images_in_one_call_and_keeps_order(tmp_path
     assert [(Path(m.file).name, m.label, m.predicted) for m in result.mistakes] == [("c2.png", "cat", "dog"), ("d2.png", "dog", "cat")]
     assert result.mistakes[0].file == str(files[1])  # the local path, not only the base name
     assert result.mistakes[0].scores == [("dog", 0.8), ("cat", 0.2)]
-    assert [Path(f).name for f, _ in result.skipped] == ["notes.txt"]
+    assert sorted(Path(f).name for f, _ in result.skipped) == ["broken.png", "notes.txt"]
+    assert any("corrupt" in reason for f, reason in result.skipped if f.endswith("broken.png"))
+
+
+def test_find_then_evaluate_images_in_two_steps(tmp_path):
+    """The CLI's form: find first (to size a progress bar), then predict and score."""
+    _png(tmp_path / "cat" / "c.png", (200, 0, 0))
+    _png(tmp_path / "dog" / "d.png", (0, 200, 0))
+    (tmp_path / "dog" / "fake.jpg").write_text("text, not a JPEG")
+    items, skipped = find_test_images(tmp_path)
+    assert [(p.name, label) for p, label in items] == [("c.png", "cat"), ("d.png", "dog")]
+    assert [p.name for p, _ in skipped] == ["fake.jpg"]
+    client = FakeClient({"c.png": "dog", "d.png": "dog"})
+    result = evaluate_images(client, "m", items, skipped=skipped)
+    assert [Path(p).name for p in client.calls[0][1]] == ["c.png", "d.png"]
+    assert result.accuracy == 0.5 and result.per_class["dog"].precision == 0.5
+    assert result.skipped == [(str(tmp_path / "dog" / "fake.jpg"), skipped[0][1])]
 
 
 def test_run_evaluation_uses_the_folder_itself_without_test_split(tmp_path):
