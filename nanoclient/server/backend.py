@@ -1,0 +1,471 @@
+"""The local server's domain: accounts, models, their states, images and training.
+
+The same backend serves ``nanoclient serve`` (through waitress) and ``nanoclient.testing``
+(through ``responses`` callbacks). It raises the shared errors of ``nanoclient.errors``;
+the HTTP layer renders them. It knows nothing of requests, responses or SQL.
+
+Model state (API.md) is derived, never stored, from the images and the newest training run:
+
+    newest run queued                          -> 3
+    newest run training                        -> 4
+    newest run done, no image added since      -> 5
+    newest run failed, no image added since    -> -1 (status says why)
+    otherwise, by the image counts             -> 0 (none), 1 (a category below minimum), 2 (ready)
+
+Predictions always use the newest finished run, whatever the state says.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import queue
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from ..errors import AuthenticationError, BadRequestError, InvalidImageError, NanonetsError, NotFoundError
+from ..images import MAX_PIXELS, check_image_bytes, unique_categories
+from ..types import (
+    STATE_CREATED,
+    STATE_FAILED,
+    STATE_NEEDS_IMAGES,
+    STATE_QUEUED,
+    STATE_READY,
+    STATE_TRAINED,
+    STATE_TRAINING,
+    Category,
+    Model,
+    Prediction,
+)
+from .fetch import FetchError, fetch_url
+from .store import RUN_DONE, RUN_FAILED, RUN_QUEUED, RUN_TRAINING, ModelRecord, Store
+
+log = logging.getLogger("nanoclient.server")
+
+#: Fetches one URL and returns its bytes, raising FetchError.
+Fetcher = Callable[[str], bytes]
+#: A file received for upload or prediction: (file name, bytes).
+NamedBytes = Tuple[str, bytes]
+
+_CATEGORY_NAME_MAX = 200
+_URLS_MAX = 1000
+_FETCH_WORKERS = 8
+
+
+@dataclass(frozen=True)
+class Account:
+    """Who is calling: one per API key (identified by the key's sha256, never the key)."""
+
+    id: int
+
+
+def key_hash(api_key: str) -> str:
+    """The sha256 of an API key, the only form in which keys are stored."""
+    return hashlib.sha256(api_key.encode("utf-8")).hexdigest()
+
+
+class Backend:
+    """Accounts, models, uploads, training queue and predictions over one ``Store``.
+
+    ``trainer`` is the module-like object with ``train(images, labels)`` and
+    ``Classifier.load(path)`` (default: ``nanoclient.server.trainer``). ``fetcher`` fetches
+    image URLs (default: ``fetch.fetch_url`` with the given limits).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        api_keys: Sequence[str] = (),
+        min_images: int = 25,
+        trainer: Any = None,
+        fetcher: Optional[Fetcher] = None,
+        fetch_timeout: float = 10.0,
+        fetch_max_bytes: int = 20 * 1024 * 1024,
+        max_pixels: int = MAX_PIXELS,
+    ) -> None:
+        if min_images < 1:
+            raise ValueError("min_images must be at least 1")
+        self.store = store
+        self.min_images = int(min_images)
+        self.max_pixels = max_pixels
+        self._keys = [k.encode("utf-8") for k in api_keys if k]
+        if trainer is None:
+            from . import trainer as default_trainer
+
+            trainer = default_trainer
+        self.trainer = trainer
+        self._fetch: Fetcher = fetcher or (
+            lambda url: fetch_url(url, timeout=fetch_timeout, max_bytes=fetch_max_bytes)
+        )
+        self._accounts: Dict[str, int] = {}
+        self._classifiers: Dict[str, Tuple[int, Any]] = {}  # model id -> (run id, classifier)
+        self._classifier_lock = threading.Lock()
+        self._queue: "queue.Queue[Optional[int]]" = queue.Queue()
+        self._busy = 0  # runs queued in memory or being trained
+        self._idle = threading.Condition()
+        self._worker: Optional[threading.Thread] = None
+        self._stopping = threading.Event()
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> "Backend":
+        """Start the training worker and take up runs left queued or training by a stop or crash."""
+        if self._worker is not None:
+            return self
+        for run_id in self.store.requeue_unfinished_runs():
+            self._enqueue(run_id)
+        self._worker = threading.Thread(target=self._work, name="nanoclient-trainer", daemon=True)
+        self._worker.start()
+        return self
+
+    def close(self, *, wait: bool = True, timeout: Optional[float] = None) -> None:
+        """Stop the worker and close the store.
+
+        With ``wait`` the run being trained is finished first (queued runs stay queued in
+        the database and are taken up by the next start); without it the worker is
+        abandoned and its run is taken up again by the next start.
+        """
+        self._stopping.set()
+        self._queue.put(None)
+        worker = self._worker
+        if wait and worker is not None:
+            worker.join(timeout)
+        if worker is None or not worker.is_alive():
+            self.store.close()
+
+    def wait_idle(self, timeout: Optional[float] = None) -> bool:
+        """Block until no training is queued or running; False if ``timeout`` ran out first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._idle:
+            while self._busy:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+        return True
+
+    # ------------------------------------------------------------------ accounts
+
+    def authenticate(self, api_key: Optional[str]) -> Account:
+        """The account of an API key; AuthenticationError if it is missing or not accepted."""
+        if not api_key:
+            raise AuthenticationError(
+                "Missing API key", hint="Send the API key as the username of HTTP Basic auth, with an empty password"
+            )
+        if self._keys:
+            given = api_key.encode("utf-8")
+            accepted = False
+            for key in self._keys:  # compare with every key, so timing says nothing about which matched
+                accepted |= hmac.compare_digest(given, key)
+            if not accepted:
+                raise AuthenticationError("Invalid API key", hint="Use one of the keys this server was started with")
+        digest = key_hash(api_key)
+        account_id = self._accounts.get(digest)
+        if account_id is None:
+            account_id = self.store.account_id(digest, create=True)
+            assert account_id is not None
+            self._accounts[digest] = account_id
+        return Account(account_id)
+
+    # ------------------------------------------------------------------ models
+
+    def create_model(self, account: Account, categories: Sequence[str]) -> Model:
+        """Create a model with these categories (non-empty, distinct names)."""
+        names = unique_categories(list(categories))
+        too_long = [n for n in names if len(n) > _CATEGORY_NAME_MAX]
+        if too_long:
+            raise BadRequestError(f"Category name longer than {_CATEGORY_NAME_MAX} characters", hint="Use shorter names")
+        model_id = str(uuid.uuid4())
+        self.store.insert_model(model_id, account.id, names)
+        return self.get_model(account, model_id)
+
+    def get_model(self, account: Account, model_id: str) -> Model:
+        """The model, or NotFoundError if this account has no model with that id."""
+        return self._describe(self._record(account, model_id))
+
+    def list_models(self, account: Account) -> List[Model]:
+        """Every model of the account, oldest first."""
+        return [self._describe(record) for record in self.store.models(account.id)]
+
+    def _record(self, account: Account, model_id: Optional[str]) -> ModelRecord:
+        if not model_id:
+            raise BadRequestError("Missing modelId", hint="Pass the model id as modelId")
+        record = self.store.model(account.id, str(model_id))
+        if record is None:
+            raise NotFoundError("Model does not exist", hint="Check that the model id is correct")
+        return record
+
+    def _describe(self, record: ModelRecord) -> Model:
+        state, status = self._state(record)
+        done = record.done_run
+        return Model(
+            id=record.id,
+            type="classification",
+            state=state,
+            status=status,
+            accuracy=None if done is None or done.accuracy is None else float(done.accuracy),
+            categories=[Category(name, record.counts.get(name, 0)) for name in record.categories],
+        )
+
+    def _state(self, record: ModelRecord) -> Tuple[int, str]:
+        run = record.latest_run
+        serving = " (the previous training still answers predictions)" if record.done_run else ""
+        if run is not None:
+            if run.state == RUN_QUEUED:
+                return STATE_QUEUED, "Queued for training" + serving
+            if run.state == RUN_TRAINING:
+                return STATE_TRAINING, "Training" + serving
+            up_to_date = record.last_image_id <= run.last_image_id
+            if run.state == RUN_DONE and up_to_date:
+                return STATE_TRAINED, "Model trained"
+            if run.state == RUN_FAILED and up_to_date:
+                return STATE_FAILED, run.status or "Training failed"
+        total = sum(record.counts.values())
+        if total == 0:
+            return STATE_CREATED, "No images uploaded yet"
+        short = [f"{name} has {record.counts[name]} of {self.min_images}" for name in record.categories
+                 if record.counts[name] < self.min_images]
+        if short:
+            return STATE_NEEDS_IMAGES, "Needs more images: " + ", ".join(short) + serving
+        if record.done_run is not None:
+            return STATE_READY, "New images since the last training: ready to train again" + serving
+        return STATE_READY, "Ready to train"
+
+    # ------------------------------------------------------------------ uploads
+
+    def upload_images(self, account: Account, model_id: Optional[str], category: Optional[str],
+                      files: Sequence[NamedBytes]) -> Model:
+        """Add labelled images to a model: all of them, or none if any is invalid."""
+        record = self._record(account, model_id)
+        self._check_category(record, category)
+        if not files:
+            raise BadRequestError("Missing file", hint="Send one or more image files as 'file' parts")
+        self._check_images(files)
+        self._store_images(record.id, str(category), files)
+        return self.get_model(account, record.id)
+
+    def upload_urls(self, account: Account, model_id: Optional[str], category: Optional[str],
+                    urls: Sequence[str]) -> Tuple[Model, List[Tuple[str, str]]]:
+        """Fetch image URLs and add those that worked; return (model, [(url, why it failed)]).
+
+        BadRequestError if none worked (then nothing is stored).
+        """
+        record = self._record(account, model_id)
+        self._check_category(record, category)
+        urls = self._check_urls(urls)
+        fetched, failed = self._fetch_images(urls)
+        if not fetched:
+            raise BadRequestError(
+                "None of the URLs gave a PNG or JPEG image",
+                errors=[{"reason": "bad_url", "message": f"{url}: {why}"} for url, why in failed],
+            )
+        self._store_images(record.id, str(category), fetched)
+        return self.get_model(account, record.id), failed
+
+    def _check_category(self, record: ModelRecord, category: Optional[str]) -> None:
+        if not category:
+            raise BadRequestError("Missing category", hint="Pass the category of the images as category")
+        if category not in record.categories:
+            raise BadRequestError(
+                f"Unknown category {category!r}",
+                hint="The model's categories are: " + ", ".join(record.categories),
+            )
+
+    def _check_images(self, files: Sequence[NamedBytes]) -> None:
+        problems = []
+        for name, data in files:
+            try:
+                check_image_bytes(data, max_pixels=self.max_pixels, decode=True)
+            except InvalidImageError as exc:
+                problems.append((name, exc))
+        if problems:
+            first_name, first = problems[0]
+            message = f"{first_name}: {first.message}" if len(problems) == 1 else (
+                f"{len(problems)} of {len(files)} files are not valid PNG or JPEG images; nothing was stored")
+            raise InvalidImageError(
+                message,
+                errors=[{"reason": "invalid_image", "message": f"{name}: {exc.message}"} for name, exc in problems],
+            )
+
+    def _store_images(self, model_id: str, category: str, files: Sequence[NamedBytes]) -> int:
+        items = [(category, self.store.put_image(data), name[:500]) for name, data in files]
+        return self.store.add_images(model_id, items)
+
+    def _check_urls(self, urls: Sequence[str]) -> List[str]:
+        cleaned = [str(u).strip() for u in urls if str(u).strip()]
+        if not cleaned:
+            raise BadRequestError("Missing urls", hint="Pass one or more image URLs as urls")
+        if len(cleaned) > _URLS_MAX:
+            raise BadRequestError(f"Too many URLs ({len(cleaned)})", hint=f"Send at most {_URLS_MAX} per request")
+        return cleaned
+
+    def _fetch_images(self, urls: Sequence[str]) -> Tuple[List[NamedBytes], List[Tuple[str, str]]]:
+        """Fetch and check every URL (concurrently); return ([(url, bytes)], [(url, why)]) in input order."""
+
+        def one(url: str) -> Tuple[str, Optional[bytes], str]:
+            try:
+                data = self._fetch(url)
+                check_image_bytes(data, max_pixels=self.max_pixels, decode=True)
+                return url, data, ""
+            except (FetchError, NanonetsError) as exc:
+                return url, None, str(getattr(exc, "message", exc))
+            except Exception as exc:  # a fetch must never take the request down
+                log.warning("fetching %s failed unexpectedly: %r", url, exc)
+                return url, None, f"Could not fetch ({type(exc).__name__})"
+
+        if len(urls) == 1:
+            results = [one(urls[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=min(_FETCH_WORKERS, len(urls)), thread_name_prefix="fetch") as pool:
+                results = list(pool.map(one, urls))
+        fetched = [(url, data) for url, data, _ in results if data is not None]
+        failed = [(url, why) for url, data, why in results if data is None]
+        return fetched, failed
+
+    # ------------------------------------------------------------------ training
+
+    def train(self, account: Account, model_id: Optional[str]) -> Model:
+        """Queue the model for training (answered at once); BadRequestError if it lacks images."""
+        record = self._record(account, model_id)
+        if len(record.categories) < 2:
+            raise BadRequestError("A model needs at least two categories to train",
+                                  hint="Create a model with two or more categories")
+        short = [name for name in record.categories if record.counts[name] < self.min_images]
+        if short:
+            raise BadRequestError(
+                "Model is not ready to train",
+                hint="Upload at least {} images to each category; short: {}".format(
+                    self.min_images, ", ".join(f"{n} ({record.counts[n]})" for n in short)),
+            )
+        run, created = self.store.queue_run(record.id)
+        model = self.get_model(account, record.id)  # read before the worker can pick the run up: state 3 or 4
+        if created:
+            self._enqueue(run.id)
+        return model
+
+    def _enqueue(self, run_id: int) -> None:
+        with self._idle:
+            self._busy += 1
+        self._queue.put(run_id)
+
+    def _work(self) -> None:
+        while True:
+            run_id = self._queue.get()
+            if run_id is None or self._stopping.is_set():
+                return
+            try:
+                self._train_run(run_id)
+            except Exception:  # the worker must survive anything
+                log.exception("training run %s crashed", run_id)
+            finally:
+                with self._idle:
+                    self._busy -= 1
+                    self._idle.notify_all()
+
+    def _train_run(self, run_id: int) -> None:
+        run = self.store.start_run(run_id)
+        if run is None:
+            return
+        started = time.monotonic()
+        try:
+            images = self.store.training_images(run.model_id, run.last_image_id)
+            paths = [str(path) for path, _ in images]
+            labels = [category for _, category in images]
+            classifier, accuracy = self.trainer.train(paths, labels)
+            name = f"{run.id}.clf"
+            classifier.save(str(self.store.classifier_path(name)))
+        except Exception as exc:
+            if not isinstance(exc, ValueError):
+                log.exception("training run %s of model %s failed", run.id, run.model_id)
+            reason = str(exc) or type(exc).__name__
+            self.store.fail_run(run.id, f"Training failed: {reason}")
+            return
+        self.store.finish_run(run.id, accuracy=None if accuracy is None else float(accuracy), classifier=name)
+        with self._classifier_lock:
+            self._classifiers[run.model_id] = (run.id, classifier)
+        log.info("model %s trained on %d images in %.1f s (held-out accuracy %s)", run.model_id,
+                 len(images), time.monotonic() - started, "n/a" if accuracy is None else f"{accuracy:.3f}")
+
+    # ------------------------------------------------------------------ predictions
+
+    def predict_images(self, account: Account, model_id: Optional[str], files: Sequence[NamedBytes]) -> List[Prediction]:
+        """Predict each file with the newest finished training, in input order."""
+        record = self._record(account, model_id)
+        classifier = self._classifier(record)
+        if not files:
+            raise BadRequestError("Missing file", hint="Send one or more image files as 'file' parts")
+        self._check_images(files)
+        return self._predict(record, classifier, files)
+
+    def predict_urls(self, account: Account, model_id: Optional[str], urls: Sequence[str]) -> Tuple[List[Prediction], int]:
+        """Predict image URLs; return (one entry per URL in order, number that failed).
+
+        A URL that failed has no scores and its ``message`` says why. BadRequestError if all failed.
+        """
+        record = self._record(account, model_id)
+        classifier = self._classifier(record)
+        urls = self._check_urls(urls)
+        fetched, failed = self._fetch_images(urls)
+        if not fetched:
+            raise BadRequestError(
+                "None of the URLs gave a PNG or JPEG image",
+                errors=[{"reason": "bad_url", "message": f"{url}: {why}"} for url, why in failed],
+            )
+        by_url = {url: p for url, p in zip([u for u, _ in fetched], self._predict(record, classifier, fetched))}
+        reasons = dict(failed)
+        results = []
+        for url in urls:
+            if url in by_url:
+                results.append(by_url[url])
+            else:
+                results.append(Prediction(file=url, label="", probability=0.0, scores=[],
+                                          message=f"Failed: {reasons.get(url, 'could not fetch')}"))
+        return results, len(failed)
+
+    def _classifier(self, record: ModelRecord) -> Any:
+        done = record.done_run
+        if done is None or not done.classifier:
+            raise BadRequestError("Model is not trained yet",
+                                  hint="Call Train and wait until the model's state is 5")
+        with self._classifier_lock:
+            cached = self._classifiers.get(record.id)
+            if cached is not None and cached[0] >= done.id:
+                return cached[1]
+            classifier = self.trainer.Classifier.load(str(self.store.classifier_path(done.classifier)))
+            self._classifiers[record.id] = (done.id, classifier)
+            return classifier
+
+    def _predict(self, record: ModelRecord, classifier: Any, files: Sequence[NamedBytes]) -> List[Prediction]:
+        probabilities = classifier.predict_proba([data for _, data in files])
+        labels = list(classifier.labels)
+        results = []
+        for (name, _), row in zip(files, probabilities):
+            by_label = {label: float(p) for label, p in zip(labels, row)}
+            scores = [(category, max(0.0, by_label.get(category, 0.0))) for category in record.categories]
+            total = sum(p for _, p in scores)
+            if total > 0:
+                scores = [(c, p / total) for c, p in scores]
+            else:  # pragma: no cover - a classifier always gives some probability
+                scores = [(c, 1.0 / len(scores)) for c, _ in scores]
+            order = {c: i for i, c in enumerate(record.categories)}
+            scores.sort(key=lambda pair: (-pair[1], order[pair[0]]))
+            results.append(Prediction(file=name, label=scores[0][0], probability=scores[0][1], scores=scores))
+        return results
+
+
+def open_backend(data_dir: Any, **options: Any) -> Backend:
+    """Open the store in ``data_dir`` and start a backend on it (see Backend for the options)."""
+    store = Store(data_dir)
+    try:
+        return Backend(store, **options).start()
+    except BaseException:
+        store.close()
+        raise
+
+
+__all__ = ["Account", "Backend", "open_backend", "key_hash", "Fetcher"]

@@ -1,0 +1,88 @@
+"""The ``nanoclient serve`` command (also ``python -m nanoclient.server``).
+
+Only click is imported here; everything heavy is imported when the command runs, so
+that registering it in the main CLI keeps ``nanoclient --help`` fast.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Tuple
+
+import click
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback needs --api-key.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on; 0 takes a free one (the printed URL shows which).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where models, images and classifiers are kept [default: the per-user data folder].")
+@click.option("--api-key", "api_keys", multiple=True, metavar="KEY",
+              help="Accept only this key (repeatable; or NANOCLIENT_SERVER_API_KEYS=k1,k2). "
+                   "Without it any non-empty key works and each key is its own account.")
+@click.option("--min-images", default=25, show_default=True, type=click.IntRange(min=1),
+              help="Images every category needs before training.")
+@click.option("--latency-ms", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="Delay every API response by this much (for testing clients).")
+@click.option("--fail-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Answer this fraction of API requests with 503 (for testing clients).")
+@click.option("--max-upload-mb", default=32.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Largest request accepted; larger ones get 413.")
+@click.option("--threads", default=16, show_default=True, type=click.IntRange(min=1),
+              help="Requests served at the same time.")
+@click.option("--verbose", "-v", is_flag=True, help="Log every training run and more to stderr.")
+def serve(host: str, port: int, data_dir: Optional[Path], api_keys: Tuple[str, ...], min_images: int,
+          latency_ms: float, fail_rate: float, max_upload_mb: float, threads: int, verbose: bool) -> None:
+    """Run the Image Categorization API on this machine, with real storage and training.
+
+    Prints the base URL (http://HOST:PORT/api/v2) once it accepts connections, then
+    serves until Ctrl-C or SIGTERM. Everything is kept in --data-dir and survives a restart.
+    """
+    import logging
+
+    from .config import ServerConfig, keys_from_env
+    from .serve import is_loopback, run_server
+
+    keys = tuple(k for k in api_keys if k) or keys_from_env()
+    if not keys and not is_loopback(host):
+        raise click.UsageError(
+            f"refusing to listen on {host} without --api-key: anyone who can reach it could use it. "
+            "Pass --api-key KEY (or set NANOCLIENT_SERVER_API_KEYS), or listen on 127.0.0.1."
+        )
+    try:
+        import flask  # noqa: F401
+        import waitress  # noqa: F401
+
+        from . import trainer  # noqa: F401
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the local server needs its extra dependencies ({exc.name} is missing): "
+            "pip install 'nanoclient[server]'"
+        ) from None
+    if data_dir is None:
+        import platformdirs
+
+        data_dir = Path(platformdirs.user_data_dir("nanoclient"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    from .store import StoreLockedError
+
+    try:
+        config = ServerConfig(
+            data_dir=data_dir,
+            api_keys=keys,
+            min_images=min_images,
+            latency_ms=latency_ms,
+            fail_rate=fail_rate,
+            max_upload_mb=max_upload_mb,
+        )
+        click.echo(
+            f"nanoclient server: data in {config.data_dir}; "
+            + (f"{len(keys)} API key(s) accepted" if keys else "any API key accepted, one account per key"),
+            err=True,
+        )
+        run_server(config, host=host, port=port, threads=threads)
+    except StoreLockedError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None

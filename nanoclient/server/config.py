@@ -1,0 +1,58 @@
+"""The settings of one local server (or in-process fake), gathered in one place."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Tuple
+
+#: Environment variable with the accepted API keys, comma-separated.
+API_KEYS_ENV = "NANOCLIENT_SERVER_API_KEYS"
+#: Path prefix of the API; the printed base URL ends with it.
+API_ROOT = "/api/v2"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """What ``nanoclient serve`` was asked for: storage, keys, limits and injected faults."""
+
+    data_dir: Path
+    #: Accepted API keys; empty means any non-empty key is accepted and is its own account.
+    api_keys: Tuple[str, ...] = ()
+    #: Images every category needs before the model can be trained.
+    min_images: int = 25
+    #: Delay added to every API response, in milliseconds.
+    latency_ms: float = 0.0
+    #: Fraction (0..1) of API requests answered with 503 before doing anything.
+    fail_rate: float = 0.0
+    #: Largest request body accepted, in megabytes (413 beyond).
+    max_upload_mb: float = 32.0
+    #: Timeout and size cap for fetching image URLs.
+    fetch_timeout: float = 10.0
+    fetch_max_bytes: int = 20 * 1024 * 1024
+    #: Seed for --fail-rate, for reproducible fault injection (None: random).
+    fail_seed: Optional[int] = field(default=None)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        object.__setattr__(self, "api_keys", tuple(k for k in self.api_keys if k))
+        if self.min_images < 1:
+            raise ValueError("min_images must be at least 1")
+        if not 0.0 <= self.fail_rate <= 1.0:
+            raise ValueError("fail_rate must be between 0 and 1")
+        if self.latency_ms < 0:
+            raise ValueError("latency_ms cannot be negative")
+        if self.max_upload_mb <= 0:
+            raise ValueError("max_upload_mb must be positive")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The request body limit in bytes."""
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+def keys_from_env(env: Optional[dict] = None) -> Tuple[str, ...]:
+    """The API keys listed in NANOCLIENT_SERVER_API_KEYS (comma-separated, blanks ignored)."""
+    env = os.environ if env is None else env
+    raw = env.get(API_KEYS_ENV, "")
+    return tuple(part.strip() for part in raw.split(",") if part.strip())

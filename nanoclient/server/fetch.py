@@ -1,0 +1,93 @@
+"""Fetching an image URL for the server: http(s) only, with a time limit and a size cap.
+
+A URL that is not http(s), does not answer, answers with an error, redirects somewhere that
+is not http(s), streams without end or takes longer than the deadline is refused with a
+``FetchError`` that says why. The server stays up whatever the other side does.
+"""
+from __future__ import annotations
+
+import time
+from typing import Optional
+from urllib.parse import urlsplit
+
+#: How many redirects are followed (each must stay http or https).
+MAX_REDIRECTS = 5
+
+
+class FetchError(Exception):
+    """An image URL could not be fetched; the message says why, for the API's error body."""
+
+
+def check_url(url: str) -> str:
+    """Return ``url`` stripped if it is an http(s) URL with a host; else raise FetchError."""
+    text = (url or "").strip()
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise FetchError(f"Not an http(s) URL: {text[:200]!r}")
+    if not parts.hostname:
+        raise FetchError(f"URL has no host: {text[:200]!r}")
+    return text
+
+
+def fetch_url(url: str, *, timeout: float = 10.0, max_bytes: int = 20 * 1024 * 1024, session: Optional[object] = None) -> bytes:
+    """The body of ``url`` (GET), at most ``max_bytes`` long, within ``timeout`` seconds in all.
+
+    Redirects are followed by hand (at most MAX_REDIRECTS) so that each target is checked
+    to be http(s). Raises FetchError for every kind of failure.
+    """
+    import requests
+
+    deadline = time.monotonic() + timeout
+    current = check_url(url)
+    http = session or requests.Session()
+    try:
+        for _ in range(MAX_REDIRECTS + 1):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise FetchError(f"Timed out after {timeout:g} s: {url}")
+            try:
+                response = http.get(  # type: ignore[attr-defined]
+                    current,
+                    stream=True,
+                    allow_redirects=False,
+                    timeout=(min(remaining, timeout), min(remaining, timeout)),
+                    headers={"Accept": "image/png, image/jpeg, */*;q=0.5", "User-Agent": "nanoclient-server"},
+                )
+            except requests.exceptions.Timeout:
+                raise FetchError(f"Timed out after {timeout:g} s: {url}") from None
+            except requests.exceptions.RequestException as exc:
+                raise FetchError(f"Could not fetch {url}: {type(exc).__name__}") from None
+            with response:
+                if response.is_redirect:
+                    target = response.headers.get("Location", "")
+                    current = check_url(requests.compat.urljoin(current, target))
+                    continue
+                if response.status_code >= 400:
+                    raise FetchError(f"{url} answered {response.status_code}")
+                return _read_capped(response, url, deadline, timeout, max_bytes)
+        raise FetchError(f"Too many redirects: {url}")
+    finally:
+        if session is None:
+            http.close()  # type: ignore[attr-defined]
+
+
+def _read_capped(response, url: str, deadline: float, timeout: float, max_bytes: int) -> bytes:
+    import requests
+
+    declared = response.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError(f"{url} is larger than {max_bytes:,} bytes")
+    chunks = []
+    size = 0
+    try:
+        for chunk in response.iter_content(chunk_size=64 * 1024):
+            size += len(chunk)
+            if size > max_bytes:
+                raise FetchError(f"{url} is larger than {max_bytes:,} bytes")
+            if time.monotonic() > deadline:
+                raise FetchError(f"Timed out after {timeout:g} s: {url}")
+            chunks.append(chunk)
+    except requests.exceptions.RequestException as exc:
+        kind = "Timed out" if "timed out" in str(exc).lower() or "timeout" in type(exc).__name__.lower() else "Broken"
+        raise FetchError(f"{kind} while reading {url}") from None
+    return b"".join(chunks)

@@ -1,0 +1,87 @@
+"""Running the local server: waitress in front of the app, the base URL printed once it listens."""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import signal
+import socket
+import sys
+from typing import Optional, TextIO
+
+from .config import API_ROOT, ServerConfig
+
+log = logging.getLogger("nanoclient.server")
+
+#: Worker threads of waitress: more than the client's 8 upload workers, so it never limits them.
+DEFAULT_THREADS = 16
+
+
+def is_loopback(host: str) -> bool:
+    """True if ``host`` only ever means this machine (127.0.0.0/8, ::1, localhost)."""
+    name = host.strip("[]")
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        pass
+    if name.lower() == "localhost":
+        return True
+    try:
+        infos = socket.getaddrinfo(name, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
+
+
+def base_url(host: str, port: int) -> str:
+    """The API's base URL for a listening address, e.g. http://127.0.0.1:8765/api/v2."""
+    name = host.strip("[]")
+    if ":" in name:  # IPv6 literal
+        name = f"[{name}]"
+    return f"http://{name}:{port}{API_ROOT}"
+
+
+def run_server(config: ServerConfig, *, host: str = "127.0.0.1", port: int = 8765,
+               threads: int = DEFAULT_THREADS, out: Optional[TextIO] = None) -> None:
+    """Serve until SIGTERM or SIGINT; print the base URL on ``out`` (stdout) once listening.
+
+    On stop, training in progress is abandoned: its run is taken up again by the next start
+    on the same data folder.
+    """
+    from waitress.server import create_server
+
+    from .app import EXTENSION, create_app
+
+    app = create_app(config)
+    backend = app.extensions[EXTENSION]["backend"]
+    try:
+        server = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="nanoclient",
+            # waitress's own limit only guards the disk; the app answers 413 with a JSON body below it
+            max_request_body_size=config.max_upload_bytes * 4 + (1 << 20),
+            clear_untrusted_proxy_headers=True,
+        )
+    except BaseException:
+        backend.close(wait=False)
+        raise
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # waitress's loop shuts its threads down on this
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        url = base_url(host, server.effective_port)  # type: ignore[attr-defined]
+        print(url, file=out or sys.stdout, flush=True)
+        log.info("serving %s (data in %s)", url, config.data_dir)
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        server.close()
+        backend.close(wait=False)
+        log.info("stopped")

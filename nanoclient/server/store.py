@@ -1,0 +1,543 @@
+"""Where the local server keeps its data: SQLite metadata and content-addressed files.
+
+Layout of a data folder::
+
+    nanoclient.sqlite3      accounts, models, categories, images, training runs (WAL mode)
+    images/ab/abcdef...     image bytes, named by their sha256, written atomically
+    classifiers/RUN.clf     a trained classifier per finished training run
+    tmp/                    temporary files; anything left here after a crash is removed on start-up
+    .lock                   held while a server uses the folder, so two never share it
+
+Crash safety: a file is written (temp file, fsync, rename) before the row that refers to it,
+so a crash can leave an unreferenced file but never a row pointing at nothing. ``sweep()``
+(run on open) removes temp files and files no row refers to.
+
+This module knows SQL and files, nothing of HTTP and nothing of the API's rules.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+try:  # POSIX only; without it two servers on one folder are not prevented
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger("nanoclient.server")
+
+DB_NAME = "nanoclient.sqlite3"
+SCHEMA_VERSION = 1
+
+#: Training run states as stored.
+RUN_QUEUED = "queued"
+RUN_TRAINING = "training"
+RUN_DONE = "done"
+RUN_FAILED = "failed"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key_hash TEXT NOT NULL UNIQUE,          -- sha256 of the API key; the key itself is never stored
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS models (
+    id TEXT PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS models_by_account ON models(account_id, created_at);
+CREATE TABLE IF NOT EXISTS categories (
+    model_id TEXT NOT NULL REFERENCES models(id),
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (model_id, name)
+);
+CREATE TABLE IF NOT EXISTS images (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,   -- never reused: runs remember the last id they saw
+    model_id TEXT NOT NULL,
+    category TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    UNIQUE (model_id, category, sha256),
+    FOREIGN KEY (model_id, category) REFERENCES categories(model_id, name)
+);
+CREATE INDEX IF NOT EXISTS images_by_sha ON images(sha256);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    model_id TEXT NOT NULL REFERENCES models(id),
+    state TEXT NOT NULL CHECK (state IN ('queued', 'training', 'done', 'failed')),
+    status TEXT NOT NULL DEFAULT '',
+    last_image_id INTEGER NOT NULL DEFAULT 0, -- the newest image the run trained on (set at start)
+    image_count INTEGER NOT NULL DEFAULT 0,
+    accuracy REAL,
+    classifier TEXT,                          -- file name under classifiers/, once done
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS runs_by_model ON runs(model_id, id);
+"""
+
+
+class StoreLockedError(RuntimeError):
+    """Another server process already uses this data folder."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One training run of a model, as stored."""
+
+    id: int
+    model_id: str
+    state: str
+    status: str
+    last_image_id: int
+    image_count: int
+    accuracy: Optional[float]
+    classifier: Optional[str]
+    created_at: float
+    started_at: Optional[float]
+    finished_at: Optional[float]
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """Everything stored about one model, read in one consistent snapshot."""
+
+    id: str
+    account_id: int
+    created_at: float
+    #: Category names in creation order.
+    categories: List[str]
+    #: Image count per category (every category present, 0 if none).
+    counts: Dict[str, int]
+    #: The highest image id of the model (0 if none): newer images have higher ids.
+    last_image_id: int
+    #: The newest run of any state, and the newest finished one.
+    latest_run: Optional[RunRecord] = None
+    done_run: Optional[RunRecord] = None
+
+
+@dataclass
+class SweepReport:
+    """What the start-up sweep cleaned up."""
+
+    temp_files: int = 0
+    orphan_images: int = 0
+    orphan_classifiers: int = 0
+    dangling_image_rows: int = 0
+    dangling_runs: int = 0
+    removed: List[str] = field(default_factory=list)
+
+
+_RUN_COLUMNS = (
+    "id, model_id, state, status, last_image_id, image_count, accuracy, classifier, created_at, started_at, finished_at"
+)
+
+
+def _run(row: Optional[tuple]) -> Optional[RunRecord]:
+    return None if row is None else RunRecord(*row)
+
+
+def sha256_hex(data: bytes) -> str:
+    """The content address of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+class Store:
+    """SQLite metadata (a connection per thread) plus content-addressed files in one folder.
+
+    Opening a store takes the folder's lock, creates the schema and sweeps what a crash may
+    have left behind. ``close()`` releases it all.
+    """
+
+    def __init__(self, data_dir: os.PathLike, *, sweep: bool = True) -> None:
+        self.data_dir = Path(data_dir).expanduser().resolve()
+        self.images_dir = self.data_dir / "images"
+        self.classifiers_dir = self.data_dir / "classifiers"
+        self.tmp_dir = self.data_dir / "tmp"
+        for folder in (self.data_dir, self.images_dir, self.classifiers_dir, self.tmp_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.data_dir / DB_NAME
+        self._lock_handle = self._take_lock()
+        self._local = threading.local()
+        self._connections: List[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._closed = False
+        try:
+            conn = self._conn()
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self.last_sweep = self.sweep() if sweep else SweepReport()
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _take_lock(self):
+        handle = open(self.data_dir / ".lock", "a+")
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                raise StoreLockedError(
+                    f"Another nanoclient server is using {self.data_dir}; stop it or pick another --data-dir"
+                ) from None
+        return handle
+
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection (created on first use)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise RuntimeError("the store is closed")
+            conn = sqlite3.connect(str(self.db_path), timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction, taken at once (BEGIN IMMEDIATE) so concurrent writers queue."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees the same snapshot."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every connection and release the folder's lock."""
+        self._closed = True
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            try:
+                conn.close()
+            except sqlite3.Error:  # pragma: no cover
+                pass
+        if self._lock_handle is not None:
+            self._lock_handle.close()
+            self._lock_handle = None
+
+    # ------------------------------------------------------------------ files
+
+    def image_path(self, sha: str) -> Path:
+        """Where the image with this content address lives."""
+        return self.images_dir / sha[:2] / sha
+
+    def classifier_path(self, name: str) -> Path:
+        """Where a classifier file of that name lives."""
+        return self.classifiers_dir / name
+
+    def new_temp_path(self, suffix: str = "") -> Path:
+        """A fresh path in tmp/ (removed by the next sweep if left behind)."""
+        return self.tmp_dir / f"{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}{suffix}"
+
+    def put_image(self, data: bytes) -> str:
+        """Store image bytes under their sha256 (atomically, once); return the sha256."""
+        sha = sha256_hex(data)
+        path = self.image_path(sha)
+        if path.is_file() and path.stat().st_size == len(data):
+            return sha
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._atomic_write(path, data)
+        return sha
+
+    def _atomic_write(self, path: Path, data: bytes) -> None:
+        tmp = self.new_temp_path()
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(path.parent)
+
+    # ------------------------------------------------------------------ accounts and models
+
+    def account_id(self, key_hash: str, *, create: bool) -> Optional[int]:
+        """The account of a key hash; created first if ``create`` and it does not exist."""
+        conn = self._conn()
+        row = conn.execute("SELECT id FROM accounts WHERE key_hash = ?", (key_hash,)).fetchone()
+        if row is not None or not create:
+            return None if row is None else int(row[0])
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO accounts (key_hash, created_at) VALUES (?, ?)", (key_hash, time.time())
+            )
+            row = conn.execute("SELECT id FROM accounts WHERE key_hash = ?", (key_hash,)).fetchone()
+        return int(row[0])
+
+    def insert_model(self, model_id: str, account_id: int, categories: Sequence[str]) -> None:
+        """Record a new model with its categories (in that order)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO models (id, account_id, created_at) VALUES (?, ?, ?)", (model_id, account_id, time.time())
+            )
+            conn.executemany(
+                "INSERT INTO categories (model_id, position, name) VALUES (?, ?, ?)",
+                [(model_id, i, name) for i, name in enumerate(categories)],
+            )
+
+    def model(self, account_id: int, model_id: str) -> Optional[ModelRecord]:
+        """The model with this id if it belongs to this account, else None."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT id, account_id, created_at FROM models WHERE id = ? AND account_id = ?",
+                (model_id, account_id),
+            ).fetchone()
+            return None if row is None else self._model_record(conn, row)
+
+    def models(self, account_id: int) -> List[ModelRecord]:
+        """Every model of an account, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT id, account_id, created_at FROM models WHERE account_id = ? ORDER BY created_at, id",
+                (account_id,),
+            ).fetchall()
+            return [self._model_record(conn, row) for row in rows]
+
+    def _model_record(self, conn: sqlite3.Connection, row: tuple) -> ModelRecord:
+        model_id = row[0]
+        categories = [
+            r[0]
+            for r in conn.execute("SELECT name FROM categories WHERE model_id = ? ORDER BY position", (model_id,))
+        ]
+        counts = {name: 0 for name in categories}
+        for name, count in conn.execute(
+            "SELECT category, COUNT(*) FROM images WHERE model_id = ? GROUP BY category", (model_id,)
+        ):
+            counts[name] = int(count)
+        last_image = conn.execute("SELECT MAX(id) FROM images WHERE model_id = ?", (model_id,)).fetchone()[0]
+        latest = conn.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE model_id = ? ORDER BY id DESC LIMIT 1", (model_id,)
+        ).fetchone()
+        done = conn.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE model_id = ? AND state = ? ORDER BY id DESC LIMIT 1",
+            (model_id, RUN_DONE),
+        ).fetchone()
+        return ModelRecord(
+            id=model_id,
+            account_id=int(row[1]),
+            created_at=float(row[2]),
+            categories=categories,
+            counts=counts,
+            last_image_id=int(last_image or 0),
+            latest_run=_run(latest),
+            done_run=_run(done),
+        )
+
+    # ------------------------------------------------------------------ images
+
+    def add_images(self, model_id: str, items: Sequence[Tuple[str, str, str]]) -> int:
+        """Record (category, sha256, name) images of a model in one transaction; return how many were new.
+
+        The files must already be stored (``put_image``). An image already recorded for the
+        same model and category is ignored: the same bytes count once.
+        """
+        if not items:
+            return 0
+        now = time.time()
+        with self._write() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO images (model_id, category, sha256, name, created_at) VALUES (?, ?, ?, ?, ?)",
+                [(model_id, category, sha, name, now) for category, sha, name in items],
+            )
+            return conn.total_changes - before
+
+    def training_images(self, model_id: str, last_image_id: int) -> List[Tuple[Path, str]]:
+        """(file path, category) of the model's images up to ``last_image_id``, oldest first."""
+        rows = self._conn().execute(
+            "SELECT sha256, category FROM images WHERE model_id = ? AND id <= ? ORDER BY id",
+            (model_id, last_image_id),
+        ).fetchall()
+        return [(self.image_path(sha), category) for sha, category in rows]
+
+    # ------------------------------------------------------------------ training runs
+
+    def queue_run(self, model_id: str) -> Tuple[RunRecord, bool]:
+        """Queue a training run unless one already covers every image; return (run, created).
+
+        A queued run, or a running one that started after the newest image, is returned as is.
+        """
+        with self._write() as conn:
+            latest = _run(
+                conn.execute(
+                    f"SELECT {_RUN_COLUMNS} FROM runs WHERE model_id = ? ORDER BY id DESC LIMIT 1", (model_id,)
+                ).fetchone()
+            )
+            if latest is not None and latest.state == RUN_QUEUED:
+                return latest, False
+            if latest is not None and latest.state == RUN_TRAINING:
+                newest = conn.execute("SELECT MAX(id) FROM images WHERE model_id = ?", (model_id,)).fetchone()[0]
+                if int(newest or 0) <= latest.last_image_id:
+                    return latest, False
+            cursor = conn.execute(
+                "INSERT INTO runs (model_id, state, status, created_at) VALUES (?, ?, ?, ?)",
+                (model_id, RUN_QUEUED, "Queued for training", time.time()),
+            )
+            run = _run(
+                conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (cursor.lastrowid,)).fetchone()
+            )
+        assert run is not None
+        return run, True
+
+    def start_run(self, run_id: int) -> Optional[RunRecord]:
+        """Mark a queued run as training on every image stored now; None if it is not queued."""
+        with self._write() as conn:
+            row = conn.execute("SELECT model_id, state FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None or row[1] != RUN_QUEUED:
+                return None
+            model_id = row[0]
+            last, count = conn.execute(
+                "SELECT COALESCE(MAX(id), 0), COUNT(*) FROM images WHERE model_id = ?", (model_id,)
+            ).fetchone()
+            conn.execute(
+                "UPDATE runs SET state = ?, status = ?, last_image_id = ?, image_count = ?, started_at = ? WHERE id = ?",
+                (RUN_TRAINING, "Training", int(last), int(count), time.time(), run_id),
+            )
+            return _run(conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone())
+
+    def finish_run(self, run_id: int, *, accuracy: Optional[float], classifier: str) -> None:
+        """Mark a run as done, with its held-out accuracy and classifier file name."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE runs SET state = ?, status = ?, accuracy = ?, classifier = ?, finished_at = ? WHERE id = ?",
+                (RUN_DONE, "Model trained", accuracy, classifier, time.time(), run_id),
+            )
+
+    def fail_run(self, run_id: int, status: str) -> None:
+        """Mark a run as failed, with the reason."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE runs SET state = ?, status = ?, finished_at = ? WHERE id = ?",
+                (RUN_FAILED, status, time.time(), run_id),
+            )
+
+    def requeue_unfinished_runs(self) -> List[int]:
+        """Put runs left queued or training (by a stop or crash) back in the queue; return their ids in order."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE runs SET state = ?, status = ?, started_at = NULL WHERE state = ?",
+                (RUN_QUEUED, "Queued for training (resumed after a restart)", RUN_TRAINING),
+            )
+            rows = conn.execute("SELECT id FROM runs WHERE state = ? ORDER BY id", (RUN_QUEUED,)).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def run(self, run_id: int) -> Optional[RunRecord]:
+        """One run by id."""
+        return _run(self._conn().execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone())
+
+    # ------------------------------------------------------------------ sweep
+
+    def sweep(self) -> SweepReport:
+        """Remove what a crash can leave: temp files, unreferenced files, rows whose file is gone.
+
+        Only safe while no request is being served (it runs when the store opens, under the lock).
+        """
+        report = SweepReport()
+        for path in list(self.tmp_dir.iterdir()):
+            _remove(path)
+            report.temp_files += 1
+            report.removed.append(str(path))
+        conn = self._conn()
+        referenced = {r[0] for r in conn.execute("SELECT DISTINCT sha256 FROM images")}
+        present = set()
+        for sub in list(self.images_dir.iterdir()):
+            files = list(sub.iterdir()) if sub.is_dir() else [sub]
+            for path in files:
+                if path.name in referenced and path.parent == self.images_dir / path.name[:2] and path.is_file():
+                    present.add(path.name)
+                    continue
+                _remove(path)
+                report.orphan_images += 1
+                report.removed.append(str(path))
+        missing = referenced - present
+        if missing:
+            with self._write() as conn:
+                for sha in missing:
+                    report.dangling_image_rows += conn.execute("DELETE FROM images WHERE sha256 = ?", (sha,)).rowcount
+        done = dict(conn.execute("SELECT classifier, id FROM runs WHERE state = ? AND classifier IS NOT NULL", (RUN_DONE,)).fetchall())
+        for path in list(self.classifiers_dir.iterdir()):
+            if path.name in done and path.is_file():
+                continue
+            _remove(path)
+            report.orphan_classifiers += 1
+            report.removed.append(str(path))
+        lost = [run_id for name, run_id in done.items() if not self.classifier_path(name).is_file()]
+        if lost:
+            with self._write() as conn:
+                for run_id in lost:
+                    conn.execute(
+                        "UPDATE runs SET state = ?, status = ? WHERE id = ?",
+                        (RUN_FAILED, "Training failed: the classifier file was lost; train again", run_id),
+                    )
+            report.dangling_runs = len(lost)
+        if report.removed or report.dangling_image_rows or report.dangling_runs:
+            log.warning(
+                "start-up sweep: removed %d temp files, %d unreferenced images, %d unreferenced classifiers; "
+                "dropped %d image rows and %d runs whose files were missing",
+                report.temp_files,
+                report.orphan_images,
+                report.orphan_classifiers,
+                report.dangling_image_rows,
+                report.dangling_runs,
+            )
+        return report
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(str(folder), os.O_RDONLY)
+    except OSError:  # pragma: no cover - Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,194 @@
+"""An in-process fake of the Nanonets API for your tests: no port, no network, real behaviour.
+
+Requests that ``requests`` sends to the fake's base URL are answered by the local server's
+own app and backend (real storage in a temporary folder, real training), through
+``responses`` callbacks, the way moto fakes AWS::
+
+    from nanoclient import Client
+    from nanoclient.testing import fake_nanonets
+
+    with fake_nanonets() as fake:                 # https://app.nanonets.com/api/v2 by default
+        client = Client(api_key="test-key", base_url=fake.base_url)
+        model = client.create_model(["Bag", "Coat"])
+        ...
+        fake.backend                              # the server backend, for inspection
+
+With pytest, the ``nanonets_fake`` fixture (registered automatically when nanoclient is
+installed) does the same and also sets NANONETS_API_KEY and NANONETS_BASE_URL, so code
+that builds ``Client()`` from the environment talks to the fake::
+
+    def test_my_pipeline(nanonets_fake):
+        model = Client().create_model(["Bag", "Coat"])
+
+Requests to any other URL are passed through to the real network untouched (so a test can
+serve images from a local ``http.server`` and give their URLs to ``upload_urls``). To keep
+those offline too, register them on ``fake.mock``, the ``responses.RequestsMock`` in use:
+``fake.mock.add(responses.GET, "https://example.com/a.png", body=png_bytes)``; the fake's
+own URL fetching goes through the same mock.
+
+Training runs on a background thread as in ``nanoclient serve``; ``wait_until_trained``
+with a short ``poll_interval`` works, and ``fake.wait_idle()`` waits for it directly.
+
+Nothing heavy is imported until a fake starts, so loading this pytest plugin costs nothing.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Optional, Sequence, Tuple, Union
+
+#: The hosted API's base URL: the fake answers there unless told otherwise.
+DEFAULT_BASE_URL = "https://app.nanonets.com/api/v2"
+#: The key the pytest fixture puts in NANONETS_API_KEY.
+DEFAULT_API_KEY = "test-key"
+#: Images per category needed to train in the fake (small, so tests stay fast).
+DEFAULT_MIN_IMAGES = 5
+
+
+class FakeNanonets:
+    """A running fake: where it answers, and the backend and app behind it."""
+
+    def __init__(self, base_url: str, api_key: str, data_dir: Path, backend: Any, app: Any, mock: Any) -> None:
+        #: The base URL the fake answers (no trailing slash).
+        self.base_url = base_url
+        #: A key the fake accepts (any non-empty key does, unless ``api_keys`` was given).
+        self.api_key = api_key
+        #: The folder holding the fake's database, images and classifiers.
+        self.data_dir = data_dir
+        #: The server backend (``nanoclient.server.backend.Backend``).
+        self.backend = backend
+        #: The Flask app that answers the requests.
+        self.app = app
+        #: The ``responses.RequestsMock`` routing requests; add your own mocks to it.
+        self.mock = mock
+        #: How many requests the fake answered.
+        self.request_count = 0
+
+    def wait_idle(self, timeout: Optional[float] = 60.0) -> bool:
+        """Block until no training is queued or running; False if ``timeout`` ran out first."""
+        return self.backend.wait_idle(timeout)
+
+    def __repr__(self) -> str:
+        return f"FakeNanonets({self.base_url!r}, data_dir={str(self.data_dir)!r})"
+
+
+@contextmanager
+def fake_nanonets(
+    base_url: str = DEFAULT_BASE_URL,
+    *,
+    api_keys: Optional[Sequence[str]] = None,
+    min_images: int = DEFAULT_MIN_IMAGES,
+    data_dir: Union[str, Path, None] = None,
+    latency_ms: float = 0.0,
+    fail_rate: float = 0.0,
+    max_upload_mb: float = 32.0,
+    trainer: Any = None,
+) -> Iterator[FakeNanonets]:
+    """Answer every request to ``base_url`` in-process for the duration of the block.
+
+    ``api_keys`` restricts the keys accepted (default: any non-empty key, one account per
+    key); ``data_dir`` keeps the data somewhere you choose (default: a temporary folder
+    removed afterwards); the other options are those of ``nanoclient serve``.
+    ``trainer`` replaces the classifier module (default: the real one).
+    """
+    import responses
+
+    from .server.app import create_app
+    from .server.backend import open_backend
+    from .server.config import ServerConfig
+
+    base = base_url.rstrip("/")
+    temp_dir = None
+    if data_dir is None:
+        temp_dir = tempfile.mkdtemp(prefix="nanoclient-fake-")
+        data_dir = temp_dir
+    keys = tuple(api_keys or ())
+    config = ServerConfig(
+        data_dir=Path(data_dir),
+        api_keys=keys,
+        min_images=min_images,
+        latency_ms=latency_ms,
+        fail_rate=fail_rate,
+        max_upload_mb=max_upload_mb,
+    )
+    backend = open_backend(
+        config.data_dir,
+        api_keys=keys,
+        min_images=min_images,
+        trainer=trainer,
+        fetch_timeout=config.fetch_timeout,
+        fetch_max_bytes=config.fetch_max_bytes,
+    )
+    try:
+        app = create_app(config, backend)
+        mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+        fake = FakeNanonets(base, keys[0] if keys else DEFAULT_API_KEY, config.data_dir, backend, app, mock)
+        ours = re.compile(re.escape(base) + r"(?:[/?#].*)?$")
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
+            mock.add_callback(method, ours, callback=lambda request: _dispatch(fake, request))
+        mock.add_passthru(re.compile(r"^(?!" + re.escape(base) + r"(?:[/?#]|$))"))
+        with mock:
+            yield fake
+    finally:
+        backend.close(wait=True)
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _dispatch(fake: FakeNanonets, request: Any) -> Tuple[int, dict, bytes]:
+    """Answer one intercepted ``requests.PreparedRequest`` with the app (a responses callback)."""
+    from urllib.parse import urlsplit
+
+    from .server.config import API_ROOT
+
+    fake.request_count += 1
+    parts = urlsplit(request.url)
+    base_path = urlsplit(fake.base_url).path.rstrip("/")
+    path = parts.path[len(base_path):] if parts.path.startswith(base_path) else parts.path
+    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in ("content-length", "host")]
+    client = fake.app.test_client()  # one per call: callbacks run on the caller's threads
+    response = client.open(
+        API_ROOT + path,
+        method=request.method,
+        headers=headers,
+        data=_body_bytes(request.body),
+        query_string=parts.query,
+    )
+    out_headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+    return response.status_code, out_headers, response.get_data()
+
+
+def _body_bytes(body: Any) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if hasattr(body, "read"):
+        data = body.read()
+        return data.encode("utf-8") if isinstance(data, str) else data
+    return b"".join(chunk.encode("utf-8") if isinstance(chunk, str) else chunk for chunk in body)
+
+
+try:  # the fixture exists only where pytest does (it is a test extra)
+    import pytest
+except ImportError:  # pragma: no cover
+    pytest = None  # type: ignore[assignment]
+
+if pytest is not None:
+
+    @pytest.fixture
+    def nanonets_fake(monkeypatch: Any, tmp_path: Path) -> Iterator[FakeNanonets]:
+        """A running ``fake_nanonets()`` with NANONETS_API_KEY and NANONETS_BASE_URL pointing at it."""
+        with fake_nanonets(data_dir=tmp_path / "nanonets-fake") as fake:
+            monkeypatch.setenv("NANONETS_API_KEY", fake.api_key)
+            monkeypatch.setenv("NANONETS_BASE_URL", fake.base_url)
+            monkeypatch.delenv("NANONETS_MODEL_ID", raising=False)
+            yield fake
+
+
+__all__ = ["FakeNanonets", "fake_nanonets", "DEFAULT_BASE_URL", "DEFAULT_API_KEY", "nanonets_fake"]
