@@ -1,0 +1,326 @@
+"""The server backend: states, uploads, deduplication, training queue and resume, accounts.
+
+These tests drive the backend directly (no HTTP) with a tiny stand-in trainer (nearest mean
+colour), so that the rules are checked fast and deterministically; the real classifier is
+exercised through the server in test_server_*.py.
+"""
+from __future__ import annotations
+
+import io
+import pickle
+import threading
+from typing import List, Optional, Sequence
+
+import pytest
+
+from conftest import make_image
+from nanoclient.errors import AuthenticationError, BadRequestError, InvalidImageError, NotFoundError
+from nanoclient.server.backend import Backend
+from nanoclient.server.store import Store
+
+RED, BLUE = (230, 20, 20), (20, 20, 230)
+
+
+class StandInTrainer:
+    """Trains a nearest-mean-colour classifier; can be held (``gate``) or made to fail."""
+
+    def __init__(self) -> None:
+        self.gate: Optional[threading.Event] = None
+        self.started = threading.Event()
+        self.fail_with: Optional[Exception] = None
+        self.calls: List[int] = []
+        trainer = self
+
+        class Classifier:
+            def __init__(self, labels, means):
+                self.labels, self.means = labels, means
+
+            def predict_proba(self, images: Sequence) -> list:
+                rows = []
+                for image in images:
+                    colour = _mean_colour(image)
+                    weights = [1.0 / (1.0 + sum((a - b) ** 2 for a, b in zip(colour, m))) for m in self.means]
+                    rows.append([w / sum(weights) for w in weights])
+                return rows
+
+            def save(self, path) -> None:
+                with open(path, "wb") as handle:
+                    pickle.dump((self.labels, self.means), handle)
+
+            @classmethod
+            def load(cls, path):
+                with open(path, "rb") as handle:
+                    return cls(*pickle.load(handle))
+
+        self.Classifier = Classifier
+
+        def train(images, labels, holdout=0.2, seed=0):
+            trainer.calls.append(len(images))
+            trainer.started.set()
+            if trainer.gate is not None:
+                trainer.gate.wait(30)
+            if trainer.fail_with is not None:
+                raise trainer.fail_with
+            names = sorted(set(labels))
+            if len(names) < 2:
+                raise ValueError("need at least 2 classes")
+            means = []
+            for name in names:
+                colours = [_mean_colour(i) for i, l in zip(images, labels) if l == name]
+                means.append(tuple(sum(c[k] for c in colours) / len(colours) for k in range(3)))
+            return Classifier(names, means), 0.75
+
+        self.train = train
+
+
+def _mean_colour(image) -> tuple:
+    from PIL import Image
+
+    data = image if isinstance(image, bytes) else open(image, "rb").read()
+    with Image.open(io.BytesIO(data)) as im:
+        small = im.convert("RGB").resize((1, 1))
+        return small.getpixel((0, 0))
+
+
+def _files(colour, n: int, start: int = 0):
+    return [(f"img{start + i}.png", make_image(colour, seed=start + i)) for i in range(n)]
+
+
+@pytest.fixture
+def trainer():
+    return StandInTrainer()
+
+
+@pytest.fixture
+def backend(tmp_path, trainer):
+    b = Backend(Store(tmp_path / "data"), min_images=3, trainer=trainer).start()
+    yield b
+    if trainer.gate is not None:
+        trainer.gate.set()
+    b.close()
+
+
+def _ready_model(backend, account):
+    model = backend.create_model(account, ["red", "blue"])
+    backend.upload_images(account, model.id, "red", _files(RED, 3))
+    backend.upload_images(account, model.id, "blue", _files(BLUE, 3, start=10))
+    return model.id
+
+
+def test_states_from_creation_to_trained(backend):
+    me = backend.authenticate("key-a")
+    model = backend.create_model(me, ["red", "blue"])
+    assert (model.state, model.accuracy, [c.count for c in model.categories]) == (0, None, [0, 0])
+    model = backend.upload_images(me, model.id, "red", _files(RED, 3))
+    assert model.state == 1 and "blue has 0 of 3" in model.status
+    with pytest.raises(BadRequestError, match="not ready to train") as info:
+        backend.train(me, model.id)
+    assert "blue (0)" in info.value.hint
+    assert backend.get_model(me, model.id).state == 1  # a refused Train changes nothing
+    model = backend.upload_images(me, model.id, "blue", _files(BLUE, 3, start=10))
+    assert model.state == 2
+    queued = backend.train(me, model.id)
+    assert queued.state in (3, 4)
+    assert backend.wait_idle(30)
+    trained = backend.get_model(me, model.id)
+    assert (trained.state, trained.status, trained.accuracy) == (5, "Model trained", 0.75)
+    [first, second] = backend.predict_images(me, model.id, [("r.png", make_image(RED)), ("b.png", make_image(BLUE))])
+    assert (first.file, first.label, second.file, second.label) == ("r.png", "red", "b.png", "blue")
+    assert [label for label, _ in first.scores] == ["red", "blue"]
+    assert abs(sum(p for _, p in first.scores) - 1.0) < 1e-9
+
+
+def test_trained_model_keeps_predicting_while_images_arrive_and_it_retrains(backend, trainer):
+    me = backend.authenticate("key-a")
+    model_id = _ready_model(backend, me)
+    backend.train(me, model_id)
+    backend.wait_idle(30)
+    more = backend.upload_images(me, model_id, "red", _files(RED, 2, start=50))
+    assert more.state == 2 and more.accuracy == 0.75 and "previous training" in more.status
+    assert backend.predict_images(me, model_id, [("x.png", make_image(RED))])[0].label == "red"
+    trainer.gate, trainer.started = threading.Event(), threading.Event()
+    backend.train(me, model_id)
+    assert trainer.started.wait(30)
+    assert backend.get_model(me, model_id).state == 4
+    assert backend.train(me, model_id).state == 4  # nothing new since it started: not queued twice
+    assert backend.predict_images(me, model_id, [("x.png", make_image(BLUE))])[0].label == "blue"
+    trainer.gate.set()
+    backend.wait_idle(30)
+    assert backend.get_model(me, model_id).state == 5
+    assert trainer.calls == [6, 8]
+
+
+def test_upload_is_all_or_nothing(backend, tmp_path):
+    me = backend.authenticate("key-a")
+    model = backend.create_model(me, ["red", "blue"])
+    good = make_image(RED)
+    jpeg = make_image(BLUE, fmt="JPEG", size=(64, 64), seed=1)
+    for bad in (b"not an image at all", b"%PDF-1.4\n...", jpeg[: len(jpeg) // 2]):
+        with pytest.raises(InvalidImageError) as info:
+            backend.upload_images(me, model.id, "red", [("good.png", good), ("bad.png", bad)])
+        assert info.value.errors[0]["message"].startswith("bad.png")
+    assert backend.get_model(me, model.id).categories[0].count == 0
+    assert [p for p in (tmp_path / "data" / "images").rglob("*") if p.is_file()] == []
+
+
+def test_image_over_the_pixel_limit_is_refused(tmp_path, trainer):
+    small_limit = Backend(Store(tmp_path / "data"), min_images=3, trainer=trainer, max_pixels=100).start()
+    try:
+        me = small_limit.authenticate("key-a")
+        model = small_limit.create_model(me, ["red", "blue"])
+        with pytest.raises(InvalidImageError, match="too large"):
+            small_limit.upload_images(me, model.id, "red", [("big.png", make_image(RED, size=(11, 10)))])
+        assert small_limit.upload_images(me, model.id, "red", [("ok.png", make_image(RED, size=(10, 10)))]).state == 1
+    finally:
+        small_limit.close()
+
+
+def test_duplicate_bytes_count_once(backend):
+    me = backend.authenticate("key-a")
+    model = backend.create_model(me, ["red", "blue"])
+    image = make_image(RED, seed=7)
+    backend.upload_images(me, model.id, "red", [("a.png", image), ("b.png", image)])
+    model = backend.upload_images(me, model.id, "red", [("c.png", image)])
+    assert model.categories[0].count == 1
+
+
+def test_bad_requests_name_what_is_wrong(backend):
+    me = backend.authenticate("key-a")
+    model = backend.create_model(me, ["red", "blue"])
+    image = [("a.png", make_image(RED))]
+    with pytest.raises(BadRequestError, match="Missing modelId"):
+        backend.upload_images(me, None, "red", image)
+    with pytest.raises(NotFoundError):
+        backend.upload_images(me, "no-such-model", "red", image)
+    with pytest.raises(BadRequestError, match="Missing category"):
+        backend.upload_images(me, model.id, "", image)
+    with pytest.raises(BadRequestError, match="Unknown category 'green'") as info:
+        backend.upload_images(me, model.id, "green", image)
+    assert info.value.hint == "The model's categories are: red, blue"
+    with pytest.raises(BadRequestError, match="Missing file"):
+        backend.upload_images(me, model.id, "red", [])
+    with pytest.raises(BadRequestError, match="not trained"):
+        backend.predict_images(me, model.id, image)
+    with pytest.raises(BadRequestError, match="Duplicated"):
+        backend.create_model(me, ["a", "a"])
+    with pytest.raises(BadRequestError, match="at least one category"):
+        backend.create_model(me, [])
+    single = backend.create_model(me, ["only"])
+    backend.upload_images(me, single.id, "only", _files(RED, 3))
+    with pytest.raises(BadRequestError, match="two categories"):
+        backend.train(me, single.id)
+
+
+def test_each_key_is_its_own_account(backend):
+    a, b = backend.authenticate("key-a"), backend.authenticate("key-b")
+    model = backend.create_model(a, ["red", "blue"])
+    assert [m.id for m in backend.list_models(a)] == [model.id]
+    assert backend.list_models(b) == []
+    with pytest.raises(NotFoundError):
+        backend.get_model(b, model.id)
+    with pytest.raises(NotFoundError):
+        backend.upload_images(b, model.id, "red", [("a.png", make_image(RED))])
+    with pytest.raises(AuthenticationError):
+        backend.authenticate("")
+
+
+def test_configured_keys_only_and_never_stored_in_clear(tmp_path, trainer):
+    keys = Backend(Store(tmp_path / "data"), api_keys=["secret-key-1", "secret-key-2"], trainer=trainer)
+    try:
+        keys.create_model(keys.authenticate("secret-key-2"), ["red", "blue"])
+        with pytest.raises(AuthenticationError, match="Invalid API key"):
+            keys.authenticate("secret-key-3")
+        with pytest.raises(AuthenticationError, match="Missing API key"):
+            keys.authenticate(None)
+    finally:
+        keys.close()
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "data").glob("nanoclient.sqlite3*"))
+    assert b"secret-key" not in stored
+    import hashlib
+
+    assert hashlib.sha256(b"secret-key-2").hexdigest().encode() in stored
+
+
+def test_failed_training_says_why_and_new_images_clear_it(backend, trainer):
+    me = backend.authenticate("key-a")
+    model_id = _ready_model(backend, me)
+    trainer.fail_with = ValueError("image 3 cannot be decoded")
+    backend.train(me, model_id)
+    backend.wait_idle(30)
+    failed = backend.get_model(me, model_id)
+    assert failed.state == -1 and failed.status == "Training failed: image 3 cannot be decoded"
+    trainer.fail_with = None
+    assert backend.upload_images(me, model_id, "red", _files(RED, 1, start=90)).state == 2
+    backend.train(me, model_id)
+    backend.wait_idle(30)
+    assert backend.get_model(me, model_id).state == 5
+
+
+def test_queued_and_interrupted_training_resume_after_restart(tmp_path, trainer):
+    data = tmp_path / "data"
+    first = Backend(Store(data), min_images=3, trainer=trainer)  # not started: nothing trains
+    me = first.authenticate("key-a")
+    queued_id = _ready_model(first, me)
+    assert first.train(me, queued_id).state == 3
+    interrupted_id = _ready_model(first, me)
+    run, _ = first.store.queue_run(interrupted_id)
+    first.store.start_run(run.id)  # as if the process died while training it
+    assert first.get_model(me, interrupted_id).state == 4
+    first.close()
+
+    second = Backend(Store(data), min_images=3, trainer=trainer).start()
+    try:
+        assert second.wait_idle(30)
+        me = second.authenticate("key-a")
+        assert second.get_model(me, queued_id).state == 5
+        assert second.get_model(me, interrupted_id).state == 5
+        assert second.predict_images(me, interrupted_id, [("x.png", make_image(BLUE))])[0].label == "blue"
+    finally:
+        second.close()
+
+
+def test_predictions_survive_a_restart(tmp_path, trainer):
+    data = tmp_path / "data"
+    first = Backend(Store(data), min_images=3, trainer=trainer).start()
+    me = first.authenticate("key-a")
+    model_id = _ready_model(first, me)
+    first.train(me, model_id)
+    first.wait_idle(30)
+    probe = [("p.png", make_image((140, 20, 120), seed=5))]
+    before = first.predict_images(me, model_id, probe)
+    first.close()
+    second = Backend(Store(data), min_images=3, trainer=trainer).start()
+    try:
+        me = second.authenticate("key-a")
+        assert second.get_model(me, model_id).state == 5
+        assert second.predict_images(me, model_id, probe) == before
+    finally:
+        second.close()
+
+
+def test_url_uploads_keep_what_worked(tmp_path, trainer):
+    images = {"http://img/red.png": make_image(RED), "http://img/not-image": b"<html>"}
+
+    def fetch(url: str) -> bytes:
+        from nanoclient.server.fetch import FetchError, check_url
+
+        check_url(url)
+        if url not in images:
+            raise FetchError(f"{url} answered 404")
+        return images[url]
+
+    b = Backend(Store(tmp_path / "data"), min_images=3, trainer=trainer, fetcher=fetch).start()
+    try:
+        me = b.authenticate("key-a")
+        model = b.create_model(me, ["red", "blue"])
+        model, failed = b.upload_urls(me, model.id, "red", ["http://img/red.png", "http://img/missing.png",
+                                                            "http://img/not-image", "file:///etc/passwd"])
+        assert model.categories[0].count == 1
+        assert [url for url, _ in failed] == ["http://img/missing.png", "http://img/not-image", "file:///etc/passwd"]
+        assert "404" in failed[0][1] and "not a PNG or JPEG" in failed[1][1] and "http(s)" in failed[2][1]
+        with pytest.raises(BadRequestError, match="None of the URLs") as info:
+            b.upload_urls(me, model.id, "red", ["http://img/missing.png"])
+        assert info.value.errors[0]["message"].startswith("http://img/missing.png")
+        assert b.get_model(me, model.id).categories[0].count == 1
+    finally:
+        b.close()
