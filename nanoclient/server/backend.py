@@ -94,11 +94,7 @@ class Backend:
         self.min_images = int(min_images)
         self.max_pixels = max_pixels
         self._keys = [k.encode("utf-8") for k in api_keys if k]
-        if trainer is None:
-            from . import trainer as default_trainer
-
-            trainer = default_trainer
-        self.trainer = trainer
+        self._trainer = trainer
         self._fetch: Fetcher = fetcher or (
             lambda url: fetch_url(url, timeout=fetch_timeout, max_bytes=fetch_max_bytes)
         )
@@ -110,6 +106,15 @@ class Backend:
         self._idle = threading.Condition()
         self._worker: Optional[threading.Thread] = None
         self._stopping = threading.Event()
+
+    @property
+    def trainer(self) -> Any:
+        """The classifier module, imported on first use (scikit-learn takes a while to load)."""
+        if self._trainer is None:
+            from . import trainer as default_trainer
+
+            self._trainer = default_trainer
+        return self._trainer
 
     # ------------------------------------------------------------------ life cycle
 

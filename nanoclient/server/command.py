@@ -29,11 +29,16 @@ import click
               help="Answer this fraction of API requests with 503 (for testing clients).")
 @click.option("--max-upload-mb", default=32.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Largest request accepted; larger ones get 413.")
+@click.option("--fetch-timeout", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Seconds allowed to fetch one image URL (UploadUrls, LabelUrls).")
+@click.option("--fetch-max-mb", default=20.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Largest image fetched from a URL.")
 @click.option("--threads", default=16, show_default=True, type=click.IntRange(min=1),
               help="Requests served at the same time.")
 @click.option("--verbose", "-v", is_flag=True, help="Log every training run and more to stderr.")
 def serve(host: str, port: int, data_dir: Optional[Path], api_keys: Tuple[str, ...], min_images: int,
-          latency_ms: float, fail_rate: float, max_upload_mb: float, threads: int, verbose: bool) -> None:
+          latency_ms: float, fail_rate: float, max_upload_mb: float, fetch_timeout: float, fetch_max_mb: float,
+          threads: int, verbose: bool) -> None:
     """Run the Image Categorization API on this machine, with real storage and training.
 
     Prints the base URL (http://HOST:PORT/api/v2) once it accepts connections, then
@@ -75,6 +80,8 @@ def serve(host: str, port: int, data_dir: Optional[Path], api_keys: Tuple[str, .
             latency_ms=latency_ms,
             fail_rate=fail_rate,
             max_upload_mb=max_upload_mb,
+            fetch_timeout=fetch_timeout,
+            fetch_max_bytes=int(fetch_max_mb * 1024 * 1024),
         )
         click.echo(
             f"nanoclient server: data in {config.data_dir}; "
