@@ -52,6 +52,7 @@ Fetcher = Callable[[str], bytes]
 NamedBytes = Tuple[str, bytes]
 
 _CATEGORY_NAME_MAX = 200
+_CATEGORIES_MAX = 1000
 _URLS_MAX = 1000
 _FETCH_WORKERS = 8
 
@@ -182,6 +183,8 @@ class Backend:
     def create_model(self, account: Account, categories: Sequence[str]) -> Model:
         """Create a model with these categories (non-empty, distinct names)."""
         names = unique_categories(list(categories))
+        if len(names) > _CATEGORIES_MAX:
+            raise BadRequestError(f"Too many categories ({len(names)})", hint=f"A model has at most {_CATEGORIES_MAX}")
         too_long = [n for n in names if len(n) > _CATEGORY_NAME_MAX]
         if too_long:
             raise BadRequestError(f"Category name longer than {_CATEGORY_NAME_MAX} characters", hint="Use shorter names")
