@@ -21,7 +21,7 @@ KEY = "beta"
 
 
 class ImageHost(http.server.BaseHTTPRequestHandler):
-    """Serves test images, a 404, HTML, a redirect to ftp:// and an endless stream."""
+    """Serves test images, a 404, HTML, a redirect to ftp://, an endless stream and a trickle."""
 
     images = {"/red.png": make_image(RED, seed=1), "/red2.png": make_image(RED, seed=2),
               "/blue.jpg": make_image(BLUE, seed=3, fmt="JPEG")}
@@ -44,6 +44,17 @@ class ImageHost(http.server.BaseHTTPRequestHandler):
             try:
                 while True:
                     self.wfile.write(chunk)
+            except OSError:
+                return
+        elif self.path == "/drip":  # a byte at a time: never idle long enough for a read timeout
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            try:
+                while True:
+                    self.wfile.write(b"\x89")
+                    self.wfile.flush()
+                    time.sleep(0.05)
             except OSError:
                 return
         else:
@@ -174,7 +185,7 @@ def test_urls_partial_none_and_hostile(server, hosts, trained):
     host, silent = hosts
     model_id = call(server, "POST", "Model/", 200, data={"categories": ["red", "blue"]})["model_id"]
     hostile = ["ftp://127.0.0.1/red.png", "file:///etc/passwd", f"{host}/missing.png", f"{host}/page.html",
-               f"{host}/to-ftp", f"{host}/endless", silent, "http://127.0.0.1:9/refused.png"]
+               f"{host}/to-ftp", f"{host}/endless", f"{host}/drip", silent, "http://127.0.0.1:9/refused.png"]
     body = call(server, "POST", "UploadUrls/", 400, data={"modelId": model_id, "category": "red", "urls": hostile})
     assert len(body["errors"]) == len(hostile)
     assert counts(server, model_id) == [0, 0]

@@ -6,6 +6,8 @@ is not http(s), streams without end or takes longer than the deadline is refused
 """
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from typing import Optional
 from urllib.parse import urlsplit
@@ -72,13 +74,15 @@ def fetch_url(url: str, *, timeout: float = 10.0, max_bytes: int = 20 * 1024 * 1
 
 
 def _read_capped(response, url: str, deadline: float, timeout: float, max_bytes: int) -> bytes:
-    import requests
-
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(f"{url} is larger than {max_bytes:,} bytes")
     chunks = []
     size = 0
+    # A peer that trickles bytes never trips the per-read timeout: cut the socket at the deadline.
+    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _cut, args=(response,))
+    watchdog.daemon = True
+    watchdog.start()
     try:
         for chunk in response.iter_content(chunk_size=64 * 1024):
             size += len(chunk)
@@ -87,7 +91,24 @@ def _read_capped(response, url: str, deadline: float, timeout: float, max_bytes:
             if time.monotonic() > deadline:
                 raise FetchError(f"Timed out after {timeout:g} s: {url}")
             chunks.append(chunk)
-    except requests.exceptions.RequestException as exc:
-        kind = "Timed out" if "timed out" in str(exc).lower() or "timeout" in type(exc).__name__.lower() else "Broken"
-        raise FetchError(f"{kind} while reading {url}") from None
+    except FetchError:
+        raise
+    except Exception as exc:  # requests, urllib3 and socket errors, including the watchdog's cut
+        if time.monotonic() >= deadline:
+            raise FetchError(f"Timed out after {timeout:g} s: {url}") from None
+        raise FetchError(f"Connection broke while reading {url} ({type(exc).__name__})") from None
+    finally:
+        watchdog.cancel()
     return b"".join(chunks)
+
+
+def _cut(response) -> None:
+    """Shut the response's socket down so that a blocked read returns at once."""
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    if sock is None:
+        sock = getattr(getattr(getattr(getattr(response.raw, "_fp", None), "fp", None), "raw", None), "_sock", None)
+    try:
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
