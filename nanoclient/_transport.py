@@ -1,41 +1,462 @@
-"""HTTP transport: one pooled session, auth, timeouts, retries and error mapping.
+"""HTTP for the SDK: one pooled session, auth, timeouts, retries with backoff, error mapping.
 
-Knows nothing of the API's operations: it sends a request to a path under the base URL and
-either returns the decoded JSON body or raises the matching ``nanoclient.errors`` class.
+This module knows nothing of the Nanonets API (no paths, no field names): ``client.py``
+says what to send, ``Transport.request`` sends it and returns the decoded JSON or raises
+the ``nanoclient.errors`` class for what went wrong.
 
-Retry policy (like openai-python's): connection errors, read timeouts, 408, 429 and 5xx are
-retried up to ``max_retries`` times with capped exponential backoff and jitter, honouring
-``Retry-After``; every other status is final at once.
+Retry policy (``max_retries`` extra attempts, like openai-python):
+
+* retried: connection failures (refused, reset, broken mid-response), read timeouts,
+  HTTP 408, 429 and 5xx;
+* never retried: any other 4xx, TLS errors, and 2xx bodies that are not JSON;
+* wait before retry ``n`` (0-based): ``min(0.5 * 2**n, 8)`` seconds, less up to 25 % jitter,
+  or the server's ``Retry-After`` (seconds or an HTTP date, capped at 60 s) when it sends one;
+* a request marked ``idempotent=False`` (it creates something) is retried only when the server
+  surely did not act on it: the connection could not be opened, or the answer was 408 or 429.
+
+File parts are opened when an attempt starts and streamed from disk, so a retry re-reads
+them and no file is ever held in memory whole.
+
+The API key travels only in the ``Authorization`` header. It is never put in a URL, an
+exception, a log line or a ``repr``; exceptions of ``requests`` (whose request objects carry
+the header) are not chained to the errors raised here.
 """
 from __future__ import annotations
 
+import base64
 import email.utils
+import io
 import ipaddress
+import logging
+import os
 import random
-import threading
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
-from . import errors
-from ._version import __version__
+from .errors import (
+    BadRequestError,
+    ConnectionError,
+    NanonetsError,
+    RateLimitError,
+    ServerError,
+    TimeoutError,
+    error_class_for_status,
+)
 
-#: Statuses worth another attempt: timeout, conflict of a concurrent change, rate limit, server faults.
-RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
-INITIAL_BACKOFF = 0.5
-MAX_BACKOFF = 8.0
+log = logging.getLogger("nanoclient")
+
+#: First wait between attempts, in seconds; doubled on every retry.
+INITIAL_RETRY_DELAY = 0.5
+#: Longest computed wait between attempts, in seconds.
+MAX_RETRY_DELAY = 8.0
+#: Longest wait a server's Retry-After can impose, in seconds.
 MAX_RETRY_AFTER = 60.0
+#: Statuses worth another attempt (besides every 5xx).
+RETRY_STATUSES = frozenset({408, 429})
+#: Statuses meaning the server did not act on the request, so even a creating call may be retried.
+NOT_PROCESSED_STATUSES = frozenset({408, 429})
+#: Connections kept open per host: enough for the largest worker pools the client uses.
+DEFAULT_POOL_SIZE = 32
+#: Bytes read from a file per chunk while streaming a multipart body.
+CHUNK_SIZE = 256 * 1024
 
-#: A file to send: (field name, (file name, opener returning a fresh binary stream, content type)).
-FilePart = Tuple[str, Tuple[str, Callable[[], Any], str]]
+#: Form fields: (name, value) pairs, so that a name may repeat (``categories=a&categories=b``).
+FormFields = Sequence[Tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class FilePart:
+    """A file to send as one part of a multipart body, read from ``path`` when the request goes out."""
+
+    field: str
+    path: Union[str, "os.PathLike[str]"]
+    filename: str
+    content_type: str = "application/octet-stream"
+
+
+class _BasicKeyAuth(requests.auth.AuthBase):
+    """HTTP Basic auth with the API key as user name and an empty password; its repr hides the key."""
+
+    def __init__(self, api_key: str) -> None:
+        token = base64.b64encode(f"{api_key}:".encode("utf-8")).decode("ascii")
+        self._header = f"Basic {token}"
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self._header
+        return request
+
+    def __repr__(self) -> str:
+        return "<HTTP Basic auth: API key hidden>"
+
+
+class MultipartBody:
+    """A multipart/form-data body streamed from open files, with a known length.
+
+    ``requests`` sends it with a Content-Length header, reading it in chunks; nothing but
+    the part headers is held in memory. ``seek(0)`` rewinds it (used on redirects).
+    """
+
+    def __init__(self, fields: FormFields, files: Sequence[Tuple[FilePart, IO[bytes]]]) -> None:
+        self.boundary = os.urandom(16).hex()
+        self.content_type = f"multipart/form-data; boundary={self.boundary}"
+        # Each segment is bytes, or (open file, size): the size is fixed when the body is made.
+        self._segments: List[Union[bytes, Tuple[IO[bytes], int]]] = []
+        for name, value in fields:
+            self._segments.append(self._part_header(name, None, None) + str(value).encode("utf-8") + b"\r\n")
+        for part, handle in files:
+            size = os.fstat(handle.fileno()).st_size
+            self._segments.append(self._part_header(part.field, part.filename, part.content_type))
+            self._segments.append((handle, size))
+            self._segments.append(b"\r\n")
+        self._segments.append(f"--{self.boundary}--\r\n".encode("ascii"))
+        self._length = sum(len(s) if isinstance(s, bytes) else s[1] for s in self._segments)
+        self._position = 0
+        self._index = 0
+        self._offset = 0  # within the current segment
+
+    def _part_header(self, name: str, filename: Optional[str], content_type: Optional[str]) -> bytes:
+        disposition = f'form-data; name="{_quote_param(name)}"'
+        if filename is not None:
+            disposition += f'; filename="{_quote_param(filename)}"'
+        lines = [f"--{self.boundary}", f"Content-Disposition: {disposition}"]
+        if content_type:
+            lines.append(f"Content-Type: {content_type}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            chunk = self.read(CHUNK_SIZE)
+            if not chunk:
+                return
+            yield chunk
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if offset != 0 or whence != io.SEEK_SET:
+            raise io.UnsupportedOperation("a multipart body can only be rewound to the start")
+        self._position = self._index = self._offset = 0
+        return 0
+
+    def read(self, size: Optional[int] = -1) -> bytes:
+        """Up to ``size`` bytes of the body (all that is left if ``size`` is negative or None)."""
+        wanted = self._length - self._position if size is None or size < 0 else size
+        out = bytearray()
+        while len(out) < wanted and self._index < len(self._segments):
+            segment = self._segments[self._index]
+            if isinstance(segment, bytes):
+                piece = segment[self._offset:self._offset + wanted - len(out)]
+                seg_len = len(segment)
+            else:
+                handle, seg_len = segment
+                handle.seek(self._offset)
+                piece = handle.read(min(wanted - len(out), seg_len - self._offset))
+                if not piece and self._offset < seg_len:
+                    raise OSError(f"{getattr(handle, 'name', 'a file')} became shorter while it was being sent")
+            out += piece
+            self._offset += len(piece)
+            if self._offset >= seg_len:
+                self._index += 1
+                self._offset = 0
+        self._position += len(out)
+        return bytes(out)
+
+
+def _quote_param(value: str) -> str:
+    """A name or file name for a Content-Disposition header (the HTML5 form encoding rules)."""
+    return value.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+
+
+class Transport:
+    """One pooled ``requests.Session`` bound to a base URL and an API key; safe to share between threads.
+
+    ``sleep`` and ``random`` are injectable so that tests of the retry policy do not wait.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        user_agent: str = "nanoclient",
+        sleep: Optional[Callable[[float], Any]] = None,
+        random: Optional[Callable[[], float]] = None,
+    ) -> None:
+        if max_retries < 0:
+            raise ValueError("max_retries cannot be negative")
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = float(timeout)
+        self.max_retries = int(max_retries)
+        self.pool_size = int(pool_size)
+        self._sleep = sleep or _sleep
+        self._random = random or _random
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.pool_size, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.auth = _BasicKeyAuth(api_key)
+        session.headers["User-Agent"] = user_agent
+        session.headers["Accept"] = "application/json"
+        # A server on this machine is never reached through an HTTP(S)_PROXY from the environment.
+        session.trust_env = not is_loopback_host(urlsplit(self.base_url).hostname or "")
+        self._session = session
+
+    def __repr__(self) -> str:
+        return f"Transport({self.base_url!r})"
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._session.close()
+
+    def url(self, path: str) -> str:
+        """The absolute URL of ``path`` (relative to the base URL)."""
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Optional[FormFields] = None,
+        form: Optional[FormFields] = None,
+        files: Optional[Sequence[FilePart]] = None,
+        idempotent: bool = True,
+    ) -> Any:
+        """Send a request (retrying as the policy says) and return its decoded JSON body.
+
+        ``form`` is sent form-urlencoded, or as multipart fields when there are ``files``.
+        Raises the ``nanoclient.errors`` class matching the failure.
+        """
+        url = self.url(path)
+        attempt = 0
+        while True:
+            try:
+                response = self._send_once(method, url, params, form, files)
+            except _Retryable as failure:
+                if attempt >= self.max_retries or not (idempotent or failure.not_sent):
+                    raise failure.error from None
+                delay = self._backoff(attempt)
+                reason = failure.error.message
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    return _decode_success(response, method, url)
+                error = error_from_response(response, method, url)
+                retryable = status in RETRY_STATUSES or status >= 500
+                if not retryable or attempt >= self.max_retries or not (
+                        idempotent or status in NOT_PROCESSED_STATUSES):
+                    raise error
+                retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
+                delay = self._backoff(attempt) if retry_after is None else min(retry_after, MAX_RETRY_AFTER)
+                reason = f"HTTP {status}"
+            log.info("%s %s failed (%s); retry %d of %d in %.2f s", method, url, reason,
+                     attempt + 1, self.max_retries, delay)
+            self._sleep(delay)
+            attempt += 1
+
+    def _backoff(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (0-based): exponential, capped, jittered."""
+        delay = min(INITIAL_RETRY_DELAY * (2 ** attempt), MAX_RETRY_DELAY)
+        return delay * (1 - 0.25 * self._random())
+
+    def _send_once(
+        self,
+        method: str,
+        url: str,
+        params: Optional[FormFields],
+        form: Optional[FormFields],
+        files: Optional[Sequence[FilePart]],
+    ) -> requests.Response:
+        """One attempt: open the files, send, read the whole answer; failures become _Retryable or errors."""
+        handles: List[IO[bytes]] = []
+        try:
+            headers: Dict[str, str] = {}
+            data: Any = list(form) if form else None
+            if files:
+                opened = []
+                for part in files:
+                    handles.append(_open_part(part))
+                    opened.append((part, handles[-1]))
+                data = MultipartBody(list(form or ()), opened)
+                headers["Content-Type"] = data.content_type
+            try:
+                return self._session.request(
+                    method, url, params=list(params) if params else None, data=data, headers=headers,
+                    timeout=(self.timeout, self.timeout),
+                )
+            except requests.exceptions.SSLError as exc:
+                raise ConnectionError(f"TLS error talking to {_netloc(url)} ({_reason(exc)})",
+                                      method=method, url=url) from None
+            except requests.exceptions.ConnectTimeout as exc:
+                raise _Retryable(ConnectionError(
+                    f"Could not connect to {_netloc(url)} within {self.timeout:g} s ({_reason(exc)})",
+                    method=method, url=url), not_sent=True) from None
+            except requests.exceptions.ReadTimeout:
+                raise _Retryable(TimeoutError(f"No response within {self.timeout:g} s",
+                                              method=method, url=url)) from None
+            except requests.exceptions.ConnectionError as exc:
+                not_sent = _never_connected(exc)
+                what = (f"Could not connect to {_netloc(url)}" if not_sent
+                        else "The connection broke before the response was complete")
+                raise _Retryable(ConnectionError(f"{what} ({_reason(exc)})", method=method, url=url),
+                                 not_sent=not_sent) from None
+            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+                raise _Retryable(ConnectionError(
+                    f"The connection broke before the response was complete ({_reason(exc)})",
+                    method=method, url=url)) from None
+            except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                    requests.exceptions.InvalidSchema) as exc:
+                raise BadRequestError(f"Invalid URL {url} ({_reason(exc)})", method=method, url=url) from None
+        finally:
+            for handle in handles:
+                handle.close()
+
+
+class _Retryable(Exception):
+    """An attempt failed in a way that another attempt may fix; ``error`` is what to raise if none does."""
+
+    def __init__(self, error: NanonetsError, *, not_sent: bool = False) -> None:
+        super().__init__(error.message)
+        self.error = error
+        #: True when the request surely never reached the server (safe to retry even a creating call).
+        self.not_sent = not_sent
+
+
+def _open_part(part: FilePart) -> IO[bytes]:
+    path = Path(part.path)
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise BadRequestError(f"Cannot read {path}: {exc.strerror or exc}", hint="Check the path") from None
+
+
+def _decode_success(response: requests.Response, method: str, url: str) -> Any:
+    """The JSON body of a 2xx response (a body that is not JSON is a server fault)."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        raise ServerError(
+            f"HTTP {response.status_code} from server (not JSON): {_snippet(response)}",
+            status=response.status_code, method=method, url=url,
+        ) from None
+
+
+def error_from_response(response: requests.Response, method: str, url: str) -> NanonetsError:
+    """The ``nanoclient.errors`` exception for a non-2xx response, filled from its JSON error body."""
+    status = response.status_code
+    cls = error_class_for_status(status)
+    message: Optional[str] = None
+    errors: List[Dict[str, Any]] = []
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, Mapping):
+        if body.get("message"):
+            message = str(body["message"])
+        raw = body.get("errors")
+        if isinstance(raw, list):
+            errors = [item if isinstance(item, dict) else {"message": str(item)} for item in raw]
+    if message is None:
+        if body is None and response.content:
+            message = f"HTTP {status} from server (not JSON): {_snippet(response)}"
+        else:
+            message = f"HTTP {status} {response.reason or ''}".rstrip()
+    kwargs: Dict[str, Any] = {"status": status, "method": method, "url": url, "errors": errors}
+    if cls is RateLimitError:
+        kwargs["retry_after"] = _retry_after_seconds(response.headers.get("Retry-After"))
+    return cls(message, **kwargs)
+
+
+def _snippet(response: requests.Response) -> str:
+    """The first 100 characters of a body, on one line."""
+    text = response.content[:400].decode("utf-8", errors="replace")
+    return " ".join(text.split())[:100]
+
+
+def _retry_after_seconds(value: Optional[str]) -> Optional[float]:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date); None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN or infinite
+        return None
+    return max(0.0, seconds)
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """True when a requests ConnectionError happened while opening the connection (nothing was sent)."""
+    from urllib3.exceptions import NewConnectionError
+
+    return any(isinstance(item, NewConnectionError) for item in _causes(exc))
+
+
+def _reason(exc: BaseException) -> str:
+    """A short, one-line cause of a requests exception (e.g. 'connection refused')."""
+    causes = _causes(exc)
+    for item in causes:
+        if type(item).__name__ == "NameResolutionError":
+            return "host name not resolved"
+    for item in reversed(causes):
+        if isinstance(item, OSError) and item.strerror:
+            return item.strerror[:1].lower() + item.strerror[1:]
+    innermost = causes[-1]
+    text = " ".join(str(innermost).split())
+    return text[:160] if text else type(innermost).__name__
+
+
+def _causes(exc: BaseException) -> List[BaseException]:
+    """``exc`` and every exception it wraps (args, ``reason``, context), outermost first."""
+    found: List[BaseException] = []
+    queue: List[BaseException] = [exc]
+    while queue:
+        current = queue.pop(0)
+        if any(current is seen for seen in found):
+            continue
+        found.append(current)
+        queue.extend(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            queue.append(reason)
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                queue.append(linked)
+    return found
 
 
 def is_loopback_host(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and localhost: addresses that never leave this machine."""
-    name = (host or "").strip("[]").lower()
+    """True for 127.0.0.0/8, ::1 and localhost (no name lookup: other names count as remote)."""
+    name = host.strip("[]").lower()
     if name == "localhost" or name.endswith(".localhost"):
         return True
     try:
@@ -44,174 +465,19 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-def parse_retry_after(value: Optional[str]) -> Optional[float]:
-    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
+def _netloc(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return url
+    return parts.hostname + (f":{parts.port}" if parts.port else "")
 
 
-class Transport:
-    """Sends requests under ``base_url`` with the key as HTTP Basic username, retrying what is safe."""
-
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str,
-        *,
-        timeout: float = 30.0,
-        max_retries: int = 3,
-        pool_size: int = 16,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise errors.BadRequestError(f"Base URL must be an http(s) URL, not {base_url!r}")
-        if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-            raise errors.BadRequestError(
-                f"Refusing to send the API key over plain http to {parts.hostname}",
-                hint="Use an https:// base URL (plain http is only allowed for 127.0.0.1 / localhost)",
-            )
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.max_retries = max(0, int(max_retries))
-        self._sleep = sleep
-        self._session = requests.Session()
-        self._session.auth = (api_key, "")
-        self._session.headers["User-Agent"] = f"nanoclient/{__version__}"
-        self._session.headers["Accept"] = "application/json"
-        self._session.trust_env = False if is_loopback_host(parts.hostname) else True
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        """Close the pooled connections."""
-        self._session.close()
-
-    def url(self, path: str) -> str:
-        """The full URL of ``path`` (relative to the base URL)."""
-        return f"{self.base_url}/{path.lstrip('/')}"
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Optional[Dict[str, Any]] = None,
-        data: Any = None,
-        files: Optional[Sequence[FilePart]] = None,
-        ok_statuses: Iterable[int] = (200, 201, 202),
-    ) -> Tuple[int, Any]:
-        """Send the request (retrying what is safe); return (status, decoded JSON body).
-
-        ``files`` are opened anew for every attempt, so a retried upload sends whole files.
-        """
-        url = self.url(path)
-        ok = set(ok_statuses)
-        attempt = 0
-        while True:
-            try:
-                response = self._send(method, url, params, data, files)
-            except requests.exceptions.Timeout as exc:
-                error: errors.NanonetsError = errors.TimeoutError(
-                    f"No answer within {self.timeout:g} s", method=method, url=url
-                )
-                error.__cause__ = exc
-                retry_after = None
-            except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-                error = errors.ConnectionError(_connection_message(exc), method=method, url=url)
-                error.__cause__ = exc
-                retry_after = None
-            else:
-                if response.status_code in ok:
-                    return response.status_code, _decode(response, method, url)
-                error = error_from_response(response, method, url)
-                retry_after = getattr(error, "retry_after", None)
-                if response.status_code not in RETRY_STATUSES:
-                    raise error
-            if attempt >= self.max_retries:
-                raise error
-            self._sleep(self._backoff(attempt, retry_after))
-            attempt += 1
-
-    def _send(self, method: str, url: str, params: Any, data: Any, files: Optional[Sequence[FilePart]]) -> requests.Response:
-        if not files:
-            return self._session.request(method, url, params=params, data=data, timeout=self.timeout)
-        handles: List[Any] = []
-        try:
-            parts = []
-            for field, (name, opener, ctype) in files:
-                handle = opener()
-                handles.append(handle)
-                parts.append((field, (name, handle, ctype)))
-            return self._session.request(method, url, params=params, data=data, files=parts, timeout=self.timeout)
-        finally:
-            for handle in handles:
-                handle.close()
-
-    @staticmethod
-    def _backoff(attempt: int, retry_after: Optional[float]) -> float:
-        if retry_after is not None:
-            return min(retry_after, MAX_RETRY_AFTER)
-        delay = min(INITIAL_BACKOFF * (2 ** attempt), MAX_BACKOFF)
-        return delay * (1 - 0.25 * random.random())
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)  # looked up at call time, so tests may patch time.sleep
 
 
-def _connection_message(exc: Exception) -> str:
-    text = str(exc)
-    if "refused" in text.lower():
-        return "Connection refused"
-    if "reset" in text.lower() or "aborted" in text.lower() or "RemoteDisconnected" in text:
-        return "Connection broken before the answer was complete"
-    if "Name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
-        return "Host name could not be resolved"
-    return f"Connection failed ({type(exc).__name__})"
+def _random() -> float:
+    return random.random()
 
 
-def _decode(response: requests.Response, method: str, url: str) -> Any:
-    try:
-        return response.json()
-    except ValueError as exc:
-        snippet = response.text[:100].strip().replace("\n", " ")
-        raise errors.ServerError(
-            f"HTTP {response.status_code} from server was not JSON: {snippet!r}",
-            status=response.status_code, method=method, url=url,
-        ) from exc
-
-
-def error_from_response(response: requests.Response, method: str, url: str) -> errors.NanonetsError:
-    """The nanoclient error for a non-success response (JSON error body or not)."""
-    status = response.status_code
-    cls = errors.error_class_for_status(status)
-    message = f"HTTP {status}"
-    details: List[Dict[str, Any]] = []
-    try:
-        body = response.json()
-    except ValueError:
-        snippet = response.text[:100].strip().replace("\n", " ")
-        message = f"HTTP {status} {response.reason or ''} from server (not JSON): {snippet!r}".replace("  ", " ")
-    else:
-        if isinstance(body, dict):
-            message = str(body.get("message") or message)
-            raw = body.get("errors")
-            if isinstance(raw, list):
-                details = [e for e in raw if isinstance(e, dict)]
-    kwargs: Dict[str, Any] = {"status": status, "method": method, "url": url, "errors": details}
-    if cls is errors.RateLimitError:
-        kwargs["retry_after"] = parse_retry_after(response.headers.get("Retry-After"))
-    error = cls(message, **kwargs)
-    if status >= 500 or status == 429 or status == 408:
-        error.retry_after = parse_retry_after(response.headers.get("Retry-After"))  # type: ignore[attr-defined]
-    return error
+__all__ = ["Transport", "FilePart", "MultipartBody", "error_from_response", "is_loopback_host", "DEFAULT_POOL_SIZE"]

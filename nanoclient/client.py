@@ -15,7 +15,6 @@ A Client is safe to share between threads.
 """
 from __future__ import annotations
 
-import ipaddress
 import os
 import threading
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 from urllib.parse import urlsplit
 
-from ._transport import FilePart, Transport
+from ._transport import FilePart, Transport, is_loopback_host
 from ._version import __version__
 from .errors import (
     AuthenticationError,
@@ -406,22 +405,11 @@ def _check_base_url(url: str) -> None:
         )
     if parts.username or parts.password:
         raise BadRequestError("The base URL must not contain credentials", hint="Pass the key as api_key")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise BadRequestError(
             f"Refusing to send the API key over plain http:// to {parts.hostname}",
             hint="Use https://, or http:// only to this machine (127.0.0.1, ::1, localhost)",
         )
-
-
-def _is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and localhost (no name lookup: other names count as remote)."""
-    name = host.strip("[]").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def _mask(key: str) -> str:
