@@ -6,12 +6,12 @@ import os
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 import requests
 
 from conftest import make_image
+from nanoclient import Client, NotFoundError
 from nanoclient.testing import DEFAULT_BASE_URL, fake_nanonets
 
 RED, BLUE = (220, 30, 30), (30, 30, 220)
@@ -21,50 +21,44 @@ def _op(base_url: str, op: str) -> str:
     return f"{base_url}/ImageCategorization/{op}"
 
 
-def _wait_trained(base_url, key, model_id):
-    deadline = time.monotonic() + 180  # hang guard only
-    while time.monotonic() < deadline:
-        model = requests.get(_op(base_url, "Model/"), params={"modelId": model_id}, auth=(key, "")).json()
-        if model["state"] in (5, -1):
-            return model
-        time.sleep(0.05)
-    pytest.fail("training did not finish")
-
-
-def test_the_whole_flow_in_process():
-    with fake_nanonets("http://nanonets.test/api/v2/", min_images=5) as fake:
-        assert fake.base_url == "http://nanonets.test/api/v2"
-        auth = ("test-key", "")
-        model = requests.post(_op(fake.base_url, "Model/"), data={"categories": ["red", "blue"]}, auth=auth).json()
-        for colour, name in ((RED, "red"), (BLUE, "blue")):
-            files = [("file", (f"{name}{i}.png", make_image(colour, seed=i, size=(24, 24)))) for i in range(5)]
-            uploaded = requests.post(_op(fake.base_url, "UploadFile"), params={"modelId": model["model_id"],
-                                     "category": name}, files=files, auth=auth)
-            assert uploaded.status_code == 200
-        assert uploaded.json()["state"] == 2
-        assert requests.post(_op(fake.base_url, "Train/"), params={"modelId": model["model_id"]}, auth=auth).json()["state"] in (3, 4)
-        trained = _wait_trained(fake.base_url, "test-key", model["model_id"])
-        assert trained["state"] == 5 and trained["accuracy"] is not None
-        probe = [("file", ("p.png", make_image(BLUE, seed=50, size=(24, 24))))]
-        result = requests.post(_op(fake.base_url, "LabelFile/"), data={"modelId": model["model_id"]}, files=probe, auth=auth).json()
-        assert result["result"][0]["file"] == "p.png" and result["result"][0]["prediction"][0]["label"] == "blue"
+def test_the_whole_flow_in_process(tmp_path):
+    images = []
+    for colour, name in ((RED, "red"), (BLUE, "blue")):
+        for i in range(5):
+            path = tmp_path / f"{name}{i}.png"
+            path.write_bytes(make_image(colour, seed=i, size=(24, 24)))
+            images.append((path, name))
+    probe = tmp_path / "p.png"
+    probe.write_bytes(make_image(BLUE, seed=50, size=(24, 24)))
+    with fake_nanonets("https://nanonets.test/api/v2/", min_images=5) as fake:
+        assert fake.base_url == "https://nanonets.test/api/v2"
+        client = Client(api_key="test-key", base_url=fake.base_url, max_retries=0)
+        model = client.create_model(["red", "blue"])
+        report = client.upload_files(model.id, images)
+        assert report.ok and report.model.state == 2
+        assert client.train(model.id).state in (3, 4)
+        trained = client.wait_until_trained(model.id, timeout=180, poll_interval=0.05)
+        assert trained.state == 5 and trained.accuracy is not None
+        prediction = client.predict_file(model.id, probe)
+        assert (prediction.file, prediction.label) == ("p.png", "blue")
         # the same backend as the server: inspectable directly
         account = fake.backend.authenticate("test-key")
-        assert [m.id for m in fake.backend.list_models(account)] == [model["model_id"]]
-        assert requests.get(_op(fake.base_url, "Models"), auth=("someone-else", "")).json() == []
-        missing = requests.get(_op(fake.base_url, "Model/nope"), auth=auth)
-        assert missing.status_code == 404 and missing.json()["errors"][0]["reason"] == "not_found"
+        assert [m.id for m in fake.backend.list_models(account)] == [model.id]
+        assert Client(api_key="someone-else", base_url=fake.base_url).list_models() == []
+        with pytest.raises(NotFoundError):
+            client.get_model("nope")
         data_dir = fake.data_dir
-        assert fake.request_count >= 8
+        assert fake.request_count >= 14
     assert not data_dir.exists()  # the temporary folder is removed
 
 
 def test_fixture_points_the_environment_at_the_fake(nanonets_fake):
     assert os.environ["NANONETS_BASE_URL"] == nanonets_fake.base_url == DEFAULT_BASE_URL
+    model = Client().create_model(["a", "b"])  # answered in-process: app.nanonets.com never saw it
     key = os.environ["NANONETS_API_KEY"]
-    created = requests.post(_op(os.environ["NANONETS_BASE_URL"], "Model/"), json={"categories": ["a", "b"]}, auth=(key, ""))
-    assert created.status_code == 200  # answered in-process: app.nanonets.com never saw it
-    assert nanonets_fake.backend.get_model(nanonets_fake.backend.authenticate(key), created.json()["model_id"]).state == 0
+    assert nanonets_fake.backend.get_model(nanonets_fake.backend.authenticate(key), model.id).state == 0
+    created = requests.post(_op(DEFAULT_BASE_URL, "Model"), json={"categories": ["c", "d"]}, auth=(key, ""))
+    assert created.status_code == 200 and len(Client().list_models()) == 2
 
 
 def test_keys_and_other_urls():
