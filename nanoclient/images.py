@@ -60,6 +60,9 @@ def check_image_bytes(data: bytes, *, max_pixels: int = MAX_PIXELS, decode: bool
                 image.load()
     except InvalidImageError:
         raise
+    except Image.DecompressionBombError as exc:  # Pillow refuses it while opening, before our own check
+        raise InvalidImageError("Image is too large (decompression bomb)",
+                                hint=f"Resize it below {max_pixels:,} pixels") from exc
     except Exception as exc:  # Pillow raises many types for broken data
         raise InvalidImageError(f"Image is corrupt or truncated ({type(exc).__name__})", hint="Check the file") from exc
     return fmt, width, height
@@ -94,6 +97,8 @@ def check_image_file(path: PathLike, *, max_pixels: int = MAX_PIXELS) -> Tuple[s
             image.verify()
     except InvalidImageError:
         raise
+    except Image.DecompressionBombError as exc:
+        raise InvalidImageError(f"{p.name} is too large (decompression bomb)") from exc
     except Exception as exc:
         raise InvalidImageError(f"{p.name} is corrupt ({type(exc).__name__})", hint="Check the file") from exc
     return fmt, width, height
