@@ -156,7 +156,9 @@ def error_line(exc: BaseException, state: Optional[State]) -> str:
     if isinstance(exc, errors.TrainingFailedError):
         model = getattr(exc, "model", None)
         why = getattr(model, "status", None) or detail
-        return f"training failed: {why}; check the images and run `nanoclient train` again"
+        if not why.lower().startswith("training failed"):
+            why = f"training failed: {why}"
+        return f"{why}; check the images and run `nanoclient train` again"
     if isinstance(exc, errors.TimeoutError):
         return f"timed out: {detail}"
     if isinstance(exc, errors.ConnectionError):
