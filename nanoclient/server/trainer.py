@@ -1,0 +1,245 @@
+"""The local server's classifier: image features, fitting, prediction and held-out accuracy.
+
+Every image is turned into a small grey-scale picture of a fixed size, whatever its size
+and mode. Features follow Coates, Lee and Ng (2011), "An analysis of single-layer networks
+in unsupervised feature learning": small patches are contrast-normalised and whitened,
+a dictionary of patch prototypes is learned from the training images with k-means, and
+each image is described by how strongly each prototype appears in each region of a grid
+(the "triangle" activation, sum-pooled). A multinomial logistic regression on those
+features gives calibrated probabilities for every category.
+
+``train`` holds out a stratified part to measure accuracy, then fits again on everything.
+A saved classifier is a plain ``.npz`` of arrays (no pickle): loading it runs no code, and
+predicting needs only NumPy and Pillow.
+
+This module knows images and arrays, nothing of HTTP or SQLite.
+"""
+from __future__ import annotations
+
+import io
+import os
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+#: An image as a file path or as its bytes.
+ImageSource = Union[str, "os.PathLike[str]", bytes]
+
+SIZE = 28  # images are normalised to SIZE x SIZE grey-scale pixels
+PATCH = 5  # side of the square patches the dictionary is learned on
+ATOMS = 256  # k-means prototypes in the dictionary
+GRID = 3  # features are pooled over GRID x GRID regions of the image
+REGULARISATION = 0.01  # inverse strength (C) of the logistic regression's L2 penalty
+HOLDOUT = 0.2  # fraction held out to measure accuracy
+_DICTIONARY_SAMPLE = 100_000  # patches used to learn the whitening and the dictionary
+_CHUNK = 256  # images featurised at a time (bounds memory)
+_FORMAT = 1  # version of the saved file layout
+
+
+def load_pixels(images: Sequence[ImageSource]) -> np.ndarray:
+    """Decode images (paths or bytes) into an (n, SIZE, SIZE, 3) float32 RGB array in [0, 1]."""
+    from PIL import Image
+
+    out = np.empty((len(images), SIZE, SIZE, 3), dtype=np.float32)
+    for i, source in enumerate(images):
+        handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
+        with handle, Image.open(handle) as image:
+            image.draft("RGB", (SIZE, SIZE))  # JPEG: decode at a reduced scale when that is enough
+            out[i] = np.asarray(image.convert("RGB").resize((SIZE, SIZE), Image.BILINEAR), dtype=np.float32)
+    return out / 255.0
+
+
+class Features:
+    """Whitened-patch k-means features (the dictionary is learned by ``fit``)."""
+
+    def __init__(self, mean: np.ndarray, whiten: np.ndarray, atoms: np.ndarray) -> None:
+        self.mean = mean.astype(np.float32)
+        self.whiten = whiten.astype(np.float32)
+        self.atoms = atoms.astype(np.float32)
+
+    @classmethod
+    def fit(cls, pixels: np.ndarray, *, atoms: int = ATOMS, seed: int = 0) -> "Features":
+        """Learn the whitening and the dictionary from the patches of these images."""
+        from sklearn.cluster import MiniBatchKMeans
+
+        patches = _patches(_grey(pixels)).reshape(-1, PATCH * PATCH)
+        rng = np.random.default_rng(seed)
+        if len(patches) > _DICTIONARY_SAMPLE:
+            patches = patches[rng.choice(len(patches), _DICTIONARY_SAMPLE, replace=False)]
+        mean = patches.mean(axis=0)
+        values, vectors = np.linalg.eigh(np.cov(patches - mean, rowvar=False))
+        whiten = vectors @ np.diag(1.0 / np.sqrt(np.maximum(values, 0.0) + 0.1)) @ vectors.T
+        white = (patches - mean) @ whiten
+        k = min(atoms, len(white))
+        kmeans = MiniBatchKMeans(k, random_state=seed, n_init=3, batch_size=4096).fit(white)
+        return cls(mean, whiten, kmeans.cluster_centers_)
+
+    def transform(self, pixels: np.ndarray) -> np.ndarray:
+        """(n, SIZE, SIZE, 3) pixels -> (n, GRID * GRID * (atoms + 3)) features: shapes, then colours."""
+        parts = [self._transform(pixels[i:i + _CHUNK]) for i in range(0, len(pixels), _CHUNK)]
+        return np.concatenate(parts) if parts else np.empty((0, GRID * GRID * (len(self.atoms) + 3)), np.float32)
+
+    def _transform(self, pixels: np.ndarray) -> np.ndarray:
+        patches = _patches(_grey(pixels))
+        n, h, w, _ = patches.shape
+        white = (patches.reshape(-1, PATCH * PATCH) - self.mean) @ self.whiten
+        squared = (white * white).sum(1)[:, None] - 2.0 * white @ self.atoms.T + (self.atoms * self.atoms).sum(1)[None]
+        distance = np.sqrt(np.maximum(squared, 0.0))
+        # "triangle" activation: how much closer than average each prototype is
+        active = np.maximum(distance.mean(axis=1, keepdims=True) - distance, 0.0).reshape(n, h, w, -1)
+        # contrast normalisation leaves no trace of colour or brightness: the mean colour of each region does
+        return np.concatenate([_pool(active, np.sum), _pool(pixels, np.mean)], axis=1)
+
+
+def _pool(maps: np.ndarray, reduce: Any) -> np.ndarray:
+    """Reduce (n, h, w, c) maps over each of GRID x GRID regions: (n, GRID * GRID * c)."""
+    rows, cols = np.array_split(np.arange(maps.shape[1]), GRID), np.array_split(np.arange(maps.shape[2]), GRID)
+    return np.concatenate([reduce(maps[:, r[0]:r[-1] + 1, c[0]:c[-1] + 1], axis=(1, 2)) for r in rows for c in cols],
+                          axis=1)
+
+
+def _grey(pixels: np.ndarray) -> np.ndarray:
+    """(n, h, w, 3) RGB -> (n, h, w) luma (ITU-R 601)."""
+    return pixels @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def _patches(pixels: np.ndarray) -> np.ndarray:
+    """Every PATCH x PATCH patch, contrast-normalised: (n, h, w, PATCH * PATCH)."""
+    windows = sliding_window_view(pixels, (PATCH, PATCH), axis=(1, 2))
+    n, h, w = windows.shape[:3]
+    flat = windows.reshape(n, h, w, PATCH * PATCH)
+    centred = flat - flat.mean(axis=-1, keepdims=True)
+    return (centred / np.sqrt(flat.var(axis=-1, keepdims=True) + 0.01)).astype(np.float32)
+
+
+class Classifier:
+    """A fitted classifier: features, their standardisation and a softmax layer."""
+
+    def __init__(self, labels: Sequence[str], features: Features, centre: np.ndarray, scale: np.ndarray,
+                 weights: np.ndarray, bias: np.ndarray) -> None:
+        self.labels: List[str] = list(labels)
+        self.features = features
+        self.centre, self.scale = centre.astype(np.float32), scale.astype(np.float32)
+        self.weights, self.bias = weights.astype(np.float32), bias.astype(np.float32)
+
+    @classmethod
+    def fit(cls, features: Features, x: np.ndarray, labels: Sequence[str], *,
+            start: Optional["Classifier"] = None) -> "Classifier":
+        """Fit the softmax layer on features ``x`` (from ``features``); ``start`` gives initial weights."""
+        from sklearn.linear_model import LogisticRegression
+
+        y = np.asarray(labels)
+        names = sorted(set(y.tolist()))
+        if len(names) < 2:
+            raise ValueError("at least 2 categories with images are needed to train")
+        centre, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+        # the few colour columns would drown among the many shape columns: give both blocks equal weight
+        colours = GRID * GRID * 3
+        scale[-colours:] /= np.sqrt((x.shape[1] - colours) / colours)
+        model = LogisticRegression(C=REGULARISATION, max_iter=2000)
+        if start is not None and start.labels == names and len(names) > 2:
+            model.set_params(warm_start=True)  # the held-out fit is a good start: far fewer iterations
+            model.coef_, model.intercept_ = start.weights.astype(np.float64), start.bias.astype(np.float64)
+        model.fit((x - centre) / scale, y)
+        weights, bias = model.coef_, model.intercept_
+        if len(names) == 2:  # scikit-learn keeps one row for two classes: make it a softmax of two
+            weights = np.vstack([-weights / 2, weights / 2])
+            bias = np.concatenate([-bias / 2, bias / 2])
+        return cls([str(name) for name in model.classes_], features, centre, scale, weights, bias)
+
+    def predict_proba(self, images: Sequence[ImageSource]) -> np.ndarray:
+        """Probabilities, one row per image and one column per label (``self.labels``)."""
+        return self.predict_proba_features(self.features.transform(load_pixels(images)))
+
+    def predict_proba_features(self, x: np.ndarray) -> np.ndarray:
+        """Like ``predict_proba`` for features already computed by ``self.features``."""
+        scores = ((x - self.centre) / self.scale) @ self.weights.T + self.bias
+        scores -= scores.max(axis=1, keepdims=True)
+        exp = np.exp(scores)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def accuracy(self, x: np.ndarray, labels: Sequence[str]) -> float:
+        """Fraction of these images (as features) whose most probable label is the true one."""
+        predicted = np.asarray(self.labels)[self.predict_proba_features(x).argmax(axis=1)]
+        return float((predicted == np.asarray(labels)).mean())
+
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Write the classifier to ``path`` atomically (a temporary file, then a rename)."""
+        temp = f"{os.fspath(path)}.{os.getpid()}.tmp"
+        with open(temp, "wb") as handle:
+            np.savez(handle, format=np.array(_FORMAT), labels=np.array(self.labels, dtype=str),
+                     mean=self.features.mean, whiten=self.features.whiten, atoms=self.features.atoms,
+                     centre=self.centre, scale=self.scale, weights=self.weights, bias=self.bias)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+
+    @classmethod
+    def load(cls, path: Union[str, "os.PathLike[str]"]) -> "Classifier":
+        """Read a classifier written by ``save`` (arrays only; nothing is unpickled)."""
+        with np.load(path, allow_pickle=False) as data:
+            if int(data["format"]) != _FORMAT:
+                raise ValueError(f"classifier file {path} has format {int(data['format'])}, expected {_FORMAT}")
+            features = Features(data["mean"], data["whiten"], data["atoms"])
+            return cls([str(label) for label in data["labels"]], features, data["centre"], data["scale"],
+                       data["weights"], data["bias"])
+
+
+def holdout_split(labels: Sequence[str], *, fraction: float = HOLDOUT, seed: int = 0
+                  ) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """Stratified (train, test) indices, or None when some category has too few images to spare any."""
+    from sklearn.model_selection import train_test_split
+
+    y = np.asarray(labels)
+    _, counts = np.unique(y, return_counts=True)
+    n_test = int(round(len(y) * fraction))
+    if counts.min() < 2 or n_test < len(counts) or len(y) - n_test < len(counts):
+        return None
+    train_idx, test_idx = train_test_split(np.arange(len(y)), test_size=n_test, stratify=y, random_state=seed)
+    return train_idx, test_idx
+
+
+def train(images: Sequence[ImageSource], labels: Sequence[str], *, holdout: float = HOLDOUT,
+          seed: int = 0) -> Tuple[Classifier, Optional[float]]:
+    """Fit a classifier on labelled images; return it and its held-out accuracy.
+
+    A stratified ``holdout`` fraction is set aside; the feature dictionary is learned
+    without it and a classifier fitted without it is scored on it. The returned classifier
+    uses that dictionary with a softmax layer fitted on every image. The accuracy is None
+    when some category has too few images to hold any out. ValueError (its message meant
+    for the user) when the images cannot train a classifier.
+    """
+    if len(images) != len(labels):
+        raise ValueError("images and labels differ in length")
+    if len(set(labels)) < 2:
+        raise ValueError("at least 2 categories with images are needed to train")
+    pixels, y = load_pixels(images), np.asarray(labels)
+    split = holdout_split(labels, fraction=holdout, seed=seed) if holdout > 0 else None
+    features = Features.fit(pixels if split is None else pixels[split[0]], seed=seed)
+    x = features.transform(pixels)
+    if split is None:
+        return Classifier.fit(features, x, y), None
+    train_idx, test_idx = split
+    partial = Classifier.fit(features, x[train_idx], y[train_idx])
+    return Classifier.fit(features, x, y, start=partial), partial.accuracy(x[test_idx], y[test_idx])
+
+
+def cross_validate(images: Sequence[ImageSource], labels: Sequence[str], *, folds: int = 5,
+                   seed: int = 0) -> List[float]:
+    """Accuracy of each fold of a stratified ``folds``-fold cross-validation (for benchmarks).
+
+    Each fold learns its dictionary and its softmax layer on its training part only.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    pixels, y = load_pixels(images), np.asarray(labels)
+    scores = []
+    for a, b in StratifiedKFold(folds, shuffle=True, random_state=seed).split(pixels, y):
+        features = Features.fit(pixels[a], seed=seed)
+        scores.append(Classifier.fit(features, features.transform(pixels[a]), y[a])
+                      .accuracy(features.transform(pixels[b]), y[b]))
+    return scores
+
+
+__all__ = ["Classifier", "Features", "ImageSource", "cross_validate", "holdout_split", "load_pixels", "train"]
