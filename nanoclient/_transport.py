@@ -43,6 +43,7 @@ from requests.adapters import HTTPAdapter
 from .errors import (
     BadRequestError,
     ConnectionError,
+    InvalidImageError,
     NanonetsError,
     RateLimitError,
     ServerError,
@@ -323,6 +324,11 @@ class Transport:
             except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                     requests.exceptions.InvalidSchema) as exc:
                 raise BadRequestError(f"Invalid URL {url} ({_reason(exc)})", method=method, url=url) from None
+            except requests.exceptions.TooManyRedirects:
+                raise ServerError(f"Too many redirects from {_netloc(url)}", method=method, url=url) from None
+            except requests.exceptions.RequestException as exc:  # anything else: still ours, never chained
+                raise ConnectionError(f"Request to {_netloc(url)} failed ({_reason(exc)})",
+                                      method=method, url=url) from None
         finally:
             for handle in handles:
                 handle.close()
@@ -380,6 +386,8 @@ def error_from_response(response: requests.Response, method: str, url: str) -> N
             message = f"HTTP {status} from server (not JSON): {_snippet(response)}"
         else:
             message = f"HTTP {status} {response.reason or ''}".rstrip()
+    if cls is BadRequestError and errors and all(e.get("reason") == InvalidImageError.reason for e in errors):
+        cls = InvalidImageError  # the local server's InvalidImageError, named the same on this side
     kwargs: Dict[str, Any] = {"status": status, "method": method, "url": url, "errors": errors}
     if cls is RateLimitError:
         kwargs["retry_after"] = _retry_after_seconds(response.headers.get("Retry-After"))

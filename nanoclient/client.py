@@ -28,6 +28,7 @@ from ._version import __version__
 from .errors import (
     AuthenticationError,
     BadRequestError,
+    ConnectionError,
     NanonetsError,
     NotFoundError,
     PaymentRequiredError,
@@ -71,7 +72,8 @@ MAX_WORKERS = 32
 _API = "ImageCategorization"
 _CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg"}
 #: Errors after which every other file of a batch would fail the same way: the batch stops.
-_BATCH_FATAL = (AuthenticationError, NotFoundError, PaymentRequiredError)
+#: (ConnectionError comes only after every retry: the server is gone, not one request.)
+_BATCH_FATAL = (AuthenticationError, NotFoundError, PaymentRequiredError, ConnectionError)
 
 
 class Client:
@@ -226,8 +228,8 @@ class Client:
 
         ``progress(1)`` is called once per finished file (uploaded, skipped or failed) and
         ``on_uploaded(path, category, model)`` once per uploaded file; both are called in the
-        calling thread, never concurrently. A wrong key, an unknown model or an exhausted
-        quota stops the batch: files in flight finish (and are reported), the rest are not
+        calling thread, never concurrently. A wrong key, an unknown model, an exhausted quota
+        or a server that cannot be reached even after retries stops the batch: files in flight finish (and are reported), the rest are not
         sent, and the error is raised.
         """
         model_id = _required(model_id, "model id")
@@ -399,8 +401,11 @@ def _check_base_url(url: str) -> None:
     """Refuse URLs that are not http(s), and plain http to anything but this machine."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
+        # Echoed only when it looks like a URL: a key passed as the base URL (arguments swapped)
+        # must not end up in a traceback or a log.
+        shown = f" {url!r}" if "://" in url and "@" not in url else ""
         raise BadRequestError(
-            f"Invalid base URL {url!r}",
+            f"Invalid base URL{shown}",
             hint="Use e.g. https://app.nanonets.com/api/v2 or http://127.0.0.1:8765/api/v2",
         )
     if parts.username or parts.password:
@@ -448,7 +453,10 @@ def _worker_count(workers: int) -> int:
 def _model(data: Any) -> Model:
     if not isinstance(data, dict) or not (data.get("model_id") or data.get("id")):
         raise _unexpected("a model object", data)
-    return Model.from_json(data)
+    try:
+        return Model.from_json(data)
+    except (TypeError, ValueError, KeyError, AttributeError):  # e.g. "state": "trained"
+        raise _unexpected("a model object", data) from None
 
 
 def _predictions(data: Any, expected: int) -> List[Prediction]:
@@ -457,7 +465,10 @@ def _predictions(data: Any, expected: int) -> List[Prediction]:
         raise _unexpected("a prediction response", data)
     if len(results) != expected:
         raise ServerError(f"Expected {expected} predictions, the server returned {len(results)}")
-    return [Prediction.from_json(item) for item in results]
+    try:
+        return [Prediction.from_json(item) for item in results]
+    except (TypeError, ValueError, KeyError, AttributeError):  # e.g. an entry without a probability
+        raise _unexpected("a prediction response", data) from None
 
 
 def _unexpected(what: str, data: Any) -> ServerError:

@@ -21,6 +21,9 @@ ACCEPTED_FORMATS = ("JPEG", "PNG")
 #: Largest image, in pixels, that is opened at all (guards against decompression bombs).
 MAX_PIXELS = 40_000_000
 
+#: Pillow's names for JPEG variants, which are JPEG files all the same (MPO: phone cameras' multi-picture JPEG).
+_JPEG_VARIANTS = ("MPO",)
+
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"
 
@@ -53,7 +56,7 @@ def check_image_bytes(data: bytes, *, max_pixels: int = MAX_PIXELS, decode: bool
                     f"Image is too large ({width}x{height} pixels)",
                     hint=f"Resize it below {max_pixels:,} pixels",
                 )
-            fmt = image.format or ""
+            fmt = _format_name(image.format)
             if fmt not in ACCEPTED_FORMATS:
                 raise InvalidImageError(f"Image format {fmt or 'unknown'} is not accepted", hint="Send PNG or JPEG")
             if decode:
@@ -91,7 +94,7 @@ def check_image_file(path: PathLike, *, max_pixels: int = MAX_PIXELS) -> Tuple[s
     try:
         with Image.open(p) as image:
             width, height = image.size
-            fmt = image.format or ""
+            fmt = _format_name(image.format)
             if width * height > max_pixels:
                 raise InvalidImageError(f"{p.name} is too large ({width}x{height} pixels)")
             image.verify()
@@ -102,6 +105,11 @@ def check_image_file(path: PathLike, *, max_pixels: int = MAX_PIXELS) -> Tuple[s
     except Exception as exc:
         raise InvalidImageError(f"{p.name} is corrupt ({type(exc).__name__})", hint="Check the file") from exc
     return fmt, width, height
+
+
+def _format_name(fmt: Optional[str]) -> str:
+    """Pillow's format name, with JPEG variants called JPEG."""
+    return "JPEG" if fmt in _JPEG_VARIANTS else (fmt or "")
 
 
 def is_image_name(path: PathLike) -> bool:

@@ -1,0 +1,449 @@
+"""The SDK transport: auth, error mapping, retry policy, streamed multipart bodies, key hygiene."""
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import socket
+import threading
+from email.utils import format_datetime
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import requests
+import responses
+from werkzeug.formparser import parse_form_data
+
+from nanoclient import errors
+from nanoclient._transport import (
+    INITIAL_RETRY_DELAY,
+    MAX_RETRY_AFTER,
+    MAX_RETRY_DELAY,
+    FilePart,
+    MultipartBody,
+    Transport,
+)
+
+BASE = "https://api.example.test/api/v2"
+KEY = "sk-live-0123456789abcdefSECRET"
+KEY_B64 = base64.b64encode(f"{KEY}:".encode()).decode()
+URL = BASE + "/Thing/"
+
+
+def parse_multipart(body: bytes, content_type: str):
+    """(form, files) of a multipart body, parsed by werkzeug as the server does."""
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "CONTENT_TYPE": content_type,
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+    }
+    _, form, files = parse_form_data(environ)
+    return form, files
+
+
+def make_transport(**kwargs):
+    sleeps = []
+    kwargs.setdefault("max_retries", 3)
+    transport = Transport(BASE, KEY, sleep=sleeps.append, random=lambda: 0.0, **kwargs)
+    return transport, sleeps
+
+
+def assert_key_hidden(*things):
+    for thing in things:
+        for text in (str(thing), repr(thing)):
+            assert KEY not in text and KEY_B64 not in text
+
+
+@responses.activate
+def test_success_sends_basic_auth_and_user_agent_and_decodes_json():
+    responses.add(responses.GET, URL, json={"ok": [1, 2]})
+    transport = Transport(BASE, KEY, user_agent="nanoclient/9.9")
+    assert transport.request("GET", "Thing/", params=[("modelId", "m1")]) == {"ok": [1, 2]}
+    sent = responses.calls[0].request
+    assert sent.url == URL + "?modelId=m1"
+    assert sent.headers["Authorization"] == f"Basic {KEY_B64}"  # key as user name, empty password
+    assert sent.headers["User-Agent"] == "nanoclient/9.9"
+    assert_key_hidden(transport, transport._session.auth)
+
+
+@responses.activate
+def test_form_fields_repeat_in_order():
+    responses.add(responses.POST, URL, json={})
+    Transport(BASE, KEY).request("POST", "Thing/", form=[("categories", "Bag"), ("categories", "Coat & Hat")])
+    sent = responses.calls[0].request
+    assert sent.body == "categories=Bag&categories=Coat+%26+Hat"
+    assert sent.headers["Content-Type"] == "application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize("status, cls", [
+    (400, errors.BadRequestError),
+    (401, errors.AuthenticationError),
+    (402, errors.PaymentRequiredError),
+    (404, errors.NotFoundError),
+    (409, errors.BadRequestError),
+    (413, errors.PayloadTooLargeError),
+    (429, errors.RateLimitError),
+    (500, errors.ServerError),
+    (502, errors.ServerError),
+    (503, errors.ServerError),
+])
+@responses.activate
+def test_error_statuses_map_to_their_class_with_the_body_details(status, cls):
+    body = {"message": f"went wrong {status}", "code": status,
+            "errors": [{"reason": "why", "message": "what to do"}]}
+    responses.add(responses.POST, URL, json=body, status=status)
+    transport, _ = make_transport(max_retries=0)
+    with pytest.raises(cls) as info:
+        transport.request("POST", "Thing/", form=[("modelId", "m1")])
+    exc = info.value
+    assert type(exc) is cls
+    assert (exc.status, exc.message, exc.method, exc.url) == (status, f"went wrong {status}", "POST", URL)
+    assert exc.errors == [{"reason": "why", "message": "what to do"}]
+    assert exc.hint == "what to do"
+    assert_key_hidden(exc)
+    assert exc.__cause__ is None
+
+
+@responses.activate
+def test_html_error_body_gets_a_clear_message():
+    html = "<html><head><title>502 Bad Gateway</title></head>\n<body>" + "x" * 300 + "</body></html>"
+    responses.add(responses.GET, URL, body=html, status=502, content_type="text/html")
+    transport, sleeps = make_transport(max_retries=0)
+    with pytest.raises(errors.ServerError) as info:
+        transport.request("GET", "Thing/")
+    message = info.value.message
+    assert message.startswith("HTTP 502 from server (not JSON): <html><head><title>502 Bad Gateway</title>")
+    assert len(message) == len("HTTP 502 from server (not JSON): ") + 100
+    assert "\n" not in message
+
+
+@responses.activate
+def test_success_that_is_not_json_is_a_server_error():
+    responses.add(responses.GET, URL, body="<html>maintenance</html>", status=200)
+    transport, sleeps = make_transport()
+    with pytest.raises(errors.ServerError, match="HTTP 200 from server \\(not JSON\\): <html>maintenance"):
+        transport.request("GET", "Thing/")
+    assert sleeps == [] and len(responses.calls) == 1
+
+
+@responses.activate
+def test_503_is_retried_then_succeeds():
+    responses.add(responses.GET, URL, json={"message": "busy"}, status=503)
+    responses.add(responses.GET, URL, json={"done": True})
+    transport, sleeps = make_transport()
+    assert transport.request("GET", "Thing/") == {"done": True}
+    assert len(responses.calls) == 2
+    assert sleeps == [INITIAL_RETRY_DELAY]
+
+
+@responses.activate
+def test_backoff_doubles_up_to_the_cap_then_raises():
+    responses.add(responses.GET, URL, json={"message": "down"}, status=500)
+    transport, sleeps = make_transport(max_retries=6)
+    with pytest.raises(errors.ServerError, match="down"):
+        transport.request("GET", "Thing/")
+    assert len(responses.calls) == 7  # the first attempt and max_retries more
+    assert sleeps == [0.5, 1.0, 2.0, 4.0, 8.0, MAX_RETRY_DELAY]
+
+
+@responses.activate
+def test_jitter_shortens_the_wait_by_at_most_a_quarter():
+    responses.add(responses.GET, URL, status=500, json={})
+    sleeps = []
+    transport = Transport(BASE, KEY, max_retries=2, sleep=sleeps.append, random=lambda: 1.0)
+    with pytest.raises(errors.ServerError):
+        transport.request("GET", "Thing/")
+    assert sleeps == [0.375, 0.75]
+
+
+@responses.activate
+def test_retry_after_seconds_is_honoured_on_429():
+    responses.add(responses.GET, URL, json={"message": "slow down"}, status=429, headers={"Retry-After": "7"})
+    responses.add(responses.GET, URL, json={"message": "slow down"}, status=429, headers={"Retry-After": "120"})
+    responses.add(responses.GET, URL, json={"message": "slow down"}, status=429, headers={"Retry-After": "2.5"})
+    transport, sleeps = make_transport(max_retries=2)
+    with pytest.raises(errors.RateLimitError) as info:
+        transport.request("GET", "Thing/")
+    assert sleeps == [7.0, MAX_RETRY_AFTER]  # the server's word, capped
+    assert info.value.retry_after == 2.5 and info.value.status == 429
+
+
+@responses.activate
+def test_retry_after_as_an_http_date():
+    when = datetime.now(timezone.utc) + timedelta(seconds=30)
+    responses.add(responses.GET, URL, status=503, json={}, headers={"Retry-After": format_datetime(when, usegmt=True)})
+    responses.add(responses.GET, URL, json={"ok": 1})
+    transport, sleeps = make_transport()
+    assert transport.request("GET", "Thing/") == {"ok": 1}
+    assert len(sleeps) == 1 and 25 <= sleeps[0] <= 30
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 409, 413])
+@responses.activate
+def test_other_4xx_are_never_retried(status):
+    responses.add(responses.POST, URL, json={"message": "no"}, status=status)
+    transport, sleeps = make_transport()
+    with pytest.raises(errors.NanonetsError):
+        transport.request("POST", "Thing/")
+    assert len(responses.calls) == 1 and sleeps == []
+
+
+@responses.activate
+def test_408_is_retried():
+    responses.add(responses.POST, URL, json={"message": "timeout"}, status=408)
+    responses.add(responses.POST, URL, json={"ok": True})
+    transport, sleeps = make_transport()
+    assert transport.request("POST", "Thing/") == {"ok": True}
+    assert len(sleeps) == 1
+
+
+@pytest.mark.parametrize("raised, cls", [
+    (requests.exceptions.ConnectionError("Connection aborted."), errors.ConnectionError),
+    (requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead"), errors.ConnectionError),
+    (requests.exceptions.ReadTimeout("read timed out"), errors.TimeoutError),
+    (requests.exceptions.ConnectTimeout("connect timed out"), errors.ConnectionError),
+])
+@responses.activate
+def test_network_failures_are_retried_then_mapped(raised, cls):
+    responses.add(responses.GET, URL, body=raised)
+    transport, sleeps = make_transport(max_retries=2)
+    with pytest.raises(cls) as info:
+        transport.request("GET", "Thing/")
+    assert len(responses.calls) == 3 and len(sleeps) == 2
+    assert info.value.status is None and info.value.url == URL and info.value.method == "GET"
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    assert_key_hidden(info.value)
+
+
+@responses.activate
+def test_a_reset_then_success_is_invisible_to_the_caller():
+    responses.add(responses.GET, URL, body=requests.exceptions.ConnectionError("reset"))
+    responses.add(responses.GET, URL, json={"fine": True})
+    transport, sleeps = make_transport()
+    assert transport.request("GET", "Thing/") == {"fine": True}
+
+
+@responses.activate
+def test_a_creating_request_is_not_retried_when_the_server_may_have_acted():
+    transport, sleeps = make_transport()
+    responses.add(responses.POST, URL, json={"message": "oops"}, status=503)
+    with pytest.raises(errors.ServerError):
+        transport.request("POST", "Thing/", idempotent=False)
+    responses.replace(responses.POST, URL, body=requests.exceptions.ReadTimeout())
+    with pytest.raises(errors.TimeoutError):
+        transport.request("POST", "Thing/", idempotent=False)
+    assert len(responses.calls) == 2 and sleeps == []
+    # 429 means the server did not act: retried even so
+    responses.replace(responses.POST, URL, json={"message": "later"}, status=429, headers={"Retry-After": "1"})
+    with pytest.raises(errors.RateLimitError):
+        transport.request("POST", "Thing/", idempotent=False)
+    assert sleeps == [1.0, 1.0, 1.0]
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_refused_connection_is_retried_even_for_a_creating_request():
+    port = _closed_port()
+    sleeps = []
+    transport = Transport(f"http://127.0.0.1:{port}/api/v2", KEY, max_retries=2, sleep=sleeps.append)
+    with pytest.raises(errors.ConnectionError) as info:
+        transport.request("POST", "Model/", form=[("categories", "a")], idempotent=False)
+    assert len(sleeps) == 2  # nothing reached a server, so trying again is safe
+    assert "connection refused" in info.value.message.lower()
+    assert "\n" not in str(info.value)
+    assert_key_hidden(info.value)
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 that reads one request per connection and answers with ``behaviour(conn)``."""
+
+    def __init__(self, behaviour):
+        self.behaviour = behaviour
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.received = []
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/api/v2"
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn):
+        with conn:
+            conn.settimeout(5)
+            try:
+                self.received.append(_read_request(conn))
+                self.behaviour(conn)
+            except OSError:
+                pass
+
+    def close(self):
+        self._stop.set()
+        self.sock.close()
+        self.thread.join(5)
+
+
+def _read_request(conn) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+def test_connection_dropped_mid_response_is_retried_then_raised():
+    def truncated(conn):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"mod")
+
+    server = RawServer(truncated)
+    try:
+        sleeps = []
+        transport = Transport(server.url, KEY, max_retries=2, sleep=sleeps.append)
+        with pytest.raises(errors.ConnectionError, match="broke before the response was complete"):
+            transport.request("GET", "Models/")
+        assert server.connections == 3 and len(sleeps) == 2
+    finally:
+        server.close()
+
+
+def test_read_timeout_against_a_silent_server():
+    release = threading.Event()
+    server = RawServer(lambda conn: release.wait(10))
+    try:
+        transport = Transport(server.url, KEY, timeout=0.2, max_retries=1, sleep=lambda s: None)
+        with pytest.raises(errors.TimeoutError, match="No response within 0.2 s"):
+            transport.request("GET", "Models/")
+    finally:
+        release.set()
+        server.close()
+    assert server.connections == 2
+
+
+def test_streamed_upload_reaches_a_real_socket_whole_with_a_content_length(tmp_path):
+    payload = bytes(range(256)) * 12_000  # 3 MB, every byte value
+    path = tmp_path / "big.png"
+    path.write_bytes(payload)
+
+    def ok(conn):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"ok\": 1}\r\n")
+
+    server = RawServer(ok)
+    try:
+        transport = Transport(server.url, KEY)
+        answer = transport.request("POST", "UploadFile/", form=[("modelId", "m1"), ("category", "Bag")],
+                                   files=[FilePart("file", path, "big.png", "image/png")])
+        assert answer == {"ok": 1}
+    finally:
+        server.close()
+    head, _, body = server.received[0].partition(b"\r\n\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in
+               (line.decode().partition(":") for line in head.split(b"\r\n")[1:])}
+    assert "transfer-encoding" not in headers
+    assert int(headers["content-length"]) == len(body)
+    form, files = parse_multipart(body, headers["content-type"])
+    assert form.to_dict(flat=False) == {"modelId": ["m1"], "category": ["Bag"]}
+    assert files["file"].filename == "big.png" and files["file"].read() == payload
+
+
+@responses.activate
+def test_a_retried_upload_sends_the_whole_file_again(tmp_path):
+    path = tmp_path / "a.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"pixels" * 1000)
+    responses.add(responses.POST, URL, status=503, json={})
+    responses.add(responses.POST, URL, json={"ok": True})
+    transport, sleeps = make_transport()
+    transport.request("POST", "Thing/", form=[("modelId", "m")], files=[FilePart("file", path, "a.png", "image/png")])
+    assert len(responses.calls) == 2
+    for call in responses.calls:
+        _, files = parse_multipart(call.request.body, call.request.headers["Content-Type"])
+        assert files["file"].read() == path.read_bytes()
+
+
+@responses.activate
+def test_a_file_that_vanished_is_a_bad_request_not_a_connection_error(tmp_path):
+    transport, sleeps = make_transport()
+    with pytest.raises(errors.BadRequestError, match="Cannot read"):
+        transport.request("POST", "Thing/", files=[FilePart("file", tmp_path / "gone.png", "gone.png")])
+    assert len(responses.calls) == 0
+
+
+def test_multipart_body_reads_the_same_in_any_chunking_and_rewinds(tmp_path):
+    first, second = tmp_path / "one.jpg", tmp_path / "two.png"
+    first.write_bytes(b"\xff\xd8\xff" + b"j" * 5000)
+    second.write_bytes(b"")  # empty files are encoded too
+    with open(first, "rb") as h1, open(second, "rb") as h2:
+        body = MultipartBody(
+            [("modelId", "m-1"), ("note", "ünïcode")],
+            [(FilePart("file", first, 'we"ird\r\nname ü.jpg', "image/jpeg"), h1),
+             (FilePart("file", second, "two.png", "image/png"), h2)],
+        )
+        whole = body.read()
+        assert len(whole) == len(body) and body.read() == b""
+        body.seek(0)
+        pieces = []
+        while True:
+            piece = body.read(777)
+            if not piece:
+                break
+            pieces.append(piece)
+        assert b"".join(pieces) == whole
+        body.seek(0)
+        assert b"".join(iter(body)) == whole
+        with pytest.raises(io.UnsupportedOperation):
+            body.seek(5)
+    form, files = parse_multipart(whole, body.content_type)
+    assert form["modelId"] == "m-1" and form["note"] == "ünïcode"
+    parts = files.getlist("file")
+    # quotes and line breaks travel percent-encoded (as browsers do); Werkzeug >= 3.1.9 decodes %22 again
+    assert b"we%22ird%0D%0Aname \xc3\xbc.jpg" in whole
+    assert [p.filename for p in parts] in (["we%22ird%0D%0Aname ü.jpg", "two.png"], ['we"ird%0D%0Aname ü.jpg', "two.png"])
+    assert [p.content_type for p in parts] == ["image/jpeg", "image/png"]
+    assert parts[0].read() == first.read_bytes() and parts[1].read() == b""
+
+
+@responses.activate
+def test_the_key_is_in_no_log_line(caplog):
+    responses.add(responses.GET, URL, status=503, json={"message": "x"})
+    responses.add(responses.GET, URL, body=requests.exceptions.ConnectionError("reset"))
+    responses.add(responses.GET, URL, json={})
+    transport, _ = make_transport()
+    with caplog.at_level(logging.DEBUG):
+        transport.request("GET", "Thing/")
+    assert len([r for r in caplog.records if r.name == "nanoclient"]) == 2
+    assert KEY not in caplog.text and KEY_B64 not in caplog.text
+
+
+def test_loopback_server_is_not_reached_through_an_environment_proxy():
+    assert Transport("http://127.0.0.1:8765/api/v2", KEY)._session.trust_env is False
+    assert Transport("https://app.nanonets.com/api/v2", KEY)._session.trust_env is True
