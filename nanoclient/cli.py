@@ -30,6 +30,10 @@ from ._version import __version__
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+#: Retries per request. Higher than the SDK's 3: a CLI run is often a long unattended upload, and
+#: every request it retries is safe to repeat (the server counts identical bytes once).
+DEFAULT_RETRIES = 10
+
 #: Files listed one by one in a skip report before the rest are summarised.
 MAX_LISTED = 20
 
@@ -56,6 +60,7 @@ class State:
         self.flags: Dict[str, Optional[str]] = {"api_key": None, "base_url": None, "model_id": None}
         self.json = False
         self.debug = debug
+        self.retries = DEFAULT_RETRIES
         self._settings: Optional[config.Settings] = None
         self._client: Any = None
 
@@ -77,7 +82,7 @@ class State:
                 raise CliUsageError("no API key: set NANONETS_API_KEY or pass --api-key")
             from .client import Client
 
-            self._client = Client(api_key=settings.api_key, base_url=settings.base_url)
+            self._client = Client(api_key=settings.api_key, base_url=settings.base_url, max_retries=self.retries)
             click.get_current_context().call_on_close(self._client.close)
         return self._client
 
@@ -242,8 +247,12 @@ def api_command(group: click.Group, name: Optional[str] = None, **settings: Any)
 @click.version_option(__version__, "-V", "--version", prog_name="nanoclient")
 @_connection_options
 @click.option("--debug", is_flag=True, help="Show the full traceback of errors.")
+@click.option("--retries", default=DEFAULT_RETRIES, show_default=True, envvar="NANOCLIENT_RETRIES",
+              type=click.IntRange(0, 50), metavar="N",
+              help="Retry a request that failed on the network, with 408, 429 or 5xx, up to N times with "
+                   "exponential backoff [env NANOCLIENT_RETRIES].")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, retries: int) -> None:
     """Train and use an image classifier: the Nanonets API or a local server.
 
     \b
@@ -260,6 +269,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     state = ctx.ensure_object(State)
     state.debug = debug
+    state.retries = retries
 
 
 # --------------------------------------------------------------------------- formatting
@@ -350,32 +360,14 @@ def upload(state: State, folder: Path, workers: int, force: bool) -> None:
     items, skipped = find_labelled_images(folder)
     if not items:
         raise CliFailure(f"no images in {folder}: expected one sub-folder per category with .png or .jpg files")
-
-    known = {c.name for c in model.categories}
-    found = sorted({category for _, category in items})
-    strangers = [name for name in found if name not in known]
-    if len(strangers) == len(found):
-        raise CliFailure(
-            f"none of the folders in {folder} ({', '.join(found)}) is a category of model {model_id} "
-            f"({', '.join(sorted(known))})"
-        )
-    if strangers:
-        info(f"not categories of model {model_id}, skipped: {', '.join(strangers)}")
-        skipped += [(path, f"folder {category} is not a category of the model") for path, category in items
-                    if category in strangers]
-        items = [(path, category) for path, category in items if category not in strangers]
+    items, strangers = _split_by_category(folder, items, model)
+    skipped += strangers
 
     record = UploadRecord.for_model(client.base_url, model_id)
-    digests: Dict[str, str] = {}
-    to_send: List[Tuple[Path, str]] = []
-    already = 0
-    for path, category in items:
-        digest = file_digest(path)
-        if not force and (digest, category) in record:
-            already += 1
-            continue
-        digests[str(path)] = digest
-        to_send.append((path, category))
+    digests = {str(path): file_digest(path) for path, _ in items}
+    to_send = [(path, category) for path, category in items
+               if force or (digests[str(path)], category) not in record]
+    already = len(items) - len(to_send)
     if already:
         info(f"{already} images already uploaded to this model (local record); --force sends them again")
 
@@ -390,19 +382,37 @@ def upload(state: State, folder: Path, workers: int, force: bool) -> None:
             bar.close()
             info(f"interrupted: {len(record)} images are recorded as uploaded; run the same command to resume")
             raise
-    skipped += list(report.skipped)
+    skipped += report.skipped
     list_skipped(skipped)
     for path, exc in report.failed:
         info(f"failed {path}: {error_line(exc, state)}")
 
     final = report.model or client.get_model(model_id)
-    report.model = final
-    result = report.to_json()
-    result["skipped"] += already + len(skipped) - len(report.skipped)
+    result = {"uploaded": len(report.uploaded), "skipped": already + len(skipped), "failed": len(report.failed),
+              "model": final.to_json()}
     summary = f"uploaded {result['uploaded']}, skipped {result['skipped']}, failed {result['failed']}"
     state.emit(result, "\n".join([summary, *format_model(final)]))
     if report.failed:
         raise click.exceptions.Exit(1)
+
+
+def _split_by_category(folder: Path, items: List[Tuple[Path, str]], model: Any
+                       ) -> Tuple[List[Tuple[Path, str]], List[Tuple[Path, str]]]:
+    """Keep the items whose folder is a category of the model; name the other folders (error if none match)."""
+    known = {c.name for c in model.categories}
+    found = sorted({category for _, category in items})
+    strangers = [name for name in found if name not in known]
+    if len(strangers) == len(found):
+        raise CliFailure(
+            f"none of the folders in {folder} ({', '.join(found)}) is a category of model {model.id} "
+            f"({', '.join(sorted(known))})"
+        )
+    if strangers:
+        info(f"not categories of model {model.id}, skipped: {', '.join(strangers)}")
+    kept = [(path, category) for path, category in items if category in known]
+    dropped = [(path, f"folder {category} is not a category of the model") for path, category in items
+               if category not in known]
+    return kept, dropped
 
 
 # --------------------------------------------------------------------------- train / status

@@ -176,3 +176,19 @@ def test_error_lines_for_every_error_class():
         line = error_line(exc, state)
         assert expected in line, (type(exc).__name__, line)
         assert "\n" not in line
+
+
+@pytest.mark.parametrize("args,env,attempts", [([], {}, 11), (["--retries", "2"], {}, 3),
+                                               ([], {"NANOCLIENT_RETRIES": "0"}, 1)])
+def test_retries_option_sets_how_often_a_failing_request_is_tried(runner, monkeypatch, args, env, attempts):
+    import responses
+
+    monkeypatch.setattr("nanoclient._transport._sleep", lambda seconds: None)
+    with responses.RequestsMock() as mock:
+        mock.get("http://127.0.0.1:9/api/v2/ImageCategorization/Models/", status=503,
+                 json={"message": "Service unavailable", "code": 503})
+        result = runner.invoke(cli, [*args, "models", "--api-key", "k", "--base-url", "http://127.0.0.1:9/api/v2"],
+                               env=env)
+        assert len(mock.calls) == attempts
+    assert result.exit_code == 1
+    assert "failed (503)" in result.stderr
