@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""Benchmarks: nanoclient against the tutorial's way, on a local server started here.
+
+    python scripts/bench.py [DATA_DIR] [--json bench-results/bench.json] [--quick]
+
+DATA_DIR defaults to ../shared/data/fashion-mnist-sample/train when it exists, else images/train.
+It measures, in one run:
+  1. upload of the labelled folder: the tutorial's loop (one `requests.post` per file, no session)
+     against `nanoclient upload` with its defaults, at --latency-ms 0 and 20;
+  2. prediction of the same folder: one request per file against `predict_files` defaults;
+  3. training: wall time on all images, and stratified 5-fold accuracy of the trainer;
+  4. start-up: `nanoclient --help` against `python -c "import requests"` (median of 15 runs);
+  5. peak RSS of the client uploading all images against uploading 100.
+and prints a table (and writes it as JSON with --json). Everything talks to 127.0.0.1 only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Dict, Iterator, List, Sequence, Tuple
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+
+from nanoclient import Client  # noqa: E402
+from nanoclient.images import find_labelled_images  # noqa: E402
+
+API_KEY = "bench-key"
+NANOCLIENT = [sys.executable, "-m", "nanoclient"]
+
+
+@contextmanager
+def local_server(data_dir: Path, *args: str) -> Iterator[str]:
+    """Start `nanoclient serve` on a free loopback port; yield its base URL; stop it."""
+    proc = subprocess.Popen(
+        [*NANOCLIENT, "serve", "--port", "0", "--data-dir", str(data_dir), "--min-images", "5", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        if not url.startswith("http"):
+            raise RuntimeError(f"server did not start (printed {url!r})")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def cli_env(base_url: str, model_id: str = "") -> Dict[str, str]:
+    env = dict(os.environ, NANONETS_API_KEY=API_KEY, NANONETS_BASE_URL=base_url)
+    env["NANOCLIENT_CACHE_DIR"] = tempfile.mkdtemp(prefix="nanoclient-bench-cache-")  # fresh resume record
+    if model_id:
+        env["NANONETS_MODEL_ID"] = model_id
+    return env
+
+
+def new_model(base_url: str, categories: Sequence[str]) -> str:
+    with Client(API_KEY, base_url) as client:
+        return client.create_model(list(categories)).id
+
+
+def tutorial_upload(base_url: str, model_id: str, items: Sequence[Tuple[Path, str]]) -> float:
+    """The tutorial's upload script: one requests.post per file, in sequence, no session."""
+    url = f"{base_url}/ImageCategorization/UploadFile/"
+    start = time.perf_counter()
+    for path, category in items:
+        with open(path, "rb") as handle:
+            data = {"file": handle, "modelId": ("", model_id), "category": ("", category)}
+            response = requests.post(url, auth=requests.auth.HTTPBasicAuth(API_KEY, ""), files=data)
+        response.raise_for_status()
+    return time.perf_counter() - start
+
+
+def cli_upload(base_url: str, model_id: str, folder: Path) -> float:
+    """`nanoclient upload FOLDER` with its defaults, timed as a user runs it (process start included)."""
+    start = time.perf_counter()
+    subprocess.run(
+        [*NANOCLIENT, "upload", str(folder), "--json"],
+        env=cli_env(base_url, model_id),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - start
+
+
+def tutorial_predict(base_url: str, model_id: str, paths: Sequence[Path]) -> float:
+    """The tutorial's prediction script, once per file: one requests.post each, no session."""
+    url = f"{base_url}/ImageCategorization/LabelFile/"
+    start = time.perf_counter()
+    for path in paths:
+        with open(path, "rb") as handle:
+            data = {"file": handle, "modelId": ("", model_id)}
+            response = requests.post(url, auth=requests.auth.HTTPBasicAuth(API_KEY, ""), files=data)
+        response.raise_for_status()
+    return time.perf_counter() - start
+
+
+def sdk_predict(base_url: str, model_id: str, paths: Sequence[Path]) -> float:
+    """`Client.predict_files` with its defaults."""
+    with Client(API_KEY, base_url) as client:
+        start = time.perf_counter()
+        results = client.predict_files(model_id, list(paths))
+        elapsed = time.perf_counter() - start
+    assert len(results) == len(paths)
+    return elapsed
+
+
+def train_model(base_url: str, model_id: str) -> float:
+    with Client(API_KEY, base_url) as client:
+        start = time.perf_counter()
+        client.train(model_id)
+        model = client.wait_until_trained(model_id, timeout=600, poll_interval=0.1)
+        elapsed = time.perf_counter() - start
+    assert model.is_trained, model
+    return elapsed
+
+
+def median_runtime(cmd: Sequence[str], runs: int = 15) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_rss_mb(cmd: Sequence[str], env: Dict[str, str]) -> float:
+    """Peak resident memory of a command, measured in a fresh wrapper process (MB)."""
+    wrapper = (
+        "import resource, subprocess, sys; "
+        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", wrapper, *cmd], env=env, check=True, capture_output=True, text=True)
+    return int(out.stdout.strip()) / 1024.0
+
+
+def subset_folder(items: Sequence[Tuple[Path, str]], n: int, dest: Path) -> Path:
+    """A folder of symlinks holding the first ``n`` items, spread over categories in turn."""
+    by_cat: Dict[str, List[Path]] = {}
+    for path, cat in items:
+        by_cat.setdefault(cat, []).append(path)
+    chosen = 0
+    index = 0
+    while chosen < n:
+        for cat, paths in by_cat.items():
+            if index < len(paths) and chosen < n:
+                target = dest / cat / paths[index].name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.symlink_to(paths[index].resolve())
+                chosen += 1
+        index += 1
+    return dest
+
+
+def default_data_dir() -> Path:
+    shared = ROOT.parent / "shared" / "data" / "fashion-mnist-sample" / "train"
+    return shared if shared.is_dir() else ROOT / "images" / "train"
+
+
+def main(argv: Sequence[str] = ()) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("data_dir", nargs="?", type=Path, default=default_data_dir())
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--quick", action="store_true", help="skip cross-validation and use fewer start-up runs")
+    args = parser.parse_args(list(argv) or None)
+
+    folder = args.data_dir
+    items, _ = find_labelled_images(folder)
+    paths = [p for p, _ in items]
+    categories = sorted({c for _, c in items})
+    print(f"data: {folder} ({len(items)} images, {len(categories)} categories)", file=sys.stderr)
+    rows: List[Dict[str, object]] = []
+
+    def row(name: str, baseline: float, ours: float, unit: str, target: str) -> None:
+        ratio = ours / baseline if unit.endswith("/s") else baseline and ours / baseline
+        rows.append({"benchmark": name, "baseline": round(baseline, 3), "nanoclient": round(ours, 3),
+                     "unit": unit, "ratio": round(ratio, 2), "target": target})
+        print(f"  {name}: baseline {baseline:.3g} {unit}, nanoclient {ours:.3g} {unit}, ratio {ratio:.2f}x ({target})",
+              file=sys.stderr)
+
+    with tempfile.TemporaryDirectory(prefix="nanoclient-bench-") as tmp:
+        tmp_path = Path(tmp)
+        data = tmp_path / "server"
+        trained_model = ""
+        for latency in (0, 20):
+            with local_server(data, "--latency-ms", str(latency)) as url:
+                m1 = new_model(url, categories)
+                t_tut = tutorial_upload(url, m1, items)
+                m2 = new_model(url, categories)
+                t_ours = cli_upload(url, m2, folder)
+                row(f"upload, {latency} ms latency", len(items) / t_tut, len(items) / t_ours, "images/s",
+                    ">= 8x" if latency else ">= 2x")
+                if not trained_model:
+                    t_train = train_model(url, m2)
+                    trained_model = m2
+                    rows.append({"benchmark": "training on all images (server, wall time)", "nanoclient": round(t_train, 2),
+                                 "unit": "s", "target": "<= 15 s"})
+                    print(f"  training: {t_train:.2f} s", file=sys.stderr)
+                p_tut = tutorial_predict(url, trained_model, paths)
+                p_ours = sdk_predict(url, trained_model, paths)
+                row(f"predict, {latency} ms latency", len(paths) / p_tut, len(paths) / p_ours, "images/s",
+                    ">= 10x" if latency else "")
+
+            if latency == 0:
+                with local_server(data) as url:
+                    small = subset_folder(items, 100, tmp_path / "subset100")
+                    rss_small = peak_rss_mb([*NANOCLIENT, "upload", str(small), "--json"],
+                                            cli_env(url, new_model(url, categories)))
+                    rss_all = peak_rss_mb([*NANOCLIENT, "upload", str(folder), "--json"],
+                                          cli_env(url, new_model(url, categories)))
+                rows.append({"benchmark": f"client peak RSS, {len(items)} vs 100 images", "baseline": round(rss_small, 1),
+                             "nanoclient": round(rss_all, 1), "unit": "MB", "ratio": round(rss_all / rss_small, 2),
+                             "target": "<= 1.5x"})
+                print(f"  peak RSS: 100 images {rss_small:.1f} MB, {len(items)} images {rss_all:.1f} MB", file=sys.stderr)
+
+    runs = 5 if args.quick else 15
+    t_requests = median_runtime([sys.executable, "-c", "import requests"], runs)
+    t_help = median_runtime([*NANOCLIENT, "--help"], runs)
+    rows.append({"benchmark": f"start-up: `nanoclient --help` vs `import requests` (median of {runs})",
+                 "baseline": round(t_requests * 1000, 1), "nanoclient": round(t_help * 1000, 1), "unit": "ms",
+                 "ratio": round(t_help / t_requests, 2), "target": "<= 0.6x"})
+    print(f"  start-up: requests {t_requests*1000:.0f} ms, nanoclient --help {t_help*1000:.0f} ms", file=sys.stderr)
+
+    if not args.quick:
+        from nanoclient.server import trainer
+
+        labels = [c for _, c in items]
+        start = time.perf_counter()
+        scores = trainer.cross_validate(paths, labels, folds=5)
+        rows.append({"benchmark": "trainer: stratified 5-fold accuracy", "nanoclient": round(statistics.mean(scores), 4),
+                     "unit": "accuracy", "target": ">= 0.86", "folds": [round(s, 4) for s in scores],
+                     "seconds": round(time.perf_counter() - start, 1)})
+
+    result = {
+        "date": date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+                   f"Python {platform.python_version()}",
+        "command": "python scripts/bench.py " + " ".join(argv),
+        "data": str(folder),
+        "images": len(items),
+        "rows": rows,
+    }
+    print(format_table(result))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+def format_table(result: Dict[str, object]) -> str:
+    """The results as a Markdown table, ready for the README."""
+    lines = [
+        f"{result['date']}, {result['machine']}, {result['images']} images",
+        "",
+        "| benchmark | tutorial's way / baseline | nanoclient | ratio | target |",
+        "|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:  # type: ignore[union-attr]
+        base = f"{r['baseline']} {r['unit']}" if "baseline" in r else ""
+        ratio = f"{r['ratio']}x" if "ratio" in r else ""
+        lines.append(f"| {r['benchmark']} | {base} | {r['nanoclient']} {r['unit']} | {ratio} | {r['target']} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
