@@ -17,6 +17,7 @@ SERVER = [
 TEST = SERVER + [
     "pytest>=7",
     "responses>=0.23",
+    "schemathesis>=4",  # fuzzes the local server against its own OpenAPI document
 ]
 
 setup(
