@@ -51,8 +51,13 @@ def counts(model) -> Dict[str, int]:
     return {c.name: c.count for c in model.categories}
 
 
-def assert_data_dir_consistent(data_dir: Path) -> None:
-    """SQLite says ok, every image row has its file, every file has its row, nothing half-written."""
+def assert_data_dir_consistent(data_dir: Path, *, crashed: bool = False) -> None:
+    """SQLite says ok, every image row has its file, nothing half-written under images/.
+
+    After a clean stop also: every file has its row and tmp/ is empty. Right after a crash
+    a temporary file or a file whose row was not yet written may remain: the next start
+    sweeps them (checked by the clean stop that follows).
+    """
     db = sqlite3.connect(str(data_dir / "nanoclient.sqlite3"))
     try:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -60,12 +65,14 @@ def assert_data_dir_consistent(data_dir: Path) -> None:
     finally:
         db.close()
     files = {p.name: p for p in (data_dir / "images").rglob("*") if p.is_file()}
-    assert set(files) == referenced, "orphaned files or rows pointing at nothing"
+    assert referenced <= set(files), "rows pointing at nothing"
     import hashlib
 
     for name, path in files.items():
         assert hashlib.sha256(path.read_bytes()).hexdigest() == name, f"half-written {path}"
-    assert list((data_dir / "tmp").iterdir()) == []
+    if not crashed:
+        assert set(files) == referenced, "orphaned files"
+        assert list((data_dir / "tmp").iterdir()) == []
 
 
 # ---------------------------------------------------------------- server faults
@@ -110,7 +117,7 @@ def test_server_killed_mid_upload_loses_and_doubles_nothing(server_factory, tmp_
             upload.kill()
             upload.wait()
     assert upload.returncode != 0, "the interrupted upload must not claim success"
-    assert_data_dir_consistent(server.data_dir)  # as the crash left it, before any sweep
+    assert_data_dir_consistent(server.data_dir, crashed=True)  # as the crash left it, before any sweep
 
     server.start()
     result = cli(server.url, "upload", str(folder), "--json", cache=cache, model_id=model.id)
