@@ -46,7 +46,13 @@ def test_whole_flow_survives_restart_and_crash(server_factory, tmp_path, probes)
         files=[("file", (p.name, p.read_bytes())) for p in _write(tmp_path / "red", RED, 3)],
         auth=("key-a", ""), timeout=60)
     assert wrapper.status_code == 200 and wrapper.json()["categories"][0]["count"] == 3
-    model = client.upload_file(model.id, _write(tmp_path / "red", RED, 1, start=3, fmt="JPEG")[0], "red")
+    # the tutorial's form: modelId and category as multipart parts with an empty file name
+    with open(_write(tmp_path / "red", RED, 1, start=3, fmt="JPEG")[0], "rb") as handle:
+        tutorial = requests.post(
+            f"{server.url}/ImageCategorization/UploadFile/", auth=("key-a", ""), timeout=60,
+            files={"file": handle, "modelId": ("", model.id), "category": ("", "red")})
+    assert tutorial.status_code == 200, tutorial.text
+    model = client.get_model(model.id)
     assert model.state == 1 and [c.count for c in model.categories] == [4, 0]
     report = client.upload_files(model.id, [(p, "blue") for p in _write(tmp_path / "blue", BLUE, 5, start=20)]
                                  + [(p, "red") for p in _write(tmp_path / "red", RED, 2, start=4)])

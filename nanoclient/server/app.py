@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from ..errors import NanonetsError, ServerError
+from ..errors import BadRequestError, NanonetsError, ServerError
 from ..types import Model, Prediction
 from .backend import Backend, open_backend
 from .config import API_ROOT, ServerConfig
@@ -194,6 +194,10 @@ def _api_key() -> Optional[str]:
     return auth.username or None
 
 
+#: Largest field accepted as a file-less multipart part (model ids and category names are short).
+_FIELD_MAX_BYTES = 4096
+
+
 def _json_body() -> Dict[str, Any]:
     if not request.is_json:
         return {}
@@ -202,12 +206,32 @@ def _json_body() -> Dict[str, Any]:
 
 
 def _field(name: str) -> Optional[str]:
-    """A single value from the query string, the form or a JSON body, in that order."""
+    """A single value from the query string, the form, a JSON body or a file-less part, in that order."""
     value = request.values.get(name)  # reading the form may raise 413
     if value:
         return value.strip()
     value = _json_body().get(name)
-    return str(value).strip() if value not in (None, "") else None
+    if value not in (None, ""):
+        return str(value).strip()
+    return _field_sent_as_part(name)
+
+
+def _field_sent_as_part(name: str) -> Optional[str]:
+    """A field sent as a multipart part with an empty file name.
+
+    The Nanonets tutorial sends ``files={"category": ("", category), "modelId": ("", id)}``,
+    which makes such parts; the hosted API takes them as fields, so this server does too.
+    """
+    part = request.files.get(name)
+    if part is None or part.filename:
+        return None
+    data = part.read(_FIELD_MAX_BYTES + 1)
+    if len(data) > _FIELD_MAX_BYTES:
+        raise BadRequestError(f"Field {name} is too long", hint=f"Send at most {_FIELD_MAX_BYTES} bytes")
+    try:
+        return data.decode("utf-8").strip() or None
+    except UnicodeDecodeError:
+        raise BadRequestError(f"Field {name} is not UTF-8 text", hint="Send it as a plain form field") from None
 
 
 def _list(name: str) -> List[str]:
