@@ -563,6 +563,45 @@ def _format_predictions(rows: Sequence[Dict[str, Any]], top: Optional[int]) -> s
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- evaluate
+
+
+@api_command(cli)
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="DIR")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              metavar="FILE", help="Also write a self-contained HTML report (heat map, every mistake) to FILE.")
+@click.option("--batch-size", type=click.IntRange(1, 100), default=20, show_default=True, help="Files per request.")
+@click.option("--workers", type=click.IntRange(1, 32), default=4, show_default=True, help="Requests in parallel.")
+def evaluate(state: State, folder: Path, report_path: Optional[Path], batch_size: int, workers: int) -> None:
+    """Measure the model on labelled images: accuracy, per-class scores, confusion matrix.
+
+    DIR holds one sub-folder of images per category, or a test/ folder that does (as
+    images/ does). Every image is predicted in batches; files that are not valid images
+    are named on stderr and left out. JSON: accuracy, n, per_class, confusion, mistakes.
+
+    \b
+    Examples:
+      nanoclient evaluate images
+      nanoclient evaluate images --report report.html
+      nanoclient evaluate images/test --json > evaluation.json
+    """
+    from .evaluate import evaluate_images, find_test_images, format_text
+
+    model_id = state.model_id()
+    items, skipped = find_test_images(folder)
+    list_skipped(skipped)
+    client = state.client()
+    with state.progress(len(items), min_total=batch_size + 1) as bar:
+        result = evaluate_images(client, model_id, items, skipped=skipped, progress=bar.update,
+                                 batch_size=batch_size, workers=workers)
+    if report_path is not None:
+        from .report import write_report
+
+        write_report(result, report_path, title=f"Model {model_id} on {folder}")
+        info(f"report written to {report_path}")
+    state.emit(result.to_json(), format_text(result))
+
+
 # --------------------------------------------------------------------------- models / config
 
 

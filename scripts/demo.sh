@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job, end to end on this machine: start a local server, create a model from
-# images/, upload images/train, train it, predict images/test and report the accuracy.
+# images/, upload images/train, train it, predict images/test and report the accuracy
+# (per class and as a confusion matrix, with `nanoclient evaluate`).
 # Needs only Python 3.9+ (and the package index the first time): it creates .venv and
 # installs nanoclient[server] if needed. Exits non-zero if any step fails.
 #   ./scripts/demo.sh                 # the project's images/
@@ -69,25 +70,8 @@ step "nanoclient train --wait"
 nanoclient train --wait --poll-interval 0.5 --timeout 600
 
 step "nanoclient predict $IMAGES/test"
-nanoclient predict "$IMAGES/test" --json >"$work/predictions.json"
-nanoclient status --json >"$work/status.json"
-"$PY" - "$work/predictions.json" "$work/status.json" <<'EOF'
-"""Print each prediction beside the true label (the folder name) and the accuracy."""
-import json
-import sys
-from pathlib import Path
+nanoclient predict "$IMAGES/test"
 
-rows = json.loads(Path(sys.argv[1]).read_text())
-model = json.loads(Path(sys.argv[2]).read_text())["model"]
-width = max(len(r["file"]) for r in rows)
-right = 0
-for r in rows:
-    truth = Path(r["file"]).parent.name
-    ok = r["label"] == truth
-    right += ok
-    print(f"{r['file']:<{width}}  {r['label']:<10} {r['probability']:.3f}  {'ok' if ok else 'WRONG, is ' + truth}")
-print()
-print(f"accuracy on the test images: {right / len(rows):.3f} ({right} of {len(rows)})")
-held_out = model.get("accuracy")
-print("held-out accuracy reported by the server: " + ("-" if held_out is None else f"{held_out:.3f}"))
-EOF
+step "nanoclient evaluate $IMAGES --report demo-report.html"
+nanoclient evaluate "$IMAGES" --report demo-report.html
+nanoclient status

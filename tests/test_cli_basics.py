@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from nanoclient.cli import cli, error_line
 
-COMMANDS = ["create-model", "upload", "train", "status", "predict", "models", "config"]
+COMMANDS = ["create-model", "upload", "train", "status", "predict", "evaluate", "models", "config"]
 
 
 @pytest.fixture(autouse=True)

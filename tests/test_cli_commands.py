@@ -365,6 +365,49 @@ def test_predict_untrained_model_is_one_line(runner, fake, tmp_path):
     assert result.stdout == ""
 
 
+# ----------------------------------------------------------------------------- evaluate
+
+
+def test_evaluate_text_json_and_report(runner, fake, tmp_path):
+    model_id = trained_model(runner, tmp_path)
+    make_folder(tmp_path / "set" / "test", {"Red": 3, "Blue": 2}, start=40)
+    (tmp_path / "set" / "test" / "Red" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    report = tmp_path / "out" / "report.html"
+    result = invoke(runner, "evaluate", tmp_path / "set", "--json", "--report", report, "--model-id", model_id)
+    data = json.loads(result.stdout)
+    assert data["n"] == 5 and data["accuracy"] == 1.0 and data["mistakes"] == []
+    assert data["confusion"] == {"labels": ["Blue", "Red"], "matrix": [[2, 0], [0, 3]]}
+    assert data["per_class"]["Red"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 3}
+    assert "broken.png" in result.stderr and f"report written to {report}" in result.stderr
+    html = report.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and model_id in html
+
+    text = invoke(runner, "evaluate", tmp_path / "set" / "test", "--model-id", model_id).stdout
+    assert text.startswith("accuracy 1.000 (5/5 correct, 0 mistakes)")
+    assert "confusion matrix" in text
+
+
+def test_evaluate_counts_mistakes_when_labels_are_wrong(runner, fake, tmp_path):
+    model_id = trained_model(runner, tmp_path)
+    # blue images filed under Red: every one is a mistake the model makes "predicting" Blue
+    for i, path in enumerate(make_folder(tmp_path / "swapped", {"Blue": 2}, start=60)):
+        target = tmp_path / "swapped" / "Red" / path.name
+        target.parent.mkdir(exist_ok=True)
+        path.rename(target)
+    make_folder(tmp_path / "swapped", {"Blue": 2}, start=70)
+    data = json.loads(invoke(runner, "evaluate", tmp_path / "swapped", "--json", "--model-id", model_id).stdout)
+    assert data["n"] == 4 and data["accuracy"] == 0.5
+    assert sorted((m["label"], m["predicted"]) for m in data["mistakes"]) == [("Red", "Blue")] * 2
+
+
+def test_evaluate_a_folder_without_images_is_one_line_and_exit_1(runner, fake, tmp_path):
+    model_id = trained_model(runner, tmp_path)
+    (tmp_path / "empty" / "Red").mkdir(parents=True)
+    result = invoke(runner, "evaluate", tmp_path / "empty", "--model-id", model_id, code=1)
+    assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1
+    assert "No images found" in result.stderr
+
+
 # ----------------------------------------------------------------------------- models, keys, errors
 
 
