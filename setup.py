@@ -12,7 +12,6 @@ SERVER = [
     "waitress>=2.1",
     "numpy>=1.23",
     "scikit-learn>=1.2",
-    "scikit-image>=0.20",
 ]
 TEST = SERVER + [
     "pytest>=7",

@@ -1,0 +1,119 @@
+"""The local server's classifier: it learns, it keeps, it takes any image, it says when it cannot."""
+from __future__ import annotations
+
+import io
+import random
+from typing import List, Tuple
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from nanoclient.server import trainer
+
+
+def bars(direction: str, seed: int, *, size: int = 40, mode: str = "RGB", fmt: str = "PNG") -> bytes:
+    """A noisy image with one bar, horizontal or vertical, at a random place, in random colours."""
+    rng = random.Random(f"{direction}/{seed}")
+    background = tuple(rng.randrange(0, 110) for _ in range(3))
+    image = Image.new("RGB", (size, size), background)
+    draw = ImageDraw.Draw(image)
+    long, short = rng.randrange(size // 2, size - 4), rng.randrange(4, 8)
+    x, y = rng.randrange(0, size - long), rng.randrange(0, size - short)
+    box = (x, y, x + long, y + short) if direction == "horizontal" else (y, x, y + short, x + long)
+    draw.rectangle(box, fill=tuple(rng.randrange(150, 256) for _ in range(3)))
+    pixels = np.asarray(image, dtype=np.int16) + np.random.default_rng(seed).integers(-15, 16, (size, size, 3))
+    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).convert(mode)
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()
+
+
+def dataset(per_class: int, start: int = 0) -> Tuple[List[bytes], List[str]]:
+    images, labels = [], []
+    for i in range(start, start + per_class):
+        for direction in ("horizontal", "vertical"):
+            images.append(bars(direction, i))
+            labels.append(direction)
+    return images, labels
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    images, labels = dataset(30)
+    return trainer.train(images, labels)
+
+
+def test_learns_what_it_is_shown_and_measures_it_on_held_out_images(fitted):
+    classifier, accuracy = fitted
+    assert classifier.labels == ["horizontal", "vertical"]
+    assert accuracy is not None and accuracy >= 0.8  # 12 held-out images of 60
+    images, labels = dataset(20, start=1000)  # never seen
+    probabilities = classifier.predict_proba(images)
+    assert probabilities.shape == (40, 2)
+    assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5) and (probabilities >= 0).all()
+    predicted = [classifier.labels[i] for i in probabilities.argmax(axis=1)]
+    assert np.mean([p == t for p, t in zip(predicted, labels)]) >= 0.85
+
+
+def test_saved_classifier_loads_without_pickle_and_predicts_the_same(fitted, tmp_path):
+    classifier, _ = fitted
+    path = tmp_path / "model.clf"
+    classifier.save(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.clf"]  # no temporary file left
+    with np.load(path, allow_pickle=False) as data:  # plain arrays only
+        assert "labels" in data.files
+    loaded = trainer.Classifier.load(path)
+    probe = dataset(3, start=500)[0]
+    assert loaded.labels == classifier.labels
+    assert np.allclose(loaded.predict_proba(probe), classifier.predict_proba(probe), atol=1e-6)
+
+
+def test_any_size_mode_and_format_is_accepted(fitted, tmp_path):
+    classifier, _ = fitted
+    path = tmp_path / "vertical.jpg"
+    path.write_bytes(bars("vertical", 7, size=97, fmt="JPEG"))
+    images = [bars("horizontal", 3, size=13, mode="L"), bars("vertical", 4, size=200, mode="RGBA"),
+              bars("horizontal", 5, mode="P"), bars("vertical", 6, mode="1"), str(path)]
+    probabilities = classifier.predict_proba(images)
+    assert probabilities.shape == (5, 2) and np.isfinite(probabilities).all()
+
+
+def test_colour_alone_can_separate_categories():
+    def solid(colour, seed):
+        noise = np.random.default_rng(seed).integers(-20, 21, (16, 16, 3))
+        out = io.BytesIO()
+        Image.fromarray(np.clip(np.array(colour) + noise, 0, 255).astype(np.uint8)).save(out, "PNG")
+        return out.getvalue()
+
+    colours = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
+    images = [solid(c, i) for name, c in colours.items() for i in range(4)]
+    labels = [name for name in colours for _ in range(4)]
+    classifier, _ = trainer.train(images, labels)
+    probe = [solid(c, 100 + i) for i, c in enumerate(colours.values())]
+    assert [classifier.labels[i] for i in classifier.predict_proba(probe).argmax(axis=1)] == list(colours)
+
+
+def test_same_seed_same_classifier():
+    images, labels = dataset(8)
+    first, a1 = trainer.train(images, labels, seed=3)
+    second, a2 = trainer.train(images, labels, seed=3)
+    assert a1 == a2 and np.array_equal(first.weights, second.weights)
+
+
+def test_too_few_images_to_hold_out_gives_no_accuracy():
+    images, labels = dataset(1)
+    classifier, accuracy = trainer.train(images + [bars("vertical", 99)], labels + ["vertical"])
+    assert accuracy is None and classifier.labels == ["horizontal", "vertical"]
+
+
+def test_one_category_cannot_train():
+    with pytest.raises(ValueError, match="at least 2 categories"):
+        trainer.train([bars("vertical", i) for i in range(5)], ["vertical"] * 5)
+
+
+def test_cross_validation_gives_one_score_per_fold():
+    images, labels = dataset(10)
+    scores = trainer.cross_validate(images, labels, folds=4)
+    assert len(scores) == 4 and all(0.0 <= s <= 1.0 for s in scores)
+    assert np.mean(scores) >= 0.7
