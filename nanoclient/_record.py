@@ -15,7 +15,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Optional, Set, Tuple
+from typing import IO, Optional, Set, Tuple
 
 #: Environment variable that moves the cache folder (tests, CI, read-only homes).
 CACHE_ENV = "NANOCLIENT_CACHE_DIR"
@@ -59,6 +59,7 @@ class UploadRecord:
         self._lock = threading.Lock()
         self._received: Set[Tuple[str, str]] = set()
         self._torn = False  # the file does not end with a newline
+        self._handle: Optional[IO[str]] = None
         self._load()
 
     @classmethod
@@ -95,16 +96,36 @@ class UploadRecord:
         with self._lock:
             if (sha256, category) in self._received:
                 return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            new = not self.path.exists()
-            with open(self.path, "a", encoding="utf-8") as handle:
-                if new:
-                    handle.write(json.dumps({"base_url": self.base_url, "model_id": self.model_id}) + "\n")
-                elif self._torn:
-                    handle.write("\n")  # close the line an earlier interruption tore
-                handle.write(json.dumps({"sha256": sha256, "category": category, "file": file}) + "\n")
+            if self._handle is None:
+                self._handle = self._open()
+            self._handle.write(json.dumps({"sha256": sha256, "category": category, "file": file}) + "\n")
+            self._handle.flush()
             self._received.add((sha256, category))
-            self._torn = False
+
+    def _open(self) -> IO[str]:
+        """The file, opened for appending once (and started with its header line if new)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists()
+        handle = open(self.path, "a", encoding="utf-8")
+        if new:
+            handle.write(json.dumps({"base_url": self.base_url, "model_id": self.model_id}) + "\n")
+        elif self._torn:
+            handle.write("\n")  # close the line an earlier interruption tore
+        self._torn = False
+        return handle
+
+    def close(self) -> None:
+        """Close the file (``add`` opens it again if needed)."""
+        with self._lock:
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
+
+    def __enter__(self) -> "UploadRecord":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 __all__ = ["UploadRecord", "file_digest", "cache_dir", "CACHE_ENV"]

@@ -26,6 +26,7 @@ from typing import IO, Any, Callable, Dict, Iterable, List, Optional, Sequence, 
 import click
 
 from . import config
+from ._tuning import DEFAULT_PREDICT_BATCH_SIZE, DEFAULT_PREDICT_WORKERS, DEFAULT_UPLOAD_WORKERS, MAX_WORKERS
 from ._version import __version__
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -335,7 +336,8 @@ def create_model(state: State, categories: Tuple[str, ...], from_dir: Optional[P
 
 @api_command(cli)
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="DIR")
-@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Uploads in parallel.")
+@click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=DEFAULT_UPLOAD_WORKERS, show_default=True,
+              help="Uploads in parallel.")
 @click.option("--force", is_flag=True, help="Send every image again, even those the local record says were sent.")
 def upload(state: State, folder: Path, workers: int, force: bool) -> None:
     """Upload labelled images from a folder.
@@ -364,6 +366,7 @@ def upload(state: State, folder: Path, workers: int, force: bool) -> None:
     skipped += strangers
 
     record = UploadRecord.for_model(client.base_url, model_id)
+    click.get_current_context().call_on_close(record.close)
     digests = {str(path): file_digest(path) for path, _ in items}
     to_send = [(path, category) for path, category in items
                if force or (digests[str(path)], category) not in record]
@@ -498,8 +501,10 @@ def status(state: State, wait: bool, timeout: float, poll_interval: float) -> No
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path), metavar="PATH...")
 @click.option("--top", type=click.IntRange(min=1), default=None, metavar="K",
               help="Show the K most likely labels per file (JSON: keep K scores).")
-@click.option("--batch-size", type=click.IntRange(1, 100), default=20, show_default=True, help="Files per request.")
-@click.option("--workers", type=click.IntRange(1, 32), default=4, show_default=True, help="Requests in parallel.")
+@click.option("--batch-size", type=click.IntRange(1, 100), default=DEFAULT_PREDICT_BATCH_SIZE, show_default=True,
+              help="Files per request.")
+@click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=DEFAULT_PREDICT_WORKERS, show_default=True,
+              help="Requests in parallel.")
 def predict(state: State, paths: Tuple[Path, ...], top: Optional[int], batch_size: int, workers: int) -> None:
     """Predict the labels of images.
 
@@ -570,8 +575,10 @@ def _format_predictions(rows: Sequence[Dict[str, Any]], top: Optional[int]) -> s
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="DIR")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               metavar="FILE", help="Also write a self-contained HTML report (heat map, every mistake) to FILE.")
-@click.option("--batch-size", type=click.IntRange(1, 100), default=20, show_default=True, help="Files per request.")
-@click.option("--workers", type=click.IntRange(1, 32), default=4, show_default=True, help="Requests in parallel.")
+@click.option("--batch-size", type=click.IntRange(1, 100), default=DEFAULT_PREDICT_BATCH_SIZE, show_default=True,
+              help="Files per request.")
+@click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=DEFAULT_PREDICT_WORKERS, show_default=True,
+              help="Requests in parallel.")
 def evaluate(state: State, folder: Path, report_path: Optional[Path], batch_size: int, workers: int) -> None:
     """Measure the model on labelled images: accuracy, per-class scores, confusion matrix.
 

@@ -16,6 +16,7 @@ A Client is safe to share between threads.
 from __future__ import annotations
 
 import os
+import queue
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -25,6 +26,7 @@ from urllib.parse import urlsplit
 
 from ._transport import FilePart, Transport, is_loopback_host
 from ._version import __version__
+from ._tuning import DEFAULT_PREDICT_BATCH_SIZE, DEFAULT_PREDICT_WORKERS, DEFAULT_UPLOAD_WORKERS, MAX_WORKERS
 from .errors import (
     AuthenticationError,
     BadRequestError,
@@ -60,14 +62,6 @@ BASE_URL_ENV = "NANONETS_BASE_URL"
 DEFAULT_TIMEOUT = 30.0
 #: Extra attempts after a failed request (see ``_transport`` for which failures are retried).
 DEFAULT_MAX_RETRIES = 3
-#: Parallel uploads in ``upload_files`` (one file per request).
-DEFAULT_UPLOAD_WORKERS = 8
-#: Files per request in ``predict_files``.
-DEFAULT_PREDICT_BATCH_SIZE = 20
-#: Parallel requests in ``predict_files``.
-DEFAULT_PREDICT_WORKERS = 4
-#: Upper bound on any worker count: the size of the connection pool.
-MAX_WORKERS = 32
 
 _API = "ImageCategorization"
 _CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg"}
@@ -283,18 +277,19 @@ class Client:
                 if progress is not None:
                     progress(1)
 
+        finished: "queue.SimpleQueue[Future]" = queue.SimpleQueue()  # O(1) per file, unlike wait()
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nanoclient-upload")
         try:
             for path, category in items:
                 if stop.is_set():
                     break
-                pending[pool.submit(one, path, category)] = (path, category)
+                future = pool.submit(one, path, category)
+                pending[future] = (path, category)
+                future.add_done_callback(finished.put)
                 if len(pending) >= 2 * workers:  # bounded look-ahead: items are never all materialised
-                    done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-                    settle(done)
+                    settle({finished.get()})
             while pending:
-                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-                settle(done)
+                settle({finished.get()})
         finally:
             stop.set()
             pool.shutdown(wait=True, cancel_futures=True)

@@ -33,7 +33,7 @@ import click
               help="Seconds allowed to fetch one image URL (UploadUrls, LabelUrls).")
 @click.option("--fetch-max-mb", default=20.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Largest image fetched from a URL.")
-@click.option("--threads", default=16, show_default=True, type=click.IntRange(min=1),
+@click.option("--threads", default=32, show_default=True, type=click.IntRange(min=1),
               help="Requests served at the same time.")
 @click.option("--verbose", "-v", is_flag=True, help="Log every training run and more to stderr.")
 def serve(host: str, port: int, data_dir: Optional[Path], api_keys: Tuple[str, ...], min_images: int,

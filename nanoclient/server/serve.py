@@ -13,7 +13,7 @@ from .config import API_ROOT, ServerConfig
 log = logging.getLogger("nanoclient.server")
 
 #: Worker threads of waitress: more than the client's 8 upload workers, so it never limits them.
-DEFAULT_THREADS = 16
+DEFAULT_THREADS = 32
 
 
 def is_loopback(host: str) -> bool:
