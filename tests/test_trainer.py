@@ -117,3 +117,39 @@ def test_cross_validation_gives_one_score_per_fold():
     scores = trainer.cross_validate(images, labels, folds=4)
     assert len(scores) == 4 and all(0.0 <= s <= 1.0 for s in scores)
     assert np.mean(scores) >= 0.7
+
+
+def polygon(sides: int, seed: int, size: int = 48) -> bytes:
+    """A filled regular polygon at a random angle, size and place."""
+    import math
+
+    rng = random.Random(f"{sides}/{seed}")
+    image = Image.new("L", (size, size), rng.randrange(0, 90))
+    radius, angle = rng.uniform(0.28, 0.4) * size, rng.uniform(0, 2 * math.pi)
+    cx, cy = (size / 2 + rng.uniform(-5, 5) for _ in range(2))
+    ImageDraw.Draw(image).polygon([(cx + radius * math.cos(angle + 2 * math.pi * k / sides),
+                                    cy + radius * math.sin(angle + 2 * math.pi * k / sides)) for k in range(sides)],
+                                  fill=rng.randrange(160, 256))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def test_shapes_at_any_angle_are_told_apart():
+    """Triangles from squares, each turned at random: the rotation-invariant spectrum's job."""
+    images = [polygon(sides, i) for sides in (3, 4) for i in range(30)]
+    labels = [name for name in ("triangle", "square") for _ in range(30)]
+    classifier, _ = trainer.train(images, labels)
+    probe = [polygon(sides, 1000 + i) for sides in (3, 4) for i in range(15)]
+    predicted = [classifier.labels[i] for i in classifier.predict_proba(probe).argmax(axis=1)]
+    assert np.mean([p == t for p, t in zip(predicted, ["triangle"] * 15 + ["square"] * 15)]) >= 0.85
+
+
+def test_spectrum_weight_is_chosen_by_validation():
+    images = [polygon(sides, i) for sides in (3, 4) for i in range(30)]
+    labels = [name for name in ("triangle", "square") for _ in range(30)]
+    features = trainer.Features.fit(trainer.load_pixels(images))
+    x = features.transform(trainer.load_pixels(images))
+    assert trainer.choose_spectrum_weight(features, x, labels) > 0
+    few = [0, 1, 30, 31]  # too few to split: the largest weight
+    assert trainer.choose_spectrum_weight(features, x[few], [labels[i] for i in few]) == trainer.SPECTRUM_WEIGHTS[-1]
