@@ -186,8 +186,8 @@ class Classifier:
         self.weights, self.bias = weights.astype(np.float32), bias.astype(np.float32)
 
     @classmethod
-    def fit(cls, features: Features, x: np.ndarray, labels: Sequence[str], *, spectrum_weight: float = 0.5,
-            start: Optional["Classifier"] = None) -> "Classifier":
+    def fit(cls, features: Features, x: np.ndarray, labels: Sequence[str], *,
+            spectrum_weight: float = SPECTRUM_WEIGHTS[-1], start: Optional["Classifier"] = None) -> "Classifier":
         """Fit the softmax layer on features ``x`` (from ``features``); ``start`` gives initial weights.
 
         ``spectrum_weight`` is the weight of the rotation-invariant block against the shape columns.
