@@ -100,7 +100,8 @@ class Features:
     # the colours come last: ``Classifier.fit`` weighs that block against all the others
 
     def _transform(self, pixels: np.ndarray) -> np.ndarray:
-        patches = _patches(_grey(pixels))
+        grey = _grey(pixels)
+        patches = _patches(grey)
         n, h, w, _ = patches.shape
         white = (patches.reshape(-1, PATCH * PATCH) - self.mean) @ self.whiten
         # distances from every patch to every prototype, computed in place (the array is the big one)
@@ -112,23 +113,29 @@ class Features:
         # "triangle" activation: how much closer than average each prototype is
         active = np.maximum(np.subtract(distance.mean(axis=1, keepdims=True), distance, out=distance), 0.0,
                             out=distance).reshape(n, h, w, -1)
-        # contrast normalisation leaves no trace of colour or brightness: the mean colour of each region does
         # pooled per region (where things are) and over the whole image (what is there, wherever it is)
         regions = _pool(active, np.sum)
         whole = regions.reshape(n, GRID * GRID, -1).sum(axis=1)
-        grey = _grey(pixels)
-        return np.concatenate([regions, whole, _hog(grey), _spectrum(grey), _pool(pixels, np.mean)], axis=1)
+        magnitude, direction = _gradients(grey)
+        # contrast normalisation leaves no trace of colour or brightness: the mean colour of each region does
+        return np.concatenate([regions, whole, _hog(magnitude, direction), _spectrum(magnitude, direction),
+                               _pool(pixels, np.mean)], axis=1)
 
 
-def _hog(grey: np.ndarray) -> np.ndarray:
-    """(n, h, w) grey -> (n, features): histograms of oriented gradients, 2 x 2 cells per block (L2-Hys)."""
+def _gradients(grey: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """(n, h, w) grey -> the gradient's magnitude and its direction in [0, pi) (unsigned: light-to-dark
+    and dark-to-light alike), by central differences."""
     gy, gx = np.zeros_like(grey), np.zeros_like(grey)
     gy[:, 1:-1], gx[:, :, 1:-1] = grey[:, 2:] - grey[:, :-2], grey[:, :, 2:] - grey[:, :, :-2]
-    magnitude = np.hypot(gx, gy)
-    direction = np.degrees(np.arctan2(gy, gx)) % 180.0  # unsigned: light-to-dark and dark-to-light alike
-    bins = np.minimum((direction * (HOG_ORIENTATIONS / 180.0)).astype(np.int64), HOG_ORIENTATIONS - 1)
+    return np.hypot(gx, gy), np.arctan2(gy, gx) % np.pi
+
+
+def _hog(magnitude: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """Gradients (``_gradients``) -> (n, features): histograms of oriented gradients, 2 x 2 cells per block
+    (L2-Hys)."""
+    bins = np.minimum((direction * (HOG_ORIENTATIONS / np.pi)).astype(np.int64), HOG_ORIENTATIONS - 1)
     votes = (bins[..., None] == np.arange(HOG_ORIENTATIONS)) * magnitude[..., None]
-    n, h, w = grey.shape
+    n, h, w = magnitude.shape
     rows, cols = h // HOG_CELL, w // HOG_CELL
     cells = votes[:, :rows * HOG_CELL, :cols * HOG_CELL].reshape(n, rows, HOG_CELL, cols, HOG_CELL, -1).mean((2, 4))
     blocks = np.concatenate([cells[:, i:rows - 1 + i, j:cols - 1 + j] for i in (0, 1) for j in (0, 1)], axis=-1)
@@ -138,18 +145,18 @@ def _hog(grey: np.ndarray) -> np.ndarray:
     return blocks.reshape(n, -1).astype(np.float32)
 
 
-def _spectrum(grey: np.ndarray) -> np.ndarray:
-    """(n, h, w) grey -> (n, SPECTRUM_TERMS): the Fourier magnitudes of the image's edge-direction histogram.
+def _spectrum(magnitude: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """Gradients (``_gradients``) -> (n, SPECTRUM_TERMS): the Fourier magnitudes of each image's
+    edge-direction histogram.
 
     Turning the image turns the histogram circularly, which leaves the magnitudes alone:
     a triangle puts its energy in term 3, a square in term 2, a five-pointed star in term 5.
     """
-    gy, gx = np.zeros_like(grey), np.zeros_like(grey)
-    gy[:, 1:-1], gx[:, :, 1:-1] = grey[:, 2:] - grey[:, :-2], grey[:, :, 2:] - grey[:, :, :-2]
-    bins = np.minimum((np.arctan2(gy, gx) % np.pi * (SPECTRUM_BINS / np.pi)).astype(np.int64), SPECTRUM_BINS - 1)
-    offsets = np.arange(len(grey))[:, None, None] * SPECTRUM_BINS  # one histogram per image in one bincount
-    histogram = np.bincount((bins + offsets).ravel(), weights=np.hypot(gx, gy).ravel(),
-                            minlength=len(grey) * SPECTRUM_BINS).reshape(len(grey), SPECTRUM_BINS)
+    n = len(magnitude)
+    bins = np.minimum((direction * (SPECTRUM_BINS / np.pi)).astype(np.int64), SPECTRUM_BINS - 1)
+    offsets = np.arange(n)[:, None, None] * SPECTRUM_BINS  # one histogram per image in one bincount
+    histogram = np.bincount((bins + offsets).ravel(), weights=magnitude.ravel(),
+                            minlength=n * SPECTRUM_BINS).reshape(n, SPECTRUM_BINS)
     histogram /= histogram.sum(axis=1, keepdims=True) + 1e-6
     return np.abs(np.fft.rfft(histogram, axis=1))[:, 1:SPECTRUM_TERMS + 1].astype(np.float32)
 
