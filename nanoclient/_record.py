@@ -121,11 +121,5 @@ class UploadRecord:
                 self._handle.close()
                 self._handle = None
 
-    def __enter__(self) -> "UploadRecord":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 __all__ = ["UploadRecord", "file_digest", "cache_dir", "CACHE_ENV"]

@@ -21,7 +21,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 
 from ._transport import FilePart, Transport, is_loopback_host
@@ -223,8 +223,8 @@ class Client:
         ``progress(1)`` is called once per finished file (uploaded, skipped or failed) and
         ``on_uploaded(path, category, model)`` once per uploaded file; both are called in the
         calling thread, never concurrently. A wrong key, an unknown model, an exhausted quota
-        or a server that cannot be reached even after retries stops the batch: files in flight finish (and are reported), the rest are not
-        sent, and the error is raised.
+        or a server that cannot be reached even after retries stops the batch: files in flight
+        finish (and are reported), the rest are not sent, and the error is raised.
         """
         model_id = _required(model_id, "model id")
         workers = _worker_count(workers)
@@ -245,37 +245,36 @@ class Client:
         pending: Dict[Future, Tuple[PathLike, str]] = {}
         fatal: List[BaseException] = []
 
-        def settle(done: Set[Future]) -> None:
-            """Record finished uploads and call the callbacks (in the calling thread)."""
-            for future in done:
-                path, category = pending.pop(future)
-                if future.cancelled():
-                    continue
-                try:
-                    kind, value = future.result()
-                except _BATCH_FATAL as exc:
-                    fatal.append(exc)
-                    stop.set()
-                    continue
-                except NanonetsError as exc:
-                    report.failed.append((str(path), exc))
-                except Exception as exc:  # a bug or an unexpected failure: stop, do not hide it
-                    fatal.append(exc)
-                    stop.set()
-                    continue
+        def settle(future: Future) -> None:
+            """Record one finished upload and call the callbacks (in the calling thread)."""
+            path, category = pending.pop(future)
+            if future.cancelled():
+                return
+            try:
+                kind, value = future.result()
+            except _BATCH_FATAL as exc:
+                fatal.append(exc)
+                stop.set()
+                return
+            except NanonetsError as exc:
+                report.failed.append((str(path), exc))
+            except Exception as exc:  # a bug or an unexpected failure: stop, do not hide it
+                fatal.append(exc)
+                stop.set()
+                return
+            else:
+                if kind == "cancelled":
+                    return
+                if kind == "skipped":
+                    report.skipped.append((str(path), value))
                 else:
-                    if kind == "cancelled":
-                        continue
-                    if kind == "skipped":
-                        report.skipped.append((str(path), value))
-                    else:
-                        report.uploaded.append(str(path))
-                        if report.model is None or value.image_count >= report.model.image_count:
-                            report.model = value
-                        if on_uploaded is not None:
-                            on_uploaded(path, category, value)
-                if progress is not None:
-                    progress(1)
+                    report.uploaded.append(str(path))
+                    if report.model is None or value.image_count >= report.model.image_count:
+                        report.model = value
+                    if on_uploaded is not None:
+                        on_uploaded(path, category, value)
+            if progress is not None:
+                progress(1)
 
         finished: "queue.SimpleQueue[Future]" = queue.SimpleQueue()  # O(1) per file, unlike wait()
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nanoclient-upload")
@@ -287,9 +286,9 @@ class Client:
                 pending[future] = (path, category)
                 future.add_done_callback(finished.put)
                 if len(pending) >= 2 * workers:  # bounded look-ahead: items are never all materialised
-                    settle({finished.get()})
+                    settle(finished.get())
             while pending:
-                settle({finished.get()})
+                settle(finished.get())
         finally:
             stop.set()
             pool.shutdown(wait=True, cancel_futures=True)

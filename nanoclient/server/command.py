@@ -1,6 +1,6 @@
 """The ``nanoclient serve`` command (also ``python -m nanoclient.server``).
 
-Only click is imported here; everything heavy is imported when the command runs, so
+Only click and the standard library are imported here; everything heavy is imported when the command runs, so
 that registering it in the main CLI keeps ``nanoclient --help`` fast.
 """
 from __future__ import annotations
@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 import click
+
+from .serve import DEFAULT_THREADS  # light: the standard library only
 
 
 @click.command("serve")
@@ -33,7 +35,7 @@ import click
               help="Seconds allowed to fetch one image URL (UploadUrls, LabelUrls).")
 @click.option("--fetch-max-mb", default=20.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Largest image fetched from a URL.")
-@click.option("--threads", default=32, show_default=True, type=click.IntRange(min=1),
+@click.option("--threads", default=DEFAULT_THREADS, show_default=True, type=click.IntRange(min=1),
               help="Requests served at the same time.")
 @click.option("--verbose", "-v", is_flag=True, help="Log every training run and more to stderr.")
 def serve(host: str, port: int, data_dir: Optional[Path], api_keys: Tuple[str, ...], min_images: int,

@@ -12,7 +12,7 @@ from .config import API_ROOT, ServerConfig
 
 log = logging.getLogger("nanoclient.server")
 
-#: Worker threads of waitress: more than the client's 8 upload workers, so it never limits them.
+#: Worker threads of waitress: twice the client's 16 upload workers, so it never limits them.
 DEFAULT_THREADS = 32
 
 
