@@ -4,8 +4,13 @@ Chosen with ``scripts/bench.py`` on a 2-core machine against the local server: s
 README's benchmark table.
 """
 
-#: Parallel uploads in ``Client.upload_files`` and ``nanoclient upload`` (one file per request).
-DEFAULT_UPLOAD_WORKERS = 16
+#: Parallel upload requests in ``Client.upload_files`` and ``nanoclient upload``.
+DEFAULT_UPLOAD_WORKERS = 8
+#: Files of one category per upload request (API.md: UploadFile takes one or more files).
+DEFAULT_UPLOAD_BATCH_SIZE = 20
+#: Bytes of files per upload request at most (a single larger file goes alone); the local
+#: server accepts 32 MB per request by default.
+UPLOAD_BATCH_MAX_BYTES = 8 * 1024 * 1024
 #: Files per request in ``Client.predict_files``, ``nanoclient predict`` and ``evaluate``.
 DEFAULT_PREDICT_BATCH_SIZE = 20
 #: Parallel requests in ``Client.predict_files``, ``nanoclient predict`` and ``evaluate``.

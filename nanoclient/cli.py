@@ -26,7 +26,13 @@ from typing import IO, Any, Callable, Dict, Iterable, List, Optional, Sequence, 
 import click
 
 from . import config
-from ._tuning import DEFAULT_PREDICT_BATCH_SIZE, DEFAULT_PREDICT_WORKERS, DEFAULT_UPLOAD_WORKERS, MAX_WORKERS
+from ._tuning import (
+    DEFAULT_PREDICT_BATCH_SIZE,
+    DEFAULT_PREDICT_WORKERS,
+    DEFAULT_UPLOAD_BATCH_SIZE,
+    DEFAULT_UPLOAD_WORKERS,
+    MAX_WORKERS,
+)
 from ._version import __version__
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -337,9 +343,11 @@ def create_model(state: State, categories: Tuple[str, ...], from_dir: Optional[P
 @api_command(cli)
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="DIR")
 @click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=DEFAULT_UPLOAD_WORKERS, show_default=True,
-              help="Uploads in parallel.")
+              help="Upload requests in parallel.")
+@click.option("--batch-size", type=click.IntRange(1, 100), default=DEFAULT_UPLOAD_BATCH_SIZE, show_default=True,
+              help="Images of one category per request.")
 @click.option("--force", is_flag=True, help="Send every image again, even those the local record says were sent.")
-def upload(state: State, folder: Path, workers: int, force: bool) -> None:
+def upload(state: State, folder: Path, workers: int, batch_size: int, force: bool) -> None:
     """Upload labelled images from a folder.
 
     DIR holds one sub-folder per category, or a train/ folder that does.
@@ -379,8 +387,8 @@ def upload(state: State, folder: Path, workers: int, force: bool) -> None:
 
     with state.progress(len(to_send)) as bar:
         try:
-            report = client.upload_files(model_id, to_send, workers=workers, progress=bar.update,
-                                         on_uploaded=remember)
+            report = client.upload_files(model_id, to_send, workers=workers, batch_size=batch_size,
+                                         progress=bar.update, on_uploaded=remember)
         except KeyboardInterrupt:
             bar.close()
             info(f"interrupted: {len(record)} images are recorded as uploaded; run the same command to resume")

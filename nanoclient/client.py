@@ -26,13 +26,22 @@ from urllib.parse import urlsplit
 
 from ._transport import FilePart, Transport, is_loopback_host
 from ._version import __version__
-from ._tuning import DEFAULT_PREDICT_BATCH_SIZE, DEFAULT_PREDICT_WORKERS, DEFAULT_UPLOAD_WORKERS, MAX_WORKERS
+from ._tuning import (
+    DEFAULT_PREDICT_BATCH_SIZE,
+    DEFAULT_PREDICT_WORKERS,
+    DEFAULT_UPLOAD_BATCH_SIZE,
+    DEFAULT_UPLOAD_WORKERS,
+    MAX_WORKERS,
+    UPLOAD_BATCH_MAX_BYTES,
+)
 from .errors import (
     AuthenticationError,
     BadRequestError,
     ConnectionError,
+    InvalidImageError,
     NanonetsError,
     NotFoundError,
+    PayloadTooLargeError,
     PaymentRequiredError,
     ServerError,
     TimeoutError,
@@ -201,8 +210,8 @@ class Client:
         """Add one labelled image to the model; return the model with updated counts."""
         model_id = _required(model_id, "model id")
         category = _required(category, "category")
-        content_type = _checked_content_type(path)
-        return self._send_upload(model_id, path, category, content_type)
+        part = FilePart("file", path, Path(path).name, _checked_content_type(path))
+        return self._upload_parts(model_id, category, [part])
 
     def upload_files(
         self,
@@ -210,83 +219,127 @@ class Client:
         items: Iterable[Tuple[PathLike, str]],
         *,
         workers: int = DEFAULT_UPLOAD_WORKERS,
+        batch_size: int = DEFAULT_UPLOAD_BATCH_SIZE,
         progress: Optional[Callable[[int], Any]] = None,
         on_uploaded: Optional[Callable[[PathLike, str, Model], Any]] = None,
     ) -> UploadReport:
-        """Upload many (path, category) pairs, one file per request, ``workers`` requests at a time.
+        """Upload many (path, category) pairs: up to ``batch_size`` files of one category per
+        request (and at most ``UPLOAD_BATCH_MAX_BYTES``), ``workers`` requests at a time.
 
         ``items`` is consumed lazily and each file is opened only when its request is sent.
         Files that are not valid images land in ``report.skipped`` with the reason, files whose
-        request failed after retries in ``report.failed`` with the error. ``report.model`` is
-        the most complete model the server returned.
+        request failed after retries in ``report.failed`` with the error. A batch the server
+        refuses as invalid or too large is sent again one file per request, so only the files
+        at fault fail. ``report.model`` is the most complete model the server returned.
 
         ``progress(1)`` is called once per finished file (uploaded, skipped or failed) and
         ``on_uploaded(path, category, model)`` once per uploaded file; both are called in the
         calling thread, never concurrently. A wrong key, an unknown model, an exhausted quota
-        or a server that cannot be reached even after retries stops the batch: files in flight
-        finish (and are reported), the rest are not sent, and the error is raised.
+        or a server that cannot be reached even after retries stops the upload: requests in
+        flight finish (and are reported), the rest are not sent, and the error is raised.
         """
         model_id = _required(model_id, "model id")
         workers = _worker_count(workers)
+        if batch_size < 1:
+            raise BadRequestError("batch_size must be at least 1")
         report = UploadReport()
         stop = threading.Event()
+        Outcome = Tuple[PathLike, str, Any]  # (path, "uploaded" | "skipped" | "failed" | "fatal", model or why)
 
-        def one(path: PathLike, category: str) -> Tuple[str, Any]:
+        def send(category: str, paths: List[PathLike]) -> List[Outcome]:
+            """Upload one batch (a worker thread); every file gets an outcome unless the upload stopped."""
             if stop.is_set():
-                return "cancelled", None
-            try:
-                if not str(category or "").strip():
-                    raise BadRequestError("No category")
-                content_type = _checked_content_type(path)
-            except BadRequestError as exc:
-                return "skipped", exc.message
-            return "uploaded", self._send_upload(model_id, path, str(category).strip(), content_type)
+                return []
+            outcomes: List[Outcome] = []
+            parts = []
+            for path in paths:
+                try:
+                    parts.append(FilePart("file", path, Path(path).name, _checked_content_type(path)))
+                except BadRequestError as exc:
+                    outcomes.append((path, "skipped", exc.message))
+            batches = [parts] if parts else []
+            while batches:
+                batch = batches.pop(0)
+                try:
+                    model = self._upload_parts(model_id, category, batch)
+                except _BATCH_FATAL as exc:
+                    return outcomes + [(batch[0].path, "fatal", exc)]
+                except (InvalidImageError, PayloadTooLargeError) as exc:
+                    if len(batch) == 1:
+                        outcomes.append((batch[0].path, "failed", exc))
+                    else:  # find the files at fault: the others are stored
+                        batches = [[part] for part in batch] + batches
+                except NanonetsError as exc:
+                    outcomes += [(part.path, "failed", exc) for part in batch]
+                else:
+                    outcomes += [(part.path, "uploaded", model) for part in batch]
+            return outcomes
 
-        pending: Dict[Future, Tuple[PathLike, str]] = {}
+        pending: Dict[Future, str] = {}
         fatal: List[BaseException] = []
 
         def settle(future: Future) -> None:
-            """Record one finished upload and call the callbacks (in the calling thread)."""
-            path, category = pending.pop(future)
+            """Record one finished batch and call the callbacks (in the calling thread)."""
+            category = pending.pop(future)
             if future.cancelled():
                 return
             try:
-                kind, value = future.result()
-            except _BATCH_FATAL as exc:
-                fatal.append(exc)
-                stop.set()
-                return
-            except NanonetsError as exc:
-                report.failed.append((str(path), exc))
+                outcomes = future.result()
             except Exception as exc:  # a bug or an unexpected failure: stop, do not hide it
-                fatal.append(exc)
-                stop.set()
-                return
-            else:
-                if kind == "cancelled":
-                    return
+                outcomes = [(None, "fatal", exc)]
+            for path, kind, value in outcomes:
+                if kind == "fatal":
+                    fatal.append(value)
+                    stop.set()
+                    continue
                 if kind == "skipped":
                     report.skipped.append((str(path), value))
+                elif kind == "failed":
+                    report.failed.append((str(path), value))
                 else:
                     report.uploaded.append(str(path))
                     if report.model is None or value.image_count >= report.model.image_count:
                         report.model = value
                     if on_uploaded is not None:
                         on_uploaded(path, category, value)
-            if progress is not None:
-                progress(1)
+                if progress is not None:
+                    progress(1)
 
-        finished: "queue.SimpleQueue[Future]" = queue.SimpleQueue()  # O(1) per file, unlike wait()
+        finished: "queue.SimpleQueue[Future]" = queue.SimpleQueue()  # O(1) per batch, unlike wait()
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nanoclient-upload")
+
+        def submit(category: str, paths: List[PathLike]) -> None:
+            future = pool.submit(send, category, paths)
+            pending[future] = category
+            future.add_done_callback(finished.put)
+            if len(pending) >= 2 * workers:  # bounded look-ahead: items are never all materialised
+                settle(finished.get())
+
+        open_batches: Dict[str, Tuple[List[PathLike], int]] = {}  # category -> (paths, bytes)
         try:
-            for path, category in items:
+            for path, raw_category in items:
                 if stop.is_set():
                     break
-                future = pool.submit(one, path, category)
-                pending[future] = (path, category)
-                future.add_done_callback(finished.put)
-                if len(pending) >= 2 * workers:  # bounded look-ahead: items are never all materialised
-                    settle(finished.get())
+                category = str(raw_category or "").strip()
+                if not category:
+                    report.skipped.append((str(path), "No category"))
+                    if progress is not None:
+                        progress(1)
+                    continue
+                size = _file_size(path)
+                paths, total = open_batches.pop(category, ([], 0))
+                if paths and total + size > UPLOAD_BATCH_MAX_BYTES:
+                    submit(category, paths)
+                    paths, total = [], 0
+                paths.append(path)
+                if len(paths) >= batch_size:
+                    submit(category, paths)
+                else:
+                    open_batches[category] = (paths, total + size)
+            for category, (paths, _) in open_batches.items():
+                if stop.is_set():
+                    break
+                submit(category, paths)
             while pending:
                 settle(finished.get())
         finally:
@@ -308,10 +361,9 @@ class Client:
         form = [("modelId", model_id), ("category", category)] + [("urls", url) for url in clean]
         return _model(self._request("POST", "UploadUrls/", form=form))
 
-    def _send_upload(self, model_id: str, path: PathLike, category: str, content_type: str) -> Model:
-        part = FilePart("file", path, Path(path).name, content_type)
+    def _upload_parts(self, model_id: str, category: str, parts: Sequence[FilePart]) -> Model:
         form = [("modelId", model_id), ("category", category)]
-        return _model(self._request("POST", "UploadFile/", form=form, files=[part]))
+        return _model(self._request("POST", "UploadFile/", form=form, files=parts))
 
     # ------------------------------------------------------------------ predictions
 
@@ -436,6 +488,14 @@ def _checked_content_type(path: PathLike) -> str:
     """The MIME type of an image file, after checking that it is a PNG or JPEG (raises otherwise)."""
     fmt, _, _ = check_image_file(path)
     return _CONTENT_TYPES.get(fmt, "application/octet-stream")
+
+
+def _file_size(path: PathLike) -> int:
+    """The size of a file in bytes, 0 if it cannot be read (the upload then names the problem)."""
+    try:
+        return os.stat(path).st_size
+    except (OSError, ValueError):
+        return 0
 
 
 def _worker_count(workers: int) -> int:

@@ -177,7 +177,8 @@ def test_upload_resumes_from_the_record(runner, fake, tmp_path):
     before = fake.request_count
     report = json.loads(invoke(runner, "upload", tmp_path / "set", "--json", "--model-id", model_id).stdout)
     assert (report["uploaded"], report["skipped"], report["failed"]) == (7, 5, 0)
-    assert fake.request_count - before == 1 + 7  # one get_model, then only the missing files
+    # one get_model, then one batch per category with only the missing files (1 Red, 6 Blue)
+    assert fake.request_count - before == 1 + 2
 
     again = invoke(runner, "upload", tmp_path / "set", "--json", "--model-id", model_id)
     assert json.loads(again.stdout)["uploaded"] == 0

@@ -24,6 +24,7 @@ import responses
 from werkzeug.formparser import parse_form_data
 
 from nanoclient import Client, errors
+from nanoclient import client as client_module
 from nanoclient.client import DEFAULT_BASE_URL
 from nanoclient.types import Model, Prediction, UploadReport
 
@@ -613,25 +614,30 @@ def test_upload_file_is_retried_after_a_503_with_the_whole_file(client, rsps, tm
                                                  [("file", "a.png", "image/png", path.read_bytes())])
 
 
-def upload_callback(answers=None, hook=None):
+def upload_callback(answers=None, hook=None, sent=None):
     """A callback for UploadFile/ that counts images per category and answers per file name.
 
-    ``answers`` maps a file name to (status, body) for failures; ``hook(filename)`` runs first.
+    ``answers`` maps a file name to (status, body) for failures: a request holding such a
+    file gets that answer and stores nothing, as the server does. ``hook(filenames)`` runs
+    first; ``sent`` (a list) receives (category, filenames) of every request.
     """
     lock = threading.Lock()
     counts: Dict[str, int] = {"Bag": 0, "Coat": 0}
 
     def callback(request):
         form, parts = parse_multipart(request)
-        assert form.keys() == {"modelId", "category"} and len(parts) == 1 and parts[0][0] == "file"
-        filename = parts[0][1]
+        assert form.keys() == {"modelId", "category"} and parts and all(p[0] == "file" for p in parts)
+        filenames = [p[1] for p in parts]
+        if sent is not None:
+            sent.append((form["category"][0], filenames))
         if hook is not None:
-            hook(filename)
-        if answers and filename in answers:
-            status, body = answers[filename]
-            return json_response(body, status)
+            hook(filenames)
+        for filename in filenames:
+            if answers and filename in answers:
+                status, body = answers[filename]
+                return json_response(body, status)
         with lock:
-            counts[form["category"][0]] += 1
+            counts[form["category"][0]] += len(parts)
             body = model_json(form["modelId"][0], state=1, counts=dict(counts))
         return json_response(body)
 
@@ -647,7 +653,7 @@ def test_upload_files_runs_requests_concurrently_up_to_workers(client, rsps, tmp
 
     arrivals = [0]
 
-    def hook(filename):
+    def hook(filenames):
         with lock:
             in_flight[0] += 1
             peak[0] = max(peak[0], in_flight[0])
@@ -667,7 +673,7 @@ def test_upload_files_runs_requests_concurrently_up_to_workers(client, rsps, tmp
     items = [(write_image(tmp_path, f"img{n}.png", seed=n), "Bag" if n % 2 else "Coat") for n in range(3 * workers)]
     progress = []
     uploaded = []
-    report = client.upload_files("m1", items, workers=workers, progress=progress.append,
+    report = client.upload_files("m1", items, workers=workers, batch_size=1, progress=progress.append,
                                  on_uploaded=lambda path, category, model: uploaded.append((str(path), category)))
     assert peak[0] == workers  # all at once, and never more than asked
     assert sorted(report.uploaded) == sorted(str(p) for p, _ in items)
@@ -721,7 +727,7 @@ def test_upload_files_collects_failures_per_file_and_carries_on(client, rsps, tm
              (bad_on_server, "Hat"), (tmp_path / "folder.png", "Bag"), (broken_server, "Coat"),
              (tmp_path / "notes.png", "Coat"), (good[2], "   ")]
     progress = []
-    report = client.upload_files("m1", items, workers=3, progress=progress.append)
+    report = client.upload_files("m1", items, workers=3, batch_size=1, progress=progress.append)
     assert isinstance(report, UploadReport) and not report.ok
     assert sorted(report.uploaded) == sorted([str(good[0]), str(good[1])])
     failed = {path: exc for path, exc in report.failed}
@@ -748,7 +754,7 @@ def test_upload_files_stops_at_an_error_every_file_would_get(client, rsps, tmp_p
     rsps.add(responses.POST, API + "/UploadFile/", json={"message": "no", "code": status}, status=status)
     image = write_image(tmp_path, "a.png")
     with pytest.raises(cls):
-        client.upload_files("m1", [(image, "Bag")] * 20, workers=1)
+        client.upload_files("m1", [(image, "Bag")] * 20, workers=1, batch_size=1)
     assert len(rsps.calls) <= 2  # the one that failed, and at most one already handed to the worker
 
 
@@ -756,11 +762,12 @@ def test_upload_files_stops_when_the_server_cannot_be_reached_after_retries(clie
     rsps.add(responses.POST, API + "/UploadFile/", body=requests.exceptions.ConnectionError("Connection refused"))
     image = write_image(tmp_path, "a.png")
     with pytest.raises(errors.ConnectionError):
-        client.upload_files("m1", [(image, "Bag")] * 20, workers=1)
+        client.upload_files("m1", [(image, "Bag")] * 20, workers=1, batch_size=1)
     assert len(rsps.calls) <= 2 * 4  # one file (and at most one more in flight), each tried 1 + 3 times
 
 
-def test_upload_files_consumes_items_lazily(client, rsps, tmp_path):
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_upload_files_consumes_items_lazily(client, rsps, tmp_path, batch_size):
     workers = 2
     image = write_image(tmp_path, "a.png")
     yielded = [0]
@@ -771,13 +778,67 @@ def test_upload_files_consumes_items_lazily(client, rsps, tmp_path):
             yielded[0] += 1
             yield image, "Bag"
 
-    def hook(filename):
-        ahead.append(yielded[0] - len(rsps.calls))  # items taken but not yet answered
+    def hook(filenames):
+        ahead.append(yielded[0] - len(rsps.calls) * batch_size)  # items taken but not yet answered
 
     rsps.add_callback(responses.POST, API + "/UploadFile/", callback=upload_callback(hook=hook))
-    report = client.upload_files("m1", items(), workers=workers)
+    report = client.upload_files("m1", items(), workers=workers, batch_size=batch_size)
     assert len(report.uploaded) == 30
-    assert max(ahead) <= 2 * workers + 1
+    assert max(ahead) <= (2 * workers + 1) * batch_size
+
+
+def test_upload_files_sends_batches_of_one_category(client, rsps, tmp_path, monkeypatch):
+    """Up to batch_size files per request, never two categories in one, and never more
+    bytes than UPLOAD_BATCH_MAX_BYTES unless a single file is larger."""
+    monkeypatch.setattr(client_module, "UPLOAD_BATCH_MAX_BYTES", 4000)
+    small = {n: write_image(tmp_path, f"s{n}.png", seed=n) for n in range(9)}  # about 800 bytes each
+    big = tmp_path / "big.png"
+    big.write_bytes(small[0].read_bytes() + b"\0" * 5000)  # a PNG with trailing bytes: larger than the cap
+    items = [(small[n], "Bag" if n % 3 else "Coat") for n in range(9)] + [(big, "Bag")]
+    sent = []
+    rsps.add_callback(responses.POST, API + "/UploadFile/", callback=upload_callback(sent=sent))
+    uploaded = []
+    report = client.upload_files("m1", items, workers=2, batch_size=4,
+                                 on_uploaded=lambda path, category, model: uploaded.append((Path(path).name, category)))
+    assert report.ok and len(report.uploaded) == len(items)
+    assert sorted(uploaded) == sorted((Path(p).name, c) for p, c in items)
+    names = sorted(name for _, filenames in sent for name in filenames)
+    assert names == sorted(Path(p).name for p, _ in items)  # each file sent once
+    sizes = {Path(p).name: Path(p).stat().st_size for p, _ in items}
+    for category, filenames in sent:
+        assert {c for p, c in items if Path(p).name in filenames} == {category}
+        assert 1 <= len(filenames) <= 4
+        assert len(filenames) == 1 or sum(sizes[f] for f in filenames) <= 4000
+    assert ("Bag", ["big.png"]) in sent
+    assert len(sent) < len(items)  # batched, not one per file
+    assert report.model.image_count == len(items)
+
+
+def test_upload_files_finds_the_files_at_fault_in_a_refused_batch(client, rsps, tmp_path, sleeps):
+    """A batch refused as holding an invalid image (or as too large) is sent again file by
+    file, so the good files land; any other failure fails every file of the batch."""
+    good = [write_image(tmp_path, f"good{n}.png", seed=n) for n in range(4)]
+    corrupt = write_image(tmp_path, "corrupt.png", seed=7)
+    broken = write_image(tmp_path, "unlucky.png", seed=8)
+    answers = {
+        "corrupt.png": (400, {"message": "corrupt.png: not a valid image", "code": 400,
+                              "errors": [{"reason": "invalid_image", "message": "truncated"}]}),
+        "unlucky.png": (500, {"message": "disk on fire", "code": 500}),
+    }
+    sent = []
+    rsps.add_callback(responses.POST, API + "/UploadFile/", callback=upload_callback(answers, sent=sent))
+    items = [(good[0], "Bag"), (corrupt, "Bag"), (good[1], "Bag"), (good[2], "Coat"), (broken, "Coat")]
+    progress = []
+    report = client.upload_files("m1", items, workers=1, batch_size=10, progress=progress.append)
+    assert sorted(report.uploaded) == sorted([str(good[0]), str(good[1])])
+    failed = {path: exc for path, exc in report.failed}
+    assert set(failed) == {str(corrupt), str(good[2]), str(broken)}
+    assert type(failed[str(corrupt)]) is errors.InvalidImageError
+    assert type(failed[str(good[2])]) is errors.ServerError and failed[str(broken)] is failed[str(good[2])]
+    assert progress == [1] * len(items)
+    bag_requests = [names for category, names in sent if category == "Bag"]
+    assert bag_requests == [["good0.png", "corrupt.png", "good1.png"], ["good0.png"], ["corrupt.png"], ["good1.png"]]
+    assert [names for category, names in sent if category == "Coat"] == [["good2.png", "unlucky.png"]] * 4  # retried
 
 
 def test_upload_files_of_nothing_sends_nothing(client, rsps):
@@ -786,6 +847,8 @@ def test_upload_files_of_nothing_sends_nothing(client, rsps):
     assert len(rsps.calls) == 0
     with pytest.raises(errors.BadRequestError, match="workers"):
         client.upload_files("m1", [], workers=0)
+    with pytest.raises(errors.BadRequestError, match="batch_size"):
+        client.upload_files("m1", [], batch_size=0)
 
 
 def test_upload_urls_sends_model_category_and_urls_repeated(client, rsps):

@@ -106,7 +106,9 @@ def test_server_killed_mid_upload_loses_and_doubles_nothing(server_factory, tmp_
     env = dict(os.environ, NANONETS_API_KEY=KEY, NANONETS_BASE_URL=server.url, NANONETS_MODEL_ID=model.id,
                NANOCLIENT_CACHE_DIR=str(cache), NANOCLIENT_CONFIG=str(cache / "none.ini"),
                NANOCLIENT_RETRIES="2")  # the default would wait out the dead server for a minute
-    upload = subprocess.Popen([sys.executable, "-m", "nanoclient", "upload", str(folder), "--json"], env=env,
+    # small batches, few workers: the upload takes about 2 s, long enough to be killed in the middle
+    upload = subprocess.Popen([sys.executable, "-m", "nanoclient", "upload", str(folder), "--json",
+                               "--batch-size", "2", "--workers", "2"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         with Client(KEY, server.url) as client:
