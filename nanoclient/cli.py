@@ -359,7 +359,7 @@ def upload(state: State, folder: Path, workers: int, batch_size: int, force: boo
     \b
     Examples:
       nanoclient upload images                 # images/train/<category>/*.png
-      nanoclient upload photos --workers 16 --json
+      nanoclient upload photos --workers 16 --batch-size 50 --json
     """
     from ._record import UploadRecord, file_digest
     from .images import find_labelled_images

@@ -10,7 +10,7 @@ from typing import Optional, Tuple
 
 import click
 
-from .serve import DEFAULT_THREADS  # light: the standard library only
+from .config import DEFAULT_THREADS  # light: the standard library only
 
 
 @click.command("serve")

@@ -10,6 +10,9 @@ from typing import Optional, Tuple
 API_KEYS_ENV = "NANOCLIENT_SERVER_API_KEYS"
 #: Path prefix of the API; the printed base URL ends with it.
 API_ROOT = "/api/v2"
+#: Worker threads of waitress: four times the 8 upload requests one client keeps in flight,
+#: so that the server's concurrency never limits a client, or a few at once.
+DEFAULT_THREADS = 32
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,9 @@ import socket
 import sys
 from typing import Optional, TextIO
 
-from .config import API_ROOT, ServerConfig
+from .config import API_ROOT, DEFAULT_THREADS, ServerConfig
 
 log = logging.getLogger("nanoclient.server")
-
-#: Worker threads of waitress: twice the client's 16 upload workers, so it never limits them.
-DEFAULT_THREADS = 32
 
 
 def is_loopback(host: str) -> bool:
