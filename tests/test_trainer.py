@@ -150,6 +150,8 @@ def test_spectrum_weight_is_chosen_by_validation():
     labels = [name for name in ("triangle", "square") for _ in range(30)]
     features = trainer.Features.fit(trainer.load_pixels(images))
     x = features.transform(trainer.load_pixels(images))
-    assert trainer.choose_spectrum_weight(features, x, labels) > 0
-    few = [0, 1, 30, 31]  # too few to split: the largest weight
-    assert trainer.choose_spectrum_weight(features, x[few], [labels[i] for i in few]) == trainer.SPECTRUM_WEIGHTS[-1]
+    weight, fitted = trainer.choose_spectrum_weight(features, x, labels)
+    assert weight > 0
+    assert isinstance(fitted, trainer.Classifier) and sorted(fitted.labels) == ["square", "triangle"]
+    few = [0, 1, 30, 31]  # too few to split: the largest weight, and nothing fitted
+    assert trainer.choose_spectrum_weight(features, x[few], [labels[i] for i in few]) == (trainer.SPECTRUM_WEIGHTS[-1], None)
