@@ -292,10 +292,15 @@ def format_table(result: Dict[str, object]) -> str:
         "|---|---|---|---|---|",
     ]
     for r in result["rows"]:  # type: ignore[union-attr]
-        base = f"{r['baseline']} {r['unit']}" if "baseline" in r else ""
-        ratio = f"{r['ratio']}x" if "ratio" in r else ""
-        lines.append(f"| {r['benchmark']} | {base} | {r['nanoclient']} {r['unit']} | {ratio} | {r['target']} |")
+        base = f"{_figure(r['baseline'])} {r['unit']}" if "baseline" in r else ""
+        ratio = f"{r['ratio']:.2f}x" if "ratio" in r else ""
+        lines.append(f"| {r['benchmark']} | {base} | {_figure(r['nanoclient'])} {r['unit']} | {ratio} | {r['target']} |")
     return "\n".join(lines)
+
+
+def _figure(value: float) -> str:
+    """Three significant figures, and whole numbers from 100 up (846, 36.2, 0.860)."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:#.3g}"
 
 
 if __name__ == "__main__":
