@@ -29,6 +29,16 @@ own URL fetching goes through the same mock.
 Training runs on a background thread as in ``nanoclient serve``; ``wait_until_trained``
 with a short ``poll_interval`` works, and ``fake.wait_idle()`` waits for it directly.
 
+The fake is as unkind as the hosted service may be (API.md, "What the hosted service does
+not promise"), not as kind as ``nanoclient serve``: by default it does not deduplicate
+uploads (identical bytes sent twice count twice, and no ``Nanoclient-Dedupe`` header is
+sent) and it answers prediction results in a random order. The hosted service promises
+neither, so a test against the fake catches code that relies on them: code that resends an
+upload blindly, or matches predictions to inputs by position rather than by ``file``.
+``fake_nanonets(dedupe=True, shuffle_results=False)`` gives back the local server's
+kindnesses; ``fail_after_rate`` adds failures after processing (a 500, or a dropped
+connection raised as ``requests.exceptions.ConnectionError``).
+
 Nothing heavy is imported until a fake starts, so loading this pytest plugin costs nothing.
 """
 from __future__ import annotations
@@ -84,6 +94,10 @@ def fake_nanonets(
     data_dir: Union[str, Path, None] = None,
     latency_ms: float = 0.0,
     fail_rate: float = 0.0,
+    fail_after_rate: float = 0.0,
+    fail_seed: Optional[int] = None,
+    dedupe: bool = False,
+    shuffle_results: bool = True,
     max_upload_mb: float = 32.0,
     trainer: Any = None,
 ) -> Iterator[FakeNanonets]:
@@ -93,6 +107,14 @@ def fake_nanonets(
     key); ``data_dir`` keeps the data somewhere you choose (default: a temporary folder
     removed afterwards); the other options are those of ``nanoclient serve``.
     ``trainer`` replaces the classifier module (default: the real one).
+
+    Unlike ``nanoclient serve``, ``dedupe`` is off and ``shuffle_results`` on by default:
+    the hosted service promises neither, so code tested against the fake must not rely on
+    them. Pass ``dedupe=True, shuffle_results=False`` to test against the local server's
+    behaviour instead. With ``fail_after_rate`` a fraction of model creations, uploads and
+    Train requests is processed and then answered with a 500 or, half of the time, fails as
+    a dropped connection (``requests.exceptions.ConnectionError``); ``fail_seed`` makes the
+    failures and the shuffling reproducible.
     """
     import responses
 
@@ -112,6 +134,10 @@ def fake_nanonets(
         min_images=min_images,
         latency_ms=latency_ms,
         fail_rate=fail_rate,
+        fail_after_rate=fail_after_rate,
+        fail_seed=fail_seed,
+        dedupe=dedupe,
+        shuffle_results=shuffle_results,
         max_upload_mb=max_upload_mb,
     )
     backend = open_backend(
@@ -121,6 +147,7 @@ def fake_nanonets(
         trainer=trainer,
         fetch_timeout=config.fetch_timeout,
         fetch_max_bytes=config.fetch_max_bytes,
+        dedupe=config.dedupe,
     )
     try:
         app = create_app(config, backend)
@@ -139,9 +166,13 @@ def fake_nanonets(
 
 
 def _dispatch(fake: FakeNanonets, request: Any) -> Tuple[int, dict, bytes]:
-    """Answer one intercepted ``requests.PreparedRequest`` with the app (a responses callback)."""
+    """Answer one intercepted ``requests.PreparedRequest`` with the app (a responses callback).
+
+    An answer the app marked to be dropped (``fail_after_rate``) raises ConnectionError instead.
+    """
     from urllib.parse import urlsplit
 
+    from .server.app import DROP_MARKER
     from .server.config import API_ROOT
 
     fake.request_count += 1
@@ -157,8 +188,26 @@ def _dispatch(fake: FakeNanonets, request: Any) -> Tuple[int, dict, bytes]:
         data=_body_bytes(request.body),
         query_string=parts.query,
     )
+    if DROP_MARKER in response.headers:
+        raise _dropped_connection(request)
     out_headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
     return response.status_code, out_headers, response.get_data()
+
+
+def _dropped_connection(request: Any) -> Exception:
+    """What ``requests`` raises when the connection breaks after the request went out.
+
+    A plain ConnectionError around urllib3's ProtocolError, as for a real broken connection;
+    not a NewConnectionError, which would say that nothing was sent.
+    """
+    import errno
+
+    import requests
+    from urllib3.exceptions import ProtocolError
+
+    reset = ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
+    cause = ProtocolError("Connection aborted by the fake after processing the request (fail_after_rate)", reset)
+    return requests.exceptions.ConnectionError(cause, request=request)
 
 
 def _body_bytes(body: Any) -> bytes:
@@ -183,7 +232,10 @@ if pytest is not None:
 
     @pytest.fixture
     def nanonets_fake(monkeypatch: Any, tmp_path: Path) -> Iterator[FakeNanonets]:
-        """A running ``fake_nanonets()`` with NANONETS_API_KEY and NANONETS_BASE_URL pointing at it."""
+        """A running ``fake_nanonets()`` with NANONETS_API_KEY and NANONETS_BASE_URL pointing at it.
+
+        Its defaults are the fake's: no deduplication, results shuffled (see ``fake_nanonets``).
+        """
         with fake_nanonets(data_dir=tmp_path / "nanonets-fake") as fake:
             monkeypatch.setenv("NANONETS_API_KEY", fake.api_key)
             monkeypatch.setenv("NANONETS_BASE_URL", fake.base_url)

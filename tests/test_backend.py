@@ -1,4 +1,4 @@
-"""The server backend: states, uploads, deduplication, training queue and resume, accounts.
+"""The server backend: states, uploads, deduplication on and off, training queue and resume, accounts.
 
 These tests drive the backend directly (no HTTP) with a tiny stand-in trainer (nearest mean
 colour), so that the rules are checked fast and deterministically; the real classifier is
@@ -179,9 +179,31 @@ def test_duplicate_bytes_count_once(backend):
     me = backend.authenticate("key-a")
     model = backend.create_model(me, ["red", "blue"])
     image = make_image(RED, seed=7)
-    backend.upload_images(me, model.id, "red", [("a.png", image), ("b.png", image)])
+    assert backend.dedupe
+    model = backend.upload_images(me, model.id, "red", [("a.png", image), ("b.png", image)])
+    assert model.categories[0].count == 1  # within one request
     model = backend.upload_images(me, model.id, "red", [("c.png", image)])
-    assert model.categories[0].count == 1
+    assert model.categories[0].count == 1  # and across requests
+    model = backend.upload_images(me, model.id, "blue", [("d.png", image)])
+    assert [c.count for c in model.categories] == [1, 1]  # another category is another image
+
+
+def test_without_dedupe_every_file_counts(tmp_path, trainer):
+    b = Backend(Store(tmp_path / "data"), min_images=3, trainer=trainer, dedupe=False).start()
+    try:
+        me = b.authenticate("key-a")
+        model = b.create_model(me, ["red", "blue"])
+        image = make_image(RED, seed=7)
+        model = b.upload_images(me, model.id, "red", [("a.png", image), ("b.png", image)])
+        assert model.categories[0].count == 2  # within one request
+        model = b.upload_images(me, model.id, "red", [("c.png", image)])
+        assert model.state == 1 and model.categories[0].count == 3  # and across requests
+        assert len([p for p in (tmp_path / "data" / "images").rglob("*") if p.is_file()]) == 1
+        b.upload_images(me, model.id, "blue", _files(BLUE, 3, start=10))
+        b.train(me, model.id)
+        assert b.wait_idle(30) and trainer.calls == [6]  # every copy is a training image
+    finally:
+        b.close()
 
 
 def test_bad_requests_name_what_is_wrong(backend):
@@ -321,6 +343,7 @@ def test_url_uploads_keep_what_worked(tmp_path, trainer):
         with pytest.raises(BadRequestError, match="None of the URLs") as info:
             b.upload_urls(me, model.id, "red", ["http://img/missing.png"])
         assert info.value.errors[0]["message"].startswith("http://img/missing.png")
+        assert info.value.errors[0]["url"] == "http://img/missing.png"
         assert b.get_model(me, model.id).categories[0].count == 1
     finally:
         b.close()

@@ -1,13 +1,16 @@
-"""The server's HTTP layer in-process (Flask test client): request forms, error bodies, faults."""
+"""The server's HTTP layer in-process (Flask test client): request forms, error bodies, faults,
+and the kindnesses it declares (Nanoclient-Dedupe) or drops (shuffled results, failures after processing)."""
 from __future__ import annotations
 
 import base64
+import io
 
 import pytest
 
 from conftest import make_image
-from nanoclient.server.app import create_app
-from nanoclient.server.config import ServerConfig
+from nanoclient.server.app import DROP_MARKER, DropMarkedConnections, create_app
+from nanoclient.server.config import DEDUPE_HEADER, ServerConfig
+from nanoclient.types import Prediction
 
 IC = "/api/v2/ImageCategorization"
 
@@ -133,3 +136,163 @@ def test_fail_rate_answers_503_before_doing_anything(make_app):
     assert set(codes) == {200, 503}
     never = make_app(fail_rate=0.0).test_client()
     assert {never.get(IC + "/Models/", headers=_auth()).status_code for _ in range(10)} == {200}
+
+
+# ---------------------------------------------------------------- kindnesses declared or dropped
+
+
+def _upload(client, model_id, category, *images):
+    files = [(io.BytesIO(image), f"{i}.png") for i, image in enumerate(images)]
+    return client.post(f"{IC}/UploadFile/?modelId={model_id}&category={category}", data={"file": files},
+                       headers=_auth())
+
+
+def _new_model(client) -> str:
+    return client.post(IC + "/Model/", data={"categories": ["a", "b"]}, headers=_auth()).get_json()["model_id"]
+
+
+def test_dedupe_header_on_every_api_response_while_deduplicating(make_app):
+    client = make_app().test_client()
+    model_id = _new_model(client)
+    image = make_image((200, 0, 0))
+    answers = [
+        _upload(client, model_id, "a", image, image),                      # 200
+        _upload(client, model_id, "nope", image),                          # 400
+        client.get(IC + "/Models/"),                                       # 401
+        client.get(IC + "/NoSuchOperation/", headers=_auth()),             # 404
+        client.delete(IC + "/Models/", headers=_auth()),                   # 405
+    ]
+    assert [a.status_code for a in answers] == [200, 400, 401, 404, 405]
+    assert answers[0].get_json()["categories"][0]["count"] == 1
+    assert all(a.headers.get(DEDUPE_HEADER) == "sha256" for a in answers), [dict(a.headers) for a in answers]
+    assert DEDUPE_HEADER == "Nanoclient-Dedupe"
+    failing = make_app(fail_rate=1.0).test_client().get(IC + "/Models/", headers=_auth())
+    assert failing.status_code == 503 and failing.headers[DEDUPE_HEADER] == "sha256"
+    # outside the API: no declaration
+    assert DEDUPE_HEADER not in client.get("/healthz").headers
+    assert DEDUPE_HEADER not in client.get("/api/v2/openapi.json").headers
+
+
+def test_without_dedupe_no_header_and_identical_bytes_count(make_app):
+    client = make_app(dedupe=False).test_client()
+    model_id = _new_model(client)
+    image = make_image((200, 0, 0))
+    once = _upload(client, model_id, "a", image, image)
+    assert once.status_code == 200 and once.get_json()["categories"][0]["count"] == 2
+    again = _upload(client, model_id, "a", image)
+    assert again.get_json()["categories"][0]["count"] == 3
+    for answer in (once, again, client.get(IC + "/Models/"), client.get(IC + "/Nope/", headers=_auth())):
+        assert DEDUPE_HEADER not in answer.headers
+
+
+def _canned_predictions(n: int):
+    return [Prediction(file=f"f{i:02d}.png", label="a", probability=0.75, scores=[("a", 0.75), ("b", 0.25)])
+            for i in range(n)]
+
+
+def test_shuffle_results_reorders_predictions_only_when_asked(make_app, monkeypatch):
+    canned = _canned_predictions(20)
+    names = [p.file for p in canned]
+    orders = {}
+    for shuffled in (False, True):
+        app = make_app(shuffle_results=shuffled, fail_seed=4)
+        backend = app.extensions["nanoclient"]["backend"]
+        monkeypatch.setattr(backend, "predict_images", lambda account, model_id, files: list(canned))
+        monkeypatch.setattr(backend, "predict_urls", lambda account, model_id, urls: (list(canned), 0))
+        client = app.test_client()
+        by_file = client.post(IC + "/LabelFile/?modelId=m", headers=_auth(), data={
+            "file": [(io.BytesIO(b"x"), "x.png")]}).get_json()["result"]
+        by_url = client.post(IC + "/LabelUrls/", headers=_auth(), data={"modelId": "m", "urls": ["u"]}).get_json()
+        orders[shuffled] = ([r["file"] for r in by_file], [r["file"] for r in by_url["result"]])
+        assert by_file[0]["prediction"][0] == {"label": "a", "probability": 0.75}  # entries stay whole
+    assert orders[False] == (names, names)
+    for order in orders[True]:
+        assert order != names and sorted(order) == names
+
+
+def test_fail_after_rate_processes_mutations_then_fails_them(make_app):
+    app = make_app(fail_after_rate=1.0, fail_seed=7)
+    client = app.test_client()
+    outcomes = []
+    for i in range(8):
+        created = client.post(IC + "/Model/", data={"categories": ["a", "b"]}, headers=_auth())
+        outcomes.append(created.status_code if DROP_MARKER not in created.headers else "drop")
+        if created.status_code == 500:
+            assert _is_error_body(created, 500) and created.headers[DEDUPE_HEADER] == "sha256"
+            assert created.get_json()["errors"][0]["reason"] == "injected_after_processing"
+            assert "WAS processed" in created.get_json()["errors"][0]["message"]
+        else:  # the real answer, marked for the transport to drop
+            assert created.status_code == 200 and created.get_json()["model_id"]
+    assert set(outcomes) == {500, "drop"}
+    listed = client.get(IC + "/Models/", headers=_auth())  # a GET is not failed
+    assert listed.status_code == 200 and DROP_MARKER not in listed.headers
+    models = listed.get_json()
+    assert len(models) == 8  # every failed creation was processed
+    model_id = models[0]["model_id"]
+    for n in range(1, 4):
+        uploaded = _upload(client, model_id, "a", make_image((10 * n, 0, 0)))
+        assert uploaded.status_code == 500 or DROP_MARKER in uploaded.headers
+        assert client.get(f"{IC}/Model/{model_id}", headers=_auth()).get_json()["categories"][0]["count"] == n
+    refused = _upload(client, model_id, "nope", make_image((1, 1, 1)))  # not processed: answered as is
+    assert _is_error_body(refused, 400) and DROP_MARKER not in refused.headers
+    trained = client.post(f"{IC}/Train/?modelId={model_id}", headers=_auth())  # a 400 too: too few images
+    assert trained.status_code == 400 and DROP_MARKER not in trained.headers
+
+
+def test_drop_marked_connections_cuts_the_answer_short():
+    def wsgi_app(environ, start_response):
+        marked = environ["PATH_INFO"] == "/drop"
+        headers = [("Content-Type", "application/json"), ("Content-Length", "10")]
+        start_response("200 OK", headers + ([(DROP_MARKER.lower(), "1")] if marked else []))
+        return [b'{"a": ', b'"bc"}']
+
+    started = []
+    wrapped = DropMarkedConnections(wsgi_app)
+    body = b"".join(wrapped({"PATH_INFO": "/drop"}, lambda status, headers, exc_info=None: started.append(headers)))
+    headers = dict(started[-1])
+    assert DROP_MARKER not in headers and DROP_MARKER.lower() not in headers
+    assert int(headers["Content-Length"]) == 11 > len(body) and body == b'{"a":'
+    whole = b"".join(wrapped({"PATH_INFO": "/keep"}, lambda status, headers, exc_info=None: started.append(headers)))
+    assert whole == b'{"a": "bc"}' and dict(started[-1])["Content-Length"] == "10"
+
+
+def test_upload_urls_partial_answer_names_each_failed_url(tmp_path):
+    from nanoclient.server.backend import Backend
+    from nanoclient.server.fetch import FetchError
+    from nanoclient.server.store import Store
+
+    good, missing, text = "http://img.test/red.png", "http://img.test/missing.png", "http://img.test/page"
+
+    def fetch(url: str) -> bytes:
+        if url == missing:
+            raise FetchError(f"{url} answered 404")
+        return make_image((200, 0, 0)) if url == good else b"<html>"
+
+    backend = Backend(Store(tmp_path / "data"), min_images=2, fetcher=fetch).start()
+    app = create_app(ServerConfig(data_dir=tmp_path / "data", min_images=2), backend)
+    try:
+        client = app.test_client()
+        model_id = _new_model(client)
+        partial = client.post(IC + "/UploadUrls/", headers=_auth(), data={
+            "modelId": model_id, "category": "a", "urls": [good, missing, text]})
+        body = partial.get_json()
+        assert partial.status_code == 202
+        assert body["model_id"] == model_id and body["categories"][0] == {"name": "a", "count": 1}
+        assert body["message"] == "Some URLs could not be fetched"
+        assert [(e["reason"], e["url"]) for e in body["errors"]] == [("bad_url", missing), ("bad_url", text)]
+        assert body["errors"][0]["message"].startswith(missing + ": ") and "404" in body["errors"][0]["message"]
+        none = client.post(IC + "/UploadUrls/", headers=_auth(), data={
+            "modelId": model_id, "category": "a", "urls": [missing]})
+        assert _is_error_body(none, 400) and none.get_json()["errors"][0]["url"] == missing
+
+        schemathesis = pytest.importorskip("schemathesis")
+        schema = schemathesis.openapi.from_dict(client.get("/api/v2/openapi.json").get_json())
+        operation = schema["/ImageCategorization/UploadUrls/"]["POST"]
+        operation.validate_response(partial)  # the 202 is what the document says
+        operation.validate_response(none)
+        broken = client.post(IC + "/UploadUrls/", headers=_auth(), data={
+            "modelId": model_id, "category": "a", "urls": [good, missing]})
+        broken.set_data(broken.get_data().replace(b'"url"', b'"uri"'))
+        assert not operation.is_valid_response(broken)  # and the document does check the errors
+    finally:
+        backend.close()

@@ -1,10 +1,15 @@
-"""`nanoclient serve` options: --api-key, --fail-rate, refusing to expose itself, one server per folder."""
+"""`nanoclient serve` options: --api-key, --fail-rate, refusing to expose itself, one server per folder,
+and dropping its kindnesses: --no-dedupe, --shuffle-results, --fail-after-rate."""
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import requests
+
+from conftest import URL_LINE, ServerProcess, make_image
+from nanoclient.server.config import DEDUPE_HEADER
 
 
 def _get(server, key, op="Models/"):
@@ -60,3 +65,118 @@ def test_serve_command_imports_only_click():
             "print(c.serve.name, heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "serve []", out.stderr
+
+
+# ---------------------------------------------------------------- kindnesses dropped: --no-dedupe, --shuffle-results,
+# ---------------------------------------------------------------- --fail-after-rate
+
+def _model_with(server, key="k"):
+    created = requests.post(f"{server.url}/ImageCategorization/Model/", data={"categories": ["a", "b"]},
+                            auth=(key, ""), timeout=30)
+    assert created.status_code == 200, created.text
+    return created
+
+
+def _upload(url, model_id, category, images, key="k"):
+    files = [("file", (f"{i}.png", image, "image/png")) for i, image in enumerate(images)]
+    return requests.post(f"{url}/ImageCategorization/UploadFile/", params={"modelId": model_id, "category": category},
+                         files=files, auth=(key, ""), timeout=60)
+
+
+def _counts(url, model_id, key="k"):
+    model = requests.get(f"{url}/ImageCategorization/Model/", params={"modelId": model_id}, auth=(key, ""), timeout=30)
+    return [c["count"] for c in model.json()["categories"]]
+
+
+def test_serve_declares_deduplication_and_no_dedupe_drops_it(server_factory, tmp_path):
+    image = make_image((200, 10, 10))
+    kind = server_factory()
+    created = _model_with(kind)
+    model_id = created.json()["model_id"]
+    twice = _upload(kind.url, model_id, "a", [image, image])
+    again = _upload(kind.url, model_id, "a", [image])
+    refused = _get(kind, "")
+    assert (twice.status_code, again.status_code, refused.status_code) == (200, 200, 401)
+    for answer in (created, twice, again, refused):
+        assert answer.headers[DEDUPE_HEADER] == "sha256"
+    assert _counts(kind.url, model_id) == [1, 0]
+    assert DEDUPE_HEADER not in requests.get(kind.root + "/healthz", timeout=10).headers
+
+    # started by hand to see its whole stdout: the base URL first, nothing else
+    command = ServerProcess(tmp_path / "unkind", ["--no-dedupe"]).command
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = proc.stdout.readline().strip()
+        assert URL_LINE.match(url), url
+        created = requests.post(f"{url}/ImageCategorization/Model/", data={"categories": ["a", "b"]},
+                                auth=("k", ""), timeout=30)
+        model_id = created.json()["model_id"]
+        twice, again = _upload(url, model_id, "a", [image, image]), _upload(url, model_id, "a", [image])
+        for answer in (created, twice, again, requests.get(f"{url}/ImageCategorization/Models/", timeout=30)):
+            assert DEDUPE_HEADER not in answer.headers
+        assert _counts(url, model_id) == [3, 0]  # within one request and across requests
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    assert out == "" and "deduplication off" in err
+
+
+def test_fail_after_rate_one_stores_the_upload_then_answers_500_or_drops(server_factory):
+    server = server_factory("--fail-after-rate", "1", "--fail-seed", "2")
+    url = server.url + "/ImageCategorization"
+    outcomes = []
+
+    def outcome(send):
+        try:
+            answer = send()
+        except requests.exceptions.ChunkedEncodingError as exc:  # the answer was cut short
+            assert "IncompleteRead" in str(exc)
+            return "dropped"
+        assert answer.status_code == 500, answer.text
+        body = answer.json()
+        assert body["code"] == 500 and body["errors"][0]["reason"] == "injected_after_processing"
+        assert answer.headers[DEDUPE_HEADER] == "sha256"
+        return 500
+
+    outcomes.append(outcome(lambda: requests.post(url + "/Model/", data={"categories": ["a", "b"]},
+                                                  auth=("k", ""), timeout=30)))
+    [model] = _get(server, "k").json()  # created, whatever the answer said
+    for n in range(1, 7):
+        outcomes.append(outcome(lambda: _upload(server.url, model["model_id"], "a", [make_image((30 * n, 0, 0))])))
+        assert _counts(server.url, model["model_id"]) == [n, 0]  # stored each time
+    assert set(outcomes) == {500, "dropped"}
+    assert requests.get(server.root + "/healthz", timeout=10).status_code == 200  # dropping hurt nothing
+    assert "fail after processing" in server.log()
+
+
+def test_shuffle_results_answers_predictions_out_of_input_order(server_factory, tmp_path):
+    server = server_factory("--shuffle-results", "--fail-seed", "5", "--min-images", "3")
+    url = server.url + "/ImageCategorization"
+    model_id = _model_with(server).json()["model_id"]
+    assert _upload(server.url, model_id, "a", [make_image((220, 20, 20), seed=i) for i in range(3)]).ok
+    assert _upload(server.url, model_id, "b", [make_image((20, 20, 220), seed=i) for i in range(3)]).ok
+    assert requests.post(url + "/Train/", params={"modelId": model_id}, auth=("k", ""), timeout=30).ok
+    deadline = time.monotonic() + 180
+    while (state := requests.get(url + "/Model/", params={"modelId": model_id}, auth=("k", ""),
+                                 timeout=30).json()["state"]) != 5:
+        assert state in (2, 3, 4) and time.monotonic() < deadline, state
+        time.sleep(0.1)
+    names = [f"probe{i:02d}.png" for i in range(20)]
+    files = [("file", (name, make_image((220, 20, 20), seed=50 + i), "image/png")) for i, name in enumerate(names)]
+    answer = requests.post(url + "/LabelFile/", params={"modelId": model_id}, files=files, auth=("k", ""), timeout=60)
+    order = [entry["file"] for entry in answer.json()["result"]]
+    assert answer.status_code == 200 and sorted(order) == names and order != names
+    assert "results shuffled" in server.log()
+
+
+def test_serve_help_names_the_options_that_drop_kindnesses():
+    from click.testing import CliRunner
+
+    from nanoclient.server.command import serve
+
+    result = CliRunner().invoke(serve, ["--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    for option in ("--dedupe / --no-dedupe", "--shuffle-results", "--fail-after-rate", "--fail-seed"):
+        assert option in text, option
+    assert "promises no deduplication" in text and "Nanoclient-Dedupe" in text and "promises no order" in text

@@ -1,12 +1,24 @@
-"""The server's storage: content-addressed files, deduplication, crash clean-up, the folder lock."""
+"""The server's storage: content-addressed files, deduplication on and off, the schema upgrade,
+crash clean-up, the folder lock."""
 from __future__ import annotations
 
 import sqlite3
+import time
 
 import pytest
 
 from conftest import make_image
-from nanoclient.server.store import RUN_QUEUED, RUN_TRAINING, Store, StoreLockedError, sha256_hex
+from nanoclient.server.store import (
+    DB_NAME,
+    RUN_DONE,
+    RUN_QUEUED,
+    RUN_TRAINING,
+    SCHEMA_VERSION,
+    Store,
+    StoreLockedError,
+    StoreVersionError,
+    sha256_hex,
+)
 
 
 @pytest.fixture
@@ -44,6 +56,21 @@ def test_same_bytes_in_same_category_count_once(store):
     record = store.model(store.account_id("hash-of-key", create=False), model_id)
     assert record.counts == {"red": 2, "blue": 1}
     assert record.categories == ["red", "blue"]
+
+
+def test_without_dedupe_every_item_counts_and_the_file_is_kept_once(store):
+    model_id = _model(store)
+    red = make_image((255, 0, 0))
+    sha = store.put_image(red)
+    assert store.add_images(model_id, [("red", sha, "a.png"), ("red", sha, "copy.png")], dedupe=False) == 2
+    assert store.add_images(model_id, [("red", store.put_image(red), "again.png")], dedupe=False) == 1
+    record = store.model(store.account_id("hash-of-key", create=False), model_id)
+    assert record.counts == {"red": 3, "blue": 0}
+    assert [p for p in store.images_dir.rglob("*") if p.is_file()] == [store.image_path(sha)]
+    assert store.training_images(model_id, record.last_image_id) == [(store.image_path(sha), "red")] * 3
+    # dedupe is per call: on again, the bytes already recorded (three times) are not added a fourth time
+    assert store.add_images(model_id, [("red", sha, "fourth.png")]) == 0
+    assert store.model(record.account_id, model_id).counts["red"] == 3
 
 
 def test_models_are_scoped_to_their_account(store):
@@ -128,3 +155,149 @@ def test_training_runs_queue_once_and_resume(tmp_path):
         assert reopened.run(run.id).state == RUN_QUEUED
     finally:
         reopened.close()
+
+
+# ---------------------------------------------------------------- schema upgrade
+
+#: The schema of version 1, as nanoclient wrote it before images could repeat.
+SCHEMA_V1 = """
+CREATE TABLE accounts (id INTEGER PRIMARY KEY AUTOINCREMENT, key_hash TEXT NOT NULL UNIQUE, created_at REAL NOT NULL);
+CREATE TABLE models (id TEXT PRIMARY KEY, account_id INTEGER NOT NULL REFERENCES accounts(id), created_at REAL NOT NULL);
+CREATE INDEX models_by_account ON models(account_id, created_at);
+CREATE TABLE categories (
+    model_id TEXT NOT NULL REFERENCES models(id), position INTEGER NOT NULL, name TEXT NOT NULL,
+    PRIMARY KEY (model_id, name)
+);
+CREATE TABLE images (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    model_id TEXT NOT NULL,
+    category TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    UNIQUE (model_id, category, sha256),
+    FOREIGN KEY (model_id, category) REFERENCES categories(model_id, name)
+);
+CREATE INDEX images_by_sha ON images(sha256);
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    model_id TEXT NOT NULL REFERENCES models(id),
+    state TEXT NOT NULL CHECK (state IN ('queued', 'training', 'done', 'failed')),
+    status TEXT NOT NULL DEFAULT '',
+    last_image_id INTEGER NOT NULL DEFAULT 0,
+    image_count INTEGER NOT NULL DEFAULT 0,
+    accuracy REAL,
+    classifier TEXT,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL
+);
+CREATE INDEX runs_by_model ON runs(model_id, id);
+PRAGMA user_version=1;
+"""
+
+
+def _version_1_folder(data, images, *, dangling_row: bool = False):
+    """A data folder as version 1 left it: one model, ``images`` [(category, bytes)], a finished run.
+
+    Image 3 was recorded and then deleted, so the id counter (3) is above MAX(id) (2); the
+    run trained on images 1 and 2 and refers to them by id.
+    """
+    data.mkdir(parents=True)
+    conn = sqlite3.connect(str(data / DB_NAME), isolation_level=None)
+    conn.executescript(SCHEMA_V1)
+    now = time.time()
+    conn.execute("INSERT INTO accounts (key_hash, created_at) VALUES ('hash-of-key', ?)", (now,))
+    conn.execute("INSERT INTO models VALUES ('m1', 1, ?)", (now,))
+    conn.executemany("INSERT INTO categories VALUES ('m1', ?, ?)", [(0, "red"), (1, "blue")])
+    for name, (category, blob) in enumerate(images):
+        sha = sha256_hex(blob)
+        (data / "images" / sha[:2]).mkdir(parents=True, exist_ok=True)
+        (data / "images" / sha[:2] / sha).write_bytes(blob)
+        conn.execute("INSERT INTO images (model_id, category, sha256, name, created_at) VALUES ('m1', ?, ?, ?, ?)",
+                     (category, sha, f"{name}.png", now + name))
+    conn.execute("DELETE FROM images WHERE id = 3")
+    if dangling_row:  # only possible with foreign keys off: what an upgrade must not carry over silently
+        conn.execute("INSERT INTO images (model_id, category, sha256, name, created_at) "
+                     "VALUES ('m1', 'green', ?, 'g.png', 0)", (sha256_hex(images[0][1]),))
+    (data / "classifiers").mkdir()
+    (data / "classifiers" / "1.clf").write_bytes(b"a classifier")
+    conn.execute("INSERT INTO runs (model_id, state, status, last_image_id, image_count, accuracy, classifier, "
+                 "created_at) VALUES ('m1', 'done', 'Model trained', 2, 2, 0.5, '1.clf', ?)", (now,))
+    conn.close()
+
+
+def _images_table(db) -> str:
+    return db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'images'").fetchone()[0]
+
+
+def test_a_version_1_folder_is_upgraded_in_place_keeping_ids(tmp_path):
+    data = tmp_path / "data"
+    red, blue, gone = make_image((255, 0, 0)), make_image((0, 0, 255)), make_image((0, 255, 0))
+    _version_1_folder(data, [("red", red), ("blue", blue), ("red", gone)])
+    before = sqlite3.connect(str(data / DB_NAME))
+    rows_before = before.execute("SELECT * FROM images ORDER BY id").fetchall()
+    before.close()
+    assert [row[0] for row in rows_before] == [1, 2]
+
+    store = Store(data)
+    try:
+        db = store._conn()
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert "UNIQUE" not in _images_table(db).upper()
+        assert db.execute("SELECT * FROM images ORDER BY id").fetchall() == rows_before
+        indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'images'")}
+        assert {"images_by_sha", "images_by_content"} <= indexes
+        plan = " ".join(str(r) for r in db.execute(
+            "EXPLAIN QUERY PLAN SELECT 1 FROM images WHERE model_id = 'm1' AND category = 'red' AND sha256 = 'x'"))
+        assert "images_by_content" in plan  # the dedupe lookup does not scan the table
+        assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+        account = store.account_id("hash-of-key", create=False)
+        record = store.model(account, "m1")
+        assert record.counts == {"red": 1, "blue": 1} and record.last_image_id == 2
+        assert record.done_run.state == RUN_DONE and record.done_run.last_image_id == 2
+        assert store.training_images("m1", record.done_run.last_image_id) == [
+            (store.image_path(sha256_hex(red)), "red"), (store.image_path(sha256_hex(blue)), "blue")]
+
+        # dedupe still holds on the upgraded table, and turned off the same bytes count again
+        assert store.add_images("m1", [("red", sha256_hex(red), "again.png")]) == 0
+        assert store.add_images("m1", [("red", store.put_image(red), "again.png")], dedupe=False) == 1
+        newest = store.model(account, "m1")
+        assert newest.counts == {"red": 2, "blue": 1}
+        assert newest.last_image_id == 4  # id 3 was used before the upgrade: never handed out again
+    finally:
+        store.close()
+
+    again = Store(data)  # an upgraded folder opens as it is
+    try:
+        assert again.model(again.account_id("hash-of-key", create=False), "m1").counts == {"red": 2, "blue": 1}
+    finally:
+        again.close()
+
+
+def test_a_failed_upgrade_leaves_version_1_as_it_was(tmp_path):
+    data = tmp_path / "data"
+    _version_1_folder(data, [("red", make_image((255, 0, 0))), ("blue", make_image((0, 0, 255))),
+                             ("red", make_image((0, 255, 0)))], dangling_row=True)
+    with pytest.raises(sqlite3.IntegrityError, match="without their category"):
+        Store(data)
+    db = sqlite3.connect(str(data / DB_NAME))
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert "UNIQUE" in _images_table(db).upper()
+        assert [r[0] for r in db.execute("SELECT id FROM images ORDER BY id")] == [1, 2, 4]
+        assert db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'images_v2'").fetchone()[0] == 0
+    finally:
+        db.close()
+    with pytest.raises(sqlite3.IntegrityError):  # not StoreLockedError: the failed open released the lock
+        Store(data)  # still refused, not half-upgraded
+
+
+def test_a_folder_from_a_newer_version_is_refused(tmp_path):
+    Store(tmp_path / "data").close()
+    db = sqlite3.connect(str(tmp_path / "data" / DB_NAME))
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StoreVersionError, match="newer than this nanoclient"):
+        Store(tmp_path / "data")

@@ -1,4 +1,5 @@
-"""nanoclient.testing: the in-process fake and its pytest fixture, no port, same backend as serve."""
+"""nanoclient.testing: the in-process fake and its pytest fixture, no port, same backend as serve,
+as unkind as the hosted service by default (no deduplication, results in any order)."""
 from __future__ import annotations
 
 import http.server
@@ -12,6 +13,7 @@ import requests
 
 from conftest import make_image
 from nanoclient import Client, NotFoundError
+from nanoclient.server.config import DEDUPE_HEADER
 from nanoclient.testing import DEFAULT_BASE_URL, fake_nanonets
 
 RED, BLUE = (220, 30, 30), (30, 30, 220)
@@ -40,7 +42,7 @@ def test_the_whole_flow_in_process(tmp_path):
         trained = client.wait_until_trained(model.id, timeout=180, poll_interval=0.05)
         assert trained.state == 5 and trained.accuracy is not None
         prediction = client.predict_file(model.id, probe)
-        assert (prediction.file, prediction.label) == ("p.png", "blue")
+        assert (prediction.file, prediction.label) == (str(probe), "blue")
         # the same backend as the server: inspectable directly
         account = fake.backend.authenticate("test-key")
         assert [m.id for m in fake.backend.list_models(account)] == [model.id]
@@ -99,3 +101,87 @@ def test_loading_the_plugin_costs_nothing():
             "print([m for m in ('responses', 'flask', 'sklearn', 'requests') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+# ---------------------------------------------------------------- as unkind as the hosted service by default
+
+
+def _upload(base_url, model_id, category, images, key="test-key"):
+    files = [("file", (f"{i}.png", image, "image/png")) for i, image in enumerate(images)]
+    return requests.post(_op(base_url, "UploadFile/"), params={"modelId": model_id, "category": category},
+                         files=files, auth=(key, ""))
+
+
+def _counts(base_url, model_id, key="test-key"):
+    model = requests.get(_op(base_url, "Model/"), params={"modelId": model_id}, auth=(key, "")).json()
+    return [c["count"] for c in model["categories"]]
+
+
+def test_by_default_the_fake_neither_deduplicates_nor_keeps_result_order(tmp_path):
+    image = make_image(RED, seed=1)
+    with fake_nanonets(min_images=3) as fake:
+        created = requests.post(_op(fake.base_url, "Model/"), data={"categories": ["red", "blue"]}, auth=("k", ""))
+        model_id = created.json()["model_id"]
+        twice = _upload(fake.base_url, model_id, "red", [image, image, make_image(RED, seed=2)], key="k")
+        again = _upload(fake.base_url, model_id, "red", [image], key="k")
+        for answer in (created, twice, again):
+            assert answer.status_code == 200 and DEDUPE_HEADER not in answer.headers
+        assert _counts(fake.base_url, model_id, key="k") == [4, 0]
+        _upload(fake.base_url, model_id, "blue", [make_image(BLUE, seed=i) for i in range(3)], key="k")
+        assert requests.post(_op(fake.base_url, "Train/"), params={"modelId": model_id}, auth=("k", "")).ok
+        assert fake.wait_idle(180) and _counts(fake.base_url, model_id, key="k") == [4, 3]
+        names = [f"probe{i:02d}.png" for i in range(20)]
+        answer = requests.post(_op(fake.base_url, "LabelFile/"), params={"modelId": model_id}, auth=("k", ""),
+                               files=[("file", (n, make_image(BLUE, seed=60 + i))) for i, n in enumerate(names)])
+        order = [entry["file"] for entry in answer.json()["result"]]
+        assert answer.status_code == 200 and sorted(order) == names and order != names
+
+
+def test_the_fake_can_be_as_kind_as_the_local_server():
+    image = make_image(RED, seed=1)
+    with fake_nanonets(dedupe=True, shuffle_results=False) as fake:
+        created = requests.post(_op(fake.base_url, "Model/"), data={"categories": ["red", "blue"]},
+                                auth=("test-key", ""))
+        model_id = created.json()["model_id"]
+        uploads = [_upload(fake.base_url, model_id, "red", [image, image]), _upload(fake.base_url, model_id, "red", [image])]
+        for answer in (created, *uploads, requests.get(_op(fake.base_url, "Models/"))):
+            assert answer.headers[DEDUPE_HEADER] == "sha256"
+        assert _counts(fake.base_url, model_id) == [1, 0]
+        assert fake.app.extensions["nanoclient"]["config"].shuffle_results is False
+
+
+def test_fail_after_rate_in_the_fake_stores_then_answers_500_or_breaks_the_connection():
+    from urllib3.exceptions import NewConnectionError
+
+    with fake_nanonets(fail_after_rate=1.0, fail_seed=2) as fake:
+        outcomes = []
+        model_id = None
+        for n in range(1, 8):
+            try:
+                if model_id is None:
+                    answer = requests.post(_op(fake.base_url, "Model/"), data={"categories": ["red", "blue"]},
+                                           auth=("test-key", ""))
+                else:
+                    answer = _upload(fake.base_url, model_id, "red", [make_image(RED, seed=n)])
+            except requests.exceptions.ConnectionError as exc:  # what requests raises for a broken connection
+                causes = [exc, *exc.args]
+                assert not any(isinstance(c, NewConnectionError) for c in causes)  # "sent", not "refused"
+                assert not isinstance(exc, requests.exceptions.ConnectTimeout)
+                outcomes.append("broken")
+            else:
+                assert answer.status_code == 500 and answer.json()["errors"][0]["reason"] == "injected_after_processing"
+                outcomes.append(500)
+            if model_id is None:
+                [model] = requests.get(_op(fake.base_url, "Models/"), auth=("test-key", "")).json()
+                model_id = model["model_id"]  # created, whatever the answer was
+            else:
+                assert _counts(fake.base_url, model_id) == [n - 1, 0]  # each upload was stored
+        assert set(outcomes) == {500, "broken"}
+        assert fake.request_count >= 7 * 2
+
+
+def test_the_fixture_uses_the_unkind_defaults(nanonets_fake):
+    config = nanonets_fake.app.extensions["nanoclient"]["config"]
+    assert (config.dedupe, config.shuffle_results, nanonets_fake.backend.dedupe) == (False, True, False)
+    answer = requests.get(_op(nanonets_fake.base_url, "Models/"), auth=(nanonets_fake.api_key, ""))
+    assert answer.status_code == 200 and DEDUPE_HEADER not in answer.headers

@@ -3,27 +3,37 @@
 Each view parses what API.md allows (query string, form, multipart or JSON), calls the
 backend and renders a JSON answer. Every failure, expected or not, becomes the JSON error
 body of API.md with the right status; never an HTML page.
+
+The kindnesses the hosted service does not promise are declared or dropped here: the
+DEDUPE_HEADER on every API response while the backend deduplicates, results in input order
+unless ``shuffle_results``, and faults injected before (``fail_rate``) or after
+(``fail_after_rate``) processing. A dropped connection cannot be made by Flask: the app marks
+the response with DROP_MARKER and the transport drops it (``DropMarkedConnections`` under
+waitress, ``nanoclient.testing`` in-process).
 """
 from __future__ import annotations
 
 import logging
 import random
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..errors import BadRequestError, NanonetsError, ServerError
 from ..types import Model, Prediction
-from .backend import Backend, open_backend
-from .config import API_ROOT, ServerConfig
+from .backend import Backend, open_backend, url_errors
+from .config import API_ROOT, DEDUPE_BY_SHA256, DEDUPE_HEADER, ServerConfig
 
 log = logging.getLogger("nanoclient.server")
 
 IC = API_ROOT + "/ImageCategorization"
 #: Extension key under which the app keeps its backend and config.
 EXTENSION = "nanoclient"
+#: Internal response header: "drop the connection instead of sending this answer". Never reaches
+#: a client: the transport (DropMarkedConnections, nanoclient.testing) acts on it and removes it.
+DROP_MARKER = "X-Nanoclient-Drop-Connection"
 
 _HTTP_REASONS = {
     400: "bad_request",
@@ -42,6 +52,13 @@ class ServiceUnavailableError(ServerError):
     reason = "unavailable"
 
 
+class FailedAfterProcessingError(ServerError):
+    """500: a failure injected by --fail-after-rate once the request was processed (blind retries duplicate)."""
+
+    http_status = 500
+    reason = "injected_after_processing"
+
+
 def create_app(config: ServerConfig, backend: Optional[Backend] = None) -> Flask:
     """The Flask app of the local server.
 
@@ -55,6 +72,7 @@ def create_app(config: ServerConfig, backend: Optional[Backend] = None) -> Flask
             min_images=config.min_images,
             fetch_timeout=config.fetch_timeout,
             fetch_max_bytes=config.fetch_max_bytes,
+            dedupe=config.dedupe,
         )
     app = Flask("nanoclient.server")
     app.config["MAX_CONTENT_LENGTH"] = config.max_upload_bytes
@@ -62,19 +80,44 @@ def create_app(config: ServerConfig, backend: Optional[Backend] = None) -> Flask
     app.config["JSON_SORT_KEYS"] = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.strict_slashes = False  # the trailing slash is optional everywhere
-    chaos = random.Random(config.fail_seed)
+    chaos = random.Random(config.fail_seed)  # which requests fail (--fail-rate, --fail-after-rate)
+    shuffler = random.Random(config.fail_seed)  # its own stream: shuffling does not move the failures
+    mutating: Set[str] = set()  # endpoints that change data: --fail-after-rate applies to them
     app.extensions[EXTENSION] = {"backend": backend, "config": config}
 
-    def route(path: str, method: str):
+    def route(path: str, method: str, *, mutates: bool = False):
         """Register a view for IC + path, with and without the trailing slash."""
         bare = IC + path.rstrip("/")
+        endpoint = f"{method}:{bare}"
+        if mutates:
+            mutating.add(endpoint)
 
         def register(view):
             for rule in (bare, bare + "/"):
-                app.add_url_rule(rule, f"{method}:{bare}", view, methods=[method])
+                app.add_url_rule(rule, endpoint, view, methods=[method])
             return view
 
         return register
+
+    def in_answer_order(results: Sequence[Prediction]) -> List[Prediction]:
+        """Results in input order, or shuffled with --shuffle-results (the hosted service promises no order)."""
+        ordered = list(results)
+        if config.shuffle_results:
+            shuffler.shuffle(ordered)
+        return ordered
+
+    def fail_after_processing(response: Response) -> Response:
+        """With --fail-after-rate, replace a processed mutation's 2xx answer by a 500 or a dropped connection."""
+        if not (config.fail_after_rate and request.endpoint in mutating and 200 <= response.status_code < 300):
+            return response
+        if chaos.random() >= config.fail_after_rate:
+            return response
+        if chaos.random() < 0.5:
+            return _error(FailedAfterProcessingError(
+                "Internal server error injected by --fail-after-rate after the request was processed",
+                hint="The request WAS processed: check the model before sending it again"))
+        response.headers[DROP_MARKER] = "1"
+        return response
 
     @app.before_request
     def _inject_faults() -> Optional[Response]:
@@ -87,6 +130,15 @@ def create_app(config: ServerConfig, backend: Optional[Backend] = None) -> Flask
                 "Service unavailable (failure injected by --fail-rate)", hint="Retry the request"))
         return None
 
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        if not request.path.startswith(IC + "/"):
+            return response
+        response = fail_after_processing(response)
+        if backend.dedupe:  # the backend's actual behaviour, whoever configured it
+            response.headers[DEDUPE_HEADER] = DEDUPE_BY_SHA256
+        return response
+
     @app.get("/healthz")
     def healthz() -> Response:
         return jsonify({"status": "ok"})
@@ -97,7 +149,7 @@ def create_app(config: ServerConfig, backend: Optional[Backend] = None) -> Flask
 
         return jsonify(openapi_document())
 
-    @route("/Model/", "POST")
+    @route("/Model/", "POST", mutates=True)
     def create_model() -> Response:
         account = backend.authenticate(_api_key())
         categories = request.values.getlist("categories")
@@ -122,19 +174,19 @@ def create_app(config: ServerConfig, backend: Optional[Backend] = None) -> Flask
         account = backend.authenticate(_api_key())
         return jsonify([m.to_json() for m in backend.list_models(account)])
 
-    @route("/UploadFile/", "POST")
+    @route("/UploadFile/", "POST", mutates=True)
     def upload_file() -> Response:
         account = backend.authenticate(_api_key())
         model = backend.upload_images(account, _field("modelId"), _field("category"), _files())
         return _model(model)
 
-    @route("/UploadUrls/", "POST")
+    @route("/UploadUrls/", "POST", mutates=True)
     def upload_urls() -> Response:
         account = backend.authenticate(_api_key())
         model, failed = backend.upload_urls(account, _field("modelId"), _field("category"), _list("urls"))
-        return _model(model, 202 if failed else 200)
+        return _partial_upload(model, failed) if failed else _model(model)
 
-    @route("/Train/", "POST")
+    @route("/Train/", "POST", mutates=True)
     def train() -> Response:
         account = backend.authenticate(_api_key())
         return _model(backend.train(account, _field("modelId")))
@@ -142,13 +194,13 @@ def create_app(config: ServerConfig, backend: Optional[Backend] = None) -> Flask
     @route("/LabelFile/", "POST")
     def label_file() -> Response:
         account = backend.authenticate(_api_key())
-        return _predictions(backend.predict_images(account, _field("modelId"), _files()))
+        return _predictions(in_answer_order(backend.predict_images(account, _field("modelId"), _files())))
 
     @route("/LabelUrls/", "POST")
     def label_urls() -> Response:
         account = backend.authenticate(_api_key())
         results, failed = backend.predict_urls(account, _field("modelId"), _list("urls"))
-        return _predictions(results, 202 if failed else 200)
+        return _predictions(in_answer_order(results), 202 if failed else 200)
 
     @app.errorhandler(NanonetsError)
     def _nanonets_error(exc: NanonetsError) -> Response:
@@ -267,6 +319,14 @@ def _model(model: Model, status: int = 200) -> Response:
     return response
 
 
+def _partial_upload(model: Model, failed: Sequence[Tuple[str, str]]) -> Response:
+    """202 for UploadUrls when some URLs failed: the model, plus which URLs failed and why."""
+    body = {**model.to_json(), "message": "Some URLs could not be fetched", "errors": url_errors(failed)}
+    response = jsonify(body)
+    response.status_code = 202
+    return response
+
+
 def _predictions(results: List[Prediction], status: int = 200) -> Response:
     body = {
         "message": "Success" if status == 200 else "Some inputs could not be predicted",
@@ -292,4 +352,46 @@ def _error(exc: NanonetsError) -> Response:
     return response
 
 
-__all__ = ["create_app", "ServiceUnavailableError", "IC"]
+# ---------------------------------------------------------------------- dropped connections
+
+#: The WSGI ``start_response`` callable, and the app it is given to.
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[Dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class DropMarkedConnections:
+    """WSGI middleware for waitress: a response marked with DROP_MARKER becomes a dropped connection.
+
+    The marked answer goes out with its status and headers but only half of its body under a
+    Content-Length of the whole: waitress logs a warning and closes the socket, and the client
+    sees the connection break mid-answer (``requests``: ChunkedEncodingError, "IncompleteRead")
+    after the request was processed. Other responses pass through untouched.
+    """
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        marked: List[Tuple[str, List[Tuple[str, str]], Any]] = []
+
+        def start(status: str, headers: List[Tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            if not any(name.lower() == DROP_MARKER.lower() for name, _ in headers):
+                return start_response(status, headers, exc_info)
+            kept = [(n, v) for n, v in headers if n.lower() not in (DROP_MARKER.lower(), "content-length")]
+            marked.append((status, kept, exc_info))  # sent below, once the body's length is known
+            return lambda data: None
+
+        body = self.app(environ, start)
+        if not marked:
+            return body
+        try:
+            data = b"".join(body)
+        finally:
+            getattr(body, "close", lambda: None)()
+        status, headers, exc_info = marked[0]
+        start_response(status, headers + [("Content-Length", str(max(len(data), 1)))], exc_info)
+        return [data[: len(data) // 2]]
+
+
+__all__ = ["create_app", "DropMarkedConnections", "DROP_MARKER", "ServiceUnavailableError",
+           "FailedAfterProcessingError", "IC"]

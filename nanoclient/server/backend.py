@@ -13,6 +13,10 @@ Model state (API.md) is derived, never stored, from the images and the newest tr
     otherwise, by the image counts             -> 0 (none), 1 (a category below minimum), 2 (ready)
 
 Predictions always use the newest finished run, whatever the state says.
+
+Deduplication (``dedupe``, on by default): identical bytes uploaded to the same model and
+category count once. The hosted service promises no such thing, so it can be turned off
+for testing clients; then every file part counts.
 """
 from __future__ import annotations
 
@@ -74,7 +78,8 @@ class Backend:
 
     ``trainer`` is the module-like object with ``train(images, labels)`` and
     ``Classifier.load(path)`` (default: ``nanoclient.server.trainer``). ``fetcher`` fetches
-    image URLs (default: ``fetch.fetch_url`` with the given limits).
+    image URLs (default: ``fetch.fetch_url`` with the given limits). ``dedupe`` counts
+    identical bytes in the same model and category once; off, every uploaded file counts.
     """
 
     def __init__(
@@ -88,11 +93,14 @@ class Backend:
         fetch_timeout: float = 10.0,
         fetch_max_bytes: int = 20 * 1024 * 1024,
         max_pixels: int = MAX_PIXELS,
+        dedupe: bool = True,
     ) -> None:
         if min_images < 1:
             raise ValueError("min_images must be at least 1")
         self.store = store
         self.min_images = int(min_images)
+        #: Whether identical bytes in the same model and category count once.
+        self.dedupe = bool(dedupe)
         self.max_pixels = max_pixels
         self._keys = [k.encode("utf-8") for k in api_keys if k]
         self._trainer = trainer
@@ -268,10 +276,7 @@ class Backend:
         urls = self._check_urls(urls)
         fetched, failed = self._fetch_images(urls)
         if not fetched:
-            raise BadRequestError(
-                "None of the URLs gave a PNG or JPEG image",
-                errors=[{"reason": "bad_url", "message": f"{url}: {why}"} for url, why in failed],
-            )
+            raise BadRequestError("None of the URLs gave a PNG or JPEG image", errors=url_errors(failed))
         self._store_images(record.id, str(category), fetched)
         return self.get_model(account, record.id), failed
 
@@ -301,8 +306,9 @@ class Backend:
             )
 
     def _store_images(self, model_id: str, category: str, files: Sequence[NamedBytes]) -> int:
+        """Store the files and record them; return how many image rows were added (fewer with dedupe)."""
         items = [(category, self.store.put_image(data), name[:500]) for name, data in files]
-        return self.store.add_images(model_id, items)
+        return self.store.add_images(model_id, items, dedupe=self.dedupe)
 
     def _check_urls(self, urls: Sequence[str]) -> List[str]:
         cleaned = [str(u).strip() for u in urls if str(u).strip()]
@@ -420,10 +426,7 @@ class Backend:
         urls = self._check_urls(urls)
         fetched, failed = self._fetch_images(urls)
         if not fetched:
-            raise BadRequestError(
-                "None of the URLs gave a PNG or JPEG image",
-                errors=[{"reason": "bad_url", "message": f"{url}: {why}"} for url, why in failed],
-            )
+            raise BadRequestError("None of the URLs gave a PNG or JPEG image", errors=url_errors(failed))
         by_url = {url: p for url, p in zip([u for u, _ in fetched], self._predict(record, classifier, fetched))}
         reasons = dict(failed)
         results = []
@@ -466,6 +469,11 @@ class Backend:
         return results
 
 
+def url_errors(failed: Sequence[Tuple[str, str]]) -> List[Dict[str, str]]:
+    """The error details of URLs that could not be used: one per URL, machine-readable and readable."""
+    return [{"reason": "bad_url", "url": url, "message": f"{url}: {why}"} for url, why in failed]
+
+
 def open_backend(data_dir: Any, **options: Any) -> Backend:
     """Open the store in ``data_dir`` and start a backend on it (see Backend for the options)."""
     store = Store(data_dir)
@@ -476,4 +484,4 @@ def open_backend(data_dir: Any, **options: Any) -> Backend:
         raise
 
 
-__all__ = ["Account", "Backend", "open_backend", "key_hash", "Fetcher"]
+__all__ = ["Account", "Backend", "open_backend", "key_hash", "url_errors", "Fetcher"]

@@ -10,7 +10,7 @@ from typing import Optional, Tuple
 
 import click
 
-from .config import DEFAULT_THREADS  # light: the standard library only
+from .config import DEFAULT_THREADS, ServerConfig  # light: the standard library only
 
 
 @click.command("serve")
@@ -29,6 +29,20 @@ from .config import DEFAULT_THREADS  # light: the standard library only
               help="Delay every API response by this much (for testing clients).")
 @click.option("--fail-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="Answer this fraction of API requests with 503 (for testing clients).")
+@click.option("--fail-after-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Process this fraction of uploads, model creations and Train requests, then answer "
+                   "500 or drop the connection instead (half each): a client that resends blindly stores "
+                   "twice (for testing clients).")
+@click.option("--fail-seed", type=int, default=None, metavar="N",
+              help="Seed for --fail-rate, --fail-after-rate and --shuffle-results, for reproducible tests "
+                   "[default: random].")
+@click.option("--dedupe/--no-dedupe", default=True, show_default=True,
+              help="Count identical bytes uploaded to the same model and category once, and say so in the "
+                   "Nanoclient-Dedupe response header. --no-dedupe counts every file, for testing clients: "
+                   "the hosted service promises no deduplication.")
+@click.option("--shuffle-results", is_flag=True,
+              help="Answer LabelFile and LabelUrls results in a random order, for testing clients: the "
+                   "hosted service promises no order.")
 @click.option("--max-upload-mb", default=32.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Largest request accepted; larger ones get 413.")
 @click.option("--fetch-timeout", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
@@ -39,7 +53,8 @@ from .config import DEFAULT_THREADS  # light: the standard library only
               help="Requests served at the same time.")
 @click.option("--verbose", "-v", is_flag=True, help="Log every training run and more to stderr.")
 def serve(host: str, port: int, data_dir: Optional[Path], api_keys: Tuple[str, ...], min_images: int,
-          latency_ms: float, fail_rate: float, max_upload_mb: float, fetch_timeout: float, fetch_max_mb: float,
+          latency_ms: float, fail_rate: float, fail_after_rate: float, fail_seed: Optional[int], dedupe: bool,
+          shuffle_results: bool, max_upload_mb: float, fetch_timeout: float, fetch_max_mb: float,
           threads: int, verbose: bool) -> None:
     """Run the Image Categorization API on this machine, with real storage and training.
 
@@ -48,7 +63,7 @@ def serve(host: str, port: int, data_dir: Optional[Path], api_keys: Tuple[str, .
     """
     import logging
 
-    from .config import ServerConfig, keys_from_env
+    from .config import keys_from_env
     from .serve import is_loopback, run_server
 
     keys = tuple(k for k in api_keys if k) or keys_from_env()
@@ -72,7 +87,7 @@ def serve(host: str, port: int, data_dir: Optional[Path], api_keys: Tuple[str, .
 
         data_dir = Path(platformdirs.user_data_dir("nanoclient"))
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
-    from .store import StoreLockedError
+    from .store import StoreLockedError, StoreVersionError
 
     try:
         config = ServerConfig(
@@ -81,17 +96,36 @@ def serve(host: str, port: int, data_dir: Optional[Path], api_keys: Tuple[str, .
             min_images=min_images,
             latency_ms=latency_ms,
             fail_rate=fail_rate,
+            fail_after_rate=fail_after_rate,
+            fail_seed=fail_seed,
+            dedupe=dedupe,
+            shuffle_results=shuffle_results,
             max_upload_mb=max_upload_mb,
             fetch_timeout=fetch_timeout,
             fetch_max_bytes=int(fetch_max_mb * 1024 * 1024),
         )
         click.echo(
             f"nanoclient server: data in {config.data_dir}; "
-            + (f"{len(keys)} API key(s) accepted" if keys else "any API key accepted, one account per key"),
+            + (f"{len(keys)} API key(s) accepted" if keys else "any API key accepted, one account per key")
+            + "".join(f"; {unkind}" for unkind in _unkindnesses(config)),
             err=True,
         )
         run_server(config, host=host, port=port, threads=threads)
-    except StoreLockedError as exc:
+    except (StoreLockedError, StoreVersionError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _unkindnesses(config: ServerConfig) -> Tuple[str, ...]:
+    """The kindnesses dropped and faults injected, as the start-up banner names them."""
+    notes = []
+    if not config.dedupe:
+        notes.append("deduplication off")
+    if config.shuffle_results:
+        notes.append("results shuffled")
+    if config.fail_rate:
+        notes.append(f"{config.fail_rate:g} of requests fail before processing")
+    if config.fail_after_rate:
+        notes.append(f"{config.fail_after_rate:g} of mutating requests fail after processing")
+    return tuple(notes)

@@ -13,11 +13,23 @@ API_ROOT = "/api/v2"
 #: Worker threads of waitress: four times the 8 upload requests one client keeps in flight,
 #: so that the server's concurrency never limits a client, or a few at once.
 DEFAULT_THREADS = 32
+#: Response header by which the local server declares that it deduplicates uploads: present
+#: (value DEDUPE_BY_SHA256) on every API response when identical bytes uploaded to the same
+#: model and category are counted once, absent with ``--no-dedupe``. A plain header, so that a
+#: proxy can strip it. The SDK must not import the server package: it keeps its own copy of
+#: this name, which must stay equal to this one.
+DEDUPE_HEADER = "Nanoclient-Dedupe"
+#: The value of DEDUPE_HEADER: what identifies "identical bytes".
+DEDUPE_BY_SHA256 = "sha256"
 
 
 @dataclass(frozen=True)
 class ServerConfig:
-    """What ``nanoclient serve`` was asked for: storage, keys, limits and injected faults."""
+    """What ``nanoclient serve`` was asked for: storage, keys, limits, kindnesses and injected faults.
+
+    The kindnesses (``dedupe``, results in input order) are what the hosted service does not
+    promise (API.md); each can be dropped so that client tests catch code relying on it.
+    """
 
     data_dir: Path
     #: Accepted API keys; empty means any non-empty key is accepted and is its own account.
@@ -28,12 +40,20 @@ class ServerConfig:
     latency_ms: float = 0.0
     #: Fraction (0..1) of API requests answered with 503 before doing anything.
     fail_rate: float = 0.0
+    #: Fraction (0..1) of mutating requests (POST) processed, then answered with a 500 or a
+    #: dropped connection instead of their 2xx answer (half each).
+    fail_after_rate: float = 0.0
+    #: Count identical bytes uploaded to the same model and category once (and say so in
+    #: DEDUPE_HEADER); off, every file part counts.
+    dedupe: bool = True
+    #: Answer LabelFile and LabelUrls results in a random order instead of input order.
+    shuffle_results: bool = False
     #: Largest request body accepted, in megabytes (413 beyond).
     max_upload_mb: float = 32.0
     #: Timeout and size cap for fetching image URLs.
     fetch_timeout: float = 10.0
     fetch_max_bytes: int = 20 * 1024 * 1024
-    #: Seed for --fail-rate, for reproducible fault injection (None: random).
+    #: Seed for --fail-rate, --fail-after-rate and --shuffle-results, for reproducible tests (None: random).
     fail_seed: Optional[int] = field(default=None)
 
     def __post_init__(self) -> None:
@@ -43,6 +63,8 @@ class ServerConfig:
             raise ValueError("min_images must be at least 1")
         if not 0.0 <= self.fail_rate <= 1.0:
             raise ValueError("fail_rate must be between 0 and 1")
+        if not 0.0 <= self.fail_after_rate <= 1.0:
+            raise ValueError("fail_after_rate must be between 0 and 1")
         if self.latency_ms < 0:
             raise ValueError("latency_ms cannot be negative")
         if self.max_upload_mb <= 0:

@@ -8,14 +8,26 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from .._version import __version__
+from .config import DEDUPE_BY_SHA256, DEDUPE_HEADER
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _MODEL = {"$ref": "#/components/schemas/Model"}
 _PREDICTIONS = {"$ref": "#/components/schemas/PredictionResponse"}
+_PARTIAL_UPLOAD = {"$ref": "#/components/schemas/PartialUpload"}
+
+#: Headers of every API response.
+_HEADERS = {
+    DEDUPE_HEADER: {
+        "description": "Present when identical bytes uploaded to the same model and category are counted once "
+                       "(absent with --no-dedupe)",
+        "required": False,
+        "schema": {"type": "string", "enum": [DEDUPE_BY_SHA256]},
+    }
+}
 
 
 def _json(schema: Dict[str, Any], description: str) -> Dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+    return {"description": description, "headers": _HEADERS, "content": {"application/json": {"schema": schema}}}
 
 
 def _errors(*codes: int) -> Dict[str, Any]:
@@ -25,6 +37,7 @@ def _errors(*codes: int) -> Dict[str, Any]:
         401: "Missing or unknown API key",
         404: "Model unknown to this API key",
         413: "Upload larger than the server accepts",
+        500: "Injected failure after the request was processed (--fail-after-rate)",
         503: "Injected failure (--fail-rate)",
     }
     return {str(code): _json(_ERROR, texts[code]) for code in sorted({401, 503, *codes})}
@@ -60,6 +73,12 @@ def _form(properties: Dict[str, Any], required: list) -> Dict[str, Any]:
 _FILES = {"type": "array", "items": {"type": "string", "format": "binary"}, "minItems": 1}
 _URLS = {"type": "array", "items": {"type": "string"}, "minItems": 1}
 _STRING = {"type": "string"}
+#: One URL that could not be used, in a 202 of UploadUrls.
+_URL_ERROR = {
+    "type": "object",
+    "required": ["reason", "url", "message"],
+    "properties": {"reason": _STRING, "url": _STRING, "message": _STRING},
+}
 
 
 def openapi_document() -> Dict[str, Any]:
@@ -88,7 +107,7 @@ def openapi_document() -> Dict[str, Any]:
                     "requestBody": _form(
                         {"categories": {"type": "array", "items": _STRING, "minItems": 1}}, ["categories"]
                     ),
-                    "responses": {"200": _json(_MODEL, "The new model"), **_errors(400)},
+                    "responses": {"200": _json(_MODEL, "The new model"), **_errors(400, 500)},
                 },
             },
             f"{ic}/Model/{{model_id}}": {
@@ -113,7 +132,8 @@ def openapi_document() -> Dict[str, Any]:
                     "requestBody": _multipart(
                         {"file": _FILES, "category": _STRING, "modelId": _STRING}, ["file", "category", "modelId"]
                     ),
-                    "responses": {"200": _json(_MODEL, "The model with updated counts"), **_errors(400, 404, 413)},
+                    "responses": {"200": _json(_MODEL, "The model with updated counts"),
+                                  **_errors(400, 404, 413, 500)},
                 }
             },
             f"{ic}/UploadUrls/": {
@@ -125,8 +145,8 @@ def openapi_document() -> Dict[str, Any]:
                     ),
                     "responses": {
                         "200": _json(_MODEL, "All URLs fetched and stored"),
-                        "202": _json(_MODEL, "Only some URLs could be fetched"),
-                        **_errors(400, 404),
+                        "202": _json(_PARTIAL_UPLOAD, "Only some URLs could be fetched: those were stored"),
+                        **_errors(400, 404, 500),
                     },
                 }
             },
@@ -135,7 +155,7 @@ def openapi_document() -> Dict[str, Any]:
                     "operationId": "train",
                     "summary": "Start training",
                     "parameters": [_model_id_query()],
-                    "responses": {"200": _json(_MODEL, "The model, queued or training"), **_errors(400, 404)},
+                    "responses": {"200": _json(_MODEL, "The model, queued or training"), **_errors(400, 404, 500)},
                 }
             },
             f"{ic}/LabelFile/": {
@@ -179,6 +199,19 @@ def openapi_document() -> Dict[str, Any]:
                         "categories": {"type": "array", "items": {"$ref": "#/components/schemas/Category"}},
                     },
                 },
+                "PartialUpload": {
+                    "allOf": [
+                        _MODEL,
+                        {
+                            "type": "object",
+                            "required": ["message", "errors"],
+                            "properties": {
+                                "message": _STRING,
+                                "errors": {"type": "array", "minItems": 1, "items": _URL_ERROR},
+                            },
+                        },
+                    ]
+                },
                 "PredictionResponse": {
                     "type": "object",
                     "required": ["message", "result"],
@@ -219,7 +252,11 @@ def openapi_document() -> Dict[str, Any]:
                             "items": {
                                 "type": "object",
                                 "required": ["reason", "message"],
-                                "properties": {"reason": _STRING, "message": _STRING},
+                                "properties": {
+                                    "reason": _STRING,
+                                    "message": _STRING,
+                                    "url": {"type": "string", "description": "The URL at fault (UploadUrls, LabelUrls)"},
+                                },
                             },
                         },
                     },

@@ -46,13 +46,13 @@ def run_server(config: ServerConfig, *, host: str = "127.0.0.1", port: int = 876
     """
     from waitress.server import create_server
 
-    from .app import EXTENSION, create_app
+    from .app import EXTENSION, DropMarkedConnections, create_app
 
     app = create_app(config)
     backend = app.extensions[EXTENSION]["backend"]
     try:
         server = create_server(
-            app,
+            DropMarkedConnections(app),  # --fail-after-rate's dropped connections
             host=host,
             port=port,
             threads=threads,

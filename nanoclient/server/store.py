@@ -35,7 +35,8 @@ except ImportError:  # pragma: no cover - Windows
 log = logging.getLogger("nanoclient.server")
 
 DB_NAME = "nanoclient.sqlite3"
-SCHEMA_VERSION = 1
+#: 1: images UNIQUE (model_id, category, sha256). 2: images may repeat (``--no-dedupe``).
+SCHEMA_VERSION = 2
 
 #: Training run states as stored.
 RUN_QUEUED = "queued"
@@ -65,13 +66,13 @@ CREATE TABLE IF NOT EXISTS images (
     id INTEGER PRIMARY KEY AUTOINCREMENT,   -- never reused: runs remember the last id they saw
     model_id TEXT NOT NULL,
     category TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
+    sha256 TEXT NOT NULL,                   -- may repeat: deduplication is the caller's choice (add_images)
     name TEXT NOT NULL DEFAULT '',
     created_at REAL NOT NULL,
-    UNIQUE (model_id, category, sha256),
     FOREIGN KEY (model_id, category) REFERENCES categories(model_id, name)
 );
 CREATE INDEX IF NOT EXISTS images_by_sha ON images(sha256);
+CREATE INDEX IF NOT EXISTS images_by_content ON images(model_id, category, sha256);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     model_id TEXT NOT NULL REFERENCES models(id),
@@ -91,6 +92,10 @@ CREATE INDEX IF NOT EXISTS runs_by_model ON runs(model_id, id);
 
 class StoreLockedError(RuntimeError):
     """Another server process already uses this data folder."""
+
+
+class StoreVersionError(RuntimeError):
+    """The data folder was written by a newer nanoclient, whose schema this one does not know."""
 
 
 @dataclass(frozen=True)
@@ -157,8 +162,9 @@ def sha256_hex(data: bytes) -> str:
 class Store:
     """SQLite metadata (a connection per thread) plus content-addressed files in one folder.
 
-    Opening a store takes the folder's lock, creates the schema and sweeps what a crash may
-    have left behind. ``close()`` releases it all.
+    Opening a store takes the folder's lock, creates the schema (or upgrades one written by
+    an older version, in place) and sweeps what a crash may have left behind. ``close()``
+    releases it all.
     """
 
     def __init__(self, data_dir: os.PathLike, *, sweep: bool = True) -> None:
@@ -177,12 +183,31 @@ class Store:
         try:
             conn = self._conn()
             conn.execute("PRAGMA journal_mode=WAL")
+            self._migrate(conn)
             conn.executescript(_SCHEMA)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self.last_sweep = self.sweep() if sweep else SweepReport()
         except BaseException:
             self.close()
             raise
+
+    # ------------------------------------------------------------------ schema
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Bring a database written by an older version up to SCHEMA_VERSION, in place.
+
+        A new database (user_version 0) is left to ``_SCHEMA``; a newer one is refused rather
+        than written with rules it was not made for.
+        """
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StoreVersionError(
+                f"{self.db_path} has schema version {version}, newer than this nanoclient's "
+                f"({SCHEMA_VERSION}); upgrade nanoclient or pick another --data-dir"
+            )
+        if version == 1:
+            _migrate_1_to_2(conn)
+            log.warning("data folder %s upgraded from schema version 1 to 2", self.data_dir)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -362,22 +387,23 @@ class Store:
 
     # ------------------------------------------------------------------ images
 
-    def add_images(self, model_id: str, items: Sequence[Tuple[str, str, str]]) -> int:
-        """Record (category, sha256, name) images of a model in one transaction; return how many were new.
+    def add_images(self, model_id: str, items: Sequence[Tuple[str, str, str]], *, dedupe: bool = True) -> int:
+        """Record (category, sha256, name) images of a model in one transaction; return how many rows were added.
 
-        The files must already be stored (``put_image``). An image already recorded for the
-        same model and category is ignored: the same bytes count once.
+        The files must already be stored (``put_image``). With ``dedupe`` an image whose bytes
+        are already recorded for the same model and category, or come earlier in ``items``,
+        is skipped: the same bytes count once. Without it every item becomes its own row.
         """
         if not items:
             return 0
         now = time.time()
-        with self._write() as conn:
-            before = conn.total_changes
+        with self._write() as conn:  # BEGIN IMMEDIATE: no other writer between the lookup and the insert
+            kept = _new_content(conn, model_id, items) if dedupe else list(items)
             conn.executemany(
-                "INSERT OR IGNORE INTO images (model_id, category, sha256, name, created_at) VALUES (?, ?, ?, ?, ?)",
-                [(model_id, category, sha, name, now) for category, sha, name in items],
+                "INSERT INTO images (model_id, category, sha256, name, created_at) VALUES (?, ?, ?, ?, ?)",
+                [(model_id, category, sha, name, now) for category, sha, name in kept],
             )
-            return conn.total_changes - before
+            return len(kept)
 
     def training_images(self, model_id: str, last_image_id: int) -> List[Tuple[Path, str]]:
         """(file path, category) of the model's images up to ``last_image_id``, oldest first."""
@@ -518,6 +544,75 @@ class Store:
                 report.dangling_runs,
             )
         return report
+
+
+def _new_content(conn: sqlite3.Connection, model_id: str,
+                 items: Sequence[Tuple[str, str, str]]) -> List[Tuple[str, str, str]]:
+    """The items whose (category, sha256) is neither recorded for the model nor earlier in ``items``."""
+    seen = set()
+    kept = []
+    for category, sha, name in items:
+        if (category, sha) in seen:
+            continue
+        seen.add((category, sha))
+        if conn.execute(
+            "SELECT 1 FROM images WHERE model_id = ? AND category = ? AND sha256 = ? LIMIT 1", (model_id, category, sha)
+        ).fetchone() is None:
+            kept.append((category, sha, name))
+    return kept
+
+
+#: The images table of schema version 2, created under a temporary name by the migration.
+_IMAGES_V2 = """
+CREATE TABLE images_v2 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    model_id TEXT NOT NULL,
+    category TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    FOREIGN KEY (model_id, category) REFERENCES categories(model_id, name)
+)
+"""
+
+
+def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
+    """Drop the UNIQUE (model_id, category, sha256) of images, keeping every row and its id.
+
+    SQLite cannot drop a constraint, so the table is rebuilt (the procedure of the SQLite
+    manual, "Making Other Kinds Of Table Schema Changes") in one transaction: a crash leaves
+    version 1 intact, and the next open tries again.
+    """
+    conn.execute("PRAGMA foreign_keys=OFF")  # a no-op inside a transaction: set before BEGIN
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # ids must never be reused (runs.last_image_id): carry the AUTOINCREMENT counter over,
+            # which may be above MAX(id) when the newest rows were deleted (e.g. by the sweep)
+            row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'images'").fetchone()
+            counter = int(row[0]) if row else 0
+            conn.execute(_IMAGES_V2)
+            conn.execute(
+                "INSERT INTO images_v2 (id, model_id, category, sha256, name, created_at) "
+                "SELECT id, model_id, category, sha256, name, created_at FROM images ORDER BY id"
+            )
+            conn.execute("DROP TABLE images")
+            conn.execute("ALTER TABLE images_v2 RENAME TO images")
+            conn.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'images'", (counter,))
+            if counter and conn.execute("SELECT 1 FROM sqlite_sequence WHERE name = 'images'").fetchone() is None:
+                conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('images', ?)", (counter,))
+            conn.execute("CREATE INDEX images_by_sha ON images(sha256)")
+            conn.execute("CREATE INDEX images_by_content ON images(model_id, category, sha256)")
+            broken = conn.execute("PRAGMA foreign_key_check(images)").fetchall()
+            if broken:
+                raise sqlite3.IntegrityError(f"images rows without their category: {broken[:5]}")
+            conn.execute("PRAGMA user_version=2")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        conn.execute("PRAGMA foreign_keys=ON")
 
 
 def _remove(path: Path) -> None:
