@@ -11,8 +11,14 @@ Retry policy (``max_retries`` extra attempts, like openai-python):
 * never retried: any other 4xx, TLS errors, and 2xx bodies that are not JSON;
 * wait before retry ``n`` (0-based): ``min(0.5 * 2**n, 8)`` seconds, less up to 25 % jitter,
   or the server's ``Retry-After`` (seconds or an HTTP date, capped at 60 s) when it sends one;
-* a request marked ``idempotent=False`` (it creates something) is retried only when the server
-  surely did not act on it: the connection could not be opened, or the answer was 408 or 429.
+* a request marked ``idempotent=False`` (it creates or stores something) is retried only when
+  the server surely did not act on it: the connection could not be opened, or the answer was
+  429 or 503. After any other failure (a read timeout, a connection dropped once the request
+  went out, another 5xx) it raises, and ``may_have_been_processed(error)`` says so: the caller
+  finds out what happened before sending it again (``client.py`` does, for uploads).
+
+Every request of a Transport holds a slot of one ``AdaptiveLimit`` while it is on the wire, so
+that a 429 or 503 slows every thread of the client down together (see ``_throttle``).
 
 File parts are opened when an attempt starts and streamed from disk, so a retry re-reads
 them and no file is ever held in memory whole.
@@ -40,6 +46,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from ._throttle import AdaptiveLimit
 from .errors import (
     BadRequestError,
     ConnectionError,
@@ -62,7 +69,9 @@ MAX_RETRY_AFTER = 60.0
 #: Statuses worth another attempt (besides every 5xx).
 RETRY_STATUSES = frozenset({408, 429})
 #: Statuses meaning the server did not act on the request, so even a creating call may be retried.
-NOT_PROCESSED_STATUSES = frozenset({408, 429})
+NOT_PROCESSED_STATUSES = frozenset({429, 503})
+#: Statuses telling the client to slow down: they shrink the adaptive limit on requests in flight.
+THROTTLE_STATUSES = frozenset({429, 503})
 #: Connections kept open per host: enough for the largest worker pools the client uses.
 DEFAULT_POOL_SIZE = 32
 #: Bytes read from a file per chunk while streaming a multipart body.
@@ -80,6 +89,15 @@ class FilePart:
     path: Union[str, "os.PathLike[str]"]
     filename: str
     content_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A successful answer: its status, its headers and its decoded JSON body (None when empty)."""
+
+    status: int
+    data: Any
+    headers: Mapping[str, str]
 
 
 class _BasicKeyAuth(requests.auth.AuthBase):
@@ -222,6 +240,8 @@ class Transport:
         # A server on this machine is never reached through an HTTP(S)_PROXY from the environment.
         session.trust_env = not is_loopback_host(urlsplit(self.base_url).hostname or "")
         self._session = session
+        #: Requests in flight at most, shrunk by 429 and 503 answers and grown back by successes.
+        self.limit = AdaptiveLimit(self.pool_size)
 
     def __repr__(self) -> str:
         return f"Transport({self.base_url!r})"
@@ -249,26 +269,53 @@ class Transport:
         ``form`` is sent form-urlencoded, or as multipart fields when there are ``files``.
         Raises the ``nanoclient.errors`` class matching the failure.
         """
+        return self.send(method, path, params=params, form=form, files=files, idempotent=idempotent).data
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Optional[FormFields] = None,
+        form: Optional[FormFields] = None,
+        files: Optional[Sequence[FilePart]] = None,
+        idempotent: bool = True,
+    ) -> "Reply":
+        """Like ``request``, but return the whole successful answer: status, headers and JSON body."""
         url = self.url(path)
         attempt = 0
         while True:
+            pause = 0.0 if attempt else self.limit.pause_remaining()  # a retry has just waited its own delay
+            if pause > 0:  # another request was told to wait: so is this one
+                self._sleep(pause)
+            self.limit.acquire()
+            throttled, retry_after = False, None
             try:
                 response = self._send_once(method, url, params, form, files)
             except _Retryable as failure:
+                self.limit.release()
                 if attempt >= self.max_retries or not (idempotent or failure.not_sent):
                     raise failure.error from None
                 delay = self._backoff(attempt)
                 reason = failure.error.message
+            except BaseException:
+                self.limit.release()
+                raise
             else:
                 status = response.status_code
+                throttled = status in THROTTLE_STATUSES
+                if throttled:
+                    retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
+                self.limit.release(throttled=throttled, retry_after=min(retry_after or 0.0, MAX_RETRY_AFTER))
                 if 200 <= status < 300:
-                    return _decode_success(response, method, url)
+                    return Reply(status, _decode_success(response, method, url), response.headers)
                 error = error_from_response(response, method, url)
                 retryable = status in RETRY_STATUSES or status >= 500
                 if not retryable or attempt >= self.max_retries or not (
                         idempotent or status in NOT_PROCESSED_STATUSES):
                     raise error
-                retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
+                if retry_after is None:
+                    retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
                 delay = self._backoff(attempt) if retry_after is None else min(retry_after, MAX_RETRY_AFTER)
                 reason = f"HTTP {status}"
             log.info("%s %s failed (%s); retry %d of %d in %.2f s", method, url, reason,
@@ -308,11 +355,11 @@ class Transport:
                 )
             except requests.exceptions.SSLError as exc:
                 raise ConnectionError(f"TLS error talking to {_netloc(url)} ({_reason(exc)})",
-                                      method=method, url=url) from None
+                                      method=method, url=url, request_sent=False) from None
             except requests.exceptions.ConnectTimeout as exc:
                 raise _Retryable(ConnectionError(
                     f"Could not connect to {_netloc(url)} within {self.timeout:g} s ({_reason(exc)})",
-                    method=method, url=url), not_sent=True) from None
+                    method=method, url=url, request_sent=False), not_sent=True) from None
             except requests.exceptions.ReadTimeout:
                 raise _Retryable(TimeoutError(f"No response within {self.timeout:g} s",
                                               method=method, url=url)) from None
@@ -320,8 +367,8 @@ class Transport:
                 not_sent = _never_connected(exc)
                 what = (f"Could not connect to {_netloc(url)}" if not_sent
                         else "The connection broke before the response was complete")
-                raise _Retryable(ConnectionError(f"{what} ({_reason(exc)})", method=method, url=url),
-                                 not_sent=not_sent) from None
+                raise _Retryable(ConnectionError(f"{what} ({_reason(exc)})", method=method, url=url,
+                                                 request_sent=not not_sent), not_sent=not_sent) from None
             except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
                 raise _Retryable(ConnectionError(
                     f"The connection broke before the response was complete ({_reason(exc)})",
@@ -347,6 +394,22 @@ class _Retryable(Exception):
         self.error = error
         #: True when the request surely never reached the server (safe to retry even a creating call).
         self.not_sent = not_sent
+
+
+def may_have_been_processed(error: BaseException) -> bool:
+    """True when a failed request may still have been carried out by the server.
+
+    A read timeout, a connection that broke after the request went out, a 5xx other than 503
+    and a 2xx that could not be read leave the outcome unknown; a refused connection, a 429,
+    a 503 and any other 4xx mean that nothing was done.
+    """
+    if isinstance(error, ConnectionError):
+        return error.request_sent
+    if isinstance(error, TimeoutError):
+        return True
+    if isinstance(error, ServerError):
+        return error.status not in NOT_PROCESSED_STATUSES
+    return False
 
 
 def _open_part(part: FilePart) -> IO[bytes]:
@@ -493,4 +556,5 @@ def _random() -> float:
     return random.random()
 
 
-__all__ = ["Transport", "FilePart", "MultipartBody", "error_from_response", "is_loopback_host", "DEFAULT_POOL_SIZE"]
+__all__ = ["Transport", "Reply", "FilePart", "MultipartBody", "error_from_response", "is_loopback_host",
+           "may_have_been_processed", "DEFAULT_POOL_SIZE"]

@@ -17,3 +17,7 @@ DEFAULT_PREDICT_BATCH_SIZE = 20
 DEFAULT_PREDICT_WORKERS = 4
 #: Upper bound on any worker count: the size of the connection pool.
 MAX_WORKERS = 32
+#: Files ``upload_files`` reads ahead of what it sends, at most: enough to find batches of other
+#: categories to send meanwhile (against a server that is not known to deduplicate, only one
+#: batch per category is in flight).
+UPLOAD_LOOKAHEAD_FILES = 2000

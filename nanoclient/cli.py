@@ -37,8 +37,8 @@ from ._version import __version__
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
-#: Retries per request. Higher than the SDK's 3: a CLI run is often a long unattended upload, and
-#: every request it retries is safe to repeat (the server counts identical bytes once).
+#: Retries per request. Higher than the SDK's 3: a CLI run is often a long unattended upload.
+#: (An upload is resent blindly only when surely not processed, or to a server that deduplicates.)
 DEFAULT_RETRIES = 10
 
 #: Files listed one by one in a skip report before the rest are summarised.
@@ -352,9 +352,11 @@ def upload(state: State, folder: Path, workers: int, batch_size: int, force: boo
 
     DIR holds one sub-folder per category, or a train/ folder that does.
     Images are checked before sending; files that are not PNG or JPEG are skipped and
-    named. What each model received is recorded locally, so running the same command again
-    after an interruption sends only what is missing (--force sends everything).
-    Exits with 1 if any upload failed.
+    named. Each image is stored once, even against a server that does not deduplicate
+    (the counts are checked); an image whose fate the client could not find out is named
+    as unsettled. What each model received is recorded locally, so running the same command
+    again after an interruption sends only what is missing (--force sends everything).
+    Exits with 1 if any upload failed or is unsettled.
 
     \b
     Examples:
@@ -376,8 +378,8 @@ def upload(state: State, folder: Path, workers: int, batch_size: int, force: boo
     record = UploadRecord.for_model(client.base_url, model_id)
     click.get_current_context().call_on_close(record.close)
     digests = {str(path): file_digest(path) for path, _ in items}
-    to_send = [(path, category) for path, category in items
-               if force or (digests[str(path)], category) not in record]
+    to_send = _round_robin([(path, category) for path, category in items
+                            if force or (digests[str(path)], category) not in record])
     already = len(items) - len(to_send)
     if already:
         info(f"{already} images already uploaded to this model (local record); --force sends them again")
@@ -397,14 +399,30 @@ def upload(state: State, folder: Path, workers: int, batch_size: int, force: boo
     list_skipped(skipped)
     for path, exc in report.failed:
         info(f"failed {path}: {error_line(exc, state)}")
+    for path, why in report.unsettled:
+        info(f"unsettled {path}: {why}; check the model's counts before sending it again")
 
-    final = report.model or client.get_model(model_id)
+    final = client.get_model(model_id)
     result = {"uploaded": len(report.uploaded), "skipped": already + len(skipped), "failed": len(report.failed),
-              "model": final.to_json()}
+              "unsettled": len(report.unsettled), "model": final.to_json()}
     summary = f"uploaded {result['uploaded']}, skipped {result['skipped']}, failed {result['failed']}"
+    if report.unsettled:
+        summary += f", unsettled {result['unsettled']}"
     state.emit(result, "\n".join([summary, *format_model(final)]))
-    if report.failed:
+    if report.failed or report.unsettled:
         raise click.exceptions.Exit(1)
+
+
+def _round_robin(items: List[Tuple[Path, str]]) -> List[Tuple[Path, str]]:
+    """The items with categories taken in turn, so that batches of several categories can go at once."""
+    by_category: Dict[str, List[Tuple[Path, str]]] = {}
+    for item in items:
+        by_category.setdefault(item[1], []).append(item)
+    queues = list(by_category.values())
+    mixed: List[Tuple[Path, str]] = []
+    for index in range(max((len(q) for q in queues), default=0)):
+        mixed.extend(q[index] for q in queues if index < len(q))
+    return mixed
 
 
 def _split_by_category(folder: Path, items: List[Tuple[Path, str]], model: Any
@@ -434,7 +452,7 @@ def _wait(state: State, model_id: str, timeout: float, poll_interval: float) -> 
     from .errors import TimeoutError as WaitTimeout
 
     def show(model: Any) -> None:
-        info(f"{model.state_name}" + (f": {model.status}" if model.status else ""))
+        info(f"state {model.state} ({model.state_name})" + (f": {model.status}" if model.status else ""))
 
     try:
         return state.client().wait_until_trained(model_id, timeout=timeout, poll_interval=poll_interval,

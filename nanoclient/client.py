@@ -15,16 +15,17 @@ A Client is safe to share between threads.
 """
 from __future__ import annotations
 
+import itertools
 import os
-import queue
-import threading
+from dataclasses import replace
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 
-from ._transport import FilePart, Transport, is_loopback_host
+from ._transport import FilePart, Transport, is_loopback_host, may_have_been_processed
+from ._upload import UploadRun, UploadSettings, declares_dedupe, file_size
 from ._version import __version__
 from ._tuning import (
     DEFAULT_PREDICT_BATCH_SIZE,
@@ -33,31 +34,18 @@ from ._tuning import (
     DEFAULT_UPLOAD_WORKERS,
     MAX_WORKERS,
     UPLOAD_BATCH_MAX_BYTES,
+    UPLOAD_LOOKAHEAD_FILES,
 )
 from .errors import (
     AuthenticationError,
     BadRequestError,
-    ConnectionError,
-    InvalidImageError,
     NanonetsError,
-    NotFoundError,
-    PayloadTooLargeError,
-    PaymentRequiredError,
     ServerError,
     TimeoutError,
     TrainingFailedError,
 )
-from .images import check_image_file, unique_categories
-from .types import (
-    STATE_FAILED,
-    STATE_NAMES,
-    STATE_QUEUED,
-    STATE_TRAINED,
-    STATE_TRAINING,
-    Model,
-    Prediction,
-    UploadReport,
-)
+from .images import check_image_file, sniff_format, unique_categories
+from .types import STATE_FAILED, STATE_TRAINED, Model, Prediction, UploadReport
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -74,9 +62,6 @@ DEFAULT_MAX_RETRIES = 3
 
 _API = "ImageCategorization"
 _CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg"}
-#: Errors after which every other file of a batch would fail the same way: the batch stops.
-#: (ConnectionError comes only after every retry: the server is gone, not one request.)
-_BATCH_FATAL = (AuthenticationError, NotFoundError, PaymentRequiredError, ConnectionError)
 
 
 class Client:
@@ -162,22 +147,21 @@ class Client:
     ) -> Model:
         """Poll the model until training ends; return it trained (state 5).
 
-        ``on_update(model)`` is called on the first observation and on every change of state.
-        Raises TrainingFailedError (``.model`` says why) if training fails, TimeoutError after
-        ``timeout`` seconds, and BadRequestError if the model is not queued or training to
-        begin with. A model that left training but had images added meanwhile (state 1 or 2,
-        still serving the new training) is returned as it is.
+        Any state but 5 (trained) and -1 (failed) counts as "not yet": a service may report
+        other states than 3 and 4 for a while after ``train()``. ``on_update(model)`` is called
+        on the first observation and whenever the state or the status text changes. Raises
+        TrainingFailedError (``.model`` says why) if training fails, and TimeoutError after
+        ``timeout`` seconds.
         """
         model_id = _required(model_id, "model id")
         if poll_interval <= 0:
             raise BadRequestError("poll_interval must be positive")
         deadline = self._monotonic() + timeout
-        last_state: Optional[int] = None
-        seen_training = False
+        last: Optional[Tuple[int, str]] = None
         while True:
             model = self.get_model(model_id)
-            if model.state != last_state:
-                last_state = model.state
+            if (model.state, model.status) != last:
+                last = (model.state, model.status)
                 if on_update is not None:
                     on_update(model)
             if model.state == STATE_TRAINED:
@@ -187,19 +171,10 @@ class Client:
                     f"Training of model {model_id} failed" + (f": {model.status}" if model.status else ""),
                     model=model,
                 )
-            if model.state in (STATE_QUEUED, STATE_TRAINING):
-                seen_training = True
-            elif seen_training:
-                return model
-            else:
-                raise BadRequestError(
-                    f"Model {model_id} is not training (state {model.state}: {STATE_NAMES.get(model.state, '?')})",
-                    hint="Call train() first",
-                )
             remaining = deadline - self._monotonic()
             if remaining <= 0:
                 raise TimeoutError(
-                    f"Model {model_id} was still {model.state_name} after {timeout:g} s",
+                    f"Model {model_id} was still in state {model.state} ({model.state_name}) after {timeout:g} s",
                     hint="Wait longer, or check again later with get_model()",
                 )
             self._sleep(min(poll_interval, remaining))
@@ -207,11 +182,25 @@ class Client:
     # ------------------------------------------------------------------ uploads
 
     def upload_file(self, model_id: str, path: PathLike, category: str) -> Model:
-        """Add one labelled image to the model; return the model with updated counts."""
+        """Add one labelled image to the model; return the model with updated counts.
+
+        Stored exactly once, as ``upload_files`` does it (one more request reads the model's
+        counts first). Raises the error of a refused upload, or ServerError when the server's
+        answer leaves unknown whether it stored the image.
+        """
         model_id = _required(model_id, "model id")
         category = _required(category, "category")
-        part = FilePart("file", path, Path(path).name, _checked_content_type(path))
-        return self._upload_parts(model_id, category, [part])
+        _checked_content_type(path)
+        report = self.upload_files(model_id, [(path, category)], workers=1, batch_size=1)
+        if report.failed:
+            raise report.failed[0][1]
+        if report.skipped:
+            raise BadRequestError(report.skipped[0][1])
+        if report.unsettled or report.model is None:
+            why = report.unsettled[0][1] if report.unsettled else "no answer"
+            raise ServerError(f"Cannot tell whether {path} was stored: {why}",
+                              hint="Check the model's counts before uploading it again")
+        return report.model
 
     def upload_files(
         self,
@@ -223,155 +212,110 @@ class Client:
         progress: Optional[Callable[[int], Any]] = None,
         on_uploaded: Optional[Callable[[PathLike, str, Model], Any]] = None,
     ) -> UploadReport:
-        """Upload many (path, category) pairs: up to ``batch_size`` files of one category per
-        request (and at most ``UPLOAD_BATCH_MAX_BYTES``), ``workers`` requests at a time.
+        """Upload many (path, category) pairs, each file stored exactly once.
 
-        ``items`` is consumed lazily and each file is opened only when its request is sent.
-        Files that are not valid images land in ``report.skipped`` with the reason, files whose
-        request failed after retries in ``report.failed`` with the error. A batch the server
-        refuses as invalid or too large is sent again one file per request, so only the files
-        at fault fail. ``report.model`` is the most complete model the server returned.
+        Up to ``batch_size`` files of one category go per request (and at most
+        ``UPLOAD_BATCH_MAX_BYTES``), ``workers`` requests at a time. ``items`` is consumed
+        lazily (a bounded look-ahead) and each file is opened only when its request is sent.
 
-        ``progress(1)`` is called once per finished file (uploaded, skipped or failed) and
-        ``on_uploaded(path, category, model)`` once per uploaded file; both are called in the
-        calling thread, never concurrently. A wrong key, an unknown model, an exhausted quota
-        or a server that cannot be reached even after retries stops the upload: requests in
-        flight finish (and are reported), the rest are not sent, and the error is raised.
+        The model is read first. Against a server that declares that it counts identical
+        bytes once (``nanoclient serve``), failed requests are retried and batches run in
+        parallel. Against any other, the hosted service included, a file is never sent again
+        unless the server surely did not store it: one batch per category is in flight, every
+        answer is checked against the category's count, and after an ambiguous failure the
+        count says whether the batch landed (see ``nanoclient._upload``). A server that keeps
+        only the first file of a request is detected on the first batch; the rest then goes
+        one file per request.
+
+        The report has each file by its path: ``uploaded``, ``skipped`` (not an image, no
+        category), ``failed`` (with the error; not stored) and ``unsettled`` (the client
+        could not find out). A batch refused as invalid or too large is sent again one file
+        per request, so only the files at fault fail. ``report.model`` is the most complete
+        model the server returned.
+
+        ``progress(1)`` is called once per finished file and ``on_uploaded(path, category,
+        model)`` once per uploaded file, both in the calling thread. A wrong key, an unknown
+        model, an exhausted quota or a server that cannot be reached even after retries stops
+        the upload: requests in flight finish (and are reported), the rest are not sent, and
+        the error is raised.
         """
         model_id = _required(model_id, "model id")
         workers = _worker_count(workers)
         if batch_size < 1:
             raise BadRequestError("batch_size must be at least 1")
-        report = UploadReport()
-        stop = threading.Event()
-        Outcome = Tuple[PathLike, str, Any]  # (path, "uploaded" | "skipped" | "failed" | "fatal", model or why)
+        iterator = iter(items)
+        first = next(iterator, None)
+        if first is None:
+            return UploadReport()
+        model, dedupe = self._model_and_dedupe(model_id)
+        settings = UploadSettings(
+            workers=workers, batch_size=batch_size, max_batch_bytes=UPLOAD_BATCH_MAX_BYTES,
+            lookahead=max(UPLOAD_LOOKAHEAD_FILES, 2 * workers * batch_size),
+            resends=self._transport.max_retries, dedupe=dedupe,
+        )
+        run = UploadRun(
+            settings, model,
+            send=lambda category, parts, idempotent: self._upload_parts(model_id, category, parts, idempotent),
+            read_model=lambda: self.get_model(model_id),
+            make_part=_upload_part, size_of=file_size, progress=progress, on_uploaded=on_uploaded,
+        )
+        return run.run(itertools.chain([first], iterator))
 
-        def send(category: str, paths: List[PathLike]) -> List[Outcome]:
-            """Upload one batch (a worker thread); every file gets an outcome unless the upload stopped."""
-            if stop.is_set():
-                return []
-            outcomes: List[Outcome] = []
-            parts = []
-            for path in paths:
-                try:
-                    parts.append(FilePart("file", path, Path(path).name, _checked_content_type(path)))
-                except BadRequestError as exc:
-                    outcomes.append((path, "skipped", exc.message))
-            batches = [parts] if parts else []
-            while batches:
-                batch = batches.pop(0)
-                try:
-                    model = self._upload_parts(model_id, category, batch)
-                except _BATCH_FATAL as exc:
-                    return outcomes + [(batch[0].path, "fatal", exc)]
-                except (InvalidImageError, PayloadTooLargeError) as exc:
-                    if len(batch) == 1:
-                        outcomes.append((batch[0].path, "failed", exc))
-                    else:  # find the files at fault: the others are stored
-                        batches = [[part] for part in batch] + batches
-                except NanonetsError as exc:
-                    outcomes += [(part.path, "failed", exc) for part in batch]
-                else:
-                    outcomes += [(part.path, "uploaded", model) for part in batch]
-            return outcomes
+    def upload_urls(self, model_id: str, urls: Sequence[str], category: str) -> UploadReport:
+        """Have the server fetch image URLs into a category; report each URL by what became of it.
 
-        pending: Dict[Future, str] = {}
-        fatal: List[BaseException] = []
-
-        def settle(future: Future) -> None:
-            """Record one finished batch and call the callbacks (in the calling thread)."""
-            category = pending.pop(future)
-            if future.cancelled():
-                return
-            try:
-                outcomes = future.result()
-            except Exception as exc:  # a bug or an unexpected failure: stop, do not hide it
-                outcomes = [(None, "fatal", exc)]
-            for path, kind, value in outcomes:
-                if kind == "fatal":
-                    fatal.append(value)
-                    stop.set()
-                    continue
-                if kind == "skipped":
-                    report.skipped.append((str(path), value))
-                elif kind == "failed":
-                    report.failed.append((str(path), value))
-                else:
-                    report.uploaded.append(str(path))
-                    if report.model is None or value.image_count >= report.model.image_count:
-                        report.model = value
-                    if on_uploaded is not None:
-                        on_uploaded(path, category, value)
-                if progress is not None:
-                    progress(1)
-
-        finished: "queue.SimpleQueue[Future]" = queue.SimpleQueue()  # O(1) per batch, unlike wait()
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nanoclient-upload")
-
-        def submit(category: str, paths: List[PathLike]) -> None:
-            future = pool.submit(send, category, paths)
-            pending[future] = category
-            future.add_done_callback(finished.put)
-            if len(pending) >= 2 * workers:  # bounded look-ahead: items are never all materialised
-                settle(finished.get())
-
-        open_batches: Dict[str, Tuple[List[PathLike], int]] = {}  # category -> (paths, bytes)
-        try:
-            for path, raw_category in items:
-                if stop.is_set():
-                    break
-                category = str(raw_category or "").strip()
-                if not category:
-                    report.skipped.append((str(path), "No category"))
-                    if progress is not None:
-                        progress(1)
-                    continue
-                size = _file_size(path)
-                paths, total = open_batches.pop(category, ([], 0))
-                if paths and total + size > UPLOAD_BATCH_MAX_BYTES:
-                    submit(category, paths)
-                    paths, total = [], 0
-                paths.append(path)
-                if len(paths) >= batch_size:
-                    submit(category, paths)
-                else:
-                    open_batches[category] = (paths, total + size)
-            for category, (paths, _) in open_batches.items():
-                if stop.is_set():
-                    break
-                submit(category, paths)
-            while pending:
-                settle(finished.get())
-        finally:
-            stop.set()
-            pool.shutdown(wait=True, cancel_futures=True)
-        if fatal:
-            raise fatal[0]
-        return report
-
-    def upload_urls(self, model_id: str, urls: Sequence[str], category: str) -> Model:
-        """Have the server fetch image URLs into a category; return the updated model.
-
-        If only some URLs could be fetched the server keeps those (HTTP 202); if none could,
-        BadRequestError lists why for each.
+        The model is read first, so that the answer can be checked against its counts. A 202
+        (only some URLs could be fetched) keeps what succeeded: URLs the server names as failed
+        are in ``failed`` with the reason, the others in ``uploaded``; when the server does not
+        say which failed, the count decides, or the URLs are ``unsettled``. If none could be
+        fetched the server answers 400: BadRequestError lists why for each. Against a server
+        that does not declare deduplication the request is resent only when it surely was not
+        processed, or when the count shows that nothing landed.
         """
         model_id = _required(model_id, "model id")
         category = _required(category, "category")
-        clean = _urls(urls)
+        clean = list(dict.fromkeys(_urls(urls)))  # the same URL twice would be stored twice
+        before, dedupe = self._model_and_dedupe(model_id)
         form = [("modelId", model_id), ("category", category)] + [("urls", url) for url in clean]
-        return _model(self._request("POST", "UploadUrls/", form=form))
+        tries = 0
+        while True:
+            try:
+                reply = self._transport.send("POST", f"{_API}/UploadUrls/", form=form, idempotent=dedupe)
+                break
+            except NanonetsError as exc:
+                if dedupe or not may_have_been_processed(exc):
+                    raise
+                checked = self.get_model(model_id)
+                grew = _count(checked, category) - _count(before, category)
+                if grew == 0 and tries < self._transport.max_retries:
+                    tries += 1
+                    continue
+                report = UploadReport(model=checked)
+                if grew == len(clean):
+                    report.uploaded = clean
+                else:
+                    why = f"the request failed ({exc.message}) and the count grew by {grew} of {len(clean)}"
+                    report.unsettled = [(url, why) for url in clean]
+                return report
+        return _url_report(reply.data, reply.status, clean, category, _count(before, category))
 
-    def _upload_parts(self, model_id: str, category: str, parts: Sequence[FilePart]) -> Model:
-        form = [("modelId", model_id), ("category", category)]
-        return _model(self._request("POST", "UploadFile/", form=form, files=parts))
+    def _model_and_dedupe(self, model_id: str) -> Tuple[Model, bool]:
+        """The model, and whether the server declared that it counts identical bytes once."""
+        reply = self._transport.send("GET", f"{_API}/Model/", params=[("modelId", model_id)])
+        return _model(reply.data), declares_dedupe(reply.headers)
+
+    def _upload_parts(self, model_id: str, category: str, parts: Sequence[FilePart], idempotent: bool = True) -> Model:
+        fields = [("modelId", model_id), ("category", category)]
+        return _model(self._request("POST", "UploadFile/", files=parts, idempotent=idempotent,
+                                    **_fields_for(fields, len(parts))))
 
     # ------------------------------------------------------------------ predictions
 
     def predict_file(self, model_id: str, path: PathLike) -> Prediction:
         """The trained model's prediction for one image file."""
         model_id = _required(model_id, "model id")
-        part = FilePart("file", path, Path(path).name, _checked_content_type(path))
-        return self._predict_parts(model_id, [part])[0]
+        _checked_content_type(path)
+        return self._predict_paths(model_id, [path])[0]
 
     def predict_files(
         self,
@@ -382,31 +326,35 @@ class Client:
         workers: int = DEFAULT_PREDICT_WORKERS,
         progress: Optional[Callable[[int], Any]] = None,
     ) -> List[Prediction]:
-        """Predictions for many image files, in input order.
+        """Predictions for many image files, in input order; each ``Prediction.file`` is the path given.
 
         Every file is checked first (BadRequestError before anything is sent). Files go
         ``batch_size`` per request, ``workers`` requests at a time; ``progress(n)`` is called
-        in the calling thread with the size of each finished batch. Any failed batch raises.
+        in the calling thread with the size of each finished batch. Answers are matched to
+        files by name, never by position (the service promises no order): an answer that does
+        not match raises ServerError, as does any failed batch.
         """
         model_id = _required(model_id, "model id")
         if batch_size < 1:
             raise BadRequestError("batch_size must be at least 1")
         workers = _worker_count(workers)
-        parts = [FilePart("file", p, Path(p).name, _checked_content_type(p)) for p in paths]
-        batches = [parts[i:i + batch_size] for i in range(0, len(parts), batch_size)]
+        checked = list(paths)
+        for path in checked:
+            _checked_content_type(path)
+        batches = [checked[i:i + batch_size] for i in range(0, len(checked), batch_size)]
         if not batches:
             return []
         if len(batches) == 1 or workers == 1:
             results: List[Prediction] = []
             for batch in batches:
-                results.extend(self._predict_parts(model_id, batch))
+                results.extend(self._predict_paths(model_id, batch))
                 if progress is not None:
                     progress(len(batch))
             return results
         answers: List[Optional[List[Prediction]]] = [None] * len(batches)
         pool = ThreadPoolExecutor(max_workers=min(workers, len(batches)), thread_name_prefix="nanoclient-predict")
         try:
-            futures = {pool.submit(self._predict_parts, model_id, batch): index for index, batch in enumerate(batches)}
+            futures = {pool.submit(self._predict_paths, model_id, batch): index for index, batch in enumerate(batches)}
             waiting = set(futures)
             while waiting:
                 done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
@@ -420,19 +368,28 @@ class Client:
         return [prediction for answer in answers for prediction in answer or []]
 
     def predict_urls(self, model_id: str, urls: Sequence[str]) -> List[Prediction]:
-        """Predictions for image URLs the server fetches, in input order.
+        """Predictions for image URLs the server fetches, in input order, matched by URL.
 
         A URL that could not be fetched gives a Prediction with an empty ``label`` and a
-        ``message`` saying why (the server answers 202 then).
+        ``message`` saying why (the server answers 202 then); so does a URL that a 202 leaves
+        out. On a 200, an answer that does not match the URLs sent raises ServerError.
         """
         model_id = _required(model_id, "model id")
         clean = _urls(urls)
-        form = [("modelId", model_id)] + [("urls", url) for url in clean]
-        return _predictions(self._request("POST", "LabelUrls/", form=form), len(clean))
+        unique = list(dict.fromkeys(clean))
+        form = [("modelId", model_id)] + [("urls", url) for url in unique]
+        reply = self._transport.send("POST", f"{_API}/LabelUrls/", form=form)
+        by_url = dict(zip(unique, _match_predictions(reply.data, unique, partial=reply.status == 202)))
+        return [by_url[url] for url in clean]
 
-    def _predict_parts(self, model_id: str, parts: Sequence[FilePart]) -> List[Prediction]:
-        data = self._request("POST", "LabelFile/", form=[("modelId", model_id)], files=parts)
-        return _predictions(data, len(parts))
+    def _predict_paths(self, model_id: str, paths: Sequence[PathLike]) -> List[Prediction]:
+        """One LabelFile request; files are sent under distinct names (``0.png``, ``1.jpg``, ...)
+        so that each answer can be matched to its file, and come back named by their path."""
+        names = [f"{index}{Path(path).suffix.lower()}" for index, path in enumerate(paths)]
+        parts = [FilePart("file", path, name, _content_type(path)) for path, name in zip(paths, names)]
+        fields = _fields_for([("modelId", model_id)], len(parts))
+        data = self._request("POST", "LabelFile/", files=parts, **fields)
+        return [_renamed(p, str(path)) for p, path in zip(_match_predictions(data, names), paths)]
 
     # ------------------------------------------------------------------ plumbing
 
@@ -490,12 +447,25 @@ def _checked_content_type(path: PathLike) -> str:
     return _CONTENT_TYPES.get(fmt, "application/octet-stream")
 
 
-def _file_size(path: PathLike) -> int:
-    """The size of a file in bytes, 0 if it cannot be read (the upload then names the problem)."""
+def _content_type(path: PathLike) -> str:
+    """The MIME type of a file already checked, from its first bytes."""
     try:
-        return os.stat(path).st_size
-    except (OSError, ValueError):
-        return 0
+        with open(path, "rb") as handle:
+            fmt = sniff_format(handle.read(8))
+    except OSError:
+        fmt = None
+    return _CONTENT_TYPES.get(fmt or "", "application/octet-stream")
+
+
+def _upload_part(path: PathLike) -> FilePart:
+    """The part for one file to upload, under its base name (raises BadRequestError for a bad file)."""
+    return FilePart("file", path, Path(path).name, _checked_content_type(path))
+
+
+def _fields_for(fields: Sequence[Tuple[str, str]], files: int) -> Dict[str, Any]:
+    """Where a multipart request's fields go: form fields for one file (as the API reference and
+    tutorials send them), the query string for several (as the official wrapper batches)."""
+    return {"params": list(fields)} if files > 1 else {"form": list(fields)}
 
 
 def _worker_count(workers: int) -> int:
@@ -513,16 +483,79 @@ def _model(data: Any) -> Model:
         raise _unexpected("a model object", data) from None
 
 
-def _predictions(data: Any, expected: int) -> List[Prediction]:
+def _count(model: Model, category: str) -> int:
+    """The model's image count for one category (0 when it has no such category)."""
+    return next((c.count for c in model.categories if c.name == category), 0)
+
+
+def _url_report(data: Any, status: int, urls: List[str], category: str, before: int) -> UploadReport:
+    """What became of each URL of an UploadUrls answer (200, or 202 when only some were fetched)."""
+    report = UploadReport()
+    try:
+        report.model = _model(data)
+    except ServerError:
+        if status == 200:
+            raise
+    if status != 202:
+        report.uploaded = list(urls)
+        return report
+    reasons: Dict[str, str] = {}
+    details = data.get("errors") if isinstance(data, dict) else None
+    for item in details if isinstance(details, list) else []:
+        if isinstance(item, dict) and str(item.get("url") or "") in urls:
+            reasons[str(item["url"])] = str(item.get("message") or "could not be fetched")
+    grew = None if report.model is None else _count(report.model, category) - before
+    if reasons:
+        report.failed = [(url, BadRequestError(why, status=202)) for url, why in reasons.items()]
+        report.uploaded = [url for url in urls if url not in reasons]
+    elif grew == len(urls):
+        report.uploaded = list(urls)
+    else:
+        shown = "an unknown number" if grew is None else str(grew)
+        why = f"the server stored only some URLs (202), did not say which, and the count grew by {shown}"
+        report.unsettled = [(url, why) for url in urls]
+    return report
+
+
+def _match_predictions(data: Any, names: Sequence[str], *, partial: bool = False) -> List[Prediction]:
+    """The entries of a prediction response, one per name sent, matched by their ``file``.
+
+    Position is used only when no entry carries a name. An entry that matches no name, a name
+    answered twice or a count that differs is a ServerError: a file never gets another's label.
+    With ``partial`` (a 202), a name without an entry gets an empty prediction instead.
+    """
     results = data.get("result") if isinstance(data, dict) else None
     if not isinstance(results, list):
         raise _unexpected("a prediction response", data)
-    if len(results) != expected:
-        raise ServerError(f"Expected {expected} predictions, the server returned {len(results)}")
     try:
-        return [Prediction.from_json(item) for item in results]
+        entries = [Prediction.from_json(item) for item in results]
     except (TypeError, ValueError, KeyError, AttributeError):  # e.g. an entry without a probability
         raise _unexpected("a prediction response", data) from None
+    if not partial and len(entries) != len(names):
+        raise ServerError(f"Expected {len(names)} predictions, the server returned {len(entries)}")
+    if entries and not any(entry.file for entry in entries):
+        if len(entries) != len(names):
+            raise ServerError(f"Expected {len(names)} predictions, the server returned {len(entries)} without names")
+        return entries
+    wanted = set(names)
+    by_name: Dict[str, Prediction] = {}
+    for entry in entries:
+        name = entry.file if entry.file in wanted else entry.file.rsplit("/", 1)[-1]
+        if name not in wanted:
+            raise ServerError(f"The server answered for {entry.file!r}, which was not sent")
+        if name in by_name:
+            raise ServerError(f"The server answered twice for {name!r}")
+        by_name[name] = entry
+    missing = [name for name in names if name not in by_name]
+    if missing and not partial:
+        raise ServerError(f"The server gave no prediction for {missing[0]!r}")
+    return [by_name.get(name) or Prediction(file=name, label="", probability=0.0,
+                                            message="Failed: the server gave no prediction")
+            for name in names]
+
+
+def _renamed(prediction: Prediction, file: str) -> Prediction:
+    return replace(prediction, file=file)
 
 
 def _unexpected(what: str, data: Any) -> ServerError:

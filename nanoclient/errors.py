@@ -161,10 +161,18 @@ class TimeoutError(NanonetsError, builtins.TimeoutError):
 
 
 class ConnectionError(NanonetsError, builtins.ConnectionError):
-    """The server could not be reached, or the connection broke mid-response."""
+    """The server could not be reached, or the connection broke mid-response.
+
+    ``request_sent`` is False when the request surely never reached the server (the
+    connection could not be opened), True when it may have been received and acted on.
+    """
 
     http_status = 503
     reason = "connection_error"
+
+    def __init__(self, message: str, *, request_sent: bool = True, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.request_sent = request_sent
 
 
 _BY_STATUS = {

@@ -128,24 +128,33 @@ class Prediction:
 
 @dataclass
 class UploadReport:
-    """What ``upload_files`` did with each file: uploaded, skipped (with why) or failed."""
+    """What an upload did with each file (or URL), by its path as given.
+
+    ``uploaded``: stored by the server. ``skipped``: never sent, with why (not an image, no
+    category). ``failed``: sent and refused, or not sent because of the error, which says why;
+    the server did not store them. ``unsettled``: the server may or may not have stored them and
+    the client could not find out (see ``Client.upload_files``); check the model's counts
+    before sending them again.
+    """
 
     uploaded: List[str] = field(default_factory=list)
     skipped: List[Tuple[str, str]] = field(default_factory=list)
     failed: List[Tuple[str, Exception]] = field(default_factory=list)
-    #: The model as the server last described it, after the last successful upload.
+    unsettled: List[Tuple[str, str]] = field(default_factory=list)
+    #: The model as the server described it in the answer with the most images.
     model: Optional[Model] = None
 
     @property
     def ok(self) -> bool:
-        """True when nothing failed."""
-        return not self.failed
+        """True when nothing failed and nothing is unsettled."""
+        return not self.failed and not self.unsettled
 
     def to_json(self) -> Dict[str, Any]:
         return {
             "uploaded": len(self.uploaded),
             "skipped": len(self.skipped),
             "failed": len(self.failed),
+            "unsettled": len(self.unsettled),
             "model": self.model.to_json() if self.model else None,
         }
 

@@ -167,7 +167,14 @@ def test_upload_folder_without_images_is_an_error(runner, fake, tmp_path):
     assert "no images in" in result.stderr
 
 
-def test_upload_resumes_from_the_record(runner, fake, tmp_path):
+def test_upload_resumes_from_the_record(runner, tmp_path):
+    # A server that declares deduplication, as `nanoclient serve` does: there the CLI sends
+    # several files per request, which the request count below checks.
+    with fake_nanonets(BASE_URL, data_dir=tmp_path / "fake", min_images=5, dedupe=True) as fake:
+        _upload_resumes_from_the_record(runner, fake, tmp_path)
+
+
+def _upload_resumes_from_the_record(runner, fake, tmp_path):
     files = make_folder(tmp_path / "set", {"Red": 6, "Blue": 6})
     model_id = create(runner, "Red", "Blue")
     # An earlier run that was interrupted after 5 files: the record holds just those.
@@ -177,8 +184,10 @@ def test_upload_resumes_from_the_record(runner, fake, tmp_path):
     before = fake.request_count
     report = json.loads(invoke(runner, "upload", tmp_path / "set", "--json", "--model-id", model_id).stdout)
     assert (report["uploaded"], report["skipped"], report["failed"]) == (7, 5, 0)
-    # one get_model, then one batch per category with only the missing files (1 Red, 6 Blue)
-    assert fake.request_count - before == 1 + 2
+    # the model read by the command and by upload_files, one batch per category with only the
+    # missing files (1 Red, 6 Blue), and the final counts
+    assert fake.request_count - before == 2 + 2 + 1
+    assert report["model"]["categories"] == [{"name": "Red", "count": 1}, {"name": "Blue", "count": 6}]
 
     again = invoke(runner, "upload", tmp_path / "set", "--json", "--model-id", model_id)
     assert json.loads(again.stdout)["uploaded"] == 0

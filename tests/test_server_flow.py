@@ -65,7 +65,7 @@ def test_whole_flow_survives_restart_and_crash(server_factory, tmp_path, probes)
     assert trained.state == 5 and 0.0 <= trained.accuracy <= 1.0 and trained.status == "Model trained"
 
     before = client.predict_files(model.id, probes)
-    assert [(p.file, p.label) for p in before] == [("probe-red.png", "red"), ("probe-blue.jpg", "blue")]
+    assert [(p.file, p.label) for p in before] == [(str(probes[0]), "red"), (str(probes[1]), "blue")]
     for prediction in before:
         assert [label for label, _ in prediction.scores] in (["red", "blue"], ["blue", "red"])
         assert abs(sum(p for _, p in prediction.scores) - 1.0) < 1e-6

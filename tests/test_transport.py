@@ -22,6 +22,7 @@ from nanoclient._transport import (
     FilePart,
     MultipartBody,
     Transport,
+    may_have_been_processed,
 )
 
 BASE = "https://api.example.test/api/v2"
@@ -219,18 +220,24 @@ def test_a_reset_then_success_is_invisible_to_the_caller():
 @responses.activate
 def test_a_creating_request_is_not_retried_when_the_server_may_have_acted():
     transport, sleeps = make_transport()
-    responses.add(responses.POST, URL, json={"message": "oops"}, status=503)
-    with pytest.raises(errors.ServerError):
+    for failure in ({"json": {"message": "oops"}, "status": 500}, {"json": {"message": "bad gateway"}, "status": 502},
+                    {"body": requests.exceptions.ReadTimeout()},
+                    {"body": requests.exceptions.ConnectionError("Connection broken: IncompleteRead")}):
+        responses.upsert(responses.POST, URL, **failure)
+        with pytest.raises(errors.NanonetsError) as info:
+            transport.request("POST", "Thing/", idempotent=False)
+        assert may_have_been_processed(info.value), failure  # the caller must find out before sending again
+    assert len(responses.calls) == 4 and sleeps == []
+
+
+@responses.activate
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_creating_request_is_retried_after_an_answer_that_says_nothing_was_done(status):
+    transport, sleeps = make_transport()
+    responses.add(responses.POST, URL, json={"message": "later"}, status=status, headers={"Retry-After": "1"})
+    with pytest.raises(errors.NanonetsError) as info:
         transport.request("POST", "Thing/", idempotent=False)
-    responses.replace(responses.POST, URL, body=requests.exceptions.ReadTimeout())
-    with pytest.raises(errors.TimeoutError):
-        transport.request("POST", "Thing/", idempotent=False)
-    assert len(responses.calls) == 2 and sleeps == []
-    # 429 means the server did not act: retried even so
-    responses.replace(responses.POST, URL, json={"message": "later"}, status=429, headers={"Retry-After": "1"})
-    with pytest.raises(errors.RateLimitError):
-        transport.request("POST", "Thing/", idempotent=False)
-    assert sleeps == [1.0, 1.0, 1.0]
+    assert sleeps == [1.0, 1.0, 1.0] and not may_have_been_processed(info.value)
 
 
 def _closed_port() -> int:

@@ -1,0 +1,425 @@
+"""Uploading many labelled files: batches, concurrency, and knowing what the server stored.
+
+``Client.upload_files`` is a ``Batcher`` (which files go together) driven by an ``UploadRun``
+(which requests go when, and what each answer means). How careful the run is depends on
+what the server declares about itself:
+
+* A server that declares ``Nanoclient-Dedupe: sha256`` (``nanoclient serve`` by default)
+  counts identical bytes once, so sending a file twice is harmless: failed requests are
+  retried blindly and batches of one category run in parallel.
+* Any other server, the hosted service included, may store a file twice if it is sent twice.
+  Then the run keeps exactly-once by the model's image count per category:
+
+  - at most one batch per category is in flight, so that the category's count tells exactly
+    what the server did with it;
+  - a request is retried blindly only when it surely was not processed (connection refused,
+    429, 503);
+  - every answered batch is checked: the count must have grown by the batch's size. The first
+    batch of several files goes alone; if the count grew by one, the server keeps only the
+    first part, and the rest of the upload goes one file per request;
+  - after an ambiguous failure (read timeout, dropped connection, 5xx other than 503) the
+    count is read: grown by the batch means stored, unchanged means sent again, anything
+    else means *unsettled*, and the files are reported as such, never counted or doubled.
+
+  This relies on nobody else uploading to the same model and category during the run.
+"""
+from __future__ import annotations
+
+import os
+import queue
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
+
+from ._transport import FilePart, may_have_been_processed
+from .errors import (
+    AuthenticationError,
+    BadRequestError,
+    ConnectionError,
+    InvalidImageError,
+    NanonetsError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PaymentRequiredError,
+)
+from .types import Model, UploadReport
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: The response header by which a server declares that it counts identical bytes once.
+DEDUPE_HEADER = "Nanoclient-Dedupe"
+#: Errors after which every other file would fail the same way: the upload stops.
+#: (ConnectionError comes only after every retry: the server is gone, not one request.)
+FATAL_ERRORS = (AuthenticationError, NotFoundError, PaymentRequiredError, ConnectionError)
+
+#: Sends one batch: (category, parts, idempotent) -> the model the server answered.
+SendBatch = Callable[[str, Sequence[FilePart], bool], Model]
+#: Reads the model (for its counts).
+ReadModel = Callable[[], Model]
+#: Checks one file and makes its part; raises BadRequestError for a file that cannot be sent.
+MakePart = Callable[[PathLike], FilePart]
+
+
+def declares_dedupe(headers: Mapping[str, str]) -> bool:
+    """True when a server's response says that it counts identical bytes once."""
+    return headers.get(DEDUPE_HEADER, "").strip().lower() == "sha256"
+
+
+# ---------------------------------------------------------------------- batching
+
+
+@dataclass
+class Batch:
+    """Files of one category to send in one request."""
+
+    category: str
+    paths: List[PathLike] = field(default_factory=list)
+    size: int = 0
+
+
+class Batcher:
+    """Groups (path, category) items into batches of one category.
+
+    A batch closes at ``max_files`` files, or before a file that would take it past
+    ``max_bytes`` (a single larger file goes alone). Pure: no I/O beyond what it is given.
+    """
+
+    def __init__(self, max_files: int, max_bytes: int) -> None:
+        self.max_files = max_files
+        self.max_bytes = max_bytes
+        self._open: Dict[str, Batch] = {}
+
+    def add(self, path: PathLike, category: str, size: int) -> List[Batch]:
+        """Put a file in its category's open batch; return the batches this closed."""
+        closed: List[Batch] = []
+        batch = self._open.get(category)
+        if batch is not None and batch.paths and batch.size + size > self.max_bytes:
+            closed.append(self._open.pop(category))
+            batch = None
+        if batch is None:
+            batch = self._open[category] = Batch(category)
+        batch.paths.append(path)
+        batch.size += size
+        if len(batch.paths) >= self.max_files:
+            closed.append(self._open.pop(category))
+        return closed
+
+    def flush(self) -> List[Batch]:
+        """Every batch still open (the end of the items)."""
+        batches = list(self._open.values())
+        self._open.clear()
+        return batches
+
+
+# ---------------------------------------------------------------------- one batch
+
+
+#: What happened to one file: "uploaded" (with the model), "skipped", "failed" or "unsettled" (with why).
+FileOutcome = Tuple[PathLike, str, Union[Model, str, Exception]]
+
+
+@dataclass
+class BatchResult:
+    """What a worker did with one batch."""
+
+    outcomes: List[FileOutcome] = field(default_factory=list)
+    #: The category's count once the batch was dealt with (None: unknown, to read again).
+    count: Optional[int] = None
+    #: What the batch showed about several files per request: True (all stored), False (only the first).
+    multi: Optional[bool] = None
+    #: An error that stops the whole upload.
+    fatal: Optional[Exception] = None
+
+
+class _BatchSender:
+    """Sends one batch in a worker thread and works out what the server did with each file."""
+
+    def __init__(self, send: SendBatch, read_model: ReadModel, make_part: MakePart, *, careful: bool,
+                 resends: int, multi_ok: Optional[bool]) -> None:
+        self.send = send
+        self.read_model = read_model
+        self.make_part = make_part
+        self.careful = careful
+        self.resends = resends
+        self.multi_ok = multi_ok
+
+    def run(self, batch: Batch, count: Optional[int]) -> BatchResult:
+        result = BatchResult(count=count)
+        parts: List[FilePart] = []
+        for path in batch.paths:
+            try:
+                parts.append(self.make_part(path))
+            except BadRequestError as exc:
+                result.outcomes.append((path, "skipped", exc.message))
+        groups: Deque[List[FilePart]] = deque([parts] if parts else [])
+        while groups and result.fatal is None:
+            self._send_group(batch.category, groups, result)
+        return result
+
+    def _send_group(self, category: str, groups: Deque[List[FilePart]], result: BatchResult) -> None:
+        """Send the first group of ``groups`` until its fate is known (more groups may be queued)."""
+        group = groups.popleft()
+        if self.careful and result.count is None:  # the count was lost: read it before sending more
+            try:
+                result.count = _count(self.read_model(), category)
+            except NanonetsError as exc:
+                result.outcomes += [(p.path, "failed", exc) for p in group]
+                result.fatal = exc if isinstance(exc, FATAL_ERRORS) else None
+                return
+        tries = 0
+        while True:
+            try:
+                model = self.send(category, group, not self.careful)
+            except (InvalidImageError, PayloadTooLargeError) as exc:
+                if len(group) > 1:  # find the files at fault: the others are stored
+                    groups.extendleft(reversed([[part] for part in group]))
+                else:
+                    result.outcomes.append((group[0].path, "failed", exc))
+                return
+            except NanonetsError as exc:
+                if not (self.careful and may_have_been_processed(exc)):
+                    result.outcomes += [(p.path, "failed", exc) for p in group]
+                    result.fatal = exc if isinstance(exc, FATAL_ERRORS) else None
+                    return
+                try:
+                    checked = self.read_model()
+                except NanonetsError as check:
+                    why = f"{exc.message}; the count could not be checked ({check.message})"
+                    result.outcomes += [(p.path, "unsettled", why) for p in group]
+                    result.count = None
+                    result.fatal = check if isinstance(check, FATAL_ERRORS) else None
+                    return
+                now = _count(checked, category)
+                if now == result.count and tries < self.resends:
+                    tries += 1  # nothing landed: safe to send again
+                    continue
+                if now == result.count:
+                    result.outcomes += [(p.path, "failed", exc) for p in group]
+                    return
+                self._judge(category, group, groups, checked, now, result, f"failed ({exc.message})")
+                return
+            if not self.careful:
+                result.outcomes += [(p.path, "uploaded", model) for p in group]
+                return
+            self._judge(category, group, groups, model, _count(model, category), result, "answered OK")
+            return
+
+    def _judge(self, category: str, group: List[FilePart], groups: Deque[List[FilePart]], model: Model,
+               now: Optional[int], result: BatchResult, how: str) -> None:
+        """Decide from the growth of the category's count (``model``'s, now) what the server stored of ``group``."""
+        before = result.count
+        result.count = now
+        grew = None if now is None or before is None else now - before
+        if grew == len(group):
+            if len(group) > 1:
+                result.multi = True
+            result.outcomes += [(p.path, "uploaded", model) for p in group]
+        elif len(group) > 1 and grew == 1 and self.multi_ok is not True:
+            # The server kept only the first part: the others go one per request.
+            result.multi = False
+            self.multi_ok = False
+            result.outcomes.append((group[0].path, "uploaded", model))
+            groups.extendleft(reversed([[part] for part in group[1:]]))
+        else:
+            why = (f"the server {how} but its count for {category!r} grew by "
+                   f"{'an unknown number' if grew is None else grew}, not {len(group)}")
+            result.outcomes += [(p.path, "unsettled", why) for p in group]
+
+
+def _count(model: Model, category: str) -> Optional[int]:
+    for item in model.categories:
+        if item.name == category:
+            return item.count
+    return None
+
+
+# ---------------------------------------------------------------------- the run
+
+
+@dataclass
+class UploadSettings:
+    """How an upload run behaves (see ``Client.upload_files``)."""
+
+    workers: int
+    batch_size: int
+    max_batch_bytes: int
+    #: Files read ahead of what is sent, at most (so that batches of other categories can go meanwhile).
+    lookahead: int
+    #: Times a batch is sent again after a count check showed that nothing landed.
+    resends: int
+    #: The server counts identical bytes once: retry blindly, no count checks.
+    dedupe: bool
+
+
+class UploadRun:
+    """Drives one ``upload_files`` call: reads items lazily, sends batches from a thread pool,
+    and records each file's outcome in an ``UploadReport``; callbacks run in the calling thread."""
+
+    def __init__(self, settings: UploadSettings, model: Model, send: SendBatch, read_model: ReadModel,
+                 make_part: MakePart, size_of: Callable[[PathLike], int],
+                 progress: Optional[Callable[[int], object]] = None,
+                 on_uploaded: Optional[Callable[[PathLike, str, Model], object]] = None) -> None:
+        self.settings = settings
+        self.careful = not settings.dedupe
+        self.send = send
+        self.read_model = read_model
+        self.make_part = make_part
+        self.size_of = size_of
+        self.progress = progress
+        self.on_uploaded = on_uploaded
+        self.report = UploadReport()
+        self.counts: Dict[str, Optional[int]] = {c.name: c.count for c in model.categories}
+        self.multi_ok: Optional[bool] = None if self.careful else True
+        self._ready: Dict[str, Deque[Batch]] = {}
+        self._buffered = 0  # files read but not yet sent
+        self._busy: Set[str] = set()  # categories with a batch in flight (careful mode)
+        self._probing = False  # a batch of several files is testing the server (careful mode)
+        self._pending: Dict["Future[BatchResult]", Batch] = {}
+        self._fatal: Optional[Exception] = None
+
+    def run(self, items: Iterable[Tuple[PathLike, str]]) -> UploadReport:
+        batcher = Batcher(self.settings.batch_size, self.settings.max_batch_bytes)
+        source: Optional[Iterator[Tuple[PathLike, str]]] = iter(items)
+        finished: "queue.SimpleQueue[Future[BatchResult]]" = queue.SimpleQueue()
+        pool = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="nanoclient-upload")
+        try:
+            while self._fatal is None:
+                while source is not None and self._wants_more():
+                    source = self._read_one(source, batcher)
+                while len(self._pending) < self.settings.workers:
+                    batch = self._next_batch()
+                    if batch is None:
+                        break
+                    self._submit(pool, batch, finished)
+                if not self._pending:
+                    if source is None and not any(self._ready.values()):
+                        break
+                    if source is not None:  # the look-ahead is full of unfinished batches: send them as they are
+                        for batch in batcher.flush():
+                            self._queue(batch)
+                    continue
+                self._settle(finished.get())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if self._fatal is not None:
+            raise self._fatal
+        return self.report
+
+    # -- reading
+
+    def _wants_more(self) -> bool:
+        """Read on while a free worker has nothing it may send, within the look-ahead."""
+        if self._buffered >= self.settings.lookahead:
+            return False
+        sendable = sum(1 for c, batches in self._ready.items() if batches and self._may_send(c, batches[0]))
+        return len(self._pending) + sendable < self.settings.workers
+
+    def _read_one(self, source: Iterator[Tuple[PathLike, str]], batcher: Batcher
+                  ) -> Optional[Iterator[Tuple[PathLike, str]]]:
+        """Take one item into the batcher; None once the items are used up (open batches closed)."""
+        try:
+            path, raw_category = next(source)
+        except StopIteration:
+            for batch in batcher.flush():
+                self._queue(batch)
+            return None
+        category = str(raw_category or "").strip()
+        if not category:
+            self._record(path, "skipped", "No category", category)
+            return source
+        for batch in batcher.add(path, category, self.size_of(path)):
+            self._queue(batch)
+        self._buffered += 1
+        return source
+
+    def _queue(self, batch: Batch) -> None:
+        self._ready.setdefault(batch.category, deque()).append(batch)
+
+    # -- sending
+
+    def _may_send(self, category: str, batch: Batch) -> bool:
+        if not self.careful:
+            return True
+        if category in self._busy:
+            return False
+        return len(batch.paths) == 1 or self.multi_ok is not None or not self._probing
+
+    def _next_batch(self) -> Optional[Batch]:
+        for category, batches in self._ready.items():
+            if batches and self._may_send(category, batches[0]):
+                batch = batches.popleft()
+                if self.multi_ok is False and len(batch.paths) > 1:  # the server keeps one part: split
+                    batches.extendleft(Batch(category, [p]) for p in reversed(batch.paths[1:]))
+                    batch = Batch(category, batch.paths[:1])
+                return batch
+        return None
+
+    def _submit(self, pool: ThreadPoolExecutor, batch: Batch,
+                finished: "queue.SimpleQueue[Future[BatchResult]]") -> None:
+        sender = _BatchSender(self.send, self.read_model, self.make_part, careful=self.careful,
+                              resends=self.settings.resends, multi_ok=self.multi_ok)
+        if self.careful:
+            self._busy.add(batch.category)
+            if len(batch.paths) > 1 and self.multi_ok is None:
+                self._probing = True
+        self._buffered -= len(batch.paths)
+        future = pool.submit(sender.run, batch, self.counts.get(batch.category, 0))
+        self._pending[future] = batch
+        future.add_done_callback(finished.put)
+
+    # -- results
+
+    def _settle(self, future: "Future[BatchResult]") -> None:
+        batch = self._pending.pop(future)
+        self._busy.discard(batch.category)
+        if len(batch.paths) > 1 and self.multi_ok is None:
+            self._probing = False
+        try:
+            result = future.result()
+        except Exception as exc:  # a bug or an unexpected failure: stop, do not hide it
+            self._fatal = exc
+            return
+        if self.careful:
+            self.counts[batch.category] = result.count
+            if self.multi_ok is None and result.multi is not None:
+                self.multi_ok = result.multi
+        for path, kind, value in result.outcomes:
+            self._record(path, kind, value, batch.category)
+        if result.fatal is not None and self._fatal is None:
+            self._fatal = result.fatal
+
+    def _record(self, path: PathLike, kind: str, value: Union[Model, str, Exception], category: str) -> None:
+        report = self.report
+        if kind == "uploaded" and isinstance(value, Model):
+            report.uploaded.append(str(path))
+            if (report.model is None or value.image_count >= report.model.image_count):
+                report.model = value
+            if self.on_uploaded is not None:
+                self.on_uploaded(path, category, value)
+        elif kind == "skipped":
+            report.skipped.append((str(path), str(value)))
+        elif kind == "unsettled":
+            report.unsettled.append((str(path), str(value)))
+        else:
+            report.failed.append((str(path), value if isinstance(value, Exception) else NanonetsError(str(value))))
+        if self.progress is not None:
+            self.progress(1)
+
+
+def file_size(path: PathLike) -> int:
+    """The size of a file in bytes, 0 if it cannot be read (the upload then names the problem)."""
+    try:
+        return os.stat(path).st_size
+    except (OSError, ValueError):
+        return 0
+
+
+def part_name(path: PathLike) -> str:
+    """The file name sent for an uploaded file: its base name."""
+    return Path(path).name
+
+
+__all__ = ["Batch", "Batcher", "BatchResult", "UploadRun", "UploadSettings", "DEDUPE_HEADER", "declares_dedupe",
+           "file_size"]
