@@ -223,6 +223,37 @@ def test_upload_interrupted_then_resumed_sends_only_the_rest(runner, fake, tmp_p
     assert report["model"]["state"] == 2
 
 
+def test_upload_names_unsettled_files_and_exits_1(runner, fake, tmp_path, monkeypatch):
+    """A file the SDK could not settle (stored or not, nobody knows) is named, counted apart, and fails the run."""
+    from nanoclient import client as client_module
+
+    files = make_folder(tmp_path / "set", {"Red": 3})
+    model_id = create(runner, "Red", "Blue")
+    original = client_module.Client.upload_files
+
+    def upload_leaving_one_unsettled(self, model_id, items, **kwargs):
+        items = list(items)
+        report = original(self, model_id, items[1:], **kwargs)
+        report.unsettled.append((str(items[0][0]), "the count could not be checked"))
+        return report
+
+    monkeypatch.setattr(client_module.Client, "upload_files", upload_leaving_one_unsettled)
+    result = invoke(runner, "upload", tmp_path / "set", "--json", "--model-id", model_id, code=1)
+    report = json.loads(result.stdout)
+    assert (report["uploaded"], report["unsettled"], report["failed"]) == (2, 1, 0)
+    assert f"unsettled {files[0]}: the count could not be checked" in result.stderr
+    assert "uploaded 2, skipped 0, failed 0, unsettled 1" in invoke(
+        runner, "upload", tmp_path / "set", "--model-id", model_id, "--force", code=1).stdout
+
+
+def test_train_wait_shows_raw_states_it_passes_through(runner, fake, tmp_path):
+    make_folder(tmp_path / "set", {"Red": 6, "Blue": 6})
+    model_id = create(runner, "Red", "Blue")
+    invoke(runner, "upload", tmp_path / "set", "--model-id", model_id)
+    result = invoke(runner, "train", "--wait", "--poll-interval", "0.05", "--model-id", model_id)
+    assert "state 5 (trained): Model trained" in result.stderr
+
+
 def test_upload_unknown_model_id(runner, fake, tmp_path):
     make_folder(tmp_path / "set", {"Red": 1})
     result = invoke(runner, "upload", tmp_path / "set", "--model-id", "no-such-model", code=1)

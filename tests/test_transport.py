@@ -446,3 +446,52 @@ def test_the_key_is_in_no_log_line(caplog):
 def test_loopback_server_is_not_reached_through_an_environment_proxy():
     assert Transport("http://127.0.0.1:8765/api/v2", KEY)._session.trust_env is False
     assert Transport("https://app.nanonets.com/api/v2", KEY)._session.trust_env is True
+
+
+def test_adaptive_limit_halves_on_throttling_and_grows_back_one_at_a_time():
+    from nanoclient._throttle import AdaptiveLimit
+
+    now = [100.0]
+    limit = AdaptiveLimit(8, clock=lambda: now[0])
+    for _ in range(6):
+        limit.acquire()
+    limit.release(throttled=True, retry_after=2.0)  # 6 were in flight: half of them
+    assert limit.limit == 3 and limit.in_flight == 5
+    assert limit.pause_remaining() == 2.0
+    now[0] += 2.5
+    assert limit.pause_remaining() == 0.0
+    for _ in range(5):
+        limit.release()
+    assert limit.limit == 4  # 3 successes in a row at limit 3 add one
+    for _ in range(2):
+        limit.acquire()
+        limit.release(throttled=True)
+    assert limit.limit == 1  # never below one
+    grown = []
+    for _ in range(1 + 2 + 3):
+        limit.acquire()
+        limit.release()
+        grown.append(limit.limit)
+    assert grown == [2, 2, 3, 3, 3, 4]
+
+
+def test_requests_beyond_the_limit_wait_for_a_slot():
+    import threading
+
+    from nanoclient._throttle import AdaptiveLimit
+
+    limit = AdaptiveLimit(1)
+    limit.acquire()
+    entered = threading.Event()
+
+    def second():
+        limit.acquire()
+        entered.set()
+        limit.release()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    assert not entered.wait(0.2)  # only gives a bug the time to show: nothing is asserted about time
+    limit.release()
+    assert entered.wait(5)
+    thread.join(5)
