@@ -6,7 +6,7 @@ Its first line names the base URL and model; every further line is one image the
 accepted: ``{"sha256": ..., "category": ..., "file": ...}``. Lines are appended and flushed
 as each upload succeeds, so an interruption loses at most the line being written, and a
 torn last line is ignored when reading. The record is a hint for skipping work, never the
-truth: the server counts identical bytes once in any case.
+truth: a file missing from it is simply sent, and ``upload_files`` keeps each file stored once.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def cache_dir() -> Path:
 
 
 def file_digest(path: "os.PathLike[str] | str") -> str:
-    """The SHA-256 of a file's bytes, as hex (the server deduplicates on the same hash)."""
+    """The SHA-256 of a file's bytes, as hex (the local server deduplicates on the same hash)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(_CHUNK), b""):

@@ -347,14 +347,19 @@ class UploadRun:
         return len(batch.paths) == 1 or self.multi_ok is not None or not self._probing
 
     def _next_batch(self) -> Optional[Batch]:
-        for category, batches in self._ready.items():
-            if batches and self._may_send(category, batches[0]):
-                batch = batches.popleft()
-                if self.multi_ok is False and len(batch.paths) > 1:  # the server keeps one part: split
-                    batches.extendleft(Batch(category, [p]) for p in reversed(batch.paths[1:]))
-                    batch = Batch(category, batch.paths[:1])
-                return batch
-        return None
+        """The next batch to send: from the category with the most batches waiting, so that with
+        one batch per category in flight no category is left to finish alone at the end."""
+        sendable = [(len(batches), category) for category, batches in self._ready.items()
+                    if batches and self._may_send(category, batches[0])]
+        if not sendable:
+            return None
+        category = max(sendable)[1]
+        batches = self._ready[category]
+        batch = batches.popleft()
+        if self.multi_ok is False and len(batch.paths) > 1:  # the server keeps one part: split
+            batches.extendleft(Batch(category, [p]) for p in reversed(batch.paths[1:]))
+            batch = Batch(category, batch.paths[:1])
+        return batch
 
     def _submit(self, pool: ThreadPoolExecutor, batch: Batch,
                 finished: "queue.SimpleQueue[Future[BatchResult]]") -> None:

@@ -4,19 +4,27 @@
     python scripts/bench.py [DATA_DIR] [--json bench-results/bench.json] [--quick]
 
 DATA_DIR defaults to ../shared/data/fashion-mnist-sample/train when it exists, else images/train.
-It measures, in one run:
+It measures, in one run, against `nanoclient serve --no-dedupe` (which counts every stored file,
+as the hosted service may: nanoclient's exactly-once checks are included in its figures):
   1. upload of the labelled folder: the tutorial's loop (one `requests.post` per file, no session)
-     against `nanoclient upload` with its defaults, at --latency-ms 0 and 20;
-  2. prediction of the same folder: one request per file against `predict_files` defaults;
-     (each nanoclient upload and prediction runs --repeats times, the median is reported);
+     against `nanoclient upload` with its defaults, and the official wrapper (pip package
+     `nanonets` 2.0.5, `upload_image_files`, batches of 20 one at a time) against
+     `Client.upload_files`, at --latency-ms 0 and 20;
+  2. prediction of the same folder: one request per file, and the wrapper's `predict_for_files`,
+     against `predict_files` defaults (each nanoclient and wrapper run is repeated --repeats
+     times, the median is reported);
   3. training: wall time on all images, and stratified 5-fold accuracy of the trainer;
   4. start-up: `nanoclient --help` against `python -c "import requests"` (median of 21 runs, in turn);
   5. peak RSS of the client uploading all images against uploading 100.
 and prints a table (and writes it as JSON with --json). Everything talks to 127.0.0.1 only.
+The wrapper is installed into this Python's environment when missing (`pip install --no-deps
+nanonets==2.0.5 xmljson==0.2.1`: its other dependencies, requests and tqdm, are nanoclient's).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import platform
@@ -42,11 +50,15 @@ API_KEY = "bench-key"
 NANOCLIENT = [sys.executable, "-m", "nanoclient"]
 
 
+#: The official Nanonets wrapper, the second baseline, as pip installs it.
+WRAPPER = ["nanonets==2.0.5", "xmljson==0.2.1"]
+
+
 @contextmanager
 def local_server(data_dir: Path, *args: str) -> Iterator[str]:
-    """Start `nanoclient serve` on a free loopback port; yield its base URL; stop it."""
+    """Start `nanoclient serve --no-dedupe` on a free loopback port; yield its base URL; stop it."""
     proc = subprocess.Popen(
-        [*NANOCLIENT, "serve", "--port", "0", "--data-dir", str(data_dir), "--min-images", "5", *args],
+        [*NANOCLIENT, "serve", "--port", "0", "--data-dir", str(data_dir), "--min-images", "5", "--no-dedupe", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -126,6 +138,63 @@ def sdk_predict(base_url: str, model_id: str, paths: Sequence[Path]) -> float:
     return elapsed
 
 
+def ensure_wrapper() -> None:
+    """Install the official wrapper (without its pinned dependencies) if this Python lacks it."""
+    try:
+        import nanonets  # noqa: F401
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", *WRAPPER], check=True)
+
+
+def wrapper_model(base_url: str, categories: Sequence[str], model_id: str):
+    """The wrapper's ImageClassification for an existing model, pointed at the local server."""
+    from nanonets import ImageClassification
+
+    model = ImageClassification(API_KEY, list(categories), model_id=model_id)
+    model.host = base_url + "/"
+    return model
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """The wrapper prints a line and a progress bar per batch: keep them out of the timing's terminal."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield
+
+
+def wrapper_upload(base_url: str, model_id: str, items: Sequence[Tuple[Path, str]]) -> float:
+    """The official wrapper's `upload_image_files` with its default batches of 20."""
+    model = wrapper_model(base_url, sorted({c for _, c in items}), model_id)
+    training = {str(path): category for path, category in items}
+    start = time.perf_counter()
+    with quiet():
+        answers = model.upload_image_files(training, batch_size=20)
+    elapsed = time.perf_counter() - start
+    assert all(a.status_code == 200 for a in answers)
+    return elapsed
+
+
+def sdk_upload(base_url: str, model_id: str, items: Sequence[Tuple[Path, str]]) -> float:
+    """`Client.upload_files` with its defaults (the same work as the wrapper's call)."""
+    with Client(API_KEY, base_url) as client:
+        start = time.perf_counter()
+        report = client.upload_files(model_id, list(items))
+        elapsed = time.perf_counter() - start
+        assert report.ok and client.get_model(model_id).image_count == len(items)  # each stored exactly once
+    return elapsed
+
+
+def wrapper_predict(base_url: str, model_id: str, paths: Sequence[Path], categories: Sequence[str]) -> float:
+    """The official wrapper's `predict_for_files` with its default batches of 20."""
+    model = wrapper_model(base_url, categories, model_id)
+    start = time.perf_counter()
+    with quiet():
+        results = model.predict_for_files([str(p) for p in paths])
+    elapsed = time.perf_counter() - start
+    assert len(results) == len({p.name for p in paths})
+    return elapsed
+
+
 def train_model(base_url: str, model_id: str) -> float:
     with Client(API_KEY, base_url) as client:
         start = time.perf_counter()
@@ -197,6 +266,7 @@ def main(argv: Sequence[str] = ()) -> int:
     args = parser.parse_args(list(argv) or None)
     repeats = max(1, args.repeats)
 
+    ensure_wrapper()
     folder = args.data_dir
     items, _ = find_labelled_images(folder)
     paths = [p for p, _ in items]
@@ -224,6 +294,10 @@ def main(argv: Sequence[str] = ()) -> int:
                 m2 = models[0]
                 row(f"upload, {latency} ms latency", len(items) / t_tut, len(items) / t_ours, "images/s",
                     ">= 8x" if latency else ">= 2x")
+                t_wrap = median_of(repeats, lambda: wrapper_upload(url, new_model(url, categories), items))
+                t_sdk = median_of(repeats, lambda: sdk_upload(url, new_model(url, categories), items))
+                row(f"upload vs the official wrapper, {latency} ms latency (SDK)", len(items) / t_wrap,
+                    len(items) / t_sdk, "images/s", ">= 4x" if latency else ">= 1x")
                 if not trained_model:
                     t_train = train_model(url, m2)
                     trained_model = m2
@@ -234,6 +308,9 @@ def main(argv: Sequence[str] = ()) -> int:
                 p_ours = median_of(repeats, lambda: sdk_predict(url, trained_model, paths))
                 row(f"predict, {latency} ms latency", len(paths) / p_tut, len(paths) / p_ours, "images/s",
                     ">= 10x" if latency else ">= 200 images/s")
+                p_wrap = median_of(repeats, lambda: wrapper_predict(url, trained_model, paths, categories))
+                row(f"predict vs the official wrapper, {latency} ms latency", len(paths) / p_wrap,
+                    len(paths) / p_ours, "images/s", "")
 
             if latency == 0:
                 with local_server(data) as url:

@@ -45,6 +45,25 @@ def test_images_are_stored_once_under_their_sha256(store):
     assert list(store.tmp_dir.iterdir()) == []  # the temp file was renamed, not left behind
 
 
+def test_a_batch_of_images_is_stored_whole_or_leaves_nothing_behind(store, monkeypatch):
+    red, blue = make_image((255, 0, 0)), make_image((0, 0, 255))
+    shas = store.put_images([red, blue, red])
+    assert shas == [sha256_hex(red), sha256_hex(blue), sha256_hex(red)]
+    assert [store.image_path(sha).read_bytes() for sha in shas] == [red, blue, red]
+    assert list(store.tmp_dir.iterdir()) == []
+    green = make_image((0, 255, 0))
+    import nanoclient.server.store as store_module
+
+    def full_disk(root, paths):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store_module, "_make_durable", full_disk)
+    with pytest.raises(OSError):
+        store.put_images([green])
+    assert not store.image_path(sha256_hex(green)).exists()  # never named before its bytes were on disk
+    assert list(store.tmp_dir.iterdir()) == []
+
+
 def test_same_bytes_in_same_category_count_once(store):
     model_id = _model(store)
     red, other = make_image((255, 0, 0)), make_image((250, 5, 0))

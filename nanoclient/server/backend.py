@@ -257,13 +257,12 @@ class Backend:
     def upload_images(self, account: Account, model_id: Optional[str], category: Optional[str],
                       files: Sequence[NamedBytes]) -> Model:
         """Add labelled images to a model: all of them, or none if any is invalid."""
-        record = self._record(account, model_id)
-        self._check_category(record, category)
+        model_id = self._category_of(account, model_id, category)
         if not files:
             raise BadRequestError("Missing file", hint="Send one or more image files as 'file' parts")
         self._check_images(files)
-        self._store_images(record.id, str(category), files)
-        return self.get_model(account, record.id)
+        self._store_images(model_id, str(category), files)
+        return self.get_model(account, model_id)
 
     def upload_urls(self, account: Account, model_id: Optional[str], category: Optional[str],
                     urls: Sequence[str]) -> Tuple[Model, List[Tuple[str, str]]]:
@@ -271,23 +270,29 @@ class Backend:
 
         BadRequestError if none worked (then nothing is stored).
         """
-        record = self._record(account, model_id)
-        self._check_category(record, category)
+        model_id = self._category_of(account, model_id, category)
         urls = self._check_urls(urls)
         fetched, failed = self._fetch_images(urls)
         if not fetched:
             raise BadRequestError("None of the URLs gave a PNG or JPEG image", errors=url_errors(failed))
-        self._store_images(record.id, str(category), fetched)
-        return self.get_model(account, record.id), failed
+        self._store_images(model_id, str(category), fetched)
+        return self.get_model(account, model_id), failed
 
-    def _check_category(self, record: ModelRecord, category: Optional[str]) -> None:
+    def _category_of(self, account: Account, model_id: Optional[str], category: Optional[str]) -> str:
+        """The model's id, once it is known to be this account's and to have ``category`` (else 4xx)."""
+        if not model_id:
+            raise BadRequestError("Missing modelId", hint="Pass the model id as modelId")
+        categories = self.store.model_categories(account.id, str(model_id))  # cheaper than the whole record
+        if categories is None:
+            raise NotFoundError("Model does not exist", hint="Check that the model id is correct")
         if not category:
             raise BadRequestError("Missing category", hint="Pass the category of the images as category")
-        if category not in record.categories:
+        if category not in categories:
             raise BadRequestError(
                 f"Unknown category {category!r}",
-                hint="The model's categories are: " + ", ".join(record.categories),
+                hint="The model's categories are: " + ", ".join(categories),
             )
+        return str(model_id)
 
     def _check_images(self, files: Sequence[NamedBytes]) -> None:
         problems = []
@@ -307,7 +312,8 @@ class Backend:
 
     def _store_images(self, model_id: str, category: str, files: Sequence[NamedBytes]) -> int:
         """Store the files and record them; return how many image rows were added (fewer with dedupe)."""
-        items = [(category, self.store.put_image(data), name[:500]) for name, data in files]
+        shas = self.store.put_images([data for _, data in files])
+        items = [(category, sha, name[:500]) for (name, _), sha in zip(files, shas)]
         return self.store.add_images(model_id, items, dedupe=self.dedupe)
 
     def _check_urls(self, urls: Sequence[str]) -> List[str]:

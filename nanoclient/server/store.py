@@ -8,7 +8,7 @@ Layout of a data folder::
     tmp/                    temporary files; anything left here after a crash is removed on start-up
     .lock                   held while a server uses the folder, so two never share it
 
-Crash safety: a file is written (temp file, fsync, rename) before the row that refers to it,
+Crash safety: a file is written (temp file, flush to disk, rename, flush) before the row that refers to it,
 so a crash can leave an unreferenced file but never a row pointing at nothing. ``sweep()``
 (run on open) removes temp files and files no row refers to.
 
@@ -16,16 +16,20 @@ This module knows SQL and files, nothing of HTTP and nothing of the API's rules.
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
+import itertools
 import logging
 import os
 import sqlite3
+import stat
+import sys
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 try:  # POSIX only; without it two servers on one folder are not prevented
     import fcntl
@@ -286,30 +290,44 @@ class Store:
 
     def new_temp_path(self, suffix: str = "") -> Path:
         """A fresh path in tmp/ (removed by the next sweep if left behind)."""
-        return self.tmp_dir / f"{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}{suffix}"
+        return self.tmp_dir / f"{os.getpid()}-{threading.get_ident()}-{next(_TEMP_NUMBERS)}{suffix}"
 
     def put_image(self, data: bytes) -> str:
         """Store image bytes under their sha256 (atomically, once); return the sha256."""
-        sha = sha256_hex(data)
-        path = self.image_path(sha)
-        if path.is_file() and path.stat().st_size == len(data):
-            return sha
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._atomic_write(path, data)
-        return sha
+        return self.put_images([data])[0]
 
-    def _atomic_write(self, path: Path, data: bytes) -> None:
-        tmp = self.new_temp_path()
+    def put_images(self, blobs: Sequence[bytes]) -> List[str]:
+        """Store many images under their sha256 (atomically, each once); return the sha256s.
+
+        Durable on return, with two flushes for the whole batch rather than two per file: the
+        temporary files are written and flushed, then renamed into place and the renames
+        flushed. A file never gets its final name before its bytes are on disk.
+        """
+        shas: List[str] = []
+        moves: Dict[Path, Path] = {}  # final path -> temporary file holding its bytes
         try:
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(path.parent)
+            for data in blobs:
+                sha = sha256_hex(data)
+                shas.append(sha)
+                path = self.image_path(sha)
+                if path in moves or _size(path) == len(data):
+                    continue
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = self.new_temp_path()
+                with open(tmp, "wb") as handle:
+                    handle.write(data)
+                moves[path] = tmp
+            if moves:
+                _make_durable(self.images_dir, list(moves.values()))
+                for path, tmp in moves.items():
+                    os.replace(tmp, path)
+                moves_done = list(moves)
+                moves.clear()
+                _make_durable(self.images_dir, sorted({path.parent for path in moves_done}))
+        finally:
+            for tmp in moves.values():  # an error before the renames: leave nothing behind
+                tmp.unlink(missing_ok=True)
+        return shas
 
     # ------------------------------------------------------------------ accounts and models
 
@@ -345,6 +363,15 @@ class Store:
                 (model_id, account_id),
             ).fetchone()
             return None if row is None else self._model_record(conn, row)
+
+    def model_categories(self, account_id: int, model_id: str) -> Optional[List[str]]:
+        """The category names of the model, in order, if it belongs to this account, else None."""
+        rows = self._conn().execute(
+            "SELECT c.name FROM models m LEFT JOIN categories c ON c.model_id = m.id "
+            "WHERE m.id = ? AND m.account_id = ? ORDER BY c.position",
+            (model_id, account_id),
+        ).fetchall()
+        return [name for (name,) in rows if name is not None] if rows else None
 
     def models(self, account_id: int) -> List[ModelRecord]:
         """Every model of an account, oldest first."""
@@ -622,6 +649,48 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
+
+
+def _size(path: Path) -> Optional[int]:
+    """The size of a regular file, None if there is none."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
+#: Numbers that make temporary file names unique within a process.
+_TEMP_NUMBERS = itertools.count()
+
+
+def _syncfs() -> Optional[Callable[[int], int]]:
+    """Linux's syncfs(2) (flush one file system), or None where the C library has none."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).syncfs  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+_SYNCFS = _syncfs() if sys.platform.startswith("linux") else None
+
+
+def _make_durable(root: Path, paths: Sequence[Path]) -> None:
+    """Flush ``paths`` (files or folders under ``root``) to disk: one syncfs of their file system
+    where Linux offers it, else an fsync of each."""
+    if _SYNCFS is not None:
+        fd = os.open(str(root), os.O_RDONLY)
+        try:
+            if _SYNCFS(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    for path in paths:
+        if path.is_dir():
+            _fsync_dir(path)
+        else:
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
 
 
 def _fsync_dir(folder: Path) -> None:
