@@ -310,11 +310,9 @@ class UploadRun:
     # -- reading
 
     def _wants_more(self) -> bool:
-        """Read on while a free worker has nothing it may send, within the look-ahead."""
-        if self._buffered >= self.settings.lookahead:
-            return False
-        sendable = sum(1 for c, batches in self._ready.items() if batches and self._may_send(c, batches[0]))
-        return len(self._pending) + sendable < self.settings.workers
+        """Read on up to the look-ahead: the more categories are known, the better the batches in
+        flight can be spread over them (and no category is left to finish alone at the end)."""
+        return self._buffered < self.settings.lookahead
 
     def _read_one(self, source: Iterator[Tuple[PathLike, str]], batcher: Batcher
                   ) -> Optional[Iterator[Tuple[PathLike, str]]]:

@@ -10,10 +10,8 @@ from __future__ import annotations
 import base64
 import builtins
 import io
-import json
 import logging
 import threading
-import time
 from pathlib import Path
 from typing import Dict, List, Optional
 from urllib.parse import parse_qsl, urlsplit
@@ -21,12 +19,10 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 import responses
-from werkzeug.formparser import parse_form_data
 
 from nanoclient import Client, errors
-from nanoclient import client as client_module
 from nanoclient.client import DEFAULT_BASE_URL
-from nanoclient.types import Model, Prediction, UploadReport
+from nanoclient.types import Model, Prediction
 
 from apimock import API, BASE, UploadApi, json_response, model_json, parse_multipart
 from conftest import make_image

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 from typing import Dict
 
-import pytest
 import requests
 
 from nanoclient import Client
