@@ -459,7 +459,7 @@ def _content_type(path: PathLike) -> str:
 
 def _upload_part(path: PathLike) -> FilePart:
     """The part for one file to upload, under its base name (raises BadRequestError for a bad file)."""
-    return FilePart("file", path, Path(path).name, _checked_content_type(path))
+    return FilePart("file", path, os.path.basename(os.fspath(path)), _checked_content_type(path))
 
 
 def _fields_for(fields: Sequence[Tuple[str, str]], files: int) -> Dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -76,34 +77,42 @@ def check_image_file(path: PathLike, *, max_pixels: int = MAX_PIXELS) -> Tuple[s
 
     Raises BadRequestError for a missing path or a directory, InvalidImageError for a file
     that is not a valid image. Reads only the header (decoding is left to the server).
+    The file is opened once (this runs for every file of an upload).
     """
-    p = Path(path)
-    if not p.exists():
-        raise BadRequestError(f"No such file: {p}", hint="Check the path")
-    if not p.is_file():
-        raise BadRequestError(f"Not a file: {p}", hint="Pass an image file, not a folder")
+    name = os.path.basename(os.fspath(path))
     try:
-        with open(p, "rb") as handle:
-            head = handle.read(1 << 16)
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        raise BadRequestError(f"No such file: {os.fspath(path)}", hint="Check the path") from None
+    except IsADirectoryError:
+        raise BadRequestError(f"Not a file: {os.fspath(path)}", hint="Pass an image file, not a folder") from None
     except OSError as exc:
-        raise BadRequestError(f"Cannot read {p}: {exc.strerror or exc}") from exc
-    if sniff_format(head[:8]) is None:
-        raise InvalidImageError(f"{p.name} is not a PNG or JPEG image", hint="Send a .png or .jpg image")
-    from PIL import Image
+        raise BadRequestError(f"Cannot read {os.fspath(path)}: {exc.strerror or exc}") from None
+    with handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise BadRequestError(f"Not a file: {os.fspath(path)}", hint="Pass an image file, not a folder")
+        try:
+            head = handle.read(8)
+        except OSError as exc:
+            raise BadRequestError(f"Cannot read {os.fspath(path)}: {exc.strerror or exc}") from None
+        if sniff_format(head) is None:
+            raise InvalidImageError(f"{name} is not a PNG or JPEG image", hint="Send a .png or .jpg image")
+        handle.seek(0)
+        from PIL import Image
 
-    try:
-        with Image.open(p) as image:
-            width, height = image.size
-            fmt = _format_name(image.format)
-            if width * height > max_pixels:
-                raise InvalidImageError(f"{p.name} is too large ({width}x{height} pixels)")
-            image.verify()
-    except InvalidImageError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise InvalidImageError(f"{p.name} is too large (decompression bomb)") from exc
-    except Exception as exc:
-        raise InvalidImageError(f"{p.name} is corrupt ({type(exc).__name__})", hint="Check the file") from exc
+        try:
+            with Image.open(handle) as image:
+                width, height = image.size
+                fmt = _format_name(image.format)
+                if width * height > max_pixels:
+                    raise InvalidImageError(f"{name} is too large ({width}x{height} pixels)")
+                image.verify()
+        except InvalidImageError:
+            raise
+        except Image.DecompressionBombError as exc:
+            raise InvalidImageError(f"{name} is too large (decompression bomb)") from exc
+        except Exception as exc:
+            raise InvalidImageError(f"{name} is corrupt ({type(exc).__name__})", hint="Check the file") from exc
     return fmt, width, height
 
 
