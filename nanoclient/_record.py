@@ -15,7 +15,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import IO, Optional, Set, Tuple
+from typing import IO
 
 #: Environment variable that moves the cache folder (tests, CI, read-only homes).
 CACHE_ENV = "NANOCLIENT_CACHE_DIR"
@@ -33,7 +33,7 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("nanoclient"))
 
 
-def file_digest(path: "os.PathLike[str] | str") -> str:
+def file_digest(path: os.PathLike[str] | str) -> str:
     """The SHA-256 of a file's bytes, as hex (the local server deduplicates on the same hash)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -57,16 +57,16 @@ class UploadRecord:
         self.base_url = base_url
         self.model_id = model_id
         self._lock = threading.Lock()
-        self._received: Set[Tuple[str, str]] = set()
+        self._received: set[tuple[str, str]] = set()
         self._torn = False  # the file does not end with a newline
-        self._handle: Optional[IO[str]] = None
+        self._handle: IO[str] | None = None
         self._load()
 
     @classmethod
-    def for_model(cls, base_url: str, model_id: str, *, folder: Optional[Path] = None) -> "UploadRecord":
+    def for_model(cls, base_url: str, model_id: str, *, folder: Path | None = None) -> UploadRecord:
         """The record of ``model_id`` on the server at ``base_url`` (created empty if new)."""
         base_url = _normalise_url(base_url)
-        key = hashlib.sha256(f"{base_url}\n{model_id}".encode("utf-8")).hexdigest()[:32]
+        key = hashlib.sha256(f"{base_url}\n{model_id}".encode()).hexdigest()[:32]
         folder = (folder or cache_dir()) / "uploads"
         return cls(folder / f"{key}.jsonl", base_url=base_url, model_id=model_id)
 
@@ -87,7 +87,7 @@ class UploadRecord:
     def __len__(self) -> int:
         return len(self._received)
 
-    def __contains__(self, item: Tuple[str, str]) -> bool:
+    def __contains__(self, item: tuple[str, str]) -> bool:
         """True when (sha256, category) was recorded as received."""
         return tuple(item) in self._received
 

@@ -37,10 +37,11 @@ import logging
 import os
 import random
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import IO, Any, Callable
 from urllib.parse import urlsplit
 
 import requests
@@ -78,7 +79,7 @@ DEFAULT_POOL_SIZE = 32
 CHUNK_SIZE = 256 * 1024
 
 #: Form fields: (name, value) pairs, so that a name may repeat (``categories=a&categories=b``).
-FormFields = Sequence[Tuple[str, str]]
+FormFields = Sequence[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class FilePart:
     """A file to send as one part of a multipart body, read from ``path`` when the request goes out."""
 
     field: str
-    path: Union[str, "os.PathLike[str]"]
+    path: str | os.PathLike[str]
     filename: str
     content_type: str = "application/octet-stream"
 
@@ -104,7 +105,7 @@ class _BasicKeyAuth(requests.auth.AuthBase):
     """HTTP Basic auth with the API key as user name and an empty password; its repr hides the key."""
 
     def __init__(self, api_key: str) -> None:
-        token = base64.b64encode(f"{api_key}:".encode("utf-8")).decode("ascii")
+        token = base64.b64encode(f"{api_key}:".encode()).decode("ascii")
         self._header = f"Basic {token}"
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -127,11 +128,11 @@ class MultipartBody:
     the part headers is held in memory. ``seek(0)`` rewinds it (used on redirects).
     """
 
-    def __init__(self, fields: FormFields, files: Sequence[Tuple[FilePart, IO[bytes]]]) -> None:
+    def __init__(self, fields: FormFields, files: Sequence[tuple[FilePart, IO[bytes]]]) -> None:
         self.boundary = _BOUNDARY
         self.content_type = f"multipart/form-data; boundary={self.boundary}"
         # Each segment is bytes, or (open file, size): the size is fixed when the body is made.
-        self._segments: List[Union[bytes, Tuple[IO[bytes], int]]] = []
+        self._segments: list[bytes | tuple[IO[bytes], int]] = []
         for name, value in fields:
             self._segments.append(self._part_header(name, None, None) + str(value).encode("utf-8") + b"\r\n")
         for part, handle in files:
@@ -145,7 +146,7 @@ class MultipartBody:
         self._index = 0
         self._offset = 0  # within the current segment
 
-    def _part_header(self, name: str, filename: Optional[str], content_type: Optional[str]) -> bytes:
+    def _part_header(self, name: str, filename: str | None, content_type: str | None) -> bytes:
         disposition = f'form-data; name="{_quote_param(name)}"'
         if filename is not None:
             disposition += f'; filename="{_quote_param(filename)}"'
@@ -173,7 +174,7 @@ class MultipartBody:
         self._position = self._index = self._offset = 0
         return 0
 
-    def read(self, size: Optional[int] = -1) -> bytes:
+    def read(self, size: int | None = -1) -> bytes:
         """Up to ``size`` bytes of the body (all that is left if ``size`` is negative or None)."""
         wanted = self._length - self._position if size is None or size < 0 else size
         out = bytearray()
@@ -217,8 +218,8 @@ class Transport:
         max_retries: int = 3,
         pool_size: int = DEFAULT_POOL_SIZE,
         user_agent: str = "nanoclient",
-        sleep: Optional[Callable[[float], Any]] = None,
-        random: Optional[Callable[[], float]] = None,
+        sleep: Callable[[float], Any] | None = None,
+        random: Callable[[], float] | None = None,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries cannot be negative")
@@ -259,9 +260,9 @@ class Transport:
         method: str,
         path: str,
         *,
-        params: Optional[FormFields] = None,
-        form: Optional[FormFields] = None,
-        files: Optional[Sequence[FilePart]] = None,
+        params: FormFields | None = None,
+        form: FormFields | None = None,
+        files: Sequence[FilePart] | None = None,
         idempotent: bool = True,
     ) -> Any:
         """Send a request (retrying as the policy says) and return its decoded JSON body.
@@ -276,11 +277,11 @@ class Transport:
         method: str,
         path: str,
         *,
-        params: Optional[FormFields] = None,
-        form: Optional[FormFields] = None,
-        files: Optional[Sequence[FilePart]] = None,
+        params: FormFields | None = None,
+        form: FormFields | None = None,
+        files: Sequence[FilePart] | None = None,
         idempotent: bool = True,
-    ) -> "Reply":
+    ) -> Reply:
         """Like ``request``, but return the whole successful answer: status, headers and JSON body."""
         url = self.url(path)
         attempt = 0
@@ -332,14 +333,14 @@ class Transport:
         self,
         method: str,
         url: str,
-        params: Optional[FormFields],
-        form: Optional[FormFields],
-        files: Optional[Sequence[FilePart]],
+        params: FormFields | None,
+        form: FormFields | None,
+        files: Sequence[FilePart] | None,
     ) -> requests.Response:
         """One attempt: open the files, send, read the whole answer; failures become _Retryable or errors."""
-        handles: List[IO[bytes]] = []
+        handles: list[IO[bytes]] = []
         try:
-            headers: Dict[str, str] = {}
+            headers: dict[str, str] = {}
             data: Any = list(form) if form else None
             if files:
                 opened = []
@@ -437,8 +438,8 @@ def error_from_response(response: requests.Response, method: str, url: str) -> N
     """The ``nanoclient.errors`` exception for a non-2xx response, filled from its JSON error body."""
     status = response.status_code
     cls = error_class_for_status(status)
-    message: Optional[str] = None
-    errors: List[Dict[str, Any]] = []
+    message: str | None = None
+    errors: list[dict[str, Any]] = []
     try:
         body = response.json()
     except ValueError:
@@ -456,7 +457,7 @@ def error_from_response(response: requests.Response, method: str, url: str) -> N
             message = f"HTTP {status} {response.reason or ''}".rstrip()
     if cls is BadRequestError and errors and all(e.get("reason") == InvalidImageError.reason for e in errors):
         cls = InvalidImageError  # the local server's InvalidImageError, named the same on this side
-    kwargs: Dict[str, Any] = {"status": status, "method": method, "url": url, "errors": errors}
+    kwargs: dict[str, Any] = {"status": status, "method": method, "url": url, "errors": errors}
     if cls is RateLimitError:
         kwargs["retry_after"] = _retry_after_seconds(response.headers.get("Retry-After"))
     return cls(message, **kwargs)
@@ -468,7 +469,7 @@ def _snippet(response: requests.Response) -> str:
     return " ".join(text.split())[:100]
 
 
-def _retry_after_seconds(value: Optional[str]) -> Optional[float]:
+def _retry_after_seconds(value: str | None) -> float | None:
     """Seconds to wait from a Retry-After header (seconds or an HTTP date); None if absent or unreadable."""
     if not value:
         return None
@@ -511,10 +512,10 @@ def _reason(exc: BaseException) -> str:
     return text[:160] if text else type(innermost).__name__
 
 
-def _causes(exc: BaseException) -> List[BaseException]:
+def _causes(exc: BaseException) -> list[BaseException]:
     """``exc`` and every exception it wraps (args, ``reason``, context), outermost first."""
-    found: List[BaseException] = []
-    queue: List[BaseException] = [exc]
+    found: list[BaseException] = []
+    queue: list[BaseException] = [exc]
     while queue:
         current = queue.pop(0)
         if any(current is seen for seen in found):

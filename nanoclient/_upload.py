@@ -28,10 +28,11 @@ from __future__ import annotations
 import os
 import queue
 from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Callable, Union
 
 from ._transport import FilePart, may_have_been_processed
 from .errors import (
@@ -75,7 +76,7 @@ class Batch:
     """Files of one category to send in one request."""
 
     category: str
-    paths: List[PathLike] = field(default_factory=list)
+    paths: list[PathLike] = field(default_factory=list)
     size: int = 0
 
 
@@ -89,11 +90,11 @@ class Batcher:
     def __init__(self, max_files: int, max_bytes: int) -> None:
         self.max_files = max_files
         self.max_bytes = max_bytes
-        self._open: Dict[str, Batch] = {}
+        self._open: dict[str, Batch] = {}
 
-    def add(self, path: PathLike, category: str, size: int) -> List[Batch]:
+    def add(self, path: PathLike, category: str, size: int) -> list[Batch]:
         """Put a file in its category's open batch; return the batches this closed."""
-        closed: List[Batch] = []
+        closed: list[Batch] = []
         batch = self._open.get(category)
         if batch is not None and batch.paths and batch.size + size > self.max_bytes:
             closed.append(self._open.pop(category))
@@ -106,7 +107,7 @@ class Batcher:
             closed.append(self._open.pop(category))
         return closed
 
-    def flush(self) -> List[Batch]:
+    def flush(self) -> list[Batch]:
         """Every batch still open (the end of the items)."""
         batches = list(self._open.values())
         self._open.clear()
@@ -117,27 +118,27 @@ class Batcher:
 
 
 #: What happened to one file: "uploaded" (with the model), "skipped", "failed" or "unsettled" (with why).
-FileOutcome = Tuple[PathLike, str, Union[Model, str, Exception]]
+FileOutcome = tuple[PathLike, str, Union[Model, str, Exception]]
 
 
 @dataclass
 class BatchResult:
     """What a worker did with one batch."""
 
-    outcomes: List[FileOutcome] = field(default_factory=list)
+    outcomes: list[FileOutcome] = field(default_factory=list)
     #: The category's count once the batch was dealt with (None: unknown, to read again).
-    count: Optional[int] = None
+    count: int | None = None
     #: What the batch showed about several files per request: True (all stored), False (only the first).
-    multi: Optional[bool] = None
+    multi: bool | None = None
     #: An error that stops the whole upload.
-    fatal: Optional[Exception] = None
+    fatal: Exception | None = None
 
 
 class _BatchSender:
     """Sends one batch in a worker thread and works out what the server did with each file."""
 
     def __init__(self, send: SendBatch, read_model: ReadModel, make_part: MakePart, *, careful: bool,
-                 resends: int, multi_ok: Optional[bool]) -> None:
+                 resends: int, multi_ok: bool | None) -> None:
         self.send = send
         self.read_model = read_model
         self.make_part = make_part
@@ -145,20 +146,20 @@ class _BatchSender:
         self.resends = resends
         self.multi_ok = multi_ok
 
-    def run(self, batch: Batch, count: Optional[int]) -> BatchResult:
+    def run(self, batch: Batch, count: int | None) -> BatchResult:
         result = BatchResult(count=count)
-        parts: List[FilePart] = []
+        parts: list[FilePart] = []
         for path in batch.paths:
             try:
                 parts.append(self.make_part(path))
             except BadRequestError as exc:
                 result.outcomes.append((path, "skipped", exc.message))
-        groups: Deque[List[FilePart]] = deque([parts] if parts else [])
+        groups: deque[list[FilePart]] = deque([parts] if parts else [])
         while groups and result.fatal is None:
             self._send_group(batch.category, groups, result)
         return result
 
-    def _send_group(self, category: str, groups: Deque[List[FilePart]], result: BatchResult) -> None:
+    def _send_group(self, category: str, groups: deque[list[FilePart]], result: BatchResult) -> None:
         """Send the first group of ``groups`` until its fate is known (more groups may be queued)."""
         group = groups.popleft()
         if self.careful and result.count is None:  # the count was lost: read it before sending more
@@ -206,8 +207,8 @@ class _BatchSender:
             self._judge(category, group, groups, model, _count(model, category), result, "answered OK")
             return
 
-    def _judge(self, category: str, group: List[FilePart], groups: Deque[List[FilePart]], model: Model,
-               now: Optional[int], result: BatchResult, how: str) -> None:
+    def _judge(self, category: str, group: list[FilePart], groups: deque[list[FilePart]], model: Model,
+               now: int | None, result: BatchResult, how: str) -> None:
         """Decide from the growth of the category's count (``model``'s, now) what the server stored of ``group``."""
         before = result.count
         result.count = now
@@ -228,7 +229,7 @@ class _BatchSender:
             result.outcomes += [(p.path, "unsettled", why) for p in group]
 
 
-def _count(model: Model, category: str) -> Optional[int]:
+def _count(model: Model, category: str) -> int | None:
     for item in model.categories:
         if item.name == category:
             return item.count
@@ -259,8 +260,8 @@ class UploadRun:
 
     def __init__(self, settings: UploadSettings, model: Model, send: SendBatch, read_model: ReadModel,
                  make_part: MakePart, size_of: Callable[[PathLike], int],
-                 progress: Optional[Callable[[int], object]] = None,
-                 on_uploaded: Optional[Callable[[PathLike, str, Model], object]] = None) -> None:
+                 progress: Callable[[int], object] | None = None,
+                 on_uploaded: Callable[[PathLike, str, Model], object] | None = None) -> None:
         self.settings = settings
         self.careful = not settings.dedupe
         self.send = send
@@ -270,19 +271,19 @@ class UploadRun:
         self.progress = progress
         self.on_uploaded = on_uploaded
         self.report = UploadReport()
-        self.counts: Dict[str, Optional[int]] = {c.name: c.count for c in model.categories}
-        self.multi_ok: Optional[bool] = None if self.careful else True
-        self._ready: Dict[str, Deque[Batch]] = {}
+        self.counts: dict[str, int | None] = {c.name: c.count for c in model.categories}
+        self.multi_ok: bool | None = None if self.careful else True
+        self._ready: dict[str, deque[Batch]] = {}
         self._buffered = 0  # files read but not yet sent
-        self._busy: Set[str] = set()  # categories with a batch in flight (careful mode)
+        self._busy: set[str] = set()  # categories with a batch in flight (careful mode)
         self._probing = False  # a batch of several files is testing the server (careful mode)
-        self._pending: Dict["Future[BatchResult]", Batch] = {}
-        self._fatal: Optional[Exception] = None
+        self._pending: dict[Future[BatchResult], Batch] = {}
+        self._fatal: Exception | None = None
 
-    def run(self, items: Iterable[Tuple[PathLike, str]]) -> UploadReport:
+    def run(self, items: Iterable[tuple[PathLike, str]]) -> UploadReport:
         batcher = Batcher(self.settings.batch_size, self.settings.max_batch_bytes)
-        source: Optional[Iterator[Tuple[PathLike, str]]] = iter(items)
-        finished: "queue.SimpleQueue[Future[BatchResult]]" = queue.SimpleQueue()
+        source: Iterator[tuple[PathLike, str]] | None = iter(items)
+        finished: queue.SimpleQueue[Future[BatchResult]] = queue.SimpleQueue()
         pool = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="nanoclient-upload")
         try:
             while self._fatal is None:
@@ -314,8 +315,8 @@ class UploadRun:
         flight can be spread over them (and no category is left to finish alone at the end)."""
         return self._buffered < self.settings.lookahead
 
-    def _read_one(self, source: Iterator[Tuple[PathLike, str]], batcher: Batcher
-                  ) -> Optional[Iterator[Tuple[PathLike, str]]]:
+    def _read_one(self, source: Iterator[tuple[PathLike, str]], batcher: Batcher
+                  ) -> Iterator[tuple[PathLike, str]] | None:
         """Take one item into the batcher; None once the items are used up (open batches closed)."""
         try:
             path, raw_category = next(source)
@@ -344,7 +345,7 @@ class UploadRun:
             return False
         return len(batch.paths) == 1 or self.multi_ok is not None or not self._probing
 
-    def _next_batch(self) -> Optional[Batch]:
+    def _next_batch(self) -> Batch | None:
         """The next batch to send: from the category with the most batches waiting, so that with
         one batch per category in flight no category is left to finish alone at the end."""
         sendable = [(len(batches), category) for category, batches in self._ready.items()
@@ -360,7 +361,7 @@ class UploadRun:
         return batch
 
     def _submit(self, pool: ThreadPoolExecutor, batch: Batch,
-                finished: "queue.SimpleQueue[Future[BatchResult]]") -> None:
+                finished: queue.SimpleQueue[Future[BatchResult]]) -> None:
         sender = _BatchSender(self.send, self.read_model, self.make_part, careful=self.careful,
                               resends=self.settings.resends, multi_ok=self.multi_ok)
         if self.careful:
@@ -374,7 +375,7 @@ class UploadRun:
 
     # -- results
 
-    def _settle(self, future: "Future[BatchResult]") -> None:
+    def _settle(self, future: Future[BatchResult]) -> None:
         batch = self._pending.pop(future)
         self._busy.discard(batch.category)
         if len(batch.paths) > 1 and self.multi_ok is None:
@@ -393,7 +394,7 @@ class UploadRun:
         if result.fatal is not None and self._fatal is None:
             self._fatal = result.fatal
 
-    def _record(self, path: PathLike, kind: str, value: Union[Model, str, Exception], category: str) -> None:
+    def _record(self, path: PathLike, kind: str, value: Model | str | Exception, category: str) -> None:
         report = self.report
         if kind == "uploaded" and isinstance(value, Model):
             report.uploaded.append(str(path))

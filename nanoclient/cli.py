@@ -20,8 +20,9 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import IO, Any, Callable
 
 import click
 
@@ -64,11 +65,11 @@ class State:
     """What a command invocation knows: the flags given, output mode, and the client once made."""
 
     def __init__(self, debug: bool = False) -> None:
-        self.flags: Dict[str, Optional[str]] = {"api_key": None, "base_url": None, "model_id": None}
+        self.flags: dict[str, str | None] = {"api_key": None, "base_url": None, "model_id": None}
         self.json = False
         self.debug = debug
         self.retries = DEFAULT_RETRIES
-        self._settings: Optional[config.Settings] = None
+        self._settings: config.Settings | None = None
         self._client: Any = None
 
     @property
@@ -107,7 +108,7 @@ class State:
             raise CliUsageError("no model id: pass --model-id or set NANONETS_MODEL_ID")
         return model_id
 
-    def emit(self, data: Any, text: Optional[str] = None) -> None:
+    def emit(self, data: Any, text: str | None = None) -> None:
         """The command's result on stdout: JSON with --json, else ``text`` (if any)."""
         if self.json:
             click.echo(json.dumps(data, indent=2, ensure_ascii=False))
@@ -137,7 +138,7 @@ def info(message: str) -> None:
 # --------------------------------------------------------------------------- errors
 
 
-def error_line(exc: BaseException, state: Optional[State]) -> str:
+def error_line(exc: BaseException, state: State | None) -> str:
     """One line that says what went wrong and what to do about it."""
     from . import errors
 
@@ -231,7 +232,7 @@ def _connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def api_command(group: click.Group, name: Optional[str] = None, **settings: Any) -> Callable[..., click.Command]:
+def api_command(group: click.Group, name: str | None = None, **settings: Any) -> Callable[..., click.Command]:
     """Register a command taking --json and the connection options; it receives ``state`` first."""
 
     def decorator(func: Callable[..., Any]) -> click.Command:
@@ -282,7 +283,7 @@ def cli(ctx: click.Context, debug: bool, retries: int) -> None:
 # --------------------------------------------------------------------------- formatting
 
 
-def format_model(model: Any) -> List[str]:
+def format_model(model: Any) -> list[str]:
     """Lines describing a model: id and state, accuracy, images per category."""
     lines = [f"model {model.id}: {model.state_name}" + (f" ({model.status})" if model.status else "")]
     if model.accuracy is not None:
@@ -294,7 +295,7 @@ def format_model(model: Any) -> List[str]:
     return lines
 
 
-def list_skipped(skipped: Sequence[Tuple[Any, str]], limit: int = MAX_LISTED) -> None:
+def list_skipped(skipped: Sequence[tuple[Any, str]], limit: int = MAX_LISTED) -> None:
     """Name skipped files with the reason on stderr; past ``limit``, count the rest."""
     for path, reason in skipped[:limit]:
         info(f"skipped {path}: {reason}")
@@ -309,7 +310,7 @@ def list_skipped(skipped: Sequence[Tuple[Any, str]], limit: int = MAX_LISTED) ->
 @click.argument("categories", nargs=-1)
 @click.option("--from-dir", "from_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Use the sub-folder names of DIR (or of DIR/train) as the categories.", metavar="DIR")
-def create_model(state: State, categories: Tuple[str, ...], from_dir: Optional[Path]) -> None:
+def create_model(state: State, categories: tuple[str, ...], from_dir: Path | None) -> None:
     """Create a model from category names or from folder names.
 
     The categories are the CATEGORY arguments, or the sub-folder names of --from-dir.
@@ -413,20 +414,20 @@ def upload(state: State, folder: Path, workers: int, batch_size: int, force: boo
         raise click.exceptions.Exit(1)
 
 
-def _round_robin(items: List[Tuple[Path, str]]) -> List[Tuple[Path, str]]:
+def _round_robin(items: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
     """The items with categories taken in turn, so that batches of several categories can go at once."""
-    by_category: Dict[str, List[Tuple[Path, str]]] = {}
+    by_category: dict[str, list[tuple[Path, str]]] = {}
     for item in items:
         by_category.setdefault(item[1], []).append(item)
     queues = list(by_category.values())
-    mixed: List[Tuple[Path, str]] = []
+    mixed: list[tuple[Path, str]] = []
     for index in range(max((len(q) for q in queues), default=0)):
         mixed.extend(q[index] for q in queues if index < len(q))
     return mixed
 
 
-def _split_by_category(folder: Path, items: List[Tuple[Path, str]], model: Any
-                       ) -> Tuple[List[Tuple[Path, str]], List[Tuple[Path, str]]]:
+def _split_by_category(folder: Path, items: list[tuple[Path, str]], model: Any
+                       ) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
     """Keep the items whose folder is a category of the model; name the other folders (error if none match)."""
     known = {c.name for c in model.categories}
     found = sorted({category for _, category in items})
@@ -531,7 +532,7 @@ def status(state: State, wait: bool, timeout: float, poll_interval: float) -> No
               help="Files per request.")
 @click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=DEFAULT_PREDICT_WORKERS, show_default=True,
               help="Requests in parallel.")
-def predict(state: State, paths: Tuple[Path, ...], top: Optional[int], batch_size: int, workers: int) -> None:
+def predict(state: State, paths: tuple[Path, ...], top: int | None, batch_size: int, workers: int) -> None:
     """Predict the labels of images.
 
     PATH is an image file or a folder (searched recursively for .png and .jpg files).
@@ -552,8 +553,8 @@ def predict(state: State, paths: Tuple[Path, ...], top: Optional[int], batch_siz
     found = find_images(paths)
     if not found:
         raise CliFailure(f"no images found in {', '.join(map(str, paths))} (looked for .png, .jpg, .jpeg)")
-    valid: List[Path] = []
-    invalid: List[Tuple[Path, str]] = []
+    valid: list[Path] = []
+    invalid: list[tuple[Path, str]] = []
     for path in found:
         try:
             check_image_file(path)
@@ -574,7 +575,7 @@ def predict(state: State, paths: Tuple[Path, ...], top: Optional[int], batch_siz
         raise click.exceptions.Exit(1)
 
 
-def _prediction_row(path: Path, prediction: Any, top: Optional[int]) -> Dict[str, Any]:
+def _prediction_row(path: Path, prediction: Any, top: int | None) -> dict[str, Any]:
     row = prediction.to_json()
     row["file"] = str(path)  # the path as given or found, not the name the server saw
     if top is not None:
@@ -582,7 +583,7 @@ def _prediction_row(path: Path, prediction: Any, top: Optional[int]) -> Dict[str
     return row
 
 
-def _format_predictions(rows: Sequence[Dict[str, Any]], top: Optional[int]) -> str:
+def _format_predictions(rows: Sequence[dict[str, Any]], top: int | None) -> str:
     width = max(len(row["file"]) for row in rows)
     lines = []
     for row in rows:
@@ -605,7 +606,7 @@ def _format_predictions(rows: Sequence[Dict[str, Any]], top: Optional[int]) -> s
               help="Files per request.")
 @click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=DEFAULT_PREDICT_WORKERS, show_default=True,
               help="Requests in parallel.")
-def evaluate(state: State, folder: Path, report_path: Optional[Path], batch_size: int, workers: int) -> None:
+def evaluate(state: State, folder: Path, report_path: Path | None, batch_size: int, workers: int) -> None:
     """Measure the model on labelled images: accuracy, per-class scores, confusion matrix.
 
     DIR holds one sub-folder of images per category, or a test/ folder that does (as
@@ -690,7 +691,7 @@ def config_command(state: State, save: bool) -> None:
     state.emit(result, "\n".join(text))
 
 
-def _mask(key: Optional[str]) -> Optional[str]:
+def _mask(key: str | None) -> str | None:
     if not key:
         return None
     return "****" + key[-4:] if len(key) > 8 else "****"
@@ -711,7 +712,7 @@ def _register_serve(group: click.Group) -> None:
 _register_serve(cli)
 
 
-def main(argv: Optional[Iterable[str]] = None) -> Any:
+def main(argv: Iterable[str] | None = None) -> Any:
     """Entry point of the `nanoclient` console script and `python -m nanoclient`."""
     return cli.main(args=None if argv is None else list(argv), prog_name="nanoclient")
 

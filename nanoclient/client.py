@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import itertools
 import os
-from dataclasses import replace
 import time
+from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Union
 from urllib.parse import urlsplit
 
 from ._transport import FilePart, Transport, is_loopback_host, may_have_been_processed
-from ._upload import UploadRun, UploadSettings, declares_dedupe, file_size
-from ._version import __version__
 from ._tuning import (
     DEFAULT_PREDICT_BATCH_SIZE,
     DEFAULT_PREDICT_WORKERS,
@@ -36,6 +35,8 @@ from ._tuning import (
     UPLOAD_BATCH_MAX_BYTES,
     UPLOAD_LOOKAHEAD_FILES,
 )
+from ._upload import UploadRun, UploadSettings, declares_dedupe, file_size
+from ._version import __version__
 from .errors import (
     AuthenticationError,
     BadRequestError,
@@ -74,8 +75,8 @@ class Client:
 
     def __init__(
         self,
-        api_key: Optional[str] = None,
-        base_url: Optional[str] = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
         *,
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
@@ -102,7 +103,7 @@ class Client:
     def __repr__(self) -> str:
         return f"Client(base_url={self.base_url!r}, api_key={self._key_hint!r})"
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -125,7 +126,7 @@ class Client:
         model_id = _required(model_id, "model id")
         return _model(self._request("GET", "Model/", params=[("modelId", model_id)]))
 
-    def list_models(self) -> List[Model]:
+    def list_models(self) -> list[Model]:
         """Every model of this API key."""
         data = self._request("GET", "Models/")
         if not isinstance(data, list):
@@ -143,7 +144,7 @@ class Client:
         *,
         timeout: float = 3600,
         poll_interval: float = 5,
-        on_update: Optional[Callable[[Model], Any]] = None,
+        on_update: Callable[[Model], Any] | None = None,
     ) -> Model:
         """Poll the model until training ends; return it trained (state 5).
 
@@ -157,7 +158,7 @@ class Client:
         if poll_interval <= 0:
             raise BadRequestError("poll_interval must be positive")
         deadline = self._monotonic() + timeout
-        last: Optional[Tuple[int, str]] = None
+        last: tuple[int, str] | None = None
         while True:
             model = self.get_model(model_id)
             if (model.state, model.status) != last:
@@ -205,12 +206,12 @@ class Client:
     def upload_files(
         self,
         model_id: str,
-        items: Iterable[Tuple[PathLike, str]],
+        items: Iterable[tuple[PathLike, str]],
         *,
         workers: int = DEFAULT_UPLOAD_WORKERS,
         batch_size: int = DEFAULT_UPLOAD_BATCH_SIZE,
-        progress: Optional[Callable[[int], Any]] = None,
-        on_uploaded: Optional[Callable[[PathLike, str, Model], Any]] = None,
+        progress: Callable[[int], Any] | None = None,
+        on_uploaded: Callable[[PathLike, str, Model], Any] | None = None,
     ) -> UploadReport:
         """Upload many (path, category) pairs, each file stored exactly once.
 
@@ -299,7 +300,7 @@ class Client:
                 return report
         return _url_report(reply.data, reply.status, clean, category, _count(before, category))
 
-    def _model_and_dedupe(self, model_id: str) -> Tuple[Model, bool]:
+    def _model_and_dedupe(self, model_id: str) -> tuple[Model, bool]:
         """The model, and whether the server declared that it counts identical bytes once."""
         reply = self._transport.send("GET", f"{_API}/Model/", params=[("modelId", model_id)])
         return _model(reply.data), declares_dedupe(reply.headers)
@@ -324,8 +325,8 @@ class Client:
         *,
         batch_size: int = DEFAULT_PREDICT_BATCH_SIZE,
         workers: int = DEFAULT_PREDICT_WORKERS,
-        progress: Optional[Callable[[int], Any]] = None,
-    ) -> List[Prediction]:
+        progress: Callable[[int], Any] | None = None,
+    ) -> list[Prediction]:
         """Predictions for many image files, in input order; each ``Prediction.file`` is the path given.
 
         Every file is checked first (BadRequestError before anything is sent). Files go
@@ -345,13 +346,13 @@ class Client:
         if not batches:
             return []
         if len(batches) == 1 or workers == 1:
-            results: List[Prediction] = []
+            results: list[Prediction] = []
             for batch in batches:
                 results.extend(self._predict_paths(model_id, batch))
                 if progress is not None:
                     progress(len(batch))
             return results
-        answers: List[Optional[List[Prediction]]] = [None] * len(batches)
+        answers: list[list[Prediction] | None] = [None] * len(batches)
         pool = ThreadPoolExecutor(max_workers=min(workers, len(batches)), thread_name_prefix="nanoclient-predict")
         try:
             futures = {pool.submit(self._predict_paths, model_id, batch): index for index, batch in enumerate(batches)}
@@ -367,7 +368,7 @@ class Client:
             pool.shutdown(wait=True, cancel_futures=True)
         return [prediction for answer in answers for prediction in answer or []]
 
-    def predict_urls(self, model_id: str, urls: Sequence[str]) -> List[Prediction]:
+    def predict_urls(self, model_id: str, urls: Sequence[str]) -> list[Prediction]:
         """Predictions for image URLs the server fetches, in input order, matched by URL.
 
         A URL that could not be fetched gives a Prediction with an empty ``label`` and a
@@ -382,7 +383,7 @@ class Client:
         by_url = dict(zip(unique, _match_predictions(reply.data, unique, partial=reply.status == 202)))
         return [by_url[url] for url in clean]
 
-    def _predict_paths(self, model_id: str, paths: Sequence[PathLike]) -> List[Prediction]:
+    def _predict_paths(self, model_id: str, paths: Sequence[PathLike]) -> list[Prediction]:
         """One LabelFile request; files are sent under distinct names (``0.png``, ``1.jpg``, ...)
         so that each answer can be matched to its file, and come back named by their path."""
         names = [f"{index}{Path(path).suffix.lower()}" for index, path in enumerate(paths)]
@@ -432,7 +433,7 @@ def _required(value: Any, what: str) -> str:
     return text
 
 
-def _urls(urls: Sequence[str]) -> List[str]:
+def _urls(urls: Sequence[str]) -> list[str]:
     if isinstance(urls, str):
         urls = [urls]
     clean = [str(u).strip() for u in urls or [] if str(u).strip()]
@@ -462,7 +463,7 @@ def _upload_part(path: PathLike) -> FilePart:
     return FilePart("file", path, os.path.basename(os.fspath(path)), _checked_content_type(path))
 
 
-def _fields_for(fields: Sequence[Tuple[str, str]], files: int) -> Dict[str, Any]:
+def _fields_for(fields: Sequence[tuple[str, str]], files: int) -> dict[str, Any]:
     """Where a multipart request's fields go: form fields for one file (as the API reference and
     tutorials send them), the query string for several (as the official wrapper batches)."""
     return {"params": list(fields)} if files > 1 else {"form": list(fields)}
@@ -488,7 +489,7 @@ def _count(model: Model, category: str) -> int:
     return next((c.count for c in model.categories if c.name == category), 0)
 
 
-def _url_report(data: Any, status: int, urls: List[str], category: str, before: int) -> UploadReport:
+def _url_report(data: Any, status: int, urls: list[str], category: str, before: int) -> UploadReport:
     """What became of each URL of an UploadUrls answer (200, or 202 when only some were fetched)."""
     report = UploadReport()
     try:
@@ -499,7 +500,7 @@ def _url_report(data: Any, status: int, urls: List[str], category: str, before: 
     if status != 202:
         report.uploaded = list(urls)
         return report
-    reasons: Dict[str, str] = {}
+    reasons: dict[str, str] = {}
     details = data.get("errors") if isinstance(data, dict) else None
     for item in details if isinstance(details, list) else []:
         if isinstance(item, dict) and str(item.get("url") or "") in urls:
@@ -517,7 +518,7 @@ def _url_report(data: Any, status: int, urls: List[str], category: str, before: 
     return report
 
 
-def _match_predictions(data: Any, names: Sequence[str], *, partial: bool = False) -> List[Prediction]:
+def _match_predictions(data: Any, names: Sequence[str], *, partial: bool = False) -> list[Prediction]:
     """The entries of a prediction response, one per name sent, matched by their ``file``.
 
     Position is used only when no entry carries a name. An entry that matches no name, a name
@@ -538,7 +539,7 @@ def _match_predictions(data: Any, names: Sequence[str], *, partial: bool = False
             raise ServerError(f"Expected {len(names)} predictions, the server returned {len(entries)} without names")
         return entries
     wanted = set(names)
-    by_name: Dict[str, Prediction] = {}
+    by_name: dict[str, Prediction] = {}
     for entry in entries:
         name = entry.file if entry.file in wanted else entry.file.rsplit("/", 1)[-1]
         if name not in wanted:

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import configparser
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Mapping, Optional
 
 #: Section of the config file that holds the settings.
 SECTION = "nanoclient"
@@ -39,10 +39,10 @@ class ConfigFileError(ValueError):
 class Settings:
     """The resolved settings; ``sources`` says where each one came from ("flag", "env" or a file path)."""
 
-    api_key: Optional[str] = None
-    base_url: Optional[str] = None
-    model_id: Optional[str] = None
-    sources: Dict[str, str] = field(default_factory=dict)
+    api_key: str | None = None
+    base_url: str | None = None
+    model_id: str | None = None
+    sources: dict[str, str] = field(default_factory=dict)
 
     def source_of(self, name: str) -> str:
         """A short phrase for where ``name`` came from, e.g. 'the NANONETS_MODEL_ID variable'."""
@@ -56,7 +56,7 @@ class Settings:
         return "nowhere"
 
 
-def config_path(env: Optional[Mapping[str, str]] = None) -> Path:
+def config_path(env: Mapping[str, str] | None = None) -> Path:
     """The config file in use: $NANOCLIENT_CONFIG, else config.ini in the user's config folder."""
     env = os.environ if env is None else env
     override = env.get(CONFIG_ENV)
@@ -67,7 +67,7 @@ def config_path(env: Optional[Mapping[str, str]] = None) -> Path:
     return Path(click.get_app_dir("nanoclient")) / "config.ini"
 
 
-def load_file(path: Path) -> Dict[str, str]:
+def load_file(path: Path) -> dict[str, str]:
     """The settings of a config file (empty when it does not exist); unknown keys are ignored."""
     if not path.is_file():
         return {}
@@ -81,7 +81,7 @@ def load_file(path: Path) -> Dict[str, str]:
     return {k: v.strip() for k, v in parser.items(SECTION) if k in ENV_VARS and v.strip()}
 
 
-def save_file(path: Path, values: Mapping[str, Optional[str]]) -> None:
+def save_file(path: Path, values: Mapping[str, str | None]) -> None:
     """Set (or, with None, remove) settings in a config file, keeping its other content; mode 0600."""
     unknown = set(values) - set(ENV_VARS)
     if unknown:
@@ -106,12 +106,12 @@ def save_file(path: Path, values: Mapping[str, Optional[str]]) -> None:
 
 
 def resolve(
-    api_key: Optional[str] = None,
-    base_url: Optional[str] = None,
-    model_id: Optional[str] = None,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    model_id: str | None = None,
     *,
-    env: Optional[Mapping[str, str]] = None,
-    path: Optional[Path] = None,
+    env: Mapping[str, str] | None = None,
+    path: Path | None = None,
 ) -> Settings:
     """Pick each setting from the flag if given, else the environment, else the config file.
 
@@ -120,8 +120,8 @@ def resolve(
     """
     env = os.environ if env is None else env
     flags = {"api_key": api_key, "base_url": base_url, "model_id": model_id}
-    values: Dict[str, Optional[str]] = {}
-    sources: Dict[str, str] = {}
+    values: dict[str, str | None] = {}
+    sources: dict[str, str] = {}
     for name, flag in flags.items():
         if flag:
             values[name], sources[name] = flag, "flag"

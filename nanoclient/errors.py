@@ -26,7 +26,7 @@ error body of API.md, so the two sides agree on what each failure is called.
 from __future__ import annotations
 
 import builtins
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 
 class NanonetsError(Exception):
@@ -41,11 +41,11 @@ class NanonetsError(Exception):
         self,
         message: str,
         *,
-        status: Optional[int] = None,
-        method: Optional[str] = None,
-        url: Optional[str] = None,
-        errors: Optional[List[Dict[str, Any]]] = None,
-        hint: Optional[str] = None,
+        status: int | None = None,
+        method: str | None = None,
+        url: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        hint: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -57,7 +57,7 @@ class NanonetsError(Exception):
             self.errors = [{"reason": self.reason, "message": hint}]
 
     @property
-    def hint(self) -> Optional[str]:
+    def hint(self) -> str | None:
         """The first detail message of the error body, usually what to do about it."""
         for item in self.errors:
             if isinstance(item, dict) and item.get("message"):
@@ -78,7 +78,7 @@ class NanonetsError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
 
-    def to_body(self) -> Dict[str, Any]:
+    def to_body(self) -> dict[str, Any]:
         """The JSON error body of API.md for this error."""
         errors = self.errors or [{"reason": self.reason, "message": self.message}]
         return {"message": self.message, "code": self.http_status, "errors": errors}
@@ -131,7 +131,7 @@ class RateLimitError(NanonetsError):
     http_status = 429
     reason = "rate_limited"
 
-    def __init__(self, message: str, *, retry_after: Optional[float] = None, **kwargs: Any) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
 

@@ -13,9 +13,10 @@ the command itself only formats what it returns.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Union
 
 from .errors import BadRequestError, NanonetsError
 from .images import check_image_file, find_labelled_images
@@ -33,7 +34,7 @@ class ClassScores:
     f1: float
     support: int
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"precision": self.precision, "recall": self.recall, "f1": self.f1, "support": self.support}
 
 
@@ -46,9 +47,9 @@ class Mistake:
     predicted: str
     probability: float
     #: Every (label, probability) the model gave, highest first.
-    scores: List[Tuple[str, float]] = field(default_factory=list)
+    scores: list[tuple[str, float]] = field(default_factory=list)
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"file": self.file, "label": self.label, "predicted": self.predicted, "probability": self.probability}
 
 
@@ -59,15 +60,15 @@ class EvaluationResult:
     n: int
     accuracy: float
     #: Labels of the confusion matrix: the union of true and predicted labels, sorted.
-    labels: List[str]
+    labels: list[str]
     #: ``matrix[i][j]``: items whose true label is ``labels[i]`` predicted as ``labels[j]``.
-    matrix: List[List[int]]
-    per_class: Dict[str, ClassScores]
-    mistakes: List[Mistake] = field(default_factory=list)
+    matrix: list[list[int]]
+    per_class: dict[str, ClassScores]
+    mistakes: list[Mistake] = field(default_factory=list)
     #: The model evaluated, when known (shown in the report).
-    model_id: Optional[str] = None
+    model_id: str | None = None
     #: Files found under the folder but not predicted, with the reason.
-    skipped: List[Tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def correct(self) -> int:
@@ -84,7 +85,7 @@ class EvaluationResult:
         """Mean of the per-class scores weighted by support (support = n)."""
         return _average(self.per_class, self.n, weighted=True)
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """The ``--json`` form of issue 7 (plus ``macro`` and ``weighted`` averages)."""
         return {
             "accuracy": self.accuracy,
@@ -97,7 +98,7 @@ class EvaluationResult:
         }
 
 
-def confusion_matrix(true: Sequence[str], predicted: Sequence[str]) -> Tuple[List[str], List[List[int]]]:
+def confusion_matrix(true: Sequence[str], predicted: Sequence[str]) -> tuple[list[str], list[list[int]]]:
     """(labels, matrix) with rows = true label, columns = predicted, labels = sorted union."""
     _check_lengths(true, predicted)
     labels = sorted(set(true) | set(predicted))
@@ -108,10 +109,10 @@ def confusion_matrix(true: Sequence[str], predicted: Sequence[str]) -> Tuple[Lis
     return labels, matrix
 
 
-def class_scores(labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> Dict[str, ClassScores]:
+def class_scores(labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> dict[str, ClassScores]:
     """Per-label precision, recall, F1 and support from a confusion matrix (zero_division=0)."""
     size = len(labels)
-    scores: Dict[str, ClassScores] = {}
+    scores: dict[str, ClassScores] = {}
     for i, label in enumerate(labels):
         hit = matrix[i][i]
         support = sum(matrix[i])
@@ -127,9 +128,9 @@ def evaluate_labels(
     true: Sequence[str],
     predicted: Sequence[str],
     *,
-    files: Optional[Sequence[str]] = None,
-    probabilities: Optional[Sequence[float]] = None,
-    scores: Optional[Sequence[List[Tuple[str, float]]]] = None,
+    files: Sequence[str] | None = None,
+    probabilities: Sequence[float] | None = None,
+    scores: Sequence[list[tuple[str, float]]] | None = None,
 ) -> EvaluationResult:
     """Metrics of predicted against true labels; ``files``/``probabilities``/``scores`` fill the mistakes."""
     _check_lengths(true, predicted)
@@ -160,7 +161,7 @@ def evaluate_labels(
     )
 
 
-def evaluate_predictions(items: Sequence[Tuple[PathLike, str]], predictions: Sequence[Prediction]) -> EvaluationResult:
+def evaluate_predictions(items: Sequence[tuple[PathLike, str]], predictions: Sequence[Prediction]) -> EvaluationResult:
     """Metrics of ``predictions`` against ``items`` ((path, true label) pairs, same order)."""
     if len(items) != len(predictions):
         raise ValueError(f"{len(predictions)} predictions for {len(items)} images")
@@ -173,7 +174,7 @@ def evaluate_predictions(items: Sequence[Tuple[PathLike, str]], predictions: Seq
     )
 
 
-def find_test_images(root: PathLike) -> Tuple[List[Tuple[Path, str]], List[Tuple[Path, str]]]:
+def find_test_images(root: PathLike) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
     """The images to evaluate under ``root``: ((path, true label) pairs, (path, reason) skipped).
 
     ``root`` holds one sub-folder per category, or a ``test/`` folder that does. Files
@@ -182,7 +183,7 @@ def find_test_images(root: PathLike) -> Tuple[List[Tuple[Path, str]], List[Tuple
     Raises BadRequestError when no image is left.
     """
     found, skipped = find_labelled_images(root, split="test")
-    items: List[Tuple[Path, str]] = []
+    items: list[tuple[Path, str]] = []
     for path, label in found:
         try:
             check_image_file(path)
@@ -201,10 +202,10 @@ def find_test_images(root: PathLike) -> Tuple[List[Tuple[Path, str]], List[Tuple
 def evaluate_images(
     client: Any,
     model_id: str,
-    items: Sequence[Tuple[PathLike, str]],
+    items: Sequence[tuple[PathLike, str]],
     *,
-    skipped: Sequence[Tuple[PathLike, str]] = (),
-    progress: Optional[Callable[[int], Any]] = None,
+    skipped: Sequence[tuple[PathLike, str]] = (),
+    progress: Callable[[int], Any] | None = None,
     batch_size: int = 20,
     workers: int = 4,
 ) -> EvaluationResult:
@@ -226,7 +227,7 @@ def run_evaluation(
     model_id: str,
     root: PathLike,
     *,
-    progress: Optional[Callable[[int], Any]] = None,
+    progress: Callable[[int], Any] | None = None,
     batch_size: int = 20,
     workers: int = 4,
 ) -> EvaluationResult:
@@ -256,7 +257,7 @@ def format_text(result: EvaluationResult, *, digits: int = 3) -> str:
     return "\n".join(lines)
 
 
-def _score_cells(s: ClassScores, digits: int) -> List[str]:
+def _score_cells(s: ClassScores, digits: int) -> list[str]:
     return [_fmt(s.precision, digits), _fmt(s.recall, digits), _fmt(s.f1, digits), str(s.support)]
 
 
@@ -264,12 +265,12 @@ def _fmt(value: float, digits: int) -> str:
     return f"{value:.{digits}f}"
 
 
-def _table(header: List[str], rows: List[List[str]], footer: Optional[List[List[str]]] = None) -> List[str]:
+def _table(header: list[str], rows: list[list[str]], footer: list[list[str]] | None = None) -> list[str]:
     """Rows of cells as aligned lines: first column left-aligned, the others right-aligned."""
     every = [header, *rows, *(footer or [])]
     widths = [max(len(r[c]) for r in every) for c in range(len(header))]
 
-    def line(cells: List[str]) -> str:
+    def line(cells: list[str]) -> str:
         first = cells[0].ljust(widths[0])
         rest = [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:])]
         return "  ".join([first, *rest]).rstrip()
@@ -281,7 +282,7 @@ def _table(header: List[str], rows: List[List[str]], footer: Optional[List[List[
     return out
 
 
-def _average(per_class: Dict[str, ClassScores], n: int, *, weighted: bool) -> ClassScores:
+def _average(per_class: dict[str, ClassScores], n: int, *, weighted: bool) -> ClassScores:
     if not per_class:
         return ClassScores(0.0, 0.0, 0.0, n)
     if weighted:

@@ -8,8 +8,9 @@ from __future__ import annotations
 import io
 import os
 import stat
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Union
 
 from .errors import BadRequestError, InvalidImageError
 
@@ -29,7 +30,7 @@ _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"
 
 
-def sniff_format(head: bytes) -> Optional[str]:
+def sniff_format(head: bytes) -> str | None:
     """'PNG' or 'JPEG' from the first bytes of a file, else None (cheap, no decoding)."""
     if head.startswith(_PNG_MAGIC):
         return "PNG"
@@ -38,7 +39,7 @@ def sniff_format(head: bytes) -> Optional[str]:
     return None
 
 
-def check_image_bytes(data: bytes, *, max_pixels: int = MAX_PIXELS, decode: bool = True) -> Tuple[str, int, int]:
+def check_image_bytes(data: bytes, *, max_pixels: int = MAX_PIXELS, decode: bool = True) -> tuple[str, int, int]:
     """Check that ``data`` is a whole PNG or JPEG; return (format, width, height).
 
     Raises InvalidImageError for other formats, corrupt or truncated data and images
@@ -72,7 +73,7 @@ def check_image_bytes(data: bytes, *, max_pixels: int = MAX_PIXELS, decode: bool
     return fmt, width, height
 
 
-def check_image_file(path: PathLike, *, max_pixels: int = MAX_PIXELS) -> Tuple[str, int, int]:
+def check_image_file(path: PathLike, *, max_pixels: int = MAX_PIXELS) -> tuple[str, int, int]:
     """Check, without sending it, that ``path`` is a readable PNG or JPEG file.
 
     Raises BadRequestError for a missing path or a directory, InvalidImageError for a file
@@ -116,7 +117,7 @@ def check_image_file(path: PathLike, *, max_pixels: int = MAX_PIXELS) -> Tuple[s
     return fmt, width, height
 
 
-def _format_name(fmt: Optional[str]) -> str:
+def _format_name(fmt: str | None) -> str:
     """Pillow's format name, with JPEG variants called JPEG."""
     return "JPEG" if fmt in _JPEG_VARIANTS else (fmt or "")
 
@@ -135,20 +136,20 @@ def labelled_root(root: PathLike, split: str = "train") -> Path:
     return candidate if candidate.is_dir() else base
 
 
-def category_folders(root: PathLike, split: str = "train") -> List[Path]:
+def category_folders(root: PathLike, split: str = "train") -> list[Path]:
     """The category sub-folders of a labelled folder, sorted by name (hidden ones ignored)."""
     base = labelled_root(root, split)
     return sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def find_labelled_images(root: PathLike, split: str = "train") -> Tuple[List[Tuple[Path, str]], List[Tuple[Path, str]]]:
+def find_labelled_images(root: PathLike, split: str = "train") -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
     """Walk a labelled folder: return ((path, category) pairs, (path, reason) skipped).
 
     The category of an image is the name of the sub-folder it sits in (files in deeper
     folders belong to the top one). Files that are not named like images are skipped.
     """
-    items: List[Tuple[Path, str]] = []
-    skipped: List[Tuple[Path, str]] = []
+    items: list[tuple[Path, str]] = []
+    skipped: list[tuple[Path, str]] = []
     for folder in category_folders(root, split):
         for path in sorted(_walk_files(folder)):
             if is_image_name(path):
@@ -158,12 +159,12 @@ def find_labelled_images(root: PathLike, split: str = "train") -> Tuple[List[Tup
     return items, skipped
 
 
-def find_images(paths: Iterable[PathLike]) -> List[Path]:
+def find_images(paths: Iterable[PathLike]) -> list[Path]:
     """Expand files and folders (recursively, sorted) into the image files to predict.
 
     Files named explicitly are kept whatever their name; a missing path raises BadRequestError.
     """
-    found: List[Path] = []
+    found: list[Path] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
@@ -183,7 +184,7 @@ def _walk_files(folder: Path) -> Iterable[Path]:
                 yield Path(dirpath) / name
 
 
-def unique_categories(categories: Sequence[str]) -> List[str]:
+def unique_categories(categories: Sequence[str]) -> list[str]:
     """Validate a category list: non-empty, no blank or duplicated names. Returns it as a list."""
     names = [str(c).strip() for c in categories] if not isinstance(categories, str) else [categories]
     if not names:

@@ -16,9 +16,10 @@ import base64
 import datetime as _dt
 import io
 import os
+from collections.abc import Iterable, Sequence
 from html import escape
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Union
 
 from ._version import __version__
 from .evaluate import ClassScores, EvaluationResult, Mistake
@@ -37,7 +38,7 @@ TOP_SCORES = 3
 _MIME = {"PNG": "image/png", "JPEG": "image/jpeg"}
 
 
-def write_report(result: EvaluationResult, path: PathLike, *, title: Optional[str] = None) -> Path:
+def write_report(result: EvaluationResult, path: PathLike, *, title: str | None = None) -> Path:
     """Render ``result`` and write it to ``path`` (UTF-8, written whole then renamed into place)."""
     target = Path(path)
     html = render_report(result, title=title)
@@ -49,7 +50,7 @@ def write_report(result: EvaluationResult, path: PathLike, *, title: Optional[st
     return target
 
 
-def render_report(result: EvaluationResult, *, title: Optional[str] = None, generated: Optional[str] = None) -> str:
+def render_report(result: EvaluationResult, *, title: str | None = None, generated: str | None = None) -> str:
     """The whole HTML document for ``result`` as a string."""
     title = title or "Evaluation report"
     generated = generated or _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -87,7 +88,7 @@ def render_report(result: EvaluationResult, *, title: Optional[str] = None, gene
     return "\n".join(p for p in parts if p)
 
 
-def thumbnail(path: PathLike, *, embed_limit: int = EMBED_LIMIT, size: int = THUMB_SIZE) -> Optional[Tuple[str, int, int]]:
+def thumbnail(path: PathLike, *, embed_limit: int = EMBED_LIMIT, size: int = THUMB_SIZE) -> tuple[str, int, int] | None:
     """(data URI, width, height) of an image file for inline display, or None if unreadable.
 
     Small PNG/JPEG files are embedded byte for byte; larger ones (or other formats
@@ -149,7 +150,7 @@ def _card(name: str, value: str, note: str, extra_class: str) -> str:
     )
 
 
-def _worst_class(result: EvaluationResult) -> Optional[Tuple[str, ClassScores]]:
+def _worst_class(result: EvaluationResult) -> tuple[str, ClassScores] | None:
     present = [(label, s) for label, s in result.per_class.items() if s.support > 0]
     if len(present) < 2:
         return None
@@ -268,7 +269,7 @@ def _mistake_item(m: Mistake) -> str:
     )
 
 
-def _top(scores: Sequence[Tuple[str, float]], m: Mistake) -> Iterable[Tuple[str, float]]:
+def _top(scores: Sequence[tuple[str, float]], m: Mistake) -> Iterable[tuple[str, float]]:
     ranked = list(scores)[:TOP_SCORES] or [(m.predicted, m.probability)]
     if m.label not in {label for label, _ in ranked}:  # always show how the true label fared
         true_score = next((pair for pair in scores if pair[0] == m.label), None)

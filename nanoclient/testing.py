@@ -46,9 +46,10 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence, Tuple, Union
+from typing import Any
 
 #: The hosted API's base URL: the fake answers there unless told otherwise.
 DEFAULT_BASE_URL = "https://app.nanonets.com/api/v2"
@@ -77,7 +78,7 @@ class FakeNanonets:
         #: How many requests the fake answered.
         self.request_count = 0
 
-    def wait_idle(self, timeout: Optional[float] = 60.0) -> bool:
+    def wait_idle(self, timeout: float | None = 60.0) -> bool:
         """Block until no training is queued or running; False if ``timeout`` ran out first."""
         return self.backend.wait_idle(timeout)
 
@@ -89,13 +90,13 @@ class FakeNanonets:
 def fake_nanonets(
     base_url: str = DEFAULT_BASE_URL,
     *,
-    api_keys: Optional[Sequence[str]] = None,
+    api_keys: Sequence[str] | None = None,
     min_images: int = DEFAULT_MIN_IMAGES,
-    data_dir: Union[str, Path, None] = None,
+    data_dir: str | Path | None = None,
     latency_ms: float = 0.0,
     fail_rate: float = 0.0,
     fail_after_rate: float = 0.0,
-    fail_seed: Optional[int] = None,
+    fail_seed: int | None = None,
     dedupe: bool = False,
     shuffle_results: bool = True,
     max_upload_mb: float = 32.0,
@@ -165,7 +166,7 @@ def fake_nanonets(
             shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def _dispatch(fake: FakeNanonets, request: Any) -> Tuple[int, dict, bytes]:
+def _dispatch(fake: FakeNanonets, request: Any) -> tuple[int, dict, bytes]:
     """Answer one intercepted ``requests.PreparedRequest`` with the app (a responses callback).
 
     An answer the app marked to be dropped (``fail_after_rate``) raises ConnectionError instead.

@@ -6,7 +6,7 @@ used for the CLI's ``--json`` output), so the two never drift apart.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 #: Model states of API.md.
 STATE_FAILED = -1
@@ -36,12 +36,12 @@ class Category:
     count: int = 0
 
     @classmethod
-    def from_json(cls, data: Any) -> "Category":
+    def from_json(cls, data: Any) -> Category:
         if isinstance(data, str):  # some responses list bare names
             return cls(name=data)
         return cls(name=str(data.get("name", "")), count=int(data.get("count") or 0))
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "count": self.count}
 
 
@@ -53,8 +53,8 @@ class Model:
     type: str = "classification"
     state: int = STATE_CREATED
     status: str = ""
-    accuracy: Optional[float] = None
-    categories: List[Category] = field(default_factory=list)
+    accuracy: float | None = None
+    categories: list[Category] = field(default_factory=list)
 
     @property
     def is_trained(self) -> bool:
@@ -72,7 +72,7 @@ class Model:
         return sum(c.count for c in self.categories)
 
     @classmethod
-    def from_json(cls, data: Dict[str, Any]) -> "Model":
+    def from_json(cls, data: dict[str, Any]) -> Model:
         accuracy = data.get("accuracy")
         return cls(
             id=str(data.get("model_id") or data.get("id") or ""),
@@ -83,7 +83,7 @@ class Model:
             categories=[Category.from_json(c) for c in data.get("categories") or []],
         )
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "model_id": self.id,
             "model_type": self.type,
@@ -101,11 +101,11 @@ class Prediction:
     file: str
     label: str
     probability: float
-    scores: List[Tuple[str, float]] = field(default_factory=list)
+    scores: list[tuple[str, float]] = field(default_factory=list)
     message: str = "Success"
 
     @classmethod
-    def from_json(cls, data: Dict[str, Any]) -> "Prediction":
+    def from_json(cls, data: dict[str, Any]) -> Prediction:
         pairs = [(str(p["label"]), float(p["probability"])) for p in data.get("prediction") or []]
         pairs.sort(key=lambda pair: pair[1], reverse=True)
         label, probability = pairs[0] if pairs else ("", 0.0)
@@ -117,7 +117,7 @@ class Prediction:
             message=str(data.get("message") or "Success"),
         )
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "file": self.file,
             "label": self.label,
@@ -137,19 +137,19 @@ class UploadReport:
     before sending them again.
     """
 
-    uploaded: List[str] = field(default_factory=list)
-    skipped: List[Tuple[str, str]] = field(default_factory=list)
-    failed: List[Tuple[str, Exception]] = field(default_factory=list)
-    unsettled: List[Tuple[str, str]] = field(default_factory=list)
+    uploaded: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, Exception]] = field(default_factory=list)
+    unsettled: list[tuple[str, str]] = field(default_factory=list)
     #: The model as the server described it in the answer with the most images.
-    model: Optional[Model] = None
+    model: Model | None = None
 
     @property
     def ok(self) -> bool:
         """True when nothing failed and nothing is unsettled."""
         return not self.failed and not self.unsettled
 
-    def to_json(self) -> Dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "uploaded": len(self.uploaded),
             "skipped": len(self.skipped),

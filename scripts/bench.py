@@ -33,10 +33,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Sequence, Tuple
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -78,7 +79,7 @@ def local_server(data_dir: Path, *args: str) -> Iterator[str]:
             proc.wait()
 
 
-def cli_env(base_url: str, model_id: str = "") -> Dict[str, str]:
+def cli_env(base_url: str, model_id: str = "") -> dict[str, str]:
     env = dict(os.environ, NANONETS_API_KEY=API_KEY, NANONETS_BASE_URL=base_url)
     env["NANOCLIENT_CACHE_DIR"] = tempfile.mkdtemp(prefix="nanoclient-bench-cache-")  # fresh resume record
     if model_id:
@@ -91,7 +92,7 @@ def new_model(base_url: str, categories: Sequence[str]) -> str:
         return client.create_model(list(categories)).id
 
 
-def tutorial_upload(base_url: str, model_id: str, items: Sequence[Tuple[Path, str]]) -> float:
+def tutorial_upload(base_url: str, model_id: str, items: Sequence[tuple[Path, str]]) -> float:
     """The tutorial's upload script: one requests.post per file, in sequence, no session."""
     url = f"{base_url}/ImageCategorization/UploadFile/"
     start = time.perf_counter()
@@ -162,7 +163,7 @@ def quiet() -> Iterator[None]:
         yield
 
 
-def wrapper_upload(base_url: str, model_id: str, items: Sequence[Tuple[Path, str]]) -> float:
+def wrapper_upload(base_url: str, model_id: str, items: Sequence[tuple[Path, str]]) -> float:
     """The official wrapper's `upload_image_files` with its default batches of 20."""
     model = wrapper_model(base_url, sorted({c for _, c in items}), model_id)
     training = {str(path): category for path, category in items}
@@ -174,7 +175,7 @@ def wrapper_upload(base_url: str, model_id: str, items: Sequence[Tuple[Path, str
     return elapsed
 
 
-def sdk_upload(base_url: str, model_id: str, items: Sequence[Tuple[Path, str]]) -> float:
+def sdk_upload(base_url: str, model_id: str, items: Sequence[tuple[Path, str]]) -> float:
     """`Client.upload_files` with its defaults (the same work as the wrapper's call)."""
     with Client(API_KEY, base_url) as client:
         start = time.perf_counter()
@@ -210,10 +211,10 @@ def median_of(runs: int, measure: Callable[[], float]) -> float:
     return statistics.median(measure() for _ in range(runs))
 
 
-def median_runtimes(commands: Sequence[Sequence[str]], runs: int = 15) -> List[float]:
+def median_runtimes(commands: Sequence[Sequence[str]], runs: int = 15) -> list[float]:
     """The median wall time of each command over ``runs`` rounds, run in turn within each round
     (so that a change in the machine's load touches every command alike)."""
-    times: List[List[float]] = [[] for _ in commands]
+    times: list[list[float]] = [[] for _ in commands]
     for _ in range(runs):
         for cmd, spent in zip(commands, times):
             start = time.perf_counter()
@@ -222,7 +223,7 @@ def median_runtimes(commands: Sequence[Sequence[str]], runs: int = 15) -> List[f
     return [statistics.median(spent) for spent in times]
 
 
-def peak_rss_mb(cmd: Sequence[str], env: Dict[str, str]) -> float:
+def peak_rss_mb(cmd: Sequence[str], env: dict[str, str]) -> float:
     """Peak resident memory of a command, measured in a fresh wrapper process (MB)."""
     wrapper = (
         "import resource, subprocess, sys; "
@@ -233,9 +234,9 @@ def peak_rss_mb(cmd: Sequence[str], env: Dict[str, str]) -> float:
     return int(out.stdout.strip()) / 1024.0
 
 
-def subset_folder(items: Sequence[Tuple[Path, str]], n: int, dest: Path) -> Path:
+def subset_folder(items: Sequence[tuple[Path, str]], n: int, dest: Path) -> Path:
     """A folder of symlinks holding the first ``n`` items, spread over categories in turn."""
-    by_cat: Dict[str, List[Path]] = {}
+    by_cat: dict[str, list[Path]] = {}
     for path, cat in items:
         by_cat.setdefault(cat, []).append(path)
     chosen = 0
@@ -272,7 +273,7 @@ def main(argv: Sequence[str] = ()) -> int:
     paths = [p for p, _ in items]
     categories = sorted({c for _, c in items})
     print(f"data: {folder} ({len(items)} images, {len(categories)} categories)", file=sys.stderr)
-    rows: List[Dict[str, object]] = []
+    rows: list[dict[str, object]] = []
 
     def row(name: str, baseline: float, ours: float, unit: str, target: str) -> None:
         ratio = ours / baseline if unit.endswith("/s") else baseline and ours / baseline
@@ -360,7 +361,7 @@ def main(argv: Sequence[str] = ()) -> int:
     return 0
 
 
-def format_table(result: Dict[str, object]) -> str:
+def format_table(result: dict[str, object]) -> str:
     """The results as a Markdown table, ready for the README."""
     lines = [
         f"{result['date']}, {result['machine']}, {result['images']} images",

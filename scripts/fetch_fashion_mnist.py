@@ -26,8 +26,8 @@ import struct
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
 
 #: The official mirrors, tried in order.
 OFFICIAL_SOURCES = (
@@ -57,7 +57,7 @@ class FetchError(Exception):
     """A file could not be had from any source, or is not a valid IDX file."""
 
 
-def parse_idx(data: bytes) -> Tuple[Tuple[int, ...], bytes]:
+def parse_idx(data: bytes) -> tuple[tuple[int, ...], bytes]:
     """Parse an (uncompressed) IDX file of unsigned bytes: return (dimensions, raw values)."""
     if len(data) < 4:
         raise FetchError("IDX file too short")
@@ -75,7 +75,7 @@ def parse_idx(data: bytes) -> Tuple[Tuple[int, ...], bytes]:
     return dims, values
 
 
-def read_split(images_gz: bytes, labels_gz: bytes) -> Tuple[List[bytes], List[int], Tuple[int, int]]:
+def read_split(images_gz: bytes, labels_gz: bytes) -> tuple[list[bytes], list[int], tuple[int, int]]:
     """Decode one split: (list of raw HxW grayscale images, list of labels, (height, width))."""
     try:
         image_dims, pixels = parse_idx(gzip.decompress(images_gz))
@@ -113,7 +113,7 @@ def _read_from(source: str, name: str) -> bytes:
     raise FileNotFoundError(f"{folder / name} not found")
 
 
-def fetch_file(name: str, sources: Sequence[str], *, verify: bool, cache: Optional[Path]) -> bytes:
+def fetch_file(name: str, sources: Sequence[str], *, verify: bool, cache: Path | None) -> bytes:
     """The bytes of ``name`` from the cache or the first source that has a good copy."""
     cached = cache / name if cache else None
     if cached is not None and cached.is_file():
@@ -140,8 +140,8 @@ def fetch_file(name: str, sources: Sequence[str], *, verify: bool, cache: Option
 
 
 def write_split(
-    out: Path, split: str, images: List[bytes], labels: List[int], shape: Tuple[int, int], per_class: int
-) -> Dict[str, int]:
+    out: Path, split: str, images: list[bytes], labels: list[int], shape: tuple[int, int], per_class: int
+) -> dict[str, int]:
     """Write the first ``per_class`` images of each class as PNG; return the count per class."""
     from PIL import Image
 
@@ -170,7 +170,7 @@ def default_cache() -> Path:
     return Path(platformdirs.user_cache_dir("nanoclient")) / "fashion-mnist"
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("fashion-mnist"), help="folder to write train/ and test/ into")
     parser.add_argument("--train", type=int, default=120, help="training images per class (default 120)")

@@ -20,8 +20,9 @@ import math
 import random
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
@@ -35,18 +36,18 @@ PALETTE_COLOURS = 64
 #: Shapes are drawn this many times larger, then scaled down, for smooth edges.
 SUPERSAMPLE = 4
 
-Point = Tuple[float, float]
-Colour = Tuple[int, int, int]
+Point = tuple[float, float]
+Colour = tuple[int, int, int]
 
 
-def _regular_polygon(sides: int, radius: float, angle: float) -> List[Point]:
+def _regular_polygon(sides: int, radius: float, angle: float) -> list[Point]:
     return [
         (radius * math.cos(angle + 2 * math.pi * k / sides), radius * math.sin(angle + 2 * math.pi * k / sides))
         for k in range(sides)
     ]
 
 
-def _star(radius: float, angle: float, rng: random.Random) -> List[Point]:
+def _star(radius: float, angle: float, rng: random.Random) -> list[Point]:
     inner = radius * rng.uniform(0.38, 0.5)
     points = []
     for k in range(10):
@@ -56,7 +57,7 @@ def _star(radius: float, angle: float, rng: random.Random) -> List[Point]:
     return points
 
 
-def _cross(radius: float, angle: float, rng: random.Random) -> List[Point]:
+def _cross(radius: float, angle: float, rng: random.Random) -> list[Point]:
     arm = radius * rng.uniform(0.28, 0.4)  # half the width of each bar
     outline = [
         (arm, -radius), (arm, -arm), (radius, -arm), (radius, arm), (arm, arm), (arm, radius),
@@ -65,26 +66,26 @@ def _cross(radius: float, angle: float, rng: random.Random) -> List[Point]:
     return _rotate(outline, angle)
 
 
-def _ellipse(radius: float, angle: float, rng: random.Random) -> List[Point]:
+def _ellipse(radius: float, angle: float, rng: random.Random) -> list[Point]:
     squash = rng.uniform(0.85, 1.0)  # nearly round: a circle seen a little askew
     outline = [(radius * math.cos(2 * math.pi * k / 48), squash * radius * math.sin(2 * math.pi * k / 48)) for k in range(48)]
     return _rotate(outline, angle)
 
 
-def _rectangle(radius: float, angle: float, rng: random.Random) -> List[Point]:
+def _rectangle(radius: float, angle: float, rng: random.Random) -> list[Point]:
     ratio = rng.uniform(0.8, 1.0)  # nearly square
     h = radius / math.sqrt(1 + ratio * ratio)
     w = h * ratio
     return _rotate([(-h, -w), (h, -w), (h, w), (-h, w)], angle)
 
 
-def _rotate(points: Sequence[Point], angle: float) -> List[Point]:
+def _rotate(points: Sequence[Point], angle: float) -> list[Point]:
     c, s = math.cos(angle), math.sin(angle)
     return [(x * c - y * s, x * s + y * c) for x, y in points]
 
 
 #: Category name -> outline maker (radius, rotation, rng) -> points around (0, 0).
-SHAPES: Dict[str, Callable[[float, float, random.Random], List[Point]]] = {
+SHAPES: dict[str, Callable[[float, float, random.Random], list[Point]]] = {
     "Circle": _ellipse,
     "Cross": _cross,
     "Square": _rectangle,
@@ -178,7 +179,7 @@ def make_images(
     test: int = DEFAULT_TEST,
     size: int = DEFAULT_SIZE,
     categories: Sequence[str] = tuple(SHAPES),
-) -> List[Path]:
+) -> list[Path]:
     """Write ``out/train/<category>/*.png`` and ``out/test/<category>/*.png``; return the files.
 
     The train/ and test/ folders are replaced as a whole, so no file of an earlier run remains.
@@ -186,7 +187,7 @@ def make_images(
     unknown = [c for c in categories if c not in SHAPES]
     if unknown:
         raise ValueError(f"unknown categories {unknown}; choose from {sorted(SHAPES)}")
-    written: List[Path] = []
+    written: list[Path] = []
     for split, count in (("train", train), ("test", test)):
         split_dir = out / split
         if split_dir.exists():

@@ -11,7 +11,8 @@ import io
 import json
 import threading
 from collections import deque
-from typing import Callable, Deque, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -22,7 +23,7 @@ BASE = "https://api.example.test/api/v2"
 API = BASE + "/ImageCategorization"
 
 
-def model_json(model_id="m1", state=0, counts: Optional[Dict[str, int]] = None, accuracy=None, status=""):
+def model_json(model_id="m1", state=0, counts: dict[str, int] | None = None, accuracy=None, status=""):
     counts = {"Bag": 0, "Coat": 0} if counts is None else counts
     body = {"model_id": model_id, "model_type": "classification", "state": state, "status": status,
             "categories": [{"name": name, "count": n} for name, n in counts.items()]}
@@ -47,7 +48,7 @@ def parse_multipart(request):
     return form.to_dict(flat=False), parts
 
 
-def query_fields(request) -> Dict[str, List[str]]:
+def query_fields(request) -> dict[str, list[str]]:
     return parse_qs(urlsplit(request.url).query, keep_blank_values=True)
 
 
@@ -67,33 +68,33 @@ class UploadApi:
 
     def __init__(self, rsps: responses.RequestsMock, categories: Sequence[str] = ("Bag", "Coat"), *,
                  model_id: str = "m1", dedupe: bool = False, first_part_only: bool = False,
-                 hook: Optional[Callable[[str, List[str]], None]] = None) -> None:
+                 hook: Callable[[str, list[str]], None] | None = None) -> None:
         self.model_id = model_id
-        self.counts: Dict[str, int] = {c: 0 for c in categories}
+        self.counts: dict[str, int] = {c: 0 for c in categories}
         self.dedupe = dedupe
         self.first_part_only = first_part_only
         self.hook = hook
-        self.requests: List[Tuple[str, List[str], str]] = []
-        self.stored: List[Tuple[str, str]] = []
+        self.requests: list[tuple[str, list[str], str]] = []
+        self.stored: list[tuple[str, str]] = []
         self.model_reads = 0
         #: Per file name: (status, body) to answer for a request holding it (nothing stored).
-        self.refuse: Dict[str, Tuple[int, dict]] = {}
-        self._faults: Deque[Tuple[str, Optional[Callable[[str, List[str]], bool]]]] = deque()
+        self.refuse: dict[str, tuple[int, dict]] = {}
+        self._faults: deque[tuple[str, Callable[[str, list[str]], bool] | None]] = deque()
         self._lock = threading.Lock()
         self._seen: set = set()
-        self.get_fault: Optional[Callable[[], Optional[str]]] = None
+        self.get_fault: Callable[[], str | None] | None = None
         #: Answers UploadFile requests; a test may wrap it (``api.upload_handler = my_wrapper``).
         self.upload_handler: Callable = self._upload
         rsps.add_callback(responses.GET, API + "/Model/", callback=self._get)
         rsps.add_callback(responses.POST, API + "/UploadFile/", callback=lambda request: self.upload_handler(request))
 
-    def fail_next(self, fault: str, times: int = 1, when: Optional[Callable[[str, List[str]], bool]] = None) -> None:
+    def fail_next(self, fault: str, times: int = 1, when: Callable[[str, list[str]], bool] | None = None) -> None:
         """Inject ``fault`` into the next ``times`` UploadFile requests (that ``when(category, names)`` accepts)."""
         assert fault in FAULTS, fault
         for _ in range(times):
             self._faults.append((fault, when))
 
-    def _headers(self) -> Dict[str, str]:
+    def _headers(self) -> dict[str, str]:
         return {"Nanoclient-Dedupe": "sha256"} if self.dedupe else {}
 
     def _model(self) -> dict:
@@ -107,7 +108,7 @@ class UploadApi:
             self.model_reads += 1
             return json_response(self._model(), headers=self._headers())
 
-    def _take_fault(self, category: str, names: List[str]) -> Optional[str]:
+    def _take_fault(self, category: str, names: list[str]) -> str | None:
         with self._lock:
             for index, (fault, when) in enumerate(self._faults):
                 if when is None or when(category, names):

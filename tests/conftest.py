@@ -22,8 +22,9 @@ import re
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable
 
 import pytest
 
@@ -40,17 +41,17 @@ class ServerProcess:
     options win, so ``"--min-images", "3"`` overrides). Its stderr goes to ``log_path``.
     """
 
-    def __init__(self, data_dir: Path, args: Sequence[str] = (), env: Optional[Dict[str, str]] = None) -> None:
+    def __init__(self, data_dir: Path, args: Sequence[str] = (), env: dict[str, str] | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.args = [str(a) for a in args]
         self.env = env
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
-        self.proc: Optional[subprocess.Popen] = None
+        self.proc: subprocess.Popen | None = None
         self.url = ""
-        self.stdout_lines: "queue.Queue[str]" = queue.Queue()
+        self.stdout_lines: queue.Queue[str] = queue.Queue()
 
     @property
-    def command(self) -> List[str]:
+    def command(self) -> list[str]:
         """The command line that starts this server."""
         return [sys.executable, "-m", "nanoclient.server", "--port", "0", "--data-dir", str(self.data_dir),
                 "--min-images", "5", *self.args]
@@ -60,7 +61,7 @@ class ServerProcess:
         """The server's root URL (where /healthz lives), without /api/v2."""
         return self.url[: -len("/api/v2")]
 
-    def start(self, timeout: float = START_TIMEOUT) -> "ServerProcess":
+    def start(self, timeout: float = START_TIMEOUT) -> ServerProcess:
         """Start the process and wait until it prints its URL; RuntimeError with its log if it does not."""
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
@@ -87,7 +88,7 @@ class ServerProcess:
             raise
 
     @staticmethod
-    def _pump(proc: subprocess.Popen, lines: "queue.Queue") -> None:
+    def _pump(proc: subprocess.Popen, lines: queue.Queue) -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.put(line)
@@ -100,7 +101,7 @@ class ServerProcess:
         except OSError:
             return ""
 
-    def stop(self, timeout: float = 15.0) -> Optional[int]:
+    def stop(self, timeout: float = 15.0) -> int | None:
         """SIGTERM, then SIGKILL if it does not exit within ``timeout``; return the exit code."""
         if self.proc is None:
             return None
@@ -113,7 +114,7 @@ class ServerProcess:
                 self.proc.wait()
         return self._closed()
 
-    def kill(self) -> Optional[int]:
+    def kill(self) -> int | None:
         """SIGKILL at once (a crash, as far as the server is concerned); return the exit code."""
         if self.proc is None:
             return None
@@ -122,7 +123,7 @@ class ServerProcess:
             self.proc.wait()
         return self._closed()
 
-    def _closed(self) -> Optional[int]:
+    def _closed(self) -> int | None:
         assert self.proc is not None
         if self.proc.stdout is not None:
             self.proc.stdout.close()
@@ -131,7 +132,7 @@ class ServerProcess:
             self._log = None
         return self.proc.returncode
 
-    def restart(self, timeout: float = START_TIMEOUT) -> "ServerProcess":
+    def restart(self, timeout: float = START_TIMEOUT) -> ServerProcess:
         """Stop and start again on the same data dir (the port, hence ``url``, changes)."""
         self.stop()
         return self.start(timeout)
@@ -140,7 +141,7 @@ class ServerProcess:
         return f"ServerProcess({self.url or 'not started'}, data_dir={str(self.data_dir)!r})"
 
 
-def start_server(data_dir: Path, *args: str, env: Optional[Dict[str, str]] = None,
+def start_server(data_dir: Path, *args: str, env: dict[str, str] | None = None,
                  timeout: float = START_TIMEOUT) -> ServerProcess:
     """Start ``python -m nanoclient.server`` on port 0 with ``data_dir``; the caller stops it."""
     return ServerProcess(data_dir, args, env).start(timeout)
@@ -152,9 +153,9 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 
     ``data_dir`` defaults to ``tmp_path / "server"`` (the same for each call of one test).
     """
-    started: List[ServerProcess] = []
+    started: list[ServerProcess] = []
 
-    def factory(*args: str, data_dir: Optional[Path] = None, env: Optional[Dict[str, str]] = None) -> ServerProcess:
+    def factory(*args: str, data_dir: Path | None = None, env: dict[str, str] | None = None) -> ServerProcess:
         server = ServerProcess(data_dir or tmp_path / "server", args, env)
         started.append(server)
         return server.start()
@@ -164,8 +165,8 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
         server.stop()
 
 
-def make_image(color: Tuple[int, int, int], *, size: Tuple[int, int] = (16, 16), fmt: str = "PNG",
-               seed: Optional[int] = None) -> bytes:
+def make_image(color: tuple[int, int, int], *, size: tuple[int, int] = (16, 16), fmt: str = "PNG",
+               seed: int | None = None) -> bytes:
     """A small image of one colour (with mild noise when ``seed`` is given), encoded as ``fmt``."""
     from PIL import Image
 

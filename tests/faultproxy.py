@@ -46,7 +46,8 @@ import socket
 import threading
 import time
 import urllib.parse
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 log = logging.getLogger("tests.faultproxy")
 
@@ -61,7 +62,7 @@ DROP_MODES = ("500", "drop", "mixed")
 #: ``drop_style`` values.
 DROP_STYLES = ("close", "partial", "mixed")
 
-Headers = List[Tuple[str, str]]
+Headers = list[tuple[str, str]]
 
 
 class ClientGone(Exception):
@@ -71,7 +72,7 @@ class ClientGone(Exception):
 # ---------------------------------------------------------------------- pure helpers (unit-tested)
 
 
-def filter_headers(headers: Iterable[Tuple[str, str]], strip: Iterable[str] = (),
+def filter_headers(headers: Iterable[tuple[str, str]], strip: Iterable[str] = (),
                    prefixes: Iterable[str] = ()) -> Headers:
     """``headers`` without those named in ``strip`` or starting with one of ``prefixes`` (case-insensitive).
 
@@ -94,7 +95,7 @@ def json_error(code: int, message: str, reason: str, hint: str) -> bytes:
     return json.dumps(body).encode("utf-8")
 
 
-def multipart_boundary(content_type: Optional[str]) -> Optional[str]:
+def multipart_boundary(content_type: str | None) -> str | None:
     """The boundary of a ``multipart/form-data`` Content-Type, or None if it is not one."""
     if not content_type:
         return None
@@ -106,7 +107,7 @@ def multipart_boundary(content_type: Optional[str]) -> Optional[str]:
     return boundary or None
 
 
-def split_multipart(body: bytes, boundary: str) -> List[bytes]:
+def split_multipart(body: bytes, boundary: str) -> list[bytes]:
     """The parts of a multipart body (each ``headers CRLF CRLF content``, bytes as sent).
 
     Preamble and epilogue are dropped. ValueError if the body is not well formed (no
@@ -114,7 +115,7 @@ def split_multipart(body: bytes, boundary: str) -> List[bytes]:
     """
     delimiter = b"\r\n--" + boundary.encode("latin-1")
     chunks = (b"\r\n" + body).split(delimiter)
-    parts: List[bytes] = []
+    parts: list[bytes] = []
     for chunk in chunks[1:]:
         if chunk.startswith(b"--"):
             return parts
@@ -131,7 +132,7 @@ def join_multipart(parts: Sequence[bytes], boundary: str) -> bytes:
     return b"".join(delimiter + b"\r\n" + part + b"\r\n" for part in parts) + delimiter + b"--\r\n"
 
 
-def part_name(part: bytes) -> Optional[str]:
+def part_name(part: bytes) -> str | None:
     """The ``name`` parameter of a part's Content-Disposition (None if it has none)."""
     end = part.find(b"\r\n\r\n")
     head = part[:end] if end >= 0 else part
@@ -147,7 +148,7 @@ def part_name(part: bytes) -> Optional[str]:
     return None
 
 
-def keep_first_file_part(body: bytes, content_type: Optional[str], field: str = "file") -> Tuple[bytes, int]:
+def keep_first_file_part(body: bytes, content_type: str | None, field: str = "file") -> tuple[bytes, int]:
     """(body with only the first ``field`` part, number of parts removed); every other part is kept.
 
     A body that is not multipart, or has at most one such part, comes back unchanged with 0.
@@ -157,7 +158,7 @@ def keep_first_file_part(body: bytes, content_type: Optional[str], field: str = 
     if boundary is None:
         return body, 0
     parts = split_multipart(body, boundary)
-    kept: List[bytes] = []
+    kept: list[bytes] = []
     seen = False
     removed = 0
     for part in parts:
@@ -172,7 +173,7 @@ def keep_first_file_part(body: bytes, content_type: Optional[str], field: str = 
     return join_multipart(kept, boundary), removed
 
 
-def shuffle_result_list(body: bytes, rng: random.Random) -> Optional[bytes]:
+def shuffle_result_list(body: bytes, rng: random.Random) -> bytes | None:
     """The JSON ``body`` with its ``result`` list shuffled, or None if it has no list to shuffle.
 
     With two or more entries the order returned always differs from the order given (a
@@ -223,7 +224,7 @@ class FaultStats:
     #: Clients that went away mid-request or before reading the answer.
     client_disconnects: int = 0
 
-    def as_dict(self) -> Dict[str, int]:
+    def as_dict(self) -> dict[str, int]:
         """The counters as a plain dict."""
         return dataclasses.asdict(self)
 
@@ -236,18 +237,18 @@ class RequestRecord:
     #: Path and query as the client sent it.
     path: str
     #: Status sent to the client; None if the connection was dropped or the client left.
-    status: Optional[int]
+    status: int | None
     #: Faults applied, in order: "429", "first_part_only", "shuffle", "500", "drop:close",
     #: "drop:partial", "upstream_error", "client_disconnected", "bad_request" (a body the
     #: proxy could not read). Empty: forwarded faithfully.
-    faults: Tuple[str, ...] = ()
+    faults: tuple[str, ...] = ()
     #: Status upstream answered with (None if not forwarded).
-    upstream_status: Optional[int] = None
+    upstream_status: int | None = None
     #: time.time() when the request was read.
     time: float = 0.0
 
     @property
-    def fault(self) -> Optional[str]:
+    def fault(self) -> str | None:
         """The faults joined with "+", or None."""
         return "+".join(self.faults) or None
 
@@ -280,8 +281,8 @@ class FaultProxy:
         drop_style: str = "close",
         rate_limit_burst: int = 0,
         rate_limit_every_nth: int = 0,
-        rate_limit_retry_after: Union[float, str, None] = "alternate",
-        rate_limit_paths: Optional[Iterable[str]] = None,
+        rate_limit_retry_after: float | str | None = "alternate",
+        rate_limit_paths: Iterable[str] | None = None,
         shuffle_results: bool = False,
         shuffle_paths: Iterable[str] = ("/LabelFile", "/LabelUrls"),
         strip_headers: Iterable[str] = (),
@@ -312,7 +313,7 @@ class FaultProxy:
         #: forwarding (whatever upstream answered: the server has processed the request either way).
         self.fail_after_rate = fail_after_rate
         #: Path fragments (substrings) that ``fail_after_rate`` applies to (POST only).
-        self.fail_after_paths: Tuple[str, ...] = tuple(fail_after_paths)
+        self.fail_after_paths: tuple[str, ...] = tuple(fail_after_paths)
         #: How a lost answer looks: "500" (JSON error), "drop" (broken connection) or "mixed" (half each).
         self.drop_mode = drop_mode
         #: How a drop is done: "close" (no byte of answer), "partial" (status line and part of
@@ -326,17 +327,17 @@ class FaultProxy:
         #: (``Retry-After: 1`` on the 1st, 3rd, 5th... 429 and none on the others).
         self.rate_limit_retry_after = rate_limit_retry_after
         #: Path fragments that rate limiting applies to; None: every request.
-        self.rate_limit_paths: Optional[Tuple[str, ...]] = None if rate_limit_paths is None else tuple(rate_limit_paths)
+        self.rate_limit_paths: tuple[str, ...] | None = None if rate_limit_paths is None else tuple(rate_limit_paths)
         #: Shuffle the ``result`` list of answers to POSTs matching ``shuffle_paths``.
         self.shuffle_results = shuffle_results
-        self.shuffle_paths: Tuple[str, ...] = tuple(shuffle_paths)
+        self.shuffle_paths: tuple[str, ...] = tuple(shuffle_paths)
         #: Response header names removed (case-insensitive).
-        self.strip_headers: Tuple[str, ...] = tuple(strip_headers)
+        self.strip_headers: tuple[str, ...] = tuple(strip_headers)
         #: Response headers starting with one of these are removed (case-insensitive).
-        self.drop_header_prefixes: Tuple[str, ...] = tuple(drop_header_prefixes)
+        self.drop_header_prefixes: tuple[str, ...] = tuple(drop_header_prefixes)
         #: Forward only the first ``file`` part of multipart POSTs matching ``first_part_paths``.
         self.first_part_only = first_part_only
-        self.first_part_paths: Tuple[str, ...] = tuple(first_part_paths)
+        self.first_part_paths: tuple[str, ...] = tuple(first_part_paths)
         #: Delay before each forwarded request, in milliseconds.
         self.latency_ms = latency_ms
         #: Timeout of each upstream request, in seconds.
@@ -346,19 +347,19 @@ class FaultProxy:
 
         self._lock = threading.Lock()
         self._stats = FaultStats()
-        self._records: List[RequestRecord] = []
+        self._records: list[RequestRecord] = []
         self._burst_until = 0.0
         self._every_nth_count = 0
         self._rate_limited_total = 0
         self._fail_rng = random.Random(f"{seed}:fail")
         self._shuffle_rng = random.Random(f"{seed}:shuffle")
-        self._server: Optional[_ProxyServer] = None
-        self._thread: Optional[threading.Thread] = None
-        self._connections: Set[socket.socket] = set()
+        self._server: _ProxyServer | None = None
+        self._thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> "FaultProxy":
+    def start(self) -> FaultProxy:
         """Listen on 127.0.0.1, port 0, and serve in a daemon thread; return self."""
         if self._server is not None:
             return self
@@ -392,7 +393,7 @@ class FaultProxy:
             self._thread.join(5)
             self._thread = None
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -422,7 +423,7 @@ class FaultProxy:
 
     # ------------------------------------------------------------------ faults and stats
 
-    def start_429_burst(self, seconds: Optional[float] = None, *, count: Optional[int] = None,
+    def start_429_burst(self, seconds: float | None = None, *, count: int | None = None,
                         retry_after: Any = _KEEP) -> None:
         """Answer 429 (without forwarding) for ``seconds`` from now and/or the next ``count`` requests.
 
@@ -451,7 +452,7 @@ class FaultProxy:
             return dataclasses.replace(self._stats)
 
     @property
-    def records(self) -> List[RequestRecord]:
+    def records(self) -> list[RequestRecord]:
         """A copy of the per-request log, oldest first."""
         with self._lock:
             return list(self._records)
@@ -471,7 +472,7 @@ class FaultProxy:
         with self._lock:
             self._records.append(record)
 
-    def _take_429(self, path: str) -> Optional[Headers]:
+    def _take_429(self, path: str) -> Headers | None:
         """If this request is to be rate limited, the extra headers of its 429; else None."""
         if self.rate_limit_paths is not None and not _matches(path, self.rate_limit_paths):
             return None
@@ -490,7 +491,7 @@ class FaultProxy:
             self._rate_limited_total += 1
             setting = self.rate_limit_retry_after
             if setting == "alternate":
-                value: Optional[str] = "1" if self._rate_limited_total % 2 == 1 else None
+                value: str | None = "1" if self._rate_limited_total % 2 == 1 else None
             elif setting is None:
                 value = None
             elif isinstance(setting, (int, float)):
@@ -502,7 +503,7 @@ class FaultProxy:
                 self._stats.retry_after_sent += 1
             return [("Retry-After", value)] if value is not None else []
 
-    def _choose_failure(self, method: str, path: str) -> Optional[str]:
+    def _choose_failure(self, method: str, path: str) -> str | None:
         """None, "500", "drop:close" or "drop:partial" for a forwarded request."""
         if method != "POST" or not self.fail_after_rate or not _matches(path, self.fail_after_paths):
             return None
@@ -519,13 +520,13 @@ class FaultProxy:
                 style = self._fail_rng.choice(("close", "partial"))
             return f"drop:{style}"
 
-    def _shuffle(self, body: bytes) -> Optional[bytes]:
+    def _shuffle(self, body: bytes) -> bytes | None:
         with self._lock:
             return shuffle_result_list(body, self._shuffle_rng)
 
     # ------------------------------------------------------------------ upstream
 
-    def _forward(self, method: str, path: str, headers: Headers, body: bytes) -> Tuple[int, str, Headers, bytes]:
+    def _forward(self, method: str, path: str, headers: Headers, body: bytes) -> tuple[int, str, Headers, bytes]:
         """Send the request upstream; (status, reason, headers, body) of its answer. OSError/HTTPException on failure."""
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000.0)
@@ -616,7 +617,7 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
                          json_error(400, "Bad request", "bad_request", f"fault proxy: {exc}"), close=True)
             return
         proxy._count(requests=1)
-        faults: List[str] = []
+        faults: list[str] = []
 
         extra = proxy._take_429(path)
         if extra is not None:

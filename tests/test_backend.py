@@ -9,11 +9,11 @@ from __future__ import annotations
 import io
 import pickle
 import threading
-from typing import List, Optional, Sequence
+from collections.abc import Sequence
 
 import pytest
-
 from conftest import make_image
+
 from nanoclient.errors import AuthenticationError, BadRequestError, InvalidImageError, NotFoundError
 from nanoclient.server.backend import Backend
 from nanoclient.server.store import Store
@@ -25,10 +25,10 @@ class StandInTrainer:
     """Trains a nearest-mean-colour classifier; can be held (``gate``) or made to fail."""
 
     def __init__(self) -> None:
-        self.gate: Optional[threading.Event] = None
+        self.gate: threading.Event | None = None
         self.started = threading.Event()
-        self.fail_with: Optional[Exception] = None
-        self.calls: List[int] = []
+        self.fail_with: Exception | None = None
+        self.calls: list[int] = []
         trainer = self
 
         class Classifier:

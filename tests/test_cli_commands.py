@@ -4,12 +4,11 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Dict, List
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import make_image
+
 from nanoclient._record import UploadRecord, file_digest
 from nanoclient.cli import cli
 from nanoclient.testing import fake_nanonets
@@ -41,7 +40,7 @@ def runner():
     return CliRunner()
 
 
-def make_folder(root: Path, counts: Dict[str, int], *, start: int = 0) -> List[Path]:
+def make_folder(root: Path, counts: dict[str, int], *, start: int = 0) -> list[Path]:
     """Write ``counts[category]`` noisy solid-colour PNGs into ``root/<category>/``."""
     written = []
     for category, count in counts.items():
@@ -431,7 +430,7 @@ def test_evaluate_text_json_and_report(runner, fake, tmp_path):
 def test_evaluate_counts_mistakes_when_labels_are_wrong(runner, fake, tmp_path):
     model_id = trained_model(runner, tmp_path)
     # blue images filed under Red: every one is a mistake the model makes "predicting" Blue
-    for i, path in enumerate(make_folder(tmp_path / "swapped", {"Blue": 2}, start=60)):
+    for _i, path in enumerate(make_folder(tmp_path / "swapped", {"Blue": 2}, start=60)):
         target = tmp_path / "swapped" / "Red" / path.name
         target.parent.mkdir(exist_ok=True)
         path.rename(target)

@@ -13,19 +13,17 @@ import io
 import logging
 import threading
 from pathlib import Path
-from typing import Dict, List, Optional
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
 import responses
+from apimock import API, BASE, UploadApi, json_response, model_json, parse_multipart
+from conftest import make_image
 
 from nanoclient import Client, errors
 from nanoclient.client import DEFAULT_BASE_URL
 from nanoclient.types import Model, Prediction
-
-from apimock import API, BASE, UploadApi, json_response, model_json, parse_multipart
-from conftest import make_image
 
 KEY = "sk-live-0123456789abcdefSECRET"
 KEY_B64 = base64.b64encode(f"{KEY}:".encode()).decode()
@@ -417,7 +415,7 @@ class FakeClock:
 
     def __init__(self):
         self.now = 1000.0
-        self.slept: List[float] = []
+        self.slept: list[float] = []
 
     def monotonic(self):
         return self.now
@@ -541,7 +539,7 @@ def test_upload_file_accepts_a_path_object_and_a_multi_picture_jpeg(client, rsps
     assert parts == [("file", "phone.jpg", "image/jpeg", path.read_bytes())]
 
 
-def bad_inputs(tmp_path: Path) -> Dict[str, Path]:
+def bad_inputs(tmp_path: Path) -> dict[str, Path]:
     """Files the client must refuse to send, by what is wrong with them."""
     png = make_image((10, 200, 10))
     (tmp_path / "folder.png").mkdir()
@@ -697,7 +695,7 @@ def test_predict_file_of_an_untrained_model_is_a_400_not_retried(client, rsps, t
     assert len(rsps.calls) == 1 and sleeps == []
 
 
-def label_callback(numbers: Dict[bytes, int], order: List[int], gates: Optional[List[threading.Event]] = None,
+def label_callback(numbers: dict[bytes, int], order: list[int], gates: list[threading.Event] | None = None,
                    shuffle: bool = False):
     """A LabelFile/ callback answering each file with a label derived from its number (N -> N % 3).
 
@@ -737,7 +735,7 @@ def test_predict_files_keeps_input_order_when_batches_finish_out_of_order(client
     paths, numbers = numbered_images(tmp_path, 7)
     batches = 4  # sizes 2, 2, 2, 1
     gates = [threading.Event() for _ in range(batches)]
-    order: List[int] = []
+    order: list[int] = []
     rsps.add_callback(responses.POST, API + "/LabelFile/", callback=label_callback(numbers, order, gates))
     progress = []
     predictions = client.predict_files("m1", paths, batch_size=2, workers=batches, progress=progress.append)
@@ -752,7 +750,7 @@ def test_predict_files_keeps_input_order_when_batches_finish_out_of_order(client
 
 def test_predict_files_one_worker_sends_batches_in_order(client, rsps, tmp_path):
     paths, numbers = numbered_images(tmp_path, 5)
-    order: List[int] = []
+    order: list[int] = []
     rsps.add_callback(responses.POST, API + "/LabelFile/", callback=label_callback(numbers, order))
     predictions = client.predict_files("m1", iter(paths), batch_size=2, workers=1)
     assert order == [0, 1, 2]
@@ -779,7 +777,7 @@ def test_predictions_without_names_are_taken_in_order(client, rsps, tmp_path):
 
 def test_predict_files_checks_every_file_before_sending_any(client, rsps, tmp_path):
     good = [write_image(tmp_path, f"img{n}.png") for n in range(4)]
-    for name, bad in bad_inputs(tmp_path).items():
+    for _name, bad in bad_inputs(tmp_path).items():
         with pytest.raises(errors.BadRequestError):
             client.predict_files("m1", good + [bad], batch_size=1)
     assert len(rsps.calls) == 0

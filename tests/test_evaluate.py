@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-from typing import List
 
 import pytest
 from PIL import Image
@@ -125,7 +124,7 @@ class FakeClient:
 
     def __init__(self, answers: dict) -> None:
         self.answers = answers
-        self.calls: List[tuple] = []
+        self.calls: list[tuple] = []
 
     def predict_files(self, model_id, paths, *, batch_size=20, workers=4, progress=None):
         paths = list(paths)
@@ -153,7 +152,7 @@ def test_run_evaluation_predicts_all_images_in_one_call_and_keeps_order(tmp_path
     (root / "test" / "dog" / "notes.txt").write_text("not an image")
     (root / "test" / "dog" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")  # skipped, not sent
     client = FakeClient({"c1.png": "cat", "c2.png": "dog", "d1.png": "dog", "d2.png": "cat", "d3.png": "dog"})
-    ticks: List[int] = []
+    ticks: list[int] = []
 
     result = run_evaluation(client, "model-1", root, progress=ticks.append, batch_size=7, workers=3)
 

@@ -17,11 +17,10 @@ import random
 import socket
 import threading
 import time
-from typing import Dict, Iterator, List, Optional, Tuple
+from collections.abc import Iterator
 
 import pytest
 import requests
-
 from conftest import make_image
 from faultproxy import (
     FaultProxy,
@@ -42,7 +41,7 @@ BROKEN = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodi
 # ---------------------------------------------------------------------- helpers
 
 
-def parse_multipart(body: bytes, content_type: str) -> List[Tuple[Optional[str], Optional[str], bytes]]:
+def parse_multipart(body: bytes, content_type: str) -> list[tuple[str | None, str | None, bytes]]:
     """(field name, file name, bytes) of each part, parsed independently of the proxy (email package)."""
     msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
         b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
@@ -51,20 +50,20 @@ def parse_multipart(body: bytes, content_type: str) -> List[Tuple[Optional[str],
             for p in msg.iter_parts()]
 
 
-def images(n: int, color: Tuple[int, int, int], first_seed: int) -> List[bytes]:
+def images(n: int, color: tuple[int, int, int], first_seed: int) -> list[bytes]:
     """``n`` distinct images of one colour (the local server deduplicates identical bytes)."""
     return [make_image(color, seed=first_seed + i) for i in range(n)]
 
 
-def counts(base: str, model_id: str) -> Dict[str, int]:
+def counts(base: str, model_id: str) -> dict[str, int]:
     """Category counts of a model, read from ``base`` (pass the upstream URL to bypass the proxy)."""
     r = requests.get(base + IC + "/Model/", params={"modelId": model_id}, auth=AUTH, timeout=TIMEOUT)
     assert r.status_code == 200, r.text
     return {c["name"]: c["count"] for c in r.json()["categories"]}
 
 
-def upload(base: str, model_id: str, category: str, blobs: List[bytes], *, fields_as_parts: bool = False,
-           session: Optional[requests.Session] = None) -> requests.Response:
+def upload(base: str, model_id: str, category: str, blobs: list[bytes], *, fields_as_parts: bool = False,
+           session: requests.Session | None = None) -> requests.Response:
     """POST UploadFile/ with one ``file`` part per blob; fields in the query (the wrapper's form) or as parts."""
     files = [("file", (f"{category}_{i}.png", blob, "image/png")) for i, blob in enumerate(blobs)]
     params = None
@@ -89,7 +88,7 @@ class RecordingUpstream:
     """
 
     def __init__(self) -> None:
-        self.seen: List[Dict[str, object]] = []
+        self.seen: list[dict[str, object]] = []
         self.status = 200
         self.lock = threading.Lock()
         self.active = 0
@@ -422,7 +421,7 @@ def test_shuffled_predictions_keep_every_entry(server_factory):
         files = [("file", (name, make_image(list(colors.values())[i % 2], seed=1000 + i), "image/png"))
                  for i, name in enumerate(names)]
 
-        def label(base: str) -> List[dict]:
+        def label(base: str) -> list[dict]:
             r = requests.post(base + IC + "/LabelFile/", data={"modelId": model_id}, files=files, auth=AUTH,
                               timeout=TIMEOUT)
             assert r.status_code == 200, r.text

@@ -14,14 +14,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict
 
 import requests
-
-from nanoclient import Client
-
 from conftest import make_image
 from faultproxy import FaultProxy
+
+from nanoclient import Client
 
 KEY = "fidelity-key"
 CATEGORIES = ["red", "green", "blue", "grey"]
@@ -45,7 +43,7 @@ def upload(url: str, folder: Path, model_id: str, cache: Path, *extra: str) -> s
                           env=env, capture_output=True, text=True, timeout=600)
 
 
-def truth(server, model_id: str) -> Dict[str, int]:
+def truth(server, model_id: str) -> dict[str, int]:
     """The counts per category as the server itself holds them (not through any proxy)."""
     answer = requests.get(f"{server.url}/ImageCategorization/Model/", params={"modelId": model_id},
                           auth=(KEY, ""), timeout=30)

@@ -6,20 +6,17 @@ any host that is not loopback, so URLs that schemathesis invents are never fetch
 from __future__ import annotations
 
 import base64
-import io
 import socket
 import struct
 import zlib
-from pathlib import Path
 
 import pytest
 import requests
+from conftest import make_image
 
 from nanoclient import Client, errors
 from nanoclient.server.app import create_app
 from nanoclient.server.config import ServerConfig
-
-from conftest import make_image
 
 schemathesis = pytest.importorskip("schemathesis")
 

@@ -14,13 +14,11 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Dict, List, Tuple
 
 import pytest
+from conftest import make_image
 
 from nanoclient import Client, errors
-
-from conftest import make_image
 
 KEY = "reliability-key"
 CATEGORIES = ["red", "green", "blue"]
@@ -47,7 +45,7 @@ def cli(url: str, *args: str, cache: Path, model_id: str = "", timeout: float = 
                           timeout=timeout)
 
 
-def counts(model) -> Dict[str, int]:
+def counts(model) -> dict[str, int]:
     return {c.name: c.count for c in model.categories}
 
 
@@ -165,7 +163,7 @@ class RawServer:
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/api/v2"
         self.connections = 0
         self.behaviour = behaviour
-        self.open: List[socket.socket] = []
+        self.open: list[socket.socket] = []
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -264,9 +262,9 @@ def test_load_many_clients_upload_and_predict(server_factory, tmp_path):
         client.wait_until_trained(trained.id, timeout=120, poll_interval=0.1)
     probe = sorted(folder.rglob("*.png"))[:4]
 
-    latencies: Dict[str, List[float]] = {"upload": [], "predict": []}
-    failures: List[BaseException] = []
-    sent: Dict[str, Dict[str, int]] = {}
+    latencies: dict[str, list[float]] = {"upload": [], "predict": []}
+    failures: list[BaseException] = []
+    sent: dict[str, dict[str, int]] = {}
     lock = threading.Lock()
     stop_at = time.monotonic() + LOAD_SECONDS
 

@@ -5,7 +5,6 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import List
 
 import pytest
 from PIL import Image, ImageDraw
@@ -23,7 +22,7 @@ def _chromium() -> str:
     return found
 
 
-def _run_chromium(tmp_path: Path, args: List[str]) -> subprocess.CompletedProcess:
+def _run_chromium(tmp_path: Path, args: list[str]) -> subprocess.CompletedProcess:
     profile = tmp_path / "chromium-profile"
     command = [
         _chromium(),

@@ -6,8 +6,8 @@ import base64
 import io
 
 import pytest
-
 from conftest import make_image
+
 from nanoclient.server.app import DROP_MARKER, DropMarkedConnections, create_app
 from nanoclient.server.config import DEDUPE_HEADER, ServerConfig
 from nanoclient.types import Prediction
@@ -214,7 +214,7 @@ def test_fail_after_rate_processes_mutations_then_fails_them(make_app):
     app = make_app(fail_after_rate=1.0, fail_seed=7)
     client = app.test_client()
     outcomes = []
-    for i in range(8):
+    for _i in range(8):
         created = client.post(IC + "/Model/", data={"categories": ["a", "b"]}, headers=_auth())
         outcomes.append(created.status_code if DROP_MARKER not in created.headers else "drop")
         if created.status_code == 500:

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from conftest import make_image
+
 from nanoclient import Client, NotFoundError
 
 RED, BLUE = (220, 30, 30), (30, 30, 220)

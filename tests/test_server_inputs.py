@@ -13,7 +13,6 @@ import time
 
 import pytest
 import requests
-
 from conftest import make_image, start_server
 
 RED, BLUE = (220, 30, 30), (30, 30, 220)

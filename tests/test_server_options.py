@@ -7,8 +7,8 @@ import sys
 import time
 
 import requests
-
 from conftest import URL_LINE, ServerProcess, make_image
+
 from nanoclient.server.config import DEDUPE_HEADER
 
 

@@ -6,8 +6,8 @@ import sqlite3
 import time
 
 import pytest
-
 from conftest import make_image
+
 from nanoclient.server.store import (
     DB_NAME,
     RUN_DONE,

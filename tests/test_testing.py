@@ -10,8 +10,8 @@ import threading
 
 import pytest
 import requests
-
 from conftest import make_image
+
 from nanoclient import Client, NotFoundError
 from nanoclient.server.config import DEDUPE_HEADER
 from nanoclient.testing import DEFAULT_BASE_URL, fake_nanonets

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import random
-from typing import List, Tuple
 
 import numpy as np
 import pytest
@@ -29,7 +28,7 @@ def bars(direction: str, seed: int, *, size: int = 40, mode: str = "RGB", fmt: s
     return out.getvalue()
 
 
-def dataset(per_class: int, start: int = 0) -> Tuple[List[bytes], List[str]]:
+def dataset(per_class: int, start: int = 0) -> tuple[list[bytes], list[str]]:
     images, labels = [], []
     for i in range(start, start + per_class):
         for direction in ("horizontal", "vertical"):

@@ -6,8 +6,8 @@ import io
 import logging
 import socket
 import threading
-from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import pytest
 import requests

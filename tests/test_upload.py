@@ -9,17 +9,15 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Dict, List
 
 import pytest
 import requests
 import responses
+from apimock import API, BASE, UploadApi, json_response, model_json
+from conftest import make_image
 
 from nanoclient import Client, errors
 from nanoclient import client as client_module
-
-from apimock import API, BASE, UploadApi, json_response, model_json
-from conftest import make_image
 
 KEY = "sk-test-upload-key-0123456789"
 PATIENCE = 5.0
@@ -43,7 +41,7 @@ def client(rsps, sleeps):
         yield c
 
 
-def images(folder: Path, categories: List[str], per_category: int) -> List[tuple]:
+def images(folder: Path, categories: list[str], per_category: int) -> list[tuple]:
     """Distinct PNGs, categories taken in turn: [(path, category), ...]."""
     items = []
     for n in range(per_category):
@@ -182,7 +180,7 @@ def test_when_the_count_cannot_be_read_the_batch_is_unsettled(client, rsps, tmp_
 def test_one_batch_per_category_in_flight_and_categories_in_parallel(client, rsps, tmp_path):
     categories = ["A", "B", "C", "D"]
     lock = threading.Lock()
-    in_flight: Dict[str, int] = {c: 0 for c in categories}
+    in_flight: dict[str, int] = {c: 0 for c in categories}
     peak = {"total": 0, "per_category": 0}
     together = threading.Barrier(len(categories))
     first_round = set()

@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from collections.abc import Iterable, Sequence
+from typing import Any, Callable
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -59,7 +60,7 @@ class FailedAfterProcessingError(ServerError):
     reason = "injected_after_processing"
 
 
-def create_app(config: ServerConfig, backend: Optional[Backend] = None) -> Flask:
+def create_app(config: ServerConfig, backend: Backend | None = None) -> Flask:
     """The Flask app of the local server.
 
     Without ``backend`` one is opened on ``config.data_dir`` (sweeping it and resuming
@@ -82,7 +83,7 @@ def create_app(config: ServerConfig, backend: Optional[Backend] = None) -> Flask
     app.url_map.strict_slashes = False  # the trailing slash is optional everywhere
     chaos = random.Random(config.fail_seed)  # which requests fail (--fail-rate, --fail-after-rate)
     shuffler = random.Random(config.fail_seed)  # its own stream: shuffling does not move the failures
-    mutating: Set[str] = set()  # endpoints that change data: --fail-after-rate applies to them
+    mutating: set[str] = set()  # endpoints that change data: --fail-after-rate applies to them
     app.extensions[EXTENSION] = {"backend": backend, "config": config}
 
     def route(path: str, method: str, *, mutates: bool = False):
@@ -99,7 +100,7 @@ def create_app(config: ServerConfig, backend: Optional[Backend] = None) -> Flask
 
         return register
 
-    def in_answer_order(results: Sequence[Prediction]) -> List[Prediction]:
+    def in_answer_order(results: Sequence[Prediction]) -> list[Prediction]:
         """Results in input order, or shuffled with --shuffle-results (the hosted service promises no order)."""
         ordered = list(results)
         if config.shuffle_results:
@@ -120,7 +121,7 @@ def create_app(config: ServerConfig, backend: Optional[Backend] = None) -> Flask
         return response
 
     @app.before_request
-    def _inject_faults() -> Optional[Response]:
+    def _inject_faults() -> Response | None:
         if not request.path.startswith(IC + "/"):
             return None  # /healthz and the OpenAPI document are never delayed or failed
         if config.latency_ms:
@@ -238,7 +239,7 @@ def create_app(config: ServerConfig, backend: Optional[Backend] = None) -> Flask
 # ---------------------------------------------------------------------- request parsing
 
 
-def _api_key() -> Optional[str]:
+def _api_key() -> str | None:
     """The username of HTTP Basic auth (the password is ignored)."""
     auth = request.authorization
     if auth is None or auth.type != "basic":
@@ -250,14 +251,14 @@ def _api_key() -> Optional[str]:
 _FIELD_MAX_BYTES = 4096
 
 
-def _json_body() -> Dict[str, Any]:
+def _json_body() -> dict[str, Any]:
     if not request.is_json:
         return {}
     body = request.get_json(silent=True)
     return body if isinstance(body, dict) else {}
 
 
-def _field(name: str) -> Optional[str]:
+def _field(name: str) -> str | None:
     """A single value from the query string, the form, a JSON body or a file-less part, in that order."""
     value = request.values.get(name)  # reading the form may raise 413
     if value:
@@ -268,7 +269,7 @@ def _field(name: str) -> Optional[str]:
     return _field_sent_as_part(name)
 
 
-def _field_sent_as_part(name: str) -> Optional[str]:
+def _field_sent_as_part(name: str) -> str | None:
     """A field sent as a multipart part with an empty file name.
 
     The Nanonets tutorial sends ``files={"category": ("", category), "modelId": ("", id)}``,
@@ -286,7 +287,7 @@ def _field_sent_as_part(name: str) -> Optional[str]:
         raise BadRequestError(f"Field {name} is not UTF-8 text", hint="Send it as a plain form field") from None
 
 
-def _list(name: str) -> List[str]:
+def _list(name: str) -> list[str]:
     """A repeated value (``urls=a&urls=b``) from query, form or a JSON list."""
     values = request.values.getlist(name)
     if values:
@@ -297,7 +298,7 @@ def _list(name: str) -> List[str]:
     return [str(raw)] if raw else []
 
 
-def _files() -> List[Tuple[str, bytes]]:
+def _files() -> list[tuple[str, bytes]]:
     """Every ``file`` part as (file name, bytes), in the order sent."""
     try:
         parts = request.files.getlist("file")
@@ -319,7 +320,7 @@ def _model(model: Model, status: int = 200) -> Response:
     return response
 
 
-def _partial_upload(model: Model, failed: Sequence[Tuple[str, str]]) -> Response:
+def _partial_upload(model: Model, failed: Sequence[tuple[str, str]]) -> Response:
     """202 for UploadUrls when some URLs failed: the model, plus which URLs failed and why."""
     body = {**model.to_json(), "message": "Some URLs could not be fetched", "errors": url_errors(failed)}
     response = jsonify(body)
@@ -327,7 +328,7 @@ def _partial_upload(model: Model, failed: Sequence[Tuple[str, str]]) -> Response
     return response
 
 
-def _predictions(results: List[Prediction], status: int = 200) -> Response:
+def _predictions(results: list[Prediction], status: int = 200) -> Response:
     body = {
         "message": "Success" if status == 200 else "Some inputs could not be predicted",
         "result": [
@@ -356,7 +357,7 @@ def _error(exc: NanonetsError) -> Response:
 
 #: The WSGI ``start_response`` callable, and the app it is given to.
 StartResponse = Callable[..., Any]
-WSGIApp = Callable[[Dict[str, Any], StartResponse], Iterable[bytes]]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 class DropMarkedConnections:
@@ -371,10 +372,10 @@ class DropMarkedConnections:
     def __init__(self, app: WSGIApp) -> None:
         self.app = app
 
-    def __call__(self, environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        marked: List[Tuple[str, List[Tuple[str, str]], Any]] = []
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        marked: list[tuple[str, list[tuple[str, str]], Any]] = []
 
-        def start(status: str, headers: List[Tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
             if not any(name.lower() == DROP_MARKER.lower() for name, _ in headers):
                 return start_response(status, headers, exc_info)
             kept = [(n, v) for n, v in headers if n.lower() not in (DROP_MARKER.lower(), "content-length")]

@@ -27,9 +27,10 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable
 
 from ..errors import AuthenticationError, BadRequestError, InvalidImageError, NanonetsError, NotFoundError
 from ..images import MAX_PIXELS, check_image_bytes, unique_categories
@@ -53,7 +54,7 @@ log = logging.getLogger("nanoclient.server")
 #: Fetches one URL and returns its bytes, raising FetchError.
 Fetcher = Callable[[str], bytes]
 #: A file received for upload or prediction: (file name, bytes).
-NamedBytes = Tuple[str, bytes]
+NamedBytes = tuple[str, bytes]
 
 _CATEGORY_NAME_MAX = 200
 _CATEGORIES_MAX = 1000
@@ -89,7 +90,7 @@ class Backend:
         api_keys: Sequence[str] = (),
         min_images: int = 25,
         trainer: Any = None,
-        fetcher: Optional[Fetcher] = None,
+        fetcher: Fetcher | None = None,
         fetch_timeout: float = 10.0,
         fetch_max_bytes: int = 20 * 1024 * 1024,
         max_pixels: int = MAX_PIXELS,
@@ -107,13 +108,13 @@ class Backend:
         self._fetch: Fetcher = fetcher or (
             lambda url: fetch_url(url, timeout=fetch_timeout, max_bytes=fetch_max_bytes)
         )
-        self._accounts: Dict[str, int] = {}
-        self._classifiers: Dict[str, Tuple[int, Any]] = {}  # model id -> (run id, classifier)
+        self._accounts: dict[str, int] = {}
+        self._classifiers: dict[str, tuple[int, Any]] = {}  # model id -> (run id, classifier)
         self._classifier_lock = threading.Lock()
-        self._queue: "queue.Queue[Optional[int]]" = queue.Queue()
+        self._queue: queue.Queue[int | None] = queue.Queue()
         self._busy = 0  # runs queued in memory or being trained
         self._idle = threading.Condition()
-        self._worker: Optional[threading.Thread] = None
+        self._worker: threading.Thread | None = None
         self._stopping = threading.Event()
 
     @property
@@ -127,7 +128,7 @@ class Backend:
 
     # ------------------------------------------------------------------ life cycle
 
-    def start(self) -> "Backend":
+    def start(self) -> Backend:
         """Start the training worker and take up runs left queued or training by a stop or crash."""
         if self._worker is not None:
             return self
@@ -137,7 +138,7 @@ class Backend:
         self._worker.start()
         return self
 
-    def close(self, *, wait: bool = True, timeout: Optional[float] = None) -> None:
+    def close(self, *, wait: bool = True, timeout: float | None = None) -> None:
         """Stop the worker and close the store.
 
         With ``wait`` the run being trained is finished first (queued runs stay queued in
@@ -152,7 +153,7 @@ class Backend:
         if worker is None or not worker.is_alive():
             self.store.close()
 
-    def wait_idle(self, timeout: Optional[float] = None) -> bool:
+    def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until no training is queued or running; False if ``timeout`` ran out first."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._idle:
@@ -165,7 +166,7 @@ class Backend:
 
     # ------------------------------------------------------------------ accounts
 
-    def authenticate(self, api_key: Optional[str]) -> Account:
+    def authenticate(self, api_key: str | None) -> Account:
         """The account of an API key; AuthenticationError if it is missing or not accepted."""
         if not api_key:
             raise AuthenticationError(
@@ -204,11 +205,11 @@ class Backend:
         """The model, or NotFoundError if this account has no model with that id."""
         return self._describe(self._record(account, model_id))
 
-    def list_models(self, account: Account) -> List[Model]:
+    def list_models(self, account: Account) -> list[Model]:
         """Every model of the account, oldest first."""
         return [self._describe(record) for record in self.store.models(account.id)]
 
-    def _record(self, account: Account, model_id: Optional[str]) -> ModelRecord:
+    def _record(self, account: Account, model_id: str | None) -> ModelRecord:
         if not model_id:
             raise BadRequestError("Missing modelId", hint="Pass the model id as modelId")
         record = self.store.model(account.id, str(model_id))
@@ -228,7 +229,7 @@ class Backend:
             categories=[Category(name, record.counts.get(name, 0)) for name in record.categories],
         )
 
-    def _state(self, record: ModelRecord) -> Tuple[int, str]:
+    def _state(self, record: ModelRecord) -> tuple[int, str]:
         run = record.latest_run
         serving = " (the previous training still answers predictions)" if record.done_run else ""
         if run is not None:
@@ -254,7 +255,7 @@ class Backend:
 
     # ------------------------------------------------------------------ uploads
 
-    def upload_images(self, account: Account, model_id: Optional[str], category: Optional[str],
+    def upload_images(self, account: Account, model_id: str | None, category: str | None,
                       files: Sequence[NamedBytes]) -> Model:
         """Add labelled images to a model: all of them, or none if any is invalid."""
         model_id = self._category_of(account, model_id, category)
@@ -264,8 +265,8 @@ class Backend:
         self._store_images(model_id, str(category), files)
         return self.get_model(account, model_id)
 
-    def upload_urls(self, account: Account, model_id: Optional[str], category: Optional[str],
-                    urls: Sequence[str]) -> Tuple[Model, List[Tuple[str, str]]]:
+    def upload_urls(self, account: Account, model_id: str | None, category: str | None,
+                    urls: Sequence[str]) -> tuple[Model, list[tuple[str, str]]]:
         """Fetch image URLs and add those that worked; return (model, [(url, why it failed)]).
 
         BadRequestError if none worked (then nothing is stored).
@@ -278,7 +279,7 @@ class Backend:
         self._store_images(model_id, str(category), fetched)
         return self.get_model(account, model_id), failed
 
-    def _category_of(self, account: Account, model_id: Optional[str], category: Optional[str]) -> str:
+    def _category_of(self, account: Account, model_id: str | None, category: str | None) -> str:
         """The model's id, once it is known to be this account's and to have ``category`` (else 4xx)."""
         if not model_id:
             raise BadRequestError("Missing modelId", hint="Pass the model id as modelId")
@@ -316,7 +317,7 @@ class Backend:
         items = [(category, sha, name[:500]) for (name, _), sha in zip(files, shas)]
         return self.store.add_images(model_id, items, dedupe=self.dedupe)
 
-    def _check_urls(self, urls: Sequence[str]) -> List[str]:
+    def _check_urls(self, urls: Sequence[str]) -> list[str]:
         cleaned = [str(u).strip() for u in urls if str(u).strip()]
         if not cleaned:
             raise BadRequestError("Missing urls", hint="Pass one or more image URLs as urls")
@@ -324,10 +325,10 @@ class Backend:
             raise BadRequestError(f"Too many URLs ({len(cleaned)})", hint=f"Send at most {_URLS_MAX} per request")
         return cleaned
 
-    def _fetch_images(self, urls: Sequence[str]) -> Tuple[List[NamedBytes], List[Tuple[str, str]]]:
+    def _fetch_images(self, urls: Sequence[str]) -> tuple[list[NamedBytes], list[tuple[str, str]]]:
         """Fetch and check every URL (concurrently); return ([(url, bytes)], [(url, why)]) in input order."""
 
-        def one(url: str) -> Tuple[str, Optional[bytes], str]:
+        def one(url: str) -> tuple[str, bytes | None, str]:
             try:
                 data = self._fetch(url)
                 check_image_bytes(data, max_pixels=self.max_pixels, decode=True)
@@ -349,7 +350,7 @@ class Backend:
 
     # ------------------------------------------------------------------ training
 
-    def train(self, account: Account, model_id: Optional[str]) -> Model:
+    def train(self, account: Account, model_id: str | None) -> Model:
         """Queue the model for training (answered at once); BadRequestError if it lacks images."""
         record = self._record(account, model_id)
         if len(record.categories) < 2:
@@ -413,7 +414,7 @@ class Backend:
 
     # ------------------------------------------------------------------ predictions
 
-    def predict_images(self, account: Account, model_id: Optional[str], files: Sequence[NamedBytes]) -> List[Prediction]:
+    def predict_images(self, account: Account, model_id: str | None, files: Sequence[NamedBytes]) -> list[Prediction]:
         """Predict each file with the newest finished training, in input order."""
         record = self._record(account, model_id)
         classifier = self._classifier(record)
@@ -422,7 +423,7 @@ class Backend:
         self._check_images(files)
         return self._predict(record, classifier, files)
 
-    def predict_urls(self, account: Account, model_id: Optional[str], urls: Sequence[str]) -> Tuple[List[Prediction], int]:
+    def predict_urls(self, account: Account, model_id: str | None, urls: Sequence[str]) -> tuple[list[Prediction], int]:
         """Predict image URLs; return (one entry per URL in order, number that failed).
 
         A URL that failed has no scores and its ``message`` says why. BadRequestError if all failed.
@@ -457,7 +458,7 @@ class Backend:
             self._classifiers[record.id] = (done.id, classifier)
             return classifier
 
-    def _predict(self, record: ModelRecord, classifier: Any, files: Sequence[NamedBytes]) -> List[Prediction]:
+    def _predict(self, record: ModelRecord, classifier: Any, files: Sequence[NamedBytes]) -> list[Prediction]:
         probabilities = classifier.predict_proba([data for _, data in files])
         labels = list(classifier.labels)
         results = []
@@ -475,7 +476,7 @@ class Backend:
         return results
 
 
-def url_errors(failed: Sequence[Tuple[str, str]]) -> List[Dict[str, str]]:
+def url_errors(failed: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
     """The error details of URLs that could not be used: one per URL, machine-readable and readable."""
     return [{"reason": "bad_url", "url": url, "message": f"{url}: {why}"} for url, why in failed]
 

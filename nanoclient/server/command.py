@@ -6,7 +6,6 @@ that registering it in the main CLI keeps ``nanoclient --help`` fast.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Tuple
 
 import click
 
@@ -52,8 +51,8 @@ from .config import DEFAULT_THREADS, ServerConfig  # light: the standard library
 @click.option("--threads", default=DEFAULT_THREADS, show_default=True, type=click.IntRange(min=1),
               help="Requests served at the same time.")
 @click.option("--verbose", "-v", is_flag=True, help="Log every training run and more to stderr.")
-def serve(host: str, port: int, data_dir: Optional[Path], api_keys: Tuple[str, ...], min_images: int,
-          latency_ms: float, fail_rate: float, fail_after_rate: float, fail_seed: Optional[int], dedupe: bool,
+def serve(host: str, port: int, data_dir: Path | None, api_keys: tuple[str, ...], min_images: int,
+          latency_ms: float, fail_rate: float, fail_after_rate: float, fail_seed: int | None, dedupe: bool,
           shuffle_results: bool, max_upload_mb: float, fetch_timeout: float, fetch_max_mb: float,
           threads: int, verbose: bool) -> None:
     """Run the Image Categorization API on this machine, with real storage and training.
@@ -117,7 +116,7 @@ def serve(host: str, port: int, data_dir: Optional[Path], api_keys: Tuple[str, .
         raise click.ClickException(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
 
 
-def _unkindnesses(config: ServerConfig) -> Tuple[str, ...]:
+def _unkindnesses(config: ServerConfig) -> tuple[str, ...]:
     """The kindnesses dropped and faults injected, as the start-up banner names them."""
     notes = []
     if not config.dedupe:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Tuple
 
 #: Environment variable with the accepted API keys, comma-separated.
 API_KEYS_ENV = "NANOCLIENT_SERVER_API_KEYS"
@@ -33,7 +32,7 @@ class ServerConfig:
 
     data_dir: Path
     #: Accepted API keys; empty means any non-empty key is accepted and is its own account.
-    api_keys: Tuple[str, ...] = ()
+    api_keys: tuple[str, ...] = ()
     #: Images every category needs before the model can be trained.
     min_images: int = 25
     #: Delay added to every API response, in milliseconds.
@@ -54,7 +53,7 @@ class ServerConfig:
     fetch_timeout: float = 10.0
     fetch_max_bytes: int = 20 * 1024 * 1024
     #: Seed for --fail-rate, --fail-after-rate and --shuffle-results, for reproducible tests (None: random).
-    fail_seed: Optional[int] = field(default=None)
+    fail_seed: int | None = field(default=None)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -76,7 +75,7 @@ class ServerConfig:
         return int(self.max_upload_mb * 1024 * 1024)
 
 
-def keys_from_env(env: Optional[dict] = None) -> Tuple[str, ...]:
+def keys_from_env(env: dict | None = None) -> tuple[str, ...]:
     """The API keys listed in NANOCLIENT_SERVER_API_KEYS (comma-separated, blanks ignored)."""
     env = os.environ if env is None else env
     raw = env.get(API_KEYS_ENV, "")

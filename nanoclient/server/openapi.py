@@ -5,7 +5,7 @@ every answer, error or not, has the shape API.md promises.
 """
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
 from .._version import __version__
 from .config import DEDUPE_BY_SHA256, DEDUPE_HEADER
@@ -26,11 +26,11 @@ _HEADERS = {
 }
 
 
-def _json(schema: Dict[str, Any], description: str) -> Dict[str, Any]:
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "headers": _HEADERS, "content": {"application/json": {"schema": schema}}}
 
 
-def _errors(*codes: int) -> Dict[str, Any]:
+def _errors(*codes: int) -> dict[str, Any]:
     """Error responses every operation can give, plus ``codes``."""
     texts = {
         400: "Bad request: a missing field, unknown category, invalid image or a model not ready",
@@ -43,11 +43,11 @@ def _errors(*codes: int) -> Dict[str, Any]:
     return {str(code): _json(_ERROR, texts[code]) for code in sorted({401, 503, *codes})}
 
 
-def _model_id_query(required: bool = True) -> Dict[str, Any]:
+def _model_id_query(required: bool = True) -> dict[str, Any]:
     return {"name": "modelId", "in": "query", "required": required, "schema": {"type": "string"}}
 
 
-def _multipart(properties: Dict[str, Any], required: list) -> Dict[str, Any]:
+def _multipart(properties: dict[str, Any], required: list) -> dict[str, Any]:
     return {
         "required": True,
         "content": {
@@ -59,7 +59,7 @@ def _multipart(properties: Dict[str, Any], required: list) -> Dict[str, Any]:
     }
 
 
-def _form(properties: Dict[str, Any], required: list) -> Dict[str, Any]:
+def _form(properties: dict[str, Any], required: list) -> dict[str, Any]:
     return {
         "required": True,
         "content": {
@@ -81,7 +81,7 @@ _URL_ERROR = {
 }
 
 
-def openapi_document() -> Dict[str, Any]:
+def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.0.3 document of the Image Categorization API as this server implements it."""
     ic = "/ImageCategorization"
     return {

@@ -6,7 +6,7 @@ import logging
 import signal
 import socket
 import sys
-from typing import Optional, TextIO
+from typing import TextIO
 
 from .config import API_ROOT, DEFAULT_THREADS, ServerConfig
 
@@ -38,7 +38,7 @@ def base_url(host: str, port: int) -> str:
 
 
 def run_server(config: ServerConfig, *, host: str = "127.0.0.1", port: int = 8765,
-               threads: int = DEFAULT_THREADS, out: Optional[TextIO] = None) -> None:
+               threads: int = DEFAULT_THREADS, out: TextIO | None = None) -> None:
     """Serve until SIGTERM or SIGINT; print the base URL on ``out`` (stdout) once listening.
 
     On stop, training in progress is abandoned: its run is taken up again by the next start

@@ -26,10 +26,11 @@ import stat
 import sys
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable
 
 try:  # POSIX only; without it two servers on one folder are not prevented
     import fcntl
@@ -112,11 +113,11 @@ class RunRecord:
     status: str
     last_image_id: int
     image_count: int
-    accuracy: Optional[float]
-    classifier: Optional[str]
+    accuracy: float | None
+    classifier: str | None
     created_at: float
-    started_at: Optional[float]
-    finished_at: Optional[float]
+    started_at: float | None
+    finished_at: float | None
 
 
 @dataclass(frozen=True)
@@ -127,14 +128,14 @@ class ModelRecord:
     account_id: int
     created_at: float
     #: Category names in creation order.
-    categories: List[str]
+    categories: list[str]
     #: Image count per category (every category present, 0 if none).
-    counts: Dict[str, int]
+    counts: dict[str, int]
     #: The highest image id of the model (0 if none): newer images have higher ids.
     last_image_id: int
     #: The newest run of any state, and the newest finished one.
-    latest_run: Optional[RunRecord] = None
-    done_run: Optional[RunRecord] = None
+    latest_run: RunRecord | None = None
+    done_run: RunRecord | None = None
 
 
 @dataclass
@@ -146,7 +147,7 @@ class SweepReport:
     orphan_classifiers: int = 0
     dangling_image_rows: int = 0
     dangling_runs: int = 0
-    removed: List[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
 
 
 _RUN_COLUMNS = (
@@ -154,7 +155,7 @@ _RUN_COLUMNS = (
 )
 
 
-def _run(row: Optional[tuple]) -> Optional[RunRecord]:
+def _run(row: tuple | None) -> RunRecord | None:
     return None if row is None else RunRecord(*row)
 
 
@@ -181,7 +182,7 @@ class Store:
         self.db_path = self.data_dir / DB_NAME
         self._lock_handle = self._take_lock()
         self._local = threading.local()
-        self._connections: List[sqlite3.Connection] = []
+        self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         self._closed = False
         try:
@@ -296,15 +297,15 @@ class Store:
         """Store image bytes under their sha256 (atomically, once); return the sha256."""
         return self.put_images([data])[0]
 
-    def put_images(self, blobs: Sequence[bytes]) -> List[str]:
+    def put_images(self, blobs: Sequence[bytes]) -> list[str]:
         """Store many images under their sha256 (atomically, each once); return the sha256s.
 
         Durable on return, with two flushes for the whole batch rather than two per file: the
         temporary files are written and flushed, then renamed into place and the renames
         flushed. A file never gets its final name before its bytes are on disk.
         """
-        shas: List[str] = []
-        moves: Dict[Path, Path] = {}  # final path -> temporary file holding its bytes
+        shas: list[str] = []
+        moves: dict[Path, Path] = {}  # final path -> temporary file holding its bytes
         try:
             for data in blobs:
                 sha = sha256_hex(data)
@@ -331,7 +332,7 @@ class Store:
 
     # ------------------------------------------------------------------ accounts and models
 
-    def account_id(self, key_hash: str, *, create: bool) -> Optional[int]:
+    def account_id(self, key_hash: str, *, create: bool) -> int | None:
         """The account of a key hash; created first if ``create`` and it does not exist."""
         conn = self._conn()
         row = conn.execute("SELECT id FROM accounts WHERE key_hash = ?", (key_hash,)).fetchone()
@@ -355,7 +356,7 @@ class Store:
                 [(model_id, i, name) for i, name in enumerate(categories)],
             )
 
-    def model(self, account_id: int, model_id: str) -> Optional[ModelRecord]:
+    def model(self, account_id: int, model_id: str) -> ModelRecord | None:
         """The model with this id if it belongs to this account, else None."""
         with self._read() as conn:
             row = conn.execute(
@@ -364,7 +365,7 @@ class Store:
             ).fetchone()
             return None if row is None else self._model_record(conn, row)
 
-    def model_categories(self, account_id: int, model_id: str) -> Optional[List[str]]:
+    def model_categories(self, account_id: int, model_id: str) -> list[str] | None:
         """The category names of the model, in order, if it belongs to this account, else None."""
         rows = self._conn().execute(
             "SELECT c.name FROM models m LEFT JOIN categories c ON c.model_id = m.id "
@@ -373,7 +374,7 @@ class Store:
         ).fetchall()
         return [name for (name,) in rows if name is not None] if rows else None
 
-    def models(self, account_id: int) -> List[ModelRecord]:
+    def models(self, account_id: int) -> list[ModelRecord]:
         """Every model of an account, oldest first."""
         with self._read() as conn:
             rows = conn.execute(
@@ -414,7 +415,7 @@ class Store:
 
     # ------------------------------------------------------------------ images
 
-    def add_images(self, model_id: str, items: Sequence[Tuple[str, str, str]], *, dedupe: bool = True) -> int:
+    def add_images(self, model_id: str, items: Sequence[tuple[str, str, str]], *, dedupe: bool = True) -> int:
         """Record (category, sha256, name) images of a model in one transaction; return how many rows were added.
 
         The files must already be stored (``put_image``). With ``dedupe`` an image whose bytes
@@ -432,7 +433,7 @@ class Store:
             )
             return len(kept)
 
-    def training_images(self, model_id: str, last_image_id: int) -> List[Tuple[Path, str]]:
+    def training_images(self, model_id: str, last_image_id: int) -> list[tuple[Path, str]]:
         """(file path, category) of the model's images up to ``last_image_id``, oldest first."""
         rows = self._conn().execute(
             "SELECT sha256, category FROM images WHERE model_id = ? AND id <= ? ORDER BY id",
@@ -442,7 +443,7 @@ class Store:
 
     # ------------------------------------------------------------------ training runs
 
-    def queue_run(self, model_id: str) -> Tuple[RunRecord, bool]:
+    def queue_run(self, model_id: str) -> tuple[RunRecord, bool]:
         """Queue a training run unless one already covers every image; return (run, created).
 
         A queued run, or a running one that started after the newest image, is returned as is.
@@ -469,7 +470,7 @@ class Store:
         assert run is not None
         return run, True
 
-    def start_run(self, run_id: int) -> Optional[RunRecord]:
+    def start_run(self, run_id: int) -> RunRecord | None:
         """Mark a queued run as training on every image stored now; None if it is not queued."""
         with self._write() as conn:
             row = conn.execute("SELECT model_id, state FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -485,7 +486,7 @@ class Store:
             )
             return _run(conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone())
 
-    def finish_run(self, run_id: int, *, accuracy: Optional[float], classifier: str) -> None:
+    def finish_run(self, run_id: int, *, accuracy: float | None, classifier: str) -> None:
         """Mark a run as done, with its held-out accuracy and classifier file name."""
         with self._write() as conn:
             conn.execute(
@@ -501,7 +502,7 @@ class Store:
                 (RUN_FAILED, status, time.time(), run_id),
             )
 
-    def requeue_unfinished_runs(self) -> List[int]:
+    def requeue_unfinished_runs(self) -> list[int]:
         """Put runs left queued or training (by a stop or crash) back in the queue; return their ids in order."""
         with self._write() as conn:
             conn.execute(
@@ -511,7 +512,7 @@ class Store:
             rows = conn.execute("SELECT id FROM runs WHERE state = ? ORDER BY id", (RUN_QUEUED,)).fetchall()
         return [int(r[0]) for r in rows]
 
-    def run(self, run_id: int) -> Optional[RunRecord]:
+    def run(self, run_id: int) -> RunRecord | None:
         """One run by id."""
         return _run(self._conn().execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone())
 
@@ -574,7 +575,7 @@ class Store:
 
 
 def _new_content(conn: sqlite3.Connection, model_id: str,
-                 items: Sequence[Tuple[str, str, str]]) -> List[Tuple[str, str, str]]:
+                 items: Sequence[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
     """The items whose (category, sha256) is neither recorded for the model nor earlier in ``items``."""
     seen = set()
     kept = []
@@ -651,7 +652,7 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _size(path: Path) -> Optional[int]:
+def _size(path: Path) -> int | None:
     """The size of a regular file, None if there is none."""
     try:
         info = os.stat(path)
@@ -664,7 +665,7 @@ def _size(path: Path) -> Optional[int]:
 _TEMP_NUMBERS = itertools.count()
 
 
-def _syncfs() -> Optional[Callable[[int], int]]:
+def _syncfs() -> Callable[[int], int] | None:
     """Linux's syncfs(2) (flush one file system), or None where the C library has none."""
     try:
         return ctypes.CDLL(None, use_errno=True).syncfs  # type: ignore[no-any-return]

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import Any, Union
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -69,7 +70,7 @@ class Features:
         self.atoms = atoms.astype(np.float32)
 
     @classmethod
-    def fit(cls, pixels: np.ndarray, *, atoms: int = ATOMS, seed: int = 0) -> "Features":
+    def fit(cls, pixels: np.ndarray, *, atoms: int = ATOMS, seed: int = 0) -> Features:
         """Learn the whitening and the dictionary from the patches of these images."""
         from sklearn.cluster import MiniBatchKMeans
 
@@ -122,7 +123,7 @@ class Features:
                                _pool(pixels, np.mean)], axis=1)
 
 
-def _gradients(grey: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def _gradients(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(n, h, w) grey -> the gradient's magnitude and its direction in [0, pi) (unsigned: light-to-dark
     and dark-to-light alike), by central differences."""
     gy, gx = np.zeros_like(grey), np.zeros_like(grey)
@@ -187,14 +188,14 @@ class Classifier:
 
     def __init__(self, labels: Sequence[str], features: Features, centre: np.ndarray, scale: np.ndarray,
                  weights: np.ndarray, bias: np.ndarray) -> None:
-        self.labels: List[str] = list(labels)
+        self.labels: list[str] = list(labels)
         self.features = features
         self.centre, self.scale = centre.astype(np.float32), scale.astype(np.float32)
         self.weights, self.bias = weights.astype(np.float32), bias.astype(np.float32)
 
     @classmethod
     def fit(cls, features: Features, x: np.ndarray, labels: Sequence[str], *,
-            spectrum_weight: float = SPECTRUM_WEIGHTS[-1], start: Optional["Classifier"] = None) -> "Classifier":
+            spectrum_weight: float = SPECTRUM_WEIGHTS[-1], start: Classifier | None = None) -> Classifier:
         """Fit the softmax layer on features ``x`` (from ``features``); ``start`` gives initial weights.
 
         ``spectrum_weight`` is the weight of the rotation-invariant block against the shape columns.
@@ -242,7 +243,7 @@ class Classifier:
         predicted = np.asarray(self.labels)[self.predict_proba_features(x).argmax(axis=1)]
         return float((predicted == np.asarray(labels)).mean())
 
-    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Write the classifier to ``path`` atomically (a temporary file, then a rename)."""
         temp = f"{os.fspath(path)}.{os.getpid()}.tmp"
         with open(temp, "wb") as handle:
@@ -254,7 +255,7 @@ class Classifier:
         os.replace(temp, path)
 
     @classmethod
-    def load(cls, path: Union[str, "os.PathLike[str]"]) -> "Classifier":
+    def load(cls, path: str | os.PathLike[str]) -> Classifier:
         """Read a classifier written by ``save`` (arrays only; nothing is unpickled)."""
         with np.load(path, allow_pickle=False) as data:
             if int(data["format"]) != _FORMAT:
@@ -265,7 +266,7 @@ class Classifier:
 
 
 def holdout_split(labels: Sequence[str], *, fraction: float = HOLDOUT, seed: int = 0
-                  ) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
     """Stratified (train, test) indices, or None when some category has too few images to spare any."""
     from sklearn.model_selection import train_test_split
 
@@ -279,7 +280,7 @@ def holdout_split(labels: Sequence[str], *, fraction: float = HOLDOUT, seed: int
 
 
 def choose_spectrum_weight(features: Features, x: np.ndarray, labels: Sequence[str], *, seed: int = 0
-                           ) -> Tuple[float, Optional[Classifier]]:
+                           ) -> tuple[float, Classifier | None]:
     """The weight from SPECTRUM_WEIGHTS chosen on a validation split of these images, and the
     classifier fitted with it on the split's other part (a warm start for fitting on all of them).
 
@@ -292,7 +293,7 @@ def choose_spectrum_weight(features: Features, x: np.ndarray, labels: Sequence[s
     if split is None:
         return SPECTRUM_WEIGHTS[-1], None
     fit_idx, val_idx = split
-    fitted: List[Classifier] = []
+    fitted: list[Classifier] = []
     for weight in SPECTRUM_WEIGHTS:  # each fit starts from the previous one: the same optimum, sooner
         fitted.append(Classifier.fit(features, x[fit_idx], y[fit_idx], spectrum_weight=weight,
                                      start=fitted[-1] if fitted else None))
@@ -304,7 +305,7 @@ def choose_spectrum_weight(features: Features, x: np.ndarray, labels: Sequence[s
 
 
 def train(images: Sequence[ImageSource], labels: Sequence[str], *, holdout: float = HOLDOUT,
-          seed: int = 0) -> Tuple[Classifier, Optional[float]]:
+          seed: int = 0) -> tuple[Classifier, float | None]:
     """Fit a classifier on labelled images; return it and its held-out accuracy.
 
     A stratified ``holdout`` fraction is set aside. Without it, the feature dictionary is
@@ -332,7 +333,7 @@ def train(images: Sequence[ImageSource], labels: Sequence[str], *, holdout: floa
 
 
 def cross_validate(images: Sequence[ImageSource], labels: Sequence[str], *, folds: int = 5,
-                   seed: int = 0) -> List[float]:
+                   seed: int = 0) -> list[float]:
     """Accuracy of each fold of a stratified ``folds``-fold cross-validation (for benchmarks).
 
     Each fold learns its dictionary, chooses its spectrum weight and fits its softmax layer
