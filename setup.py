@@ -22,7 +22,8 @@ TEST = SERVER + [
 setup(
     name="nanoclient",
     version=VERSION,
-    description="Train and use an image classifier from Python and the terminal: Nanonets API client, CLI and local server",
+    description=("Train and use an image classifier from Python and the terminal: "
+                 "Nanonets API client, CLI and local server"),
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="MIT",

@@ -4,14 +4,17 @@
     with Client() as client:                      # key from NANONETS_API_KEY
         model = client.create_model(["Bag", "Coat"])
 
-Public names are loaded on first use, so that ``nanoclient --help`` stays fast.
+Public names are loaded on first use, so that ``nanoclient --help`` stays fast; type checkers
+see them as explicit re-exports.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._version import __version__
+from . import errors as errors
+from ._version import __version__ as __version__
 
+#: Each public name and the module that defines it.
 _EXPORTS = {
     "Client": "client",
     "Category": "types",
@@ -19,6 +22,7 @@ _EXPORTS = {
     "Prediction": "types",
     "UploadReport": "types",
     "NanonetsError": "errors",
+    "APIStatusError": "errors",
     "BadRequestError": "errors",
     "InvalidImageError": "errors",
     "AuthenticationError": "errors",
@@ -27,17 +31,34 @@ _EXPORTS = {
     "PayloadTooLargeError": "errors",
     "RateLimitError": "errors",
     "ServerError": "errors",
+    "APIConnectionError": "errors",
+    "APITimeoutError": "errors",
     "TrainingFailedError": "errors",
-    "TimeoutError": "errors",
-    "ConnectionError": "errors",
+    "TrainingTimeoutError": "errors",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = ["__version__", "errors", *_EXPORTS]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .client import Client
-    from .errors import *  # noqa: F401,F403
-    from .types import Category, Model, Prediction, UploadReport
+    from .client import Client as Client
+    from .errors import APIConnectionError as APIConnectionError
+    from .errors import APIStatusError as APIStatusError
+    from .errors import APITimeoutError as APITimeoutError
+    from .errors import AuthenticationError as AuthenticationError
+    from .errors import BadRequestError as BadRequestError
+    from .errors import InvalidImageError as InvalidImageError
+    from .errors import NanonetsError as NanonetsError
+    from .errors import NotFoundError as NotFoundError
+    from .errors import PayloadTooLargeError as PayloadTooLargeError
+    from .errors import PaymentRequiredError as PaymentRequiredError
+    from .errors import RateLimitError as RateLimitError
+    from .errors import ServerError as ServerError
+    from .errors import TrainingFailedError as TrainingFailedError
+    from .errors import TrainingTimeoutError as TrainingTimeoutError
+    from .types import Category as Category
+    from .types import Model as Model
+    from .types import Prediction as Prediction
+    from .types import UploadReport as UploadReport
 
 
 def __getattr__(name: str) -> Any:
@@ -51,5 +72,5 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def __dir__() -> list:
+def __dir__() -> list[str]:
     return sorted(__all__)

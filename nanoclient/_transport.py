@@ -49,13 +49,15 @@ from requests.adapters import HTTPAdapter
 
 from ._throttle import AdaptiveLimit
 from .errors import (
+    INVALID_IMAGE_REASON,
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
     BadRequestError,
-    ConnectionError,
     InvalidImageError,
     NanonetsError,
     RateLimitError,
     ServerError,
-    TimeoutError,
     error_class_for_status,
 )
 
@@ -355,32 +357,32 @@ class Transport:
                     timeout=(self.timeout, self.timeout),
                 )
             except requests.exceptions.SSLError as exc:
-                raise ConnectionError(f"TLS error talking to {_netloc(url)} ({_reason(exc)})",
+                raise APIConnectionError(f"TLS error talking to {_netloc(url)} ({_reason(exc)})",
                                       method=method, url=url, request_sent=False) from None
             except requests.exceptions.ConnectTimeout as exc:
-                raise _Retryable(ConnectionError(
+                raise _Retryable(APIConnectionError(
                     f"Could not connect to {_netloc(url)} within {self.timeout:g} s ({_reason(exc)})",
                     method=method, url=url, request_sent=False), not_sent=True) from None
             except requests.exceptions.ReadTimeout:
-                raise _Retryable(TimeoutError(f"No response within {self.timeout:g} s",
+                raise _Retryable(APITimeoutError(f"No response within {self.timeout:g} s",
                                               method=method, url=url)) from None
             except requests.exceptions.ConnectionError as exc:
                 not_sent = _never_connected(exc)
                 what = (f"Could not connect to {_netloc(url)}" if not_sent
                         else "The connection broke before the response was complete")
-                raise _Retryable(ConnectionError(f"{what} ({_reason(exc)})", method=method, url=url,
+                raise _Retryable(APIConnectionError(f"{what} ({_reason(exc)})", method=method, url=url,
                                                  request_sent=not not_sent), not_sent=not_sent) from None
             except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
-                raise _Retryable(ConnectionError(
+                raise _Retryable(APIConnectionError(
                     f"The connection broke before the response was complete ({_reason(exc)})",
                     method=method, url=url)) from None
             except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                     requests.exceptions.InvalidSchema) as exc:
-                raise BadRequestError(f"Invalid URL {url} ({_reason(exc)})", method=method, url=url) from None
+                raise ValueError(f"Invalid URL {url} ({_reason(exc)})") from None
             except requests.exceptions.TooManyRedirects:
                 raise ServerError(f"Too many redirects from {_netloc(url)}", method=method, url=url) from None
             except requests.exceptions.RequestException as exc:  # anything else: still ours, never chained
-                raise ConnectionError(f"Request to {_netloc(url)} failed ({_reason(exc)})",
+                raise APIConnectionError(f"Request to {_netloc(url)} failed ({_reason(exc)})",
                                       method=method, url=url) from None
         finally:
             for handle in handles:
@@ -404,21 +406,19 @@ def may_have_been_processed(error: BaseException) -> bool:
     and a 2xx that could not be read leave the outcome unknown; a refused connection, a 429,
     a 503 and any other 4xx mean that nothing was done.
     """
-    if isinstance(error, ConnectionError):
+    if isinstance(error, APIConnectionError):  # APITimeoutError included: request_sent stays True
         return error.request_sent
-    if isinstance(error, TimeoutError):
-        return True
     if isinstance(error, ServerError):
         return error.status not in NOT_PROCESSED_STATUSES
     return False
 
 
 def _open_part(part: FilePart) -> IO[bytes]:
-    path = Path(part.path)
+    """The file of a part, open for reading; an OSError naming the path if it cannot be read."""
     try:
-        return open(path, "rb")
+        return open(part.path, "rb")
     except OSError as exc:
-        raise BadRequestError(f"Cannot read {path}: {exc.strerror or exc}", hint="Check the path") from None
+        raise type(exc)(f"Cannot read {os.fspath(part.path)}: {exc.strerror or exc}") from None
 
 
 def _decode_success(response: requests.Response, method: str, url: str) -> Any:
@@ -434,7 +434,7 @@ def _decode_success(response: requests.Response, method: str, url: str) -> Any:
         ) from None
 
 
-def error_from_response(response: requests.Response, method: str, url: str) -> NanonetsError:
+def error_from_response(response: requests.Response, method: str, url: str) -> APIStatusError:
     """The ``nanoclient.errors`` exception for a non-2xx response, filled from its JSON error body."""
     status = response.status_code
     cls = error_class_for_status(status)
@@ -455,7 +455,7 @@ def error_from_response(response: requests.Response, method: str, url: str) -> N
             message = f"HTTP {status} from server (not JSON): {_snippet(response)}"
         else:
             message = f"HTTP {status} {response.reason or ''}".rstrip()
-    if cls is BadRequestError and errors and all(e.get("reason") == InvalidImageError.reason for e in errors):
+    if cls is BadRequestError and errors and all(e.get("reason") == INVALID_IMAGE_REASON for e in errors):
         cls = InvalidImageError  # the local server's InvalidImageError, named the same on this side
     kwargs: dict[str, Any] = {"status": status, "method": method, "url": url, "errors": errors}
     if cls is RateLimitError:

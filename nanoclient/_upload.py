@@ -36,9 +36,8 @@ from typing import Callable, Union
 
 from ._transport import FilePart, may_have_been_processed
 from .errors import (
+    APIConnectionError,
     AuthenticationError,
-    BadRequestError,
-    ConnectionError,
     InvalidImageError,
     NanonetsError,
     NotFoundError,
@@ -52,14 +51,14 @@ PathLike = Union[str, "os.PathLike[str]"]
 #: The response header by which a server declares that it counts identical bytes once.
 DEDUPE_HEADER = "Nanoclient-Dedupe"
 #: Errors after which every other file would fail the same way: the upload stops.
-#: (ConnectionError comes only after every retry: the server is gone, not one request.)
-FATAL_ERRORS = (AuthenticationError, NotFoundError, PaymentRequiredError, ConnectionError)
+#: (APIConnectionError comes only after every retry: the server is gone, not one request.)
+FATAL_ERRORS = (AuthenticationError, NotFoundError, PaymentRequiredError, APIConnectionError)
 
 #: Sends one batch: (category, parts, idempotent) -> the model the server answered.
 SendBatch = Callable[[str, Sequence[FilePart], bool], Model]
 #: Reads the model (for its counts).
 ReadModel = Callable[[], Model]
-#: Checks one file and makes its part; raises BadRequestError for a file that cannot be sent.
+#: Checks one file and makes its part; raises InvalidImageError or OSError for a file that cannot be sent.
 MakePart = Callable[[PathLike], FilePart]
 
 
@@ -152,8 +151,10 @@ class _BatchSender:
         for path in batch.paths:
             try:
                 parts.append(self.make_part(path))
-            except BadRequestError as exc:
+            except InvalidImageError as exc:
                 result.outcomes.append((path, "skipped", exc.message))
+            except OSError as exc:
+                result.outcomes.append((path, "skipped", str(exc)))
         groups: deque[list[FilePart]] = deque([parts] if parts else [])
         while groups and result.fatal is None:
             self._send_group(batch.category, groups, result)
@@ -200,6 +201,9 @@ class _BatchSender:
                     result.outcomes += [(p.path, "failed", exc) for p in group]
                     return
                 self._judge(category, group, groups, checked, now, result, f"failed ({exc.message})")
+                return
+            except OSError as exc:  # a file that vanished since it was checked (APIConnectionError is caught above)
+                result.outcomes += [(p.path, "failed", exc) for p in group]
                 return
             if not self.careful:
                 result.outcomes += [(p.path, "uploaded", model) for p in group]

@@ -172,9 +172,9 @@ def error_line(exc: BaseException, state: State | None) -> str:
         if not why.lower().startswith("training failed"):
             why = f"training failed: {why}"
         return f"{why}; check the images and run `nanoclient train` again"
-    if isinstance(exc, errors.TimeoutError):
+    if isinstance(exc, errors.APITimeoutError):
         return f"timed out: {detail}"
-    if isinstance(exc, errors.ConnectionError):
+    if isinstance(exc, errors.APIConnectionError):
         return f"cannot reach {base_url}: is the server running? ({detail})"
     if isinstance(exc, errors.BadRequestError):
         return detail
@@ -182,21 +182,26 @@ def error_line(exc: BaseException, state: State | None) -> str:
         return str(exc)
     if isinstance(exc, OSError):
         return f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)
+    if isinstance(exc, ValueError):
+        return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
 
 class NanoGroup(click.Group):
-    """The command group: turns nanoclient errors into one line and exit code 1 (unless --debug)."""
+    """The command group: nanoclient and file errors become one line and exit code 1, an argument
+    the SDK refuses (ValueError) one line and exit code 2 (unless --debug)."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from .errors import NanonetsError
+        from .errors import InvalidImageError, NanonetsError
 
         try:
             return super().invoke(ctx)
-        except (NanonetsError, OSError) as exc:
+        except (NanonetsError, OSError, ValueError) as exc:
             state = ctx.find_object(State)
             if state is not None and state.debug:
                 raise
+            if isinstance(exc, ValueError) and not isinstance(exc, InvalidImageError):
+                raise CliUsageError(error_line(exc, state)) from exc
             raise CliFailure(error_line(exc, state)) from exc
 
 
@@ -450,7 +455,7 @@ def _split_by_category(folder: Path, items: list[tuple[Path, str]], model: Any
 
 def _wait(state: State, model_id: str, timeout: float, poll_interval: float) -> Any:
     """Wait for training to end, naming each state the model passes through on stderr."""
-    from .errors import TimeoutError as WaitTimeout
+    from .errors import TrainingTimeoutError
 
     def show(model: Any) -> None:
         info(f"state {model.state} ({model.state_name})" + (f": {model.status}" if model.status else ""))
@@ -458,7 +463,7 @@ def _wait(state: State, model_id: str, timeout: float, poll_interval: float) -> 
     try:
         return state.client().wait_until_trained(model_id, timeout=timeout, poll_interval=poll_interval,
                                                  on_update=show)
-    except WaitTimeout as exc:
+    except TrainingTimeoutError as exc:
         if state.debug:
             raise
         raise CliFailure(f"training did not finish within {timeout:g} s; "
@@ -546,22 +551,13 @@ def predict(state: State, paths: tuple[Path, ...], top: int | None, batch_size: 
       nanoclient predict images/test --top 3
       nanoclient predict images/test --json > predictions.json
     """
-    from .errors import NanonetsError
-    from .images import check_image_file, find_images
+    from .images import check_files, find_images
 
     model_id = state.model_id()
     found = find_images(paths)
     if not found:
         raise CliFailure(f"no images found in {', '.join(map(str, paths))} (looked for .png, .jpg, .jpeg)")
-    valid: list[Path] = []
-    invalid: list[tuple[Path, str]] = []
-    for path in found:
-        try:
-            check_image_file(path)
-        except NanonetsError as exc:
-            invalid.append((path, exc.message))
-        else:
-            valid.append(path)
+    valid, invalid = check_files(found)
     list_skipped(invalid)
     predictions = []
     if valid:

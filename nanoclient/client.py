@@ -10,7 +10,8 @@
 
 Paths and field names of API.md live here; sessions, retries and error mapping live in
 ``_transport``. Input that the server would refuse (missing file, not an image, empty
-category list, empty model id or URL list) raises BadRequestError before anything is sent.
+category list, empty model id or URL list) raises ValueError before anything is sent, a
+file that is not a valid image InvalidImageError, a missing file FileNotFoundError.
 A Client is safe to share between threads.
 """
 from __future__ import annotations
@@ -38,12 +39,12 @@ from ._tuning import (
 from ._upload import UploadRun, UploadSettings, declares_dedupe, file_size
 from ._version import __version__
 from .errors import (
-    AuthenticationError,
     BadRequestError,
+    InvalidImageError,
     NanonetsError,
     ServerError,
-    TimeoutError,
     TrainingFailedError,
+    TrainingTimeoutError,
 )
 from .images import check_image_file, sniff_format, unique_categories
 from .types import STATE_FAILED, STATE_TRAINED, Model, Prediction, UploadReport
@@ -83,10 +84,8 @@ class Client:
     ) -> None:
         key = (api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")).strip()
         if not key:
-            raise AuthenticationError(
-                "No API key: set NANONETS_API_KEY or pass api_key",
-                hint="Get a key at app.nanonets.com, or use any key with a local `nanoclient serve`",
-            )
+            raise ValueError("No API key: set NANONETS_API_KEY or pass api_key (get a key at app.nanonets.com, "
+                             "or use any key with a local `nanoclient serve`)")
         url = (base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).strip().rstrip("/")
         _check_base_url(url)
         #: The API root, e.g. ``https://app.nanonets.com/api/v2`` (no trailing slash).
@@ -151,12 +150,12 @@ class Client:
         Any state but 5 (trained) and -1 (failed) counts as "not yet": a service may report
         other states than 3 and 4 for a while after ``train()``. ``on_update(model)`` is called
         on the first observation and whenever the state or the status text changes. Raises
-        TrainingFailedError (``.model`` says why) if training fails, and TimeoutError after
+        TrainingFailedError (``.model`` says why) if training fails, and TrainingTimeoutError after
         ``timeout`` seconds.
         """
         model_id = _required(model_id, "model id")
         if poll_interval <= 0:
-            raise BadRequestError("poll_interval must be positive")
+            raise ValueError("poll_interval must be positive")
         deadline = self._monotonic() + timeout
         last: tuple[int, str] | None = None
         while True:
@@ -174,9 +173,9 @@ class Client:
                 )
             remaining = deadline - self._monotonic()
             if remaining <= 0:
-                raise TimeoutError(
+                raise TrainingTimeoutError(
                     f"Model {model_id} was still in state {model.state} ({model.state_name}) after {timeout:g} s",
-                    hint="Wait longer, or check again later with get_model()",
+                    hint="Wait longer, or check again later with get_model()", model=model,
                 )
             self._sleep(min(poll_interval, remaining))
 
@@ -195,8 +194,8 @@ class Client:
         report = self.upload_files(model_id, [(path, category)], workers=1, batch_size=1)
         if report.failed:
             raise report.failed[0][1]
-        if report.skipped:
-            raise BadRequestError(report.skipped[0][1])
+        if report.skipped:  # a file that changed since it was checked
+            raise InvalidImageError(report.skipped[0][1])
         if report.unsettled or report.model is None:
             why = report.unsettled[0][1] if report.unsettled else "no answer"
             raise ServerError(f"Cannot tell whether {path} was stored: {why}",
@@ -243,7 +242,7 @@ class Client:
         model_id = _required(model_id, "model id")
         workers = _worker_count(workers)
         if batch_size < 1:
-            raise BadRequestError("batch_size must be at least 1")
+            raise ValueError("batch_size must be at least 1")
         iterator = iter(items)
         first = next(iterator, None)
         if first is None:
@@ -329,7 +328,7 @@ class Client:
     ) -> list[Prediction]:
         """Predictions for many image files, in input order; each ``Prediction.file`` is the path given.
 
-        Every file is checked first (BadRequestError before anything is sent). Files go
+        Every file is checked first (InvalidImageError or an OSError before anything is sent). Files go
         ``batch_size`` per request, ``workers`` requests at a time; ``progress(n)`` is called
         in the calling thread with the size of each finished batch. Answers are matched to
         files by name, never by position (the service promises no order): an answer that does
@@ -337,7 +336,7 @@ class Client:
         """
         model_id = _required(model_id, "model id")
         if batch_size < 1:
-            raise BadRequestError("batch_size must be at least 1")
+            raise ValueError("batch_size must be at least 1")
         workers = _worker_count(workers)
         checked = list(paths)
         for path in checked:
@@ -408,17 +407,14 @@ def _check_base_url(url: str) -> None:
         # Echoed only when it looks like a URL: a key passed as the base URL (arguments swapped)
         # must not end up in a traceback or a log.
         shown = f" {url!r}" if "://" in url and "@" not in url else ""
-        raise BadRequestError(
-            f"Invalid base URL{shown}",
-            hint="Use e.g. https://app.nanonets.com/api/v2 or http://127.0.0.1:8765/api/v2",
-        )
+        raise ValueError(
+            f"Invalid base URL{shown}: use e.g. https://app.nanonets.com/api/v2 or http://127.0.0.1:8765/api/v2")
     if parts.username or parts.password:
-        raise BadRequestError("The base URL must not contain credentials", hint="Pass the key as api_key")
+        raise ValueError("The base URL must not contain credentials: pass the key as api_key")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise BadRequestError(
-            f"Refusing to send the API key over plain http:// to {parts.hostname}",
-            hint="Use https://, or http:// only to this machine (127.0.0.1, ::1, localhost)",
-        )
+        raise ValueError(
+            f"Refusing to send the API key over plain http:// to {parts.hostname}: "
+            "use https://, or http:// only to this machine (127.0.0.1, ::1, localhost)")
 
 
 def _mask(key: str) -> str:
@@ -429,7 +425,7 @@ def _mask(key: str) -> str:
 def _required(value: Any, what: str) -> str:
     text = "" if value is None else str(value).strip()
     if not text:
-        raise BadRequestError(f"Missing {what}", hint=f"Pass a non-empty {what}")
+        raise ValueError(f"Missing {what}: pass a non-empty {what}")
     return text
 
 
@@ -438,7 +434,7 @@ def _urls(urls: Sequence[str]) -> list[str]:
         urls = [urls]
     clean = [str(u).strip() for u in urls or [] if str(u).strip()]
     if not clean:
-        raise BadRequestError("No URLs given", hint="Pass one or more image URLs")
+        raise ValueError("No URLs given: pass one or more image URLs")
     return clean
 
 
@@ -459,7 +455,7 @@ def _content_type(path: PathLike) -> str:
 
 
 def _upload_part(path: PathLike) -> FilePart:
-    """The part for one file to upload, under its base name (raises BadRequestError for a bad file)."""
+    """The part for one file to upload, under its base name (InvalidImageError or OSError for a bad file)."""
     return FilePart("file", path, os.path.basename(os.fspath(path)), _checked_content_type(path))
 
 
@@ -471,7 +467,7 @@ def _fields_for(fields: Sequence[tuple[str, str]], files: int) -> dict[str, Any]
 
 def _worker_count(workers: int) -> int:
     if workers < 1:
-        raise BadRequestError("workers must be at least 1")
+        raise ValueError("workers must be at least 1")
     return min(int(workers), MAX_WORKERS)
 
 
@@ -507,7 +503,7 @@ def _url_report(data: Any, status: int, urls: list[str], category: str, before: 
             reasons[str(item["url"])] = str(item.get("message") or "could not be fetched")
     grew = None if report.model is None else _count(report.model, category) - before
     if reasons:
-        report.failed = [(url, BadRequestError(why, status=202)) for url, why in reasons.items()]
+        report.failed = [(url, BadRequestError(why)) for url, why in reasons.items()]
         report.uploaded = [url for url in urls if url not in reasons]
     elif grew == len(urls):
         report.uploaded = list(urls)

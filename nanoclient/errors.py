@@ -1,60 +1,64 @@
 """The exceptions nanoclient raises, one class per failure a caller can act on.
 
-    NanonetsError                 base of everything below
-    ├── BadRequestError           400: a missing field, unknown category, invalid image, model
-    │   │                         not ready; also raised *before* sending a request that the
-    │   │                         server would refuse (missing file, empty category list, ...)
-    │   └── InvalidImageError     bytes that are not a valid PNG or JPEG
-    ├── AuthenticationError       401: missing or unknown API key
-    ├── PaymentRequiredError      402: quota exhausted (hosted plans)
-    ├── NotFoundError             404: model unknown to this API key
-    ├── PayloadTooLargeError      413: upload larger than the server accepts
-    ├── RateLimitError            429: too many requests; ``retry_after`` in seconds
-    ├── ServerError               5xx: a server fault (retried for you first)
-    ├── TrainingFailedError       the model reached state -1; ``model`` says why
-    ├── TimeoutError              a request or a wait ran out of time
-    └── ConnectionError           the server could not be reached
+    NanonetsError                    base of everything below
+    ├── APIStatusError               the server answered with an error status (``status``)
+    │   ├── BadRequestError          400: a missing field, unknown category, model not ready, ...
+    │   │   └── InvalidImageError    400: not a valid PNG or JPEG; also raised before sending
+    │   │                            (then ``status`` is None), and a ValueError too
+    │   ├── AuthenticationError      401: missing or unknown API key
+    │   ├── PaymentRequiredError     402: quota exhausted (hosted plans)
+    │   ├── NotFoundError            404: model unknown to this API key
+    │   ├── PayloadTooLargeError     413: request larger than the server accepts
+    │   ├── RateLimitError           429: too many requests; ``retry_after`` in seconds
+    │   └── ServerError              5xx, or an answer that is not the API's JSON
+    ├── APIConnectionError           the server could not be reached, or the connection broke
+    │   └── APITimeoutError          no answer in time
+    ├── TrainingFailedError          the model reached state -1; ``model`` says why
+    └── TrainingTimeoutError         ``wait_until_trained`` ran out of time
 
-Every error carries ``status`` (HTTP status, or None), ``message`` (the server's text),
-``method`` and ``url`` of the request when there was one, and ``errors`` (the detail list
-of the JSON error body). None of them ever contains the API key: it travels only in the
+Every error carries ``message`` (the server's text, or ours), ``method`` and ``url`` of the
+request when there was one, and ``errors`` (the detail list of the JSON error body, whose
+first message is ``hint``). None of them ever contains the API key: it travels only in the
 ``Authorization`` header, which is never copied here.
 
-The local server raises these same classes from its backend and renders them as the JSON
-error body of API.md, so the two sides agree on what each failure is called.
+Arguments that cannot be right (an empty model id, no categories, ``workers=0``, a base URL
+that is not http(s)) raise ``ValueError`` or ``TypeError`` before anything is sent; a file that
+does not exist raises ``FileNotFoundError``.
+
+``ConnectionError`` and ``TimeoutError``, the names of 0.x, remain as aliases of
+``APIConnectionError`` and ``APITimeoutError`` for one release.
 """
 from __future__ import annotations
 
 import builtins
 from typing import Any
 
+#: The ``errors[].reason`` by which an API error body says that an image is not valid.
+INVALID_IMAGE_REASON = "invalid_image"
+
+#: One detail of a JSON error body: ``{"reason": ..., "message": ...}`` and perhaps more.
+ErrorDetail = dict[str, Any]
+
 
 class NanonetsError(Exception):
     """Base class of every error raised by nanoclient."""
-
-    #: HTTP status that this class stands for (used by the local server to render it).
-    http_status: int = 500
-    #: Short machine-readable reason, as in the ``errors[].reason`` field of API.md.
-    reason: str = "error"
 
     def __init__(
         self,
         message: str,
         *,
-        status: int | None = None,
         method: str | None = None,
         url: str | None = None,
-        errors: list[dict[str, Any]] | None = None,
+        errors: list[ErrorDetail] | None = None,
         hint: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.status = status
         self.method = method
         self.url = url
-        self.errors = list(errors or [])
+        self.errors: list[ErrorDetail] = list(errors or [])
         if hint and not self.errors:
-            self.errors = [{"reason": self.reason, "message": hint}]
+            self.errors = [{"message": hint}]
 
     @property
     def hint(self) -> str | None:
@@ -64,10 +68,11 @@ class NanonetsError(Exception):
                 return str(item["message"])
         return None
 
+    def _label(self) -> str:
+        return self.message
+
     def __str__(self) -> str:
-        text = self.message
-        if self.status is not None:
-            text = f"{self.status} {text}"
+        text = self._label()
         if self.method and self.url:
             text = f"{text} ({self.method} {self.url})"
         hint = self.hint
@@ -78,104 +83,96 @@ class NanonetsError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
 
-    def to_body(self) -> dict[str, Any]:
-        """The JSON error body of API.md for this error."""
-        errors = self.errors or [{"reason": self.reason, "message": self.message}]
-        return {"message": self.message, "code": self.http_status, "errors": errors}
+
+class APIStatusError(NanonetsError):
+    """The server answered with an error status; ``status`` is the status received."""
+
+    def __init__(self, message: str, *, status: int | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.status = status
+
+    def _label(self) -> str:
+        return self.message if self.status is None else f"{self.status} {self.message}"
 
 
-class BadRequestError(NanonetsError):
-    """400: the request is invalid (or would be, if it were sent)."""
-
-    http_status = 400
-    reason = "bad_request"
+class BadRequestError(APIStatusError):
+    """400: the request is invalid (a missing field, an unknown category, a model not ready)."""
 
 
-class InvalidImageError(BadRequestError):
-    """The bytes are not a valid PNG or JPEG image (corrupt, truncated, other format, too big)."""
+class InvalidImageError(BadRequestError, ValueError):
+    """The bytes are not a valid PNG or JPEG image (corrupt, truncated, other format, too big).
 
-    reason = "invalid_image"
+    Raised for a 400 whose details say so, and before sending for a file that is not an image
+    (``status`` None).
+    """
 
 
-class AuthenticationError(NanonetsError):
+class AuthenticationError(APIStatusError):
     """401: the API key is missing or unknown."""
 
-    http_status = 401
-    reason = "unauthorized"
 
-
-class PaymentRequiredError(NanonetsError):
+class PaymentRequiredError(APIStatusError):
     """402: the account's quota is exhausted."""
 
-    http_status = 402
-    reason = "payment_required"
 
-
-class NotFoundError(NanonetsError):
+class NotFoundError(APIStatusError):
     """404: the model does not exist for this API key."""
 
-    http_status = 404
-    reason = "not_found"
+
+class PayloadTooLargeError(APIStatusError):
+    """413: the request is larger than the server accepts."""
 
 
-class PayloadTooLargeError(NanonetsError):
-    """413: the upload is larger than the server accepts."""
-
-    http_status = 413
-    reason = "payload_too_large"
-
-
-class RateLimitError(NanonetsError):
+class RateLimitError(APIStatusError):
     """429: too many requests; ``retry_after`` is the number of seconds to wait, if given."""
-
-    http_status = 429
-    reason = "rate_limited"
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
 
 
-class ServerError(NanonetsError):
-    """5xx: the server failed; idempotent calls were already retried."""
-
-    http_status = 500
-    reason = "server_error"
+class ServerError(APIStatusError):
+    """5xx, or an answer that is not the API's JSON: the server failed (idempotent calls were retried)."""
 
 
-class TrainingFailedError(NanonetsError):
-    """Training ended in state -1; ``model.status`` says why."""
-
-    reason = "training_failed"
-
-    def __init__(self, message: str, *, model: Any = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.model = model
-
-
-class TimeoutError(NanonetsError, builtins.TimeoutError):
-    """A request, or a wait for training, took longer than allowed."""
-
-    http_status = 504
-    reason = "timeout"
-
-
-class ConnectionError(NanonetsError, builtins.ConnectionError):
+class APIConnectionError(NanonetsError, builtins.ConnectionError):
     """The server could not be reached, or the connection broke mid-response.
 
     ``request_sent`` is False when the request surely never reached the server (the
     connection could not be opened), True when it may have been received and acted on.
     """
 
-    http_status = 503
-    reason = "connection_error"
-
     def __init__(self, message: str, *, request_sent: bool = True, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.request_sent = request_sent
 
 
-_BY_STATUS = {
+class APITimeoutError(APIConnectionError, builtins.TimeoutError):
+    """No answer within the request's timeout (the request may have been acted on)."""
+
+
+class TrainingFailedError(NanonetsError):
+    """Training ended in state -1; ``model.status`` says why."""
+
+    def __init__(self, message: str, *, model: Any = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        #: The model as last seen (a ``nanoclient.Model``).
+        self.model = model
+
+
+class TrainingTimeoutError(NanonetsError, builtins.TimeoutError):
+    """``wait_until_trained`` gave up before training ended; ``model`` is the model as last seen."""
+
+    def __init__(self, message: str, *, model: Any = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.model = model
+
+
+#: The 0.x names, kept for one release: use APIConnectionError and APITimeoutError.
+ConnectionError = APIConnectionError
+TimeoutError = APITimeoutError
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
     402: PaymentRequiredError,
@@ -185,7 +182,7 @@ _BY_STATUS = {
 }
 
 
-def error_class_for_status(status: int) -> type:
+def error_class_for_status(status: int) -> type[APIStatusError]:
     """The exception class for an HTTP error status (5xx -> ServerError, other 4xx -> BadRequestError)."""
     if status >= 500:
         return ServerError
@@ -194,6 +191,7 @@ def error_class_for_status(status: int) -> type:
 
 __all__ = [
     "NanonetsError",
+    "APIStatusError",
     "BadRequestError",
     "InvalidImageError",
     "AuthenticationError",
@@ -202,8 +200,12 @@ __all__ = [
     "PayloadTooLargeError",
     "RateLimitError",
     "ServerError",
+    "APIConnectionError",
+    "APITimeoutError",
     "TrainingFailedError",
-    "TimeoutError",
+    "TrainingTimeoutError",
     "ConnectionError",
+    "TimeoutError",
+    "INVALID_IMAGE_REASON",
     "error_class_for_status",
 ]

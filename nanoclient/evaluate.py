@@ -16,11 +16,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import TYPE_CHECKING, Any, Callable, Union
 
-from .errors import BadRequestError, NanonetsError
-from .images import check_image_file, find_labelled_images
+from ._tuning import DEFAULT_PREDICT_BATCH_SIZE, DEFAULT_PREDICT_WORKERS
+from .images import check_files, find_labelled_images
 from .types import Prediction
+
+if TYPE_CHECKING:  # the client is only annotated: evaluating needs no import of requests
+    from .client import Client
 
 PathLike = Union[str, Path]
 
@@ -180,34 +183,26 @@ def find_test_images(root: PathLike) -> tuple[list[tuple[Path, str]], list[tuple
     ``root`` holds one sub-folder per category, or a ``test/`` folder that does. Files
     not named like images, and files that are not valid PNG/JPEG images (checked
     locally, so one bad file cannot fail a whole batch), are skipped with the reason.
-    Raises BadRequestError when no image is left.
+    Raises FileNotFoundError when no image is left.
     """
     found, skipped = find_labelled_images(root, split="test")
-    items: list[tuple[Path, str]] = []
-    for path, label in found:
-        try:
-            check_image_file(path)
-        except NanonetsError as exc:
-            skipped.append((path, exc.message))
-        else:
-            items.append((path, label))
-    if not items:
-        raise BadRequestError(
-            f"No images found under {root}",
-            hint="Pass a folder with one sub-folder of .png/.jpg images per category (or a test/ folder that has them)",
-        )
-    return items, skipped
+    labels = {path: label for path, label in found}
+    valid, invalid = check_files(labels)
+    if not valid:
+        raise FileNotFoundError(f"No images found under {root}: pass a folder with one sub-folder of .png/.jpg "
+                                "images per category (or a test/ folder that has them)")
+    return [(path, labels[path]) for path in valid], skipped + invalid
 
 
 def evaluate_images(
-    client: Any,
+    client: Client,
     model_id: str,
     items: Sequence[tuple[PathLike, str]],
     *,
     skipped: Sequence[tuple[PathLike, str]] = (),
     progress: Callable[[int], Any] | None = None,
-    batch_size: int = 20,
-    workers: int = 4,
+    batch_size: int = DEFAULT_PREDICT_BATCH_SIZE,
+    workers: int = DEFAULT_PREDICT_WORKERS,
 ) -> EvaluationResult:
     """Predict ``items`` ((path, true label) pairs) in one ``client.predict_files`` call and score them.
 
@@ -223,13 +218,13 @@ def evaluate_images(
 
 
 def run_evaluation(
-    client: Any,
+    client: Client,
     model_id: str,
     root: PathLike,
     *,
     progress: Callable[[int], Any] | None = None,
-    batch_size: int = 20,
-    workers: int = 4,
+    batch_size: int = DEFAULT_PREDICT_BATCH_SIZE,
+    workers: int = DEFAULT_PREDICT_WORKERS,
 ) -> EvaluationResult:
     """Predict every image of a labelled folder with the model and score the answers.
 
@@ -250,10 +245,12 @@ def format_text(result: EvaluationResult, *, digits: int = 3) -> str:
         "",
     ]
     rows = [[label, *_score_cells(s, digits)] for label, s in result.per_class.items()]
-    footer = [["macro avg", *_score_cells(result.macro, digits)], ["weighted avg", *_score_cells(result.weighted, digits)]]
+    footer = [["macro avg", *_score_cells(result.macro, digits)],
+              ["weighted avg", *_score_cells(result.weighted, digits)]]
     lines += _table(["label", "precision", "recall", "f1", "support"], rows, footer)
     lines += ["", "confusion matrix (rows = true label, columns = predicted)"]
-    lines += _table(["true \\ predicted", *result.labels], [[label, *map(str, row)] for label, row in zip(result.labels, result.matrix)])
+    matrix = [[label, *map(str, row)] for label, row in zip(result.labels, result.matrix)]
+    lines += _table(["true \\ predicted", *result.labels], matrix)
     return "\n".join(lines)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Union
 
-from .errors import BadRequestError, InvalidImageError
+from .errors import InvalidImageError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -76,26 +76,27 @@ def check_image_bytes(data: bytes, *, max_pixels: int = MAX_PIXELS, decode: bool
 def check_image_file(path: PathLike, *, max_pixels: int = MAX_PIXELS) -> tuple[str, int, int]:
     """Check, without sending it, that ``path`` is a readable PNG or JPEG file.
 
-    Raises BadRequestError for a missing path or a directory, InvalidImageError for a file
-    that is not a valid image. Reads only the header (decoding is left to the server).
-    The file is opened once (this runs for every file of an upload).
+    Raises FileNotFoundError for a missing path, IsADirectoryError for a folder, another
+    OSError for a file that cannot be read (each with a message naming the path), and
+    InvalidImageError for a file that is not a valid image. Reads only the header (decoding
+    is left to the server). The file is opened once (this runs for every file of an upload).
     """
     name = os.path.basename(os.fspath(path))
     try:
         handle = open(path, "rb")
     except FileNotFoundError:
-        raise BadRequestError(f"No such file: {os.fspath(path)}", hint="Check the path") from None
+        raise FileNotFoundError(f"No such file: {os.fspath(path)}") from None
     except IsADirectoryError:
-        raise BadRequestError(f"Not a file: {os.fspath(path)}", hint="Pass an image file, not a folder") from None
+        raise IsADirectoryError(f"Not a file: {os.fspath(path)}") from None
     except OSError as exc:
-        raise BadRequestError(f"Cannot read {os.fspath(path)}: {exc.strerror or exc}") from None
+        raise OSError(f"Cannot read {os.fspath(path)}: {exc.strerror or exc}") from None
     with handle:
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise BadRequestError(f"Not a file: {os.fspath(path)}", hint="Pass an image file, not a folder")
+            raise IsADirectoryError(f"Not a file: {os.fspath(path)}")
         try:
             head = handle.read(8)
         except OSError as exc:
-            raise BadRequestError(f"Cannot read {os.fspath(path)}: {exc.strerror or exc}") from None
+            raise OSError(f"Cannot read {os.fspath(path)}: {exc.strerror or exc}") from None
         if sniff_format(head) is None:
             raise InvalidImageError(f"{name} is not a PNG or JPEG image", hint="Send a .png or .jpg image")
         handle.seek(0)
@@ -131,7 +132,7 @@ def labelled_root(root: PathLike, split: str = "train") -> Path:
     """The folder whose sub-folders are categories: ``root/split`` if it exists, else ``root``."""
     base = Path(root)
     if not base.is_dir():
-        raise BadRequestError(f"Not a folder: {base}", hint="Pass a folder with one sub-folder per category")
+        raise NotADirectoryError(f"Not a folder: {base}: pass a folder with one sub-folder per category")
     candidate = base / split
     return candidate if candidate.is_dir() else base
 
@@ -162,7 +163,7 @@ def find_labelled_images(root: PathLike, split: str = "train") -> tuple[list[tup
 def find_images(paths: Iterable[PathLike]) -> list[Path]:
     """Expand files and folders (recursively, sorted) into the image files to predict.
 
-    Files named explicitly are kept whatever their name; a missing path raises BadRequestError.
+    Files named explicitly are kept whatever their name; a missing path raises FileNotFoundError.
     """
     found: list[Path] = []
     for raw in paths:
@@ -172,7 +173,7 @@ def find_images(paths: Iterable[PathLike]) -> list[Path]:
         elif p.exists():
             found.append(p)
         else:
-            raise BadRequestError(f"No such file or folder: {p}", hint="Check the path")
+            raise FileNotFoundError(f"No such file or folder: {p}")
     return found
 
 
@@ -185,14 +186,30 @@ def _walk_files(folder: Path) -> Iterable[Path]:
 
 
 def unique_categories(categories: Sequence[str]) -> list[str]:
-    """Validate a category list: non-empty, no blank or duplicated names. Returns it as a list."""
+    """Validate a category list: non-empty, no blank or duplicated names (ValueError). Returns it as a list."""
     names = [str(c).strip() for c in categories] if not isinstance(categories, str) else [categories]
     if not names:
-        raise BadRequestError("A model needs at least one category", hint="Pass category names, e.g. Bag Coat")
+        raise ValueError("A model needs at least one category: pass category names, e.g. Bag Coat")
     if any(not n for n in names):
-        raise BadRequestError("Category names cannot be empty")
-    seen = set()
-    dupes = sorted({n for n in names if n in seen or seen.add(n)})
+        raise ValueError("Category names cannot be empty")
+    seen: set[str] = set()
+    dupes = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
     if dupes:
-        raise BadRequestError(f"Duplicated categories: {', '.join(dupes)}", hint="Name each category once")
+        raise ValueError(f"Duplicated categories: {', '.join(dupes)}: name each category once")
     return names
+
+
+def check_files(paths: Iterable[PathLike]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Check each file once (``check_image_file``): (the valid ones, (path, why) for the others), in order."""
+    valid: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    for path in paths:
+        try:
+            check_image_file(path)
+        except InvalidImageError as exc:
+            skipped.append((Path(path), exc.message))
+        except OSError as exc:
+            skipped.append((Path(path), str(exc)))
+        else:
+            valid.append(Path(path))
+    return valid, skipped

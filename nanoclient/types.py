@@ -122,7 +122,7 @@ class Prediction:
             "file": self.file,
             "label": self.label,
             "probability": self.probability,
-            "scores": [{"label": l, "probability": p} for l, p in self.scores],
+            "scores": [{"label": label, "probability": p} for label, p in self.scores],
         }
 
 

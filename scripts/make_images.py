@@ -68,7 +68,8 @@ def _cross(radius: float, angle: float, rng: random.Random) -> list[Point]:
 
 def _ellipse(radius: float, angle: float, rng: random.Random) -> list[Point]:
     squash = rng.uniform(0.85, 1.0)  # nearly round: a circle seen a little askew
-    outline = [(radius * math.cos(2 * math.pi * k / 48), squash * radius * math.sin(2 * math.pi * k / 48)) for k in range(48)]
+    outline = [(radius * math.cos(2 * math.pi * k / 48), squash * radius * math.sin(2 * math.pi * k / 48))
+               for k in range(48)]
     return _rotate(outline, angle)
 
 
@@ -95,8 +96,8 @@ SHAPES: dict[str, Callable[[float, float, random.Random], list[Point]]] = {
 
 
 def _random_colour(rng: random.Random) -> Colour:
-    h, l, s = rng.random(), rng.uniform(0.15, 0.85), rng.uniform(0.2, 1.0)
-    r, g, b = colorsys.hls_to_rgb(h, l, s)
+    hue, lightness, saturation = rng.random(), rng.uniform(0.15, 0.85), rng.uniform(0.2, 1.0)
+    r, g, b = colorsys.hls_to_rgb(hue, lightness, saturation)
     return int(r * 255), int(g * 255), int(b * 255)
 
 

@@ -79,7 +79,8 @@ class ServerProcess:
                     raise RuntimeError(f"server printed no URL within {timeout:g} s:\n{self.log()}") from None
                 if line is None:
                     self.proc.wait()
-                    raise RuntimeError(f"server exited with {self.proc.returncode} before printing its URL:\n{self.log()}")
+                    raise RuntimeError(
+                        f"server exited with {self.proc.returncode} before printing its URL:\n{self.log()}")
                 if URL_LINE.match(line.strip()):
                     self.url = line.strip()
                     return self

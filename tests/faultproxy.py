@@ -527,7 +527,10 @@ class FaultProxy:
     # ------------------------------------------------------------------ upstream
 
     def _forward(self, method: str, path: str, headers: Headers, body: bytes) -> tuple[int, str, Headers, bytes]:
-        """Send the request upstream; (status, reason, headers, body) of its answer. OSError/HTTPException on failure."""
+        """Send the request upstream; (status, reason, headers, body) of its answer.
+
+        Raises OSError or HTTPException on failure.
+        """
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000.0)
         cls = http.client.HTTPSConnection if self._upstream_scheme == "https" else http.client.HTTPConnection

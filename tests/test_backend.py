@@ -66,7 +66,7 @@ class StandInTrainer:
                 raise ValueError("need at least 2 classes")
             means = []
             for name in names:
-                colours = [_mean_colour(i) for i, l in zip(images, labels) if l == name]
+                colours = [_mean_colour(i) for i, label in zip(images, labels) if label == name]
                 means.append(tuple(sum(c[k] for c in colours) / len(colours) for k in range(3)))
             return Classifier(names, means), 0.75
 

@@ -167,8 +167,11 @@ def test_error_lines_for_every_error_class():
         errors.RateLimitError("Slow down", status=429, retry_after=7): "wait 7 s",
         errors.ServerError("Boom", status=503): "failed (503): Boom",
         errors.TrainingFailedError("failed", model=type("M", (), {"status": "only one class"})()): "only one class",
-        errors.TimeoutError("read timed out"): "timed out: read timed out",
-        errors.ConnectionError("refused"): "cannot reach http://127.0.0.1:9/api/v2: is the server running?",
+        errors.APITimeoutError("read timed out"): "timed out: read timed out",
+        errors.TrainingTimeoutError("still training"): "still training",
+        ValueError("Invalid base URL: use e.g. https://app.nanonets.com/api/v2"): "Invalid base URL",
+        FileNotFoundError("No such file: a.png"): "No such file: a.png",
+        errors.APIConnectionError("refused"): "cannot reach http://127.0.0.1:9/api/v2: is the server running?",
         errors.BadRequestError("Model is not ready to train", hint="Upload more images"): "Upload more images",
         errors.NanonetsError("odd"): "odd",
     }

@@ -101,7 +101,7 @@ def test_create_model_from_dir_uses_train_subfolders(runner, fake, tmp_path):
 
 
 def test_create_model_duplicate_categories_is_one_line(runner, fake):
-    result = invoke(runner, "create-model", "Bag", "Bag", code=1)
+    result = invoke(runner, "create-model", "Bag", "Bag", code=2)  # a usage error
     assert "Duplicated categories: Bag" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 

@@ -109,7 +109,8 @@ def test_record_survives_reopening_and_ignores_a_torn_line(tmp_path):
 
 def test_record_add_from_many_threads(tmp_path):
     record = UploadRecord.for_model("http://h/api/v2", "m", folder=tmp_path)
-    threads = [threading.Thread(target=lambda i=i: [record.add(f"{i}-{j}", "Bag") for j in range(50)]) for i in range(8)]
+    threads = [threading.Thread(target=lambda i=i: [record.add(f"{i}-{j}", "Bag") for j in range(50)])
+               for i in range(8)]
     for t in threads:
         t.start()
     for t in threads:

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from nanoclient.errors import BadRequestError
 from nanoclient.evaluate import (
     EvaluationResult,
     confusion_matrix,
@@ -75,7 +74,8 @@ def test_json_has_the_documented_shape():
     data = json.loads(json.dumps(result.to_json()))
     assert set(data) >= {"accuracy", "n", "per_class", "confusion", "mistakes"}
     assert data["accuracy"] == pytest.approx(0.4) and data["n"] == 10
-    assert data["per_class"]["B"] == {"precision": 0.5, "recall": pytest.approx(2 / 3), "f1": pytest.approx(4 / 7), "support": 3}
+    assert data["per_class"]["B"] == {"precision": 0.5, "recall": pytest.approx(2 / 3), "f1": pytest.approx(4 / 7),
+                                      "support": 3}
     assert data["confusion"] == {"labels": ["A", "B", "C", "D"], "matrix": result.matrix}
     assert data["mistakes"][0] == {"file": "f2", "label": "A", "predicted": "B", "probability": 0.5}
     assert len(data["mistakes"]) == 6
@@ -165,7 +165,8 @@ def test_run_evaluation_predicts_all_images_in_one_call_and_keeps_order(tmp_path
     assert result.model_id == "model-1"
     assert result.n == 5 and result.accuracy == pytest.approx(3 / 5)
     assert result.matrix == [[1, 1], [1, 2]]
-    assert [(Path(m.file).name, m.label, m.predicted) for m in result.mistakes] == [("c2.png", "cat", "dog"), ("d2.png", "dog", "cat")]
+    assert [(Path(m.file).name, m.label, m.predicted) for m in result.mistakes] == [("c2.png", "cat", "dog"),
+                                                                                   ("d2.png", "dog", "cat")]
     assert result.mistakes[0].file == str(files[1])  # the local path, not only the base name
     assert result.mistakes[0].scores == [("dog", 0.8), ("cat", 0.2)]
     assert sorted(Path(f).name for f, _ in result.skipped) == ["broken.png", "notes.txt"]
@@ -198,7 +199,7 @@ def test_run_evaluation_uses_the_folder_itself_without_test_split(tmp_path):
 def test_run_evaluation_refuses_a_folder_without_images(tmp_path):
     (tmp_path / "empty_category").mkdir()
     client = FakeClient({})
-    with pytest.raises(BadRequestError, match="No images"):
+    with pytest.raises(FileNotFoundError, match="No images"):
         run_evaluation(client, "m", tmp_path)
     assert client.calls == []
 
@@ -212,15 +213,16 @@ def test_text_format_aligns_columns():
     # Every line of a table ends at the same column (numbers are right-aligned).
     assert len({len(line) for line in per_class}) == 1
     assert per_class[0].split() == ["label", "precision", "recall", "f1", "support"]
-    assert [l.split() for l in per_class if l.startswith("B ")] == [["B", "0.500", "0.667", "0.571", "3"]]
-    assert any(l.split()[:2] == ["macro", "avg"] for l in per_class)
+    assert [line.split() for line in per_class if line.startswith("B ")] == [["B", "0.500", "0.667", "0.571", "3"]]
+    assert any(line.split()[:2] == ["macro", "avg"] for line in per_class)
 
     start = lines.index("confusion matrix (rows = true label, columns = predicted)") + 1
     matrix = lines[start:]
     assert len({len(line) for line in matrix}) == 1
     assert matrix[0].split()[-4:] == ["A", "B", "C", "D"]
-    rows = {l.split()[0]: l.split()[1:] for l in matrix[2:]}
-    assert rows == {"A": ["2", "1", "0", "1"], "B": ["1", "2", "0", "0"], "C": ["1", "1", "0", "1"], "D": ["0", "0", "0", "0"]}
+    rows = {line.split()[0]: line.split()[1:] for line in matrix[2:]}
+    assert rows == {"A": ["2", "1", "0", "1"], "B": ["1", "2", "0", "0"], "C": ["1", "1", "0", "1"],
+                    "D": ["0", "0", "0", "0"]}
     # A column's numbers end exactly under its header.
     header_end = matrix[0].index(" B") + 2
     assert all(line[header_end - 1] == "-" or line[header_end - 1].isdigit() for line in matrix[1:])

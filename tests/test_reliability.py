@@ -208,9 +208,9 @@ def never_answer(conn: socket.socket) -> None:
 
 
 @pytest.mark.parametrize("behaviour,error,message", [
-    (reset_mid_response, errors.ConnectionError, "connection broke"),
+    (reset_mid_response, errors.APIConnectionError, "connection broke"),
     (bad_gateway_html, errors.ServerError, "Bad Gateway"),
-    (never_answer, errors.TimeoutError, "No response within 0.5 s"),
+    (never_answer, errors.APITimeoutError, "No response within 0.5 s"),
 ])
 def test_network_faults_become_nanoclient_errors_after_retries(behaviour, error, message):
     raw = RawServer(behaviour)
@@ -235,7 +235,7 @@ def test_connection_refused_is_a_connection_error():
         port = s.getsockname()[1]  # closed again: nothing listens there
     with Client(KEY, f"http://127.0.0.1:{port}/api/v2", max_retries=1) as client:
         client._transport._sleep = lambda s: None
-        with pytest.raises(errors.ConnectionError, match="refused"):
+        with pytest.raises(errors.APIConnectionError, match="refused"):
             client.list_models()
 
 

@@ -80,8 +80,10 @@ def test_heatmap_has_one_cell_per_label_pair_and_gallery_one_item_per_mistake(tm
         for j, p in enumerate(labels):
             assert got[(t, p)] == result.matrix[i][j]
     # Right cells are green, wrong ones red, empty ones uncoloured.
-    assert re.search(r'class="cell diag[^"]*" data-true="Bag" data-predicted="Bag" data-count="1" style="background-color: rgba\(22, 163, 74', html)
-    assert re.search(r'class="cell off[^"]*" data-true="Coat &amp; Hat" data-predicted="Bag" data-count="1" style="background-color: rgba\(220, 38, 38', html)
+    assert re.search(r'class="cell diag[^"]*" data-true="Bag" data-predicted="Bag" data-count="1" '
+                     r'style="background-color: rgba\(22, 163, 74', html)
+    assert re.search(r'class="cell off[^"]*" data-true="Coat &amp; Hat" data-predicted="Bag" data-count="1" '
+                     r'style="background-color: rgba\(220, 38, 38', html)
 
     items = re.findall(r'<figure class="mistake" data-true="([^"]*)" data-predicted="([^"]*)"', html)
     assert len(items) == len(result.mistakes) == 3

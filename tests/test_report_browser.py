@@ -62,7 +62,7 @@ def report(tmp_path_factory):
         image = Image.new("RGB", (64, 64), (40 + 8 * i, 90, 200 - 6 * i))
         ImageDraw.Draw(image).ellipse([12, 12, 52, 52], fill=(250, 240, 200))
         image.save(path)
-        others = [l for l in labels + ["Oval"] if l != p]
+        others = [label for label in labels + ["Oval"] if label != p]
         true.append(t)
         pred.append(p)
         files.append(str(path))

@@ -99,7 +99,8 @@ def call(server, method: str, op: str, expect: int, key: str = KEY, **kwargs):
     assert response.status_code == expect, response.text
     body = response.json()
     if expect >= 400:
-        assert body["code"] == expect and body["message"] and body["errors"][0]["reason"] and body["errors"][0]["message"]
+        assert body["code"] == expect and body["message"]
+        assert body["errors"][0]["reason"] and body["errors"][0]["message"]
     return body
 
 
@@ -166,7 +167,8 @@ def test_missing_or_unknown_fields(server):
     assert "file" in call(server, "POST", "UploadFile/", 400, data={"modelId": model_id, "category": "red"})["message"]
     body = call(server, "POST", "UploadFile/", 400, data={"modelId": model_id, "category": "green"}, files=image)
     assert "green" in body["message"] and "red, blue" in body["errors"][0]["message"]
-    assert call(server, "POST", "UploadFile/", 404, data={"modelId": "nope", "category": "red"}, files=image)["code"] == 404
+    unknown = call(server, "POST", "UploadFile/", 404, data={"modelId": "nope", "category": "red"}, files=image)
+    assert unknown["code"] == 404
     call(server, "GET", "Model/", 404, params={"modelId": "nope"})
     call(server, "POST", "Model/", 400, data={})
     call(server, "POST", "Model/", 400, data={"categories": ["a", "a"]})

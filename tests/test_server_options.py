@@ -38,7 +38,8 @@ def test_fail_rate_one_answers_every_api_request_with_503(server_factory):
     responses = [
         _get(server, "k"),
         _get(server, "k", "Model/?modelId=whatever"),
-        requests.post(f"{server.url}/ImageCategorization/Model/", data={"categories": ["a", "b"]}, auth=("k", ""), timeout=30),
+        requests.post(f"{server.url}/ImageCategorization/Model/", data={"categories": ["a", "b"]}, auth=("k", ""),
+                      timeout=30),
         requests.post(f"{server.url}/ImageCategorization/Train/", timeout=30),  # even without a key
     ]
     for response in responses:
@@ -142,7 +143,8 @@ def test_fail_after_rate_one_stores_the_upload_then_answers_500_or_drops(server_
                                                   auth=("k", ""), timeout=30)))
     [model] = _get(server, "k").json()  # created, whatever the answer said
     for n in range(1, 7):
-        outcomes.append(outcome(lambda: _upload(server.url, model["model_id"], "a", [make_image((30 * n, 0, 0))])))
+        image = make_image((30 * n, 0, 0))
+        outcomes.append(outcome(lambda image=image: _upload(server.url, model["model_id"], "a", [image])))
         assert _counts(server.url, model["model_id"]) == [n, 0]  # stored each time
     assert set(outcomes) == {500, "dropped"}
     assert requests.get(server.root + "/healthz", timeout=10).status_code == 200  # dropping hurt nothing

@@ -181,7 +181,8 @@ def test_training_runs_queue_once_and_resume(tmp_path):
 #: The schema of version 1, as nanoclient wrote it before images could repeat.
 SCHEMA_V1 = """
 CREATE TABLE accounts (id INTEGER PRIMARY KEY AUTOINCREMENT, key_hash TEXT NOT NULL UNIQUE, created_at REAL NOT NULL);
-CREATE TABLE models (id TEXT PRIMARY KEY, account_id INTEGER NOT NULL REFERENCES accounts(id), created_at REAL NOT NULL);
+CREATE TABLE models (id TEXT PRIMARY KEY, account_id INTEGER NOT NULL REFERENCES accounts(id),
+                     created_at REAL NOT NULL);
 CREATE INDEX models_by_account ON models(account_id, created_at);
 CREATE TABLE categories (
     model_id TEXT NOT NULL REFERENCES models(id), position INTEGER NOT NULL, name TEXT NOT NULL,
@@ -265,7 +266,8 @@ def test_a_version_1_folder_is_upgraded_in_place_keeping_ids(tmp_path):
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
         assert "UNIQUE" not in _images_table(db).upper()
         assert db.execute("SELECT * FROM images ORDER BY id").fetchall() == rows_before
-        indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'images'")}
+        indexes = {r[0] for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'images'")}
         assert {"images_by_sha", "images_by_content"} <= indexes
         plan = " ".join(str(r) for r in db.execute(
             "EXPLAIN QUERY PLAN SELECT 1 FROM images WHERE model_id = 'm1' AND category = 'red' AND sha256 = 'x'"))

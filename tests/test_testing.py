@@ -143,7 +143,8 @@ def test_the_fake_can_be_as_kind_as_the_local_server():
         created = requests.post(_op(fake.base_url, "Model/"), data={"categories": ["red", "blue"]},
                                 auth=("test-key", ""))
         model_id = created.json()["model_id"]
-        uploads = [_upload(fake.base_url, model_id, "red", [image, image]), _upload(fake.base_url, model_id, "red", [image])]
+        uploads = [_upload(fake.base_url, model_id, "red", [image, image]),
+                   _upload(fake.base_url, model_id, "red", [image])]
         for answer in (created, *uploads, requests.get(_op(fake.base_url, "Models/"))):
             assert answer.headers[DEDUPE_HEADER] == "sha256"
         assert _counts(fake.base_url, model_id) == [1, 0]

@@ -153,4 +153,5 @@ def test_spectrum_weight_is_chosen_by_validation():
     assert weight > 0
     assert isinstance(fitted, trainer.Classifier) and sorted(fitted.labels) == ["square", "triangle"]
     few = [0, 1, 30, 31]  # too few to split: the largest weight, and nothing fitted
-    assert trainer.choose_spectrum_weight(features, x[few], [labels[i] for i in few]) == (trainer.SPECTRUM_WEIGHTS[-1], None)
+    chosen = trainer.choose_spectrum_weight(features, x[few], [labels[i] for i in few])
+    assert chosen == (trainer.SPECTRUM_WEIGHTS[-1], None)

@@ -77,9 +77,9 @@ def test_batches_carry_model_and_category_in_the_query_and_single_files_in_the_f
 def test_nothing_to_upload_sends_nothing(client, rsps):
     assert client.upload_files("m1", []).uploaded == []
     assert len(rsps.calls) == 0
-    with pytest.raises(errors.BadRequestError, match="workers"):
+    with pytest.raises(ValueError, match="workers"):
         client.upload_files("m1", [], workers=0)
-    with pytest.raises(errors.BadRequestError, match="batch_size"):
+    with pytest.raises(ValueError, match="batch_size"):
         client.upload_files("m1", [], batch_size=0)
 
 
@@ -318,7 +318,7 @@ def test_a_server_that_cannot_be_reached_stops_the_upload(client, rsps, tmp_path
 
     refused = requests.exceptions.ConnectionError(NewConnectionError(None, "Connection refused"))
     rsps.add(responses.POST, API + "/UploadFile/", body=refused)
-    with pytest.raises(errors.ConnectionError):
+    with pytest.raises(errors.APIConnectionError):
         client.upload_files("m1", images(tmp_path, ["Bag"], 20), workers=1, batch_size=1)
     assert len(rsps.calls) <= 1 + 2 * 4  # one file (and at most one more), each tried 1 + 3 times
 

@@ -20,12 +20,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Callable
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException
 
 from ..errors import BadRequestError, NanonetsError, ServerError
 from ..types import Model, Prediction
 from .backend import Backend, open_backend, url_errors
 from .config import API_ROOT, DEDUPE_BY_SHA256, DEDUPE_HEADER, ServerConfig
+from .wire import FailedAfterProcessingError, ServiceUnavailableError, error_body, wire_form
 
 log = logging.getLogger("nanoclient.server")
 
@@ -44,20 +45,6 @@ _HTTP_REASONS = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
-
-
-class ServiceUnavailableError(ServerError):
-    """503: a failure injected by --fail-rate (retrying is the right reaction)."""
-
-    http_status = 503
-    reason = "unavailable"
-
-
-class FailedAfterProcessingError(ServerError):
-    """500: a failure injected by --fail-after-rate once the request was processed (blind retries duplicate)."""
-
-    http_status = 500
-    reason = "injected_after_processing"
 
 
 def create_app(config: ServerConfig, backend: Backend | None = None) -> Flask:
@@ -220,7 +207,8 @@ def create_app(config: ServerConfig, backend: Backend | None = None) -> Flask:
             405: "Allowed methods: " + ", ".join(getattr(exc, "valid_methods", None) or []),
             413: f"This server accepts at most {config.max_upload_mb:g} MB per request (--max-upload-mb)",
         }.get(code, exc.description or exc.name)
-        body = {"message": message, "code": code, "errors": [{"reason": _HTTP_REASONS.get(code, "error"), "message": hint}]}
+        body = {"message": message, "code": code,
+                "errors": [{"reason": _HTTP_REASONS.get(code, "error"), "message": hint}]}
         response = jsonify(body)
         response.status_code = code
         for name, value in exc.get_headers():
@@ -299,16 +287,8 @@ def _list(name: str) -> list[str]:
 
 
 def _files() -> list[tuple[str, bytes]]:
-    """Every ``file`` part as (file name, bytes), in the order sent."""
-    try:
-        parts = request.files.getlist("file")
-    except RequestEntityTooLarge:
-        raise
-    files = []
-    for index, part in enumerate(parts):
-        name = part.filename or f"file{index}"
-        files.append((name, part.read()))
-    return files
+    """Every ``file`` part as (file name, bytes), in the order sent (reading the form may raise 413)."""
+    return [(part.filename or f"file{index}", part.read()) for index, part in enumerate(request.files.getlist("file"))]
 
 
 # ---------------------------------------------------------------------- rendering
@@ -346,9 +326,9 @@ def _predictions(results: list[Prediction], status: int = 200) -> Response:
 
 
 def _error(exc: NanonetsError) -> Response:
-    response = jsonify(exc.to_body())
-    response.status_code = exc.http_status
-    if exc.http_status == 401:
+    response = jsonify(error_body(exc))
+    response.status_code = wire_form(exc)[0]
+    if response.status_code == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="nanoclient"'
     return response
 
@@ -394,5 +374,4 @@ class DropMarkedConnections:
         return [data[: len(data) // 2]]
 
 
-__all__ = ["create_app", "DropMarkedConnections", "DROP_MARKER", "ServiceUnavailableError",
-           "FailedAfterProcessingError", "IC"]
+__all__ = ["create_app", "DropMarkedConnections", "DROP_MARKER", "IC"]

@@ -191,12 +191,16 @@ class Backend:
 
     def create_model(self, account: Account, categories: Sequence[str]) -> Model:
         """Create a model with these categories (non-empty, distinct names)."""
-        names = unique_categories(list(categories))
+        try:
+            names = unique_categories(list(categories))
+        except ValueError as exc:
+            raise BadRequestError(str(exc)) from None
         if len(names) > _CATEGORIES_MAX:
             raise BadRequestError(f"Too many categories ({len(names)})", hint=f"A model has at most {_CATEGORIES_MAX}")
         too_long = [n for n in names if len(n) > _CATEGORY_NAME_MAX]
         if too_long:
-            raise BadRequestError(f"Category name longer than {_CATEGORY_NAME_MAX} characters", hint="Use shorter names")
+            raise BadRequestError(f"Category name longer than {_CATEGORY_NAME_MAX} characters",
+                                  hint="Use shorter names")
         model_id = str(uuid.uuid4())
         self.store.insert_model(model_id, account.id, names)
         return self.get_model(account, model_id)

@@ -30,7 +30,8 @@ def check_url(url: str) -> str:
     return text
 
 
-def fetch_url(url: str, *, timeout: float = 10.0, max_bytes: int = 20 * 1024 * 1024, session: object | None = None) -> bytes:
+def fetch_url(url: str, *, timeout: float = 10.0, max_bytes: int = 20 * 1024 * 1024,
+              session: object | None = None) -> bytes:
     """The body of ``url`` (GET), at most ``max_bytes`` long, within ``timeout`` seconds in all.
 
     Redirects are followed by hand (at most MAX_REDIRECTS) so that each target is checked

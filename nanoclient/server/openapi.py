@@ -255,7 +255,8 @@ def openapi_document() -> dict[str, Any]:
                                 "properties": {
                                     "reason": _STRING,
                                     "message": _STRING,
-                                    "url": {"type": "string", "description": "The URL at fault (UploadUrls, LabelUrls)"},
+                                    "url": {"type": "string",
+                            "description": "The URL at fault (UploadUrls, LabelUrls)"},
                                 },
                             },
                         },

@@ -481,7 +481,8 @@ class Store:
                 "SELECT COALESCE(MAX(id), 0), COUNT(*) FROM images WHERE model_id = ?", (model_id,)
             ).fetchone()
             conn.execute(
-                "UPDATE runs SET state = ?, status = ?, last_image_id = ?, image_count = ?, started_at = ? WHERE id = ?",
+                "UPDATE runs SET state = ?, status = ?, last_image_id = ?, image_count = ?, started_at = ? "
+                "WHERE id = ?",
                 (RUN_TRAINING, "Training", int(last), int(count), time.time(), run_id),
             )
             return _run(conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone())
@@ -545,7 +546,8 @@ class Store:
             with self._write() as conn:
                 for sha in missing:
                     report.dangling_image_rows += conn.execute("DELETE FROM images WHERE sha256 = ?", (sha,)).rowcount
-        done = dict(conn.execute("SELECT classifier, id FROM runs WHERE state = ? AND classifier IS NOT NULL", (RUN_DONE,)).fetchall())
+        done = dict(conn.execute("SELECT classifier, id FROM runs WHERE state = ? AND classifier IS NOT NULL",
+                                 (RUN_DONE,)).fetchall())
         for path in list(self.classifiers_dir.iterdir()):
             if path.name in done and path.is_file():
                 continue

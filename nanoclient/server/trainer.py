@@ -8,8 +8,8 @@ each image is described by how strongly each prototype appears in each region of
 and in the whole image (the "triangle" activation, sum-pooled). Histograms of oriented gradients (Dalal and
 Triggs, 2005) add the image's local edge directions, the Fourier magnitudes of its
 whole-image edge-direction histogram a description that does not change when the image
-turns, and the mean colour of each region its colours. A multinomial logistic regression on those features gives calibrated
-probabilities for every category.
+turns, and the mean colour of each region its colours. A multinomial logistic regression on
+those features gives calibrated probabilities for every category.
 
 ``train`` holds out a stratified part to measure accuracy, then fits again on everything.
 A saved classifier is a plain ``.npz`` of arrays (no pickle): loading it runs no code, and
