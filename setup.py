@@ -17,6 +17,12 @@ TEST = SERVER + [
     "pytest>=7",
     "responses>=0.23",
     "schemathesis>=4",  # fuzzes the local server against its own OpenAPI document
+    # the habits checked by scripts/test.sh before the tests; pinned, so that a new release
+    # cannot fail a clean checkout
+    "ruff==0.17.6",
+    "mypy==1.20.2",
+    "types-requests",
+    "types-tqdm",
 ]
 
 setup(
@@ -27,10 +33,10 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="MIT",
-    python_requires=">=3.9",
+    python_requires=">=3.10",
     packages=find_packages(include=["nanoclient", "nanoclient.*"]),
     include_package_data=True,
-    package_data={"nanoclient": ["py.typed"], "nanoclient.server": ["*.json", "*.yaml"]},
+    package_data={"nanoclient": ["py.typed"]},
     install_requires=[
         "requests>=2.28",
         "click>=8.1",
@@ -46,7 +52,6 @@ setup(
     },
     classifiers=[
         "Programming Language :: Python :: 3",
-        "License :: OSI Approved :: MIT License",
         "Environment :: Console",
         "Topic :: Scientific/Engineering :: Image Recognition",
     ],

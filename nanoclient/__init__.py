@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import errors as errors
 from ._version import __version__ as __version__
 
 #: Each public name and the module that defines it.
@@ -40,6 +39,7 @@ _EXPORTS = {
 __all__ = ["__version__", "errors", *_EXPORTS]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from . import errors as errors
     from .client import Client as Client
     from .errors import APIConnectionError as APIConnectionError
     from .errors import APIStatusError as APIStatusError
@@ -62,11 +62,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name == "errors":
+        value: Any = importlib.import_module(".errors", __name__)
+        globals()[name] = value
+        return value
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'nanoclient' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value

@@ -17,8 +17,7 @@ import threading
 from pathlib import Path
 from typing import IO
 
-#: Environment variable that moves the cache folder (tests, CI, read-only homes).
-CACHE_ENV = "NANOCLIENT_CACHE_DIR"
+from ._env import CACHE_ENV
 
 _CHUNK = 1 << 16
 

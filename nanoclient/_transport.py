@@ -37,10 +37,10 @@ import logging
 import os
 import random
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import IO, Any, Callable
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -327,7 +327,7 @@ class Transport:
 
     def _backoff(self, attempt: int) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based): exponential, capped, jittered."""
-        delay = min(INITIAL_RETRY_DELAY * (2 ** attempt), MAX_RETRY_DELAY)
+        delay = min(INITIAL_RETRY_DELAY * 2.0 ** attempt, MAX_RETRY_DELAY)
         return delay * (1 - 0.25 * self._random())
 
     def _send_once(
@@ -479,8 +479,6 @@ def _retry_after_seconds(value: str | None) -> float | None:
         try:
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)

@@ -28,11 +28,10 @@ from __future__ import annotations
 import os
 import queue
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Union
 
 from ._transport import FilePart, may_have_been_processed
 from .errors import (
@@ -44,9 +43,7 @@ from .errors import (
     PayloadTooLargeError,
     PaymentRequiredError,
 )
-from .types import Model, UploadReport
-
-PathLike = Union[str, "os.PathLike[str]"]
+from .types import Model, PathLike, UploadReport
 
 #: The response header by which a server declares that it counts identical bytes once.
 DEDUPE_HEADER = "Nanoclient-Dedupe"
@@ -116,8 +113,40 @@ class Batcher:
 # ---------------------------------------------------------------------- one batch
 
 
-#: What happened to one file: "uploaded" (with the model), "skipped", "failed" or "unsettled" (with why).
-FileOutcome = tuple[PathLike, str, Union[Model, str, Exception]]
+@dataclass(frozen=True)
+class Uploaded:
+    """The server stored the file; ``model`` is the model it answered with (or was read back)."""
+
+    path: PathLike
+    model: Model
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """The file was never sent: not an image, unreadable, or no category."""
+
+    path: PathLike
+    reason: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The server did not store the file; ``error`` says why."""
+
+    path: PathLike
+    error: Exception
+
+
+@dataclass(frozen=True)
+class Unsettled:
+    """The server may or may not have stored the file, and the client could not find out."""
+
+    path: PathLike
+    reason: str
+
+
+#: What happened to one file.
+FileOutcome = Uploaded | Skipped | Failed | Unsettled
 
 
 @dataclass
@@ -152,9 +181,9 @@ class _BatchSender:
             try:
                 parts.append(self.make_part(path))
             except InvalidImageError as exc:
-                result.outcomes.append((path, "skipped", exc.message))
+                result.outcomes.append(Skipped(path, exc.message))
             except OSError as exc:
-                result.outcomes.append((path, "skipped", str(exc)))
+                result.outcomes.append(Skipped(path, str(exc)))
         groups: deque[list[FilePart]] = deque([parts] if parts else [])
         while groups and result.fatal is None:
             self._send_group(batch.category, groups, result)
@@ -167,7 +196,7 @@ class _BatchSender:
             try:
                 result.count = _count(self.read_model(), category)
             except NanonetsError as exc:
-                result.outcomes += [(p.path, "failed", exc) for p in group]
+                result.outcomes += [Failed(p.path, exc) for p in group]
                 result.fatal = exc if isinstance(exc, FATAL_ERRORS) else None
                 return
         tries = 0
@@ -178,18 +207,18 @@ class _BatchSender:
                 if len(group) > 1:  # find the files at fault: the others are stored
                     groups.extendleft(reversed([[part] for part in group]))
                 else:
-                    result.outcomes.append((group[0].path, "failed", exc))
+                    result.outcomes.append(Failed(group[0].path, exc))
                 return
             except NanonetsError as exc:
                 if not (self.careful and may_have_been_processed(exc)):
-                    result.outcomes += [(p.path, "failed", exc) for p in group]
+                    result.outcomes += [Failed(p.path, exc) for p in group]
                     result.fatal = exc if isinstance(exc, FATAL_ERRORS) else None
                     return
                 try:
                     checked = self.read_model()
                 except NanonetsError as check:
                     why = f"{exc.message}; the count could not be checked ({check.message})"
-                    result.outcomes += [(p.path, "unsettled", why) for p in group]
+                    result.outcomes += [Unsettled(p.path, why) for p in group]
                     result.count = None
                     result.fatal = check if isinstance(check, FATAL_ERRORS) else None
                     return
@@ -198,15 +227,15 @@ class _BatchSender:
                     tries += 1  # nothing landed: safe to send again
                     continue
                 if now == result.count:
-                    result.outcomes += [(p.path, "failed", exc) for p in group]
+                    result.outcomes += [Failed(p.path, exc) for p in group]
                     return
                 self._judge(category, group, groups, checked, now, result, f"failed ({exc.message})")
                 return
             except OSError as exc:  # a file that vanished since it was checked (APIConnectionError is caught above)
-                result.outcomes += [(p.path, "failed", exc) for p in group]
+                result.outcomes += [Failed(p.path, exc) for p in group]
                 return
             if not self.careful:
-                result.outcomes += [(p.path, "uploaded", model) for p in group]
+                result.outcomes += [Uploaded(p.path, model) for p in group]
                 return
             self._judge(category, group, groups, model, _count(model, category), result, "answered OK")
             return
@@ -220,17 +249,17 @@ class _BatchSender:
         if grew == len(group):
             if len(group) > 1:
                 result.multi = True
-            result.outcomes += [(p.path, "uploaded", model) for p in group]
+            result.outcomes += [Uploaded(p.path, model) for p in group]
         elif len(group) > 1 and grew == 1 and self.multi_ok is not True:
             # The server kept only the first part: the others go one per request.
             result.multi = False
             self.multi_ok = False
-            result.outcomes.append((group[0].path, "uploaded", model))
+            result.outcomes.append(Uploaded(group[0].path, model))
             groups.extendleft(reversed([[part] for part in group[1:]]))
         else:
             why = (f"the server {how} but its count for {category!r} grew by "
                    f"{'an unknown number' if grew is None else grew}, not {len(group)}")
-            result.outcomes += [(p.path, "unsettled", why) for p in group]
+            result.outcomes += [Unsettled(p.path, why) for p in group]
 
 
 def _count(model: Model, category: str) -> int | None:
@@ -330,7 +359,7 @@ class UploadRun:
             return None
         category = str(raw_category or "").strip()
         if not category:
-            self._record(path, "skipped", "No category", category)
+            self._record(Skipped(path, "No category"), category)
             return source
         for batch in batcher.add(path, category, self.size_of(path)):
             self._queue(batch)
@@ -393,25 +422,26 @@ class UploadRun:
             self.counts[batch.category] = result.count
             if self.multi_ok is None and result.multi is not None:
                 self.multi_ok = result.multi
-        for path, kind, value in result.outcomes:
-            self._record(path, kind, value, batch.category)
+        for outcome in result.outcomes:
+            self._record(outcome, batch.category)
         if result.fatal is not None and self._fatal is None:
             self._fatal = result.fatal
 
-    def _record(self, path: PathLike, kind: str, value: Model | str | Exception, category: str) -> None:
+    def _record(self, outcome: FileOutcome, category: str) -> None:
         report = self.report
-        if kind == "uploaded" and isinstance(value, Model):
-            report.uploaded.append(str(path))
-            if (report.model is None or value.image_count >= report.model.image_count):
-                report.model = value
+        path = str(outcome.path)
+        if isinstance(outcome, Uploaded):
+            report.uploaded.append(path)
+            if report.model is None or outcome.model.image_count >= report.model.image_count:
+                report.model = outcome.model
             if self.on_uploaded is not None:
-                self.on_uploaded(path, category, value)
-        elif kind == "skipped":
-            report.skipped.append((str(path), str(value)))
-        elif kind == "unsettled":
-            report.unsettled.append((str(path), str(value)))
+                self.on_uploaded(outcome.path, category, outcome.model)
+        elif isinstance(outcome, Skipped):
+            report.skipped.append((path, outcome.reason))
+        elif isinstance(outcome, Unsettled):
+            report.unsettled.append((path, outcome.reason))
         else:
-            report.failed.append((str(path), value if isinstance(value, Exception) else NanonetsError(str(value))))
+            report.failed.append((path, outcome.error))
         if self.progress is not None:
             self.progress(1)
 
@@ -429,5 +459,5 @@ def part_name(path: PathLike) -> str:
     return Path(path).name
 
 
-__all__ = ["Batch", "Batcher", "BatchResult", "UploadRun", "UploadSettings", "DEDUPE_HEADER", "declares_dedupe",
-           "file_size"]
+__all__ = ["Batch", "Batcher", "BatchResult", "UploadRun", "UploadSettings", "FileOutcome", "Uploaded", "Skipped",
+           "Failed", "Unsettled", "DEDUPE_HEADER", "declares_dedupe", "file_size"]

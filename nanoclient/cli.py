@@ -18,15 +18,14 @@ Heavy modules (requests, Pillow, numpy, tqdm) are imported inside commands, so t
 from __future__ import annotations
 
 import functools
-import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from . import config
+from ._env import RETRIES_ENV, mask_key
 from ._tuning import (
     DEFAULT_PREDICT_BATCH_SIZE,
     DEFAULT_PREDICT_WORKERS,
@@ -35,6 +34,13 @@ from ._tuning import (
     MAX_WORKERS,
 )
 from ._version import __version__
+
+if TYPE_CHECKING:  # imported for annotations only: `nanoclient --help` loads none of them
+    from tqdm import tqdm
+
+    from . import config
+    from .client import Client
+    from .types import Model, PathLike, Prediction
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -70,19 +76,22 @@ class State:
         self.debug = debug
         self.retries = DEFAULT_RETRIES
         self._settings: config.Settings | None = None
-        self._client: Any = None
+        self._client: Client | None = None
 
     @property
     def settings(self) -> config.Settings:
         """Flags, environment and config file resolved (flag > env > file)."""
+        from . import config
+
         if self._settings is None:
             try:
-                self._settings = config.resolve(**self.flags)
+                flags = self.flags
+                self._settings = config.resolve(flags["api_key"], flags["base_url"], flags["model_id"])
             except config.ConfigFileError as exc:
                 raise CliFailure(str(exc)) from exc
         return self._settings
 
-    def client(self) -> Any:
+    def client(self) -> Client:
         """The SDK client for the resolved key and base URL (made once, closed with the context)."""
         if self._client is None:
             settings = self.settings
@@ -111,11 +120,13 @@ class State:
     def emit(self, data: Any, text: str | None = None) -> None:
         """The command's result on stdout: JSON with --json, else ``text`` (if any)."""
         if self.json:
+            import json
+
             click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         elif text is not None:
             click.echo(text)
 
-    def progress(self, total: int, unit: str = "img", *, min_total: int = 2) -> Any:
+    def progress(self, total: int, unit: str = "img", *, min_total: int = 2) -> tqdm[NoReturn]:
         """A tqdm bar on stderr; silent with --json, off a terminal, or for fewer than ``min_total``."""
         from tqdm import tqdm
 
@@ -245,10 +256,12 @@ def api_command(group: click.Group, name: str | None = None, **settings: Any) ->
         def run(*args: Any, **kwargs: Any) -> Any:
             return func(click.get_current_context().ensure_object(State), *args, **kwargs)
 
-        run = _connection_options(run)
-        run = click.option("--json", "json_output", is_flag=True, expose_value=False, callback=_store_flag("json"),
-                           help="Print machine-readable JSON on stdout (messages stay on stderr).")(run)
-        return group.command(name, **settings)(run)
+        with_options = _connection_options(run)
+        json_option = click.option("--json", "json_output", is_flag=True, expose_value=False,
+                                   callback=_store_flag("json"),
+                                   help="Print machine-readable JSON on stdout (messages stay on stderr).")
+        with_options = json_option(with_options)
+        return group.command(name, **settings)(with_options)
 
     return decorator
 
@@ -260,7 +273,7 @@ def api_command(group: click.Group, name: str | None = None, **settings: Any) ->
 @click.version_option(__version__, "-V", "--version", prog_name="nanoclient")
 @_connection_options
 @click.option("--debug", is_flag=True, help="Show the full traceback of errors.")
-@click.option("--retries", default=DEFAULT_RETRIES, show_default=True, envvar="NANOCLIENT_RETRIES",
+@click.option("--retries", default=DEFAULT_RETRIES, show_default=True, envvar=RETRIES_ENV,
               type=click.IntRange(0, 50), metavar="N",
               help="Retry a request that failed on the network, with 408, 429 or 5xx, up to N times with "
                    "exponential backoff [env NANOCLIENT_RETRIES].")
@@ -288,7 +301,7 @@ def cli(ctx: click.Context, debug: bool, retries: int) -> None:
 # --------------------------------------------------------------------------- formatting
 
 
-def format_model(model: Any) -> list[str]:
+def format_model(model: Model) -> list[str]:
     """Lines describing a model: id and state, accuracy, images per category."""
     lines = [f"model {model.id}: {model.state_name}" + (f" ({model.status})" if model.status else "")]
     if model.accuracy is not None:
@@ -300,7 +313,7 @@ def format_model(model: Any) -> list[str]:
     return lines
 
 
-def list_skipped(skipped: Sequence[tuple[Any, str]], limit: int = MAX_LISTED) -> None:
+def list_skipped(skipped: Sequence[tuple[PathLike, str]], limit: int = MAX_LISTED) -> None:
     """Name skipped files with the reason on stderr; past ``limit``, count the rest."""
     for path, reason in skipped[:limit]:
         info(f"skipped {path}: {reason}")
@@ -379,7 +392,7 @@ def upload(state: State, folder: Path, workers: int, batch_size: int, force: boo
     if not items:
         raise CliFailure(f"no images in {folder}: expected one sub-folder per category with .png or .jpg files")
     items, strangers = _split_by_category(folder, items, model)
-    skipped += strangers
+    skipped_files: list[tuple[PathLike, str]] = [*skipped, *strangers]
 
     record = UploadRecord.for_model(client.base_url, model_id)
     click.get_current_context().call_on_close(record.close)
@@ -390,7 +403,7 @@ def upload(state: State, folder: Path, workers: int, batch_size: int, force: boo
     if already:
         info(f"{already} images already uploaded to this model (local record); --force sends them again")
 
-    def remember(path: Any, category: str, _model: Any) -> None:
+    def remember(path: PathLike, category: str, _model: Model) -> None:
         record.add(digests[str(path)], category, str(path))
 
     with state.progress(len(to_send)) as bar:
@@ -401,15 +414,15 @@ def upload(state: State, folder: Path, workers: int, batch_size: int, force: boo
             bar.close()
             info(f"interrupted: {len(record)} images are recorded as uploaded; run the same command to resume")
             raise
-    skipped += report.skipped
-    list_skipped(skipped)
+    skipped_files += report.skipped
+    list_skipped(skipped_files)
     for path, exc in report.failed:
         info(f"failed {path}: {error_line(exc, state)}")
     for path, why in report.unsettled:
         info(f"unsettled {path}: {why}; check the model's counts before sending it again")
 
     final = client.get_model(model_id)
-    result = {"uploaded": len(report.uploaded), "skipped": already + len(skipped), "failed": len(report.failed),
+    result = {"uploaded": len(report.uploaded), "skipped": already + len(skipped_files), "failed": len(report.failed),
               "unsettled": len(report.unsettled), "model": final.to_json()}
     summary = f"uploaded {result['uploaded']}, skipped {result['skipped']}, failed {result['failed']}"
     if report.unsettled:
@@ -431,7 +444,7 @@ def _round_robin(items: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
     return mixed
 
 
-def _split_by_category(folder: Path, items: list[tuple[Path, str]], model: Any
+def _split_by_category(folder: Path, items: list[tuple[Path, str]], model: Model
                        ) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
     """Keep the items whose folder is a category of the model; name the other folders (error if none match)."""
     known = {c.name for c in model.categories}
@@ -453,11 +466,11 @@ def _split_by_category(folder: Path, items: list[tuple[Path, str]], model: Any
 # --------------------------------------------------------------------------- train / status
 
 
-def _wait(state: State, model_id: str, timeout: float, poll_interval: float) -> Any:
+def _wait(state: State, model_id: str, timeout: float, poll_interval: float) -> Model:
     """Wait for training to end, naming each state the model passes through on stderr."""
     from .errors import TrainingTimeoutError
 
-    def show(model: Any) -> None:
+    def show(model: Model) -> None:
         info(f"state {model.state} ({model.state_name})" + (f": {model.status}" if model.status else ""))
 
     try:
@@ -565,13 +578,13 @@ def predict(state: State, paths: tuple[Path, ...], top: int | None, batch_size: 
         with state.progress(len(valid), min_total=batch_size + 1) as bar:
             predictions = client.predict_files(model_id, valid, batch_size=batch_size, workers=workers,
                                                progress=bar.update)
-    rows = [_prediction_row(path, prediction, top) for path, prediction in zip(valid, predictions)]
+    rows = [_prediction_row(path, prediction, top) for path, prediction in zip(valid, predictions, strict=True)]
     state.emit(rows, _format_predictions(rows, top) if rows else None)
     if invalid:
         raise click.exceptions.Exit(1)
 
 
-def _prediction_row(path: Path, prediction: Any, top: int | None) -> dict[str, Any]:
+def _prediction_row(path: Path, prediction: Prediction, top: int | None) -> dict[str, Any]:
     row = prediction.to_json()
     row["file"] = str(path)  # the path as given or found, not the name the server saw
     if top is not None:
@@ -671,6 +684,8 @@ def config_command(state: State, save: bool) -> None:
       nanoclient config
       nanoclient --api-key MY-KEY --base-url http://127.0.0.1:8765/api/v2 config --save
     """
+    from . import config
+
     path = config.config_path()
     settings = state.settings
     values = {"api_key": settings.api_key, "base_url": settings.base_url, "model_id": settings.model_id}
@@ -679,18 +694,12 @@ def config_command(state: State, save: bool) -> None:
         info(f"saved to {path}")
         state._settings = None  # sources changed: the file now holds these values
         settings = state.settings
-    shown = dict(values, api_key=_mask(settings.api_key))
+    shown = dict(values, api_key=mask_key(settings.api_key) if settings.api_key else None)
     result = {"config_file": str(path), **shown, "sources": settings.sources}
     text = [f"config file: {path}"]
     text += [f"{name:<9} {shown[name] or '(not set)'}" + (f"  from {settings.source_of(name)}" if shown[name] else "")
              for name in config.ENV_VARS]
     state.emit(result, "\n".join(text))
-
-
-def _mask(key: str | None) -> str | None:
-    if not key:
-        return None
-    return "****" + key[-4:] if len(key) > 8 else "****"
 
 
 # --------------------------------------------------------------------------- serve

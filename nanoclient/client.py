@@ -19,13 +19,14 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any
 from urllib.parse import urlsplit
 
+from ._env import API_KEY_ENV, BASE_URL_ENV, HOSTED_BASE_URL, mask_key
 from ._transport import FilePart, Transport, is_loopback_host, may_have_been_processed
 from ._tuning import (
     DEFAULT_PREDICT_BATCH_SIZE,
@@ -47,16 +48,10 @@ from .errors import (
     TrainingTimeoutError,
 )
 from .images import check_image_file, sniff_format, unique_categories
-from .types import STATE_FAILED, STATE_TRAINED, Model, Prediction, UploadReport
-
-PathLike = Union[str, "os.PathLike[str]"]
+from .types import STATE_FAILED, STATE_TRAINED, Model, PathLike, Prediction, UploadReport
 
 #: The hosted API, used when neither ``base_url`` nor NANONETS_BASE_URL is given.
-DEFAULT_BASE_URL = "https://app.nanonets.com/api/v2"
-#: Environment variable holding the API key.
-API_KEY_ENV = "NANONETS_API_KEY"
-#: Environment variable holding the base URL.
-BASE_URL_ENV = "NANONETS_BASE_URL"
+DEFAULT_BASE_URL = HOSTED_BASE_URL
 #: Seconds a single request may take before it counts as timed out.
 DEFAULT_TIMEOUT = 30.0
 #: Extra attempts after a failed request (see ``_transport`` for which failures are retried).
@@ -90,13 +85,13 @@ class Client:
         _check_base_url(url)
         #: The API root, e.g. ``https://app.nanonets.com/api/v2`` (no trailing slash).
         self.base_url = url
-        self._key_hint = _mask(key)
+        self._key_hint = mask_key(key)
         self._transport = Transport(
             url, key, timeout=timeout, max_retries=max_retries, pool_size=MAX_WORKERS,
             user_agent=f"nanoclient/{__version__}",
         )
         # Injectable clock for wait_until_trained, so tests need not wait.
-        self._sleep: Callable[[float], Any] = time.sleep
+        self._sleep: Callable[[float], object] = time.sleep
         self._monotonic: Callable[[], float] = time.monotonic
 
     def __repr__(self) -> str:
@@ -143,7 +138,7 @@ class Client:
         *,
         timeout: float = 3600,
         poll_interval: float = 5,
-        on_update: Callable[[Model], Any] | None = None,
+        on_update: Callable[[Model], object] | None = None,
     ) -> Model:
         """Poll the model until training ends; return it trained (state 5).
 
@@ -209,8 +204,8 @@ class Client:
         *,
         workers: int = DEFAULT_UPLOAD_WORKERS,
         batch_size: int = DEFAULT_UPLOAD_BATCH_SIZE,
-        progress: Callable[[int], Any] | None = None,
-        on_uploaded: Callable[[PathLike, str, Model], Any] | None = None,
+        progress: Callable[[int], object] | None = None,
+        on_uploaded: Callable[[PathLike, str, Model], object] | None = None,
     ) -> UploadReport:
         """Upload many (path, category) pairs, each file stored exactly once.
 
@@ -324,7 +319,7 @@ class Client:
         *,
         batch_size: int = DEFAULT_PREDICT_BATCH_SIZE,
         workers: int = DEFAULT_PREDICT_WORKERS,
-        progress: Callable[[int], Any] | None = None,
+        progress: Callable[[int], object] | None = None,
     ) -> list[Prediction]:
         """Predictions for many image files, in input order; each ``Prediction.file`` is the path given.
 
@@ -379,17 +374,17 @@ class Client:
         unique = list(dict.fromkeys(clean))
         form = [("modelId", model_id)] + [("urls", url) for url in unique]
         reply = self._transport.send("POST", f"{_API}/LabelUrls/", form=form)
-        by_url = dict(zip(unique, _match_predictions(reply.data, unique, partial=reply.status == 202)))
+        by_url = dict(zip(unique, _match_predictions(reply.data, unique, partial=reply.status == 202), strict=True))
         return [by_url[url] for url in clean]
 
     def _predict_paths(self, model_id: str, paths: Sequence[PathLike]) -> list[Prediction]:
         """One LabelFile request; files are sent under distinct names (``0.png``, ``1.jpg``, ...)
         so that each answer can be matched to its file, and come back named by their path."""
         names = [f"{index}{Path(path).suffix.lower()}" for index, path in enumerate(paths)]
-        parts = [FilePart("file", path, name, _content_type(path)) for path, name in zip(paths, names)]
+        parts = [FilePart("file", path, name, _content_type(path)) for path, name in zip(paths, names, strict=True)]
         fields = _fields_for([("modelId", model_id)], len(parts))
         data = self._request("POST", "LabelFile/", files=parts, **fields)
-        return [_renamed(p, str(path)) for p, path in zip(_match_predictions(data, names), paths)]
+        return [_renamed(p, str(path)) for p, path in zip(_match_predictions(data, names), paths, strict=True)]
 
     # ------------------------------------------------------------------ plumbing
 
@@ -415,11 +410,6 @@ def _check_base_url(url: str) -> None:
         raise ValueError(
             f"Refusing to send the API key over plain http:// to {parts.hostname}: "
             "use https://, or http:// only to this machine (127.0.0.1, ::1, localhost)")
-
-
-def _mask(key: str) -> str:
-    """A key as shown in a repr: the last 4 characters at most, and only of a long key."""
-    return "****" + key[-4:] if len(key) >= 16 else "***"
 
 
 def _required(value: Any, what: str) -> str:

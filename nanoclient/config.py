@@ -19,16 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._env import API_KEY_ENV, BASE_URL_ENV, CONFIG_ENV, MODEL_ID_ENV
+
 #: Section of the config file that holds the settings.
 SECTION = "nanoclient"
-#: Environment variable naming another config file (used by tests and by users with several accounts).
-CONFIG_ENV = "NANOCLIENT_CONFIG"
 #: Setting -> environment variable that supplies it.
-ENV_VARS = {
-    "api_key": "NANONETS_API_KEY",
-    "base_url": "NANONETS_BASE_URL",
-    "model_id": "NANONETS_MODEL_ID",
-}
+ENV_VARS = {"api_key": API_KEY_ENV, "base_url": BASE_URL_ENV, "model_id": MODEL_ID_ENV}
 
 
 class ConfigFileError(ValueError):

@@ -31,7 +31,10 @@ does not exist raises ``FileNotFoundError``.
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .types import Model
 
 #: The ``errors[].reason`` by which an API error body says that an image is not valid.
 INVALID_IMAGE_REASON = "invalid_image"
@@ -154,16 +157,16 @@ class APITimeoutError(APIConnectionError, builtins.TimeoutError):
 class TrainingFailedError(NanonetsError):
     """Training ended in state -1; ``model.status`` says why."""
 
-    def __init__(self, message: str, *, model: Any = None, **kwargs: Any) -> None:
+    def __init__(self, message: str, *, model: Model | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
-        #: The model as last seen (a ``nanoclient.Model``).
+        #: The model as last seen.
         self.model = model
 
 
 class TrainingTimeoutError(NanonetsError, builtins.TimeoutError):
     """``wait_until_trained`` gave up before training ended; ``model`` is the model as last seen."""
 
-    def __init__(self, message: str, *, model: Any = None, **kwargs: Any) -> None:
+    def __init__(self, message: str, *, model: Model | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.model = model
 

@@ -13,19 +13,18 @@ the command itself only formats what it returns.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Union
+from typing import TYPE_CHECKING, Any
 
 from ._tuning import DEFAULT_PREDICT_BATCH_SIZE, DEFAULT_PREDICT_WORKERS
 from .images import check_files, find_labelled_images
-from .types import Prediction
+from .types import PathLike, Prediction
 
 if TYPE_CHECKING:  # the client is only annotated: evaluating needs no import of requests
     from .client import Client
 
-PathLike = Union[str, Path]
 
 
 @dataclass(frozen=True)
@@ -107,7 +106,7 @@ def confusion_matrix(true: Sequence[str], predicted: Sequence[str]) -> tuple[lis
     labels = sorted(set(true) | set(predicted))
     index = {label: i for i, label in enumerate(labels)}
     matrix = [[0] * len(labels) for _ in labels]
-    for t, p in zip(true, predicted):
+    for t, p in zip(true, predicted, strict=True):
         matrix[index[t]][index[p]] += 1
     return labels, matrix
 
@@ -200,7 +199,7 @@ def evaluate_images(
     items: Sequence[tuple[PathLike, str]],
     *,
     skipped: Sequence[tuple[PathLike, str]] = (),
-    progress: Callable[[int], Any] | None = None,
+    progress: Callable[[int], object] | None = None,
     batch_size: int = DEFAULT_PREDICT_BATCH_SIZE,
     workers: int = DEFAULT_PREDICT_WORKERS,
 ) -> EvaluationResult:
@@ -222,7 +221,7 @@ def run_evaluation(
     model_id: str,
     root: PathLike,
     *,
-    progress: Callable[[int], Any] | None = None,
+    progress: Callable[[int], object] | None = None,
     batch_size: int = DEFAULT_PREDICT_BATCH_SIZE,
     workers: int = DEFAULT_PREDICT_WORKERS,
 ) -> EvaluationResult:
@@ -249,7 +248,7 @@ def format_text(result: EvaluationResult, *, digits: int = 3) -> str:
               ["weighted avg", *_score_cells(result.weighted, digits)]]
     lines += _table(["label", "precision", "recall", "f1", "support"], rows, footer)
     lines += ["", "confusion matrix (rows = true label, columns = predicted)"]
-    matrix = [[label, *map(str, row)] for label, row in zip(result.labels, result.matrix)]
+    matrix = [[label, *map(str, row)] for label, row in zip(result.labels, result.matrix, strict=True)]
     lines += _table(["true \\ predicted", *result.labels], matrix)
     return "\n".join(lines)
 
@@ -269,7 +268,7 @@ def _table(header: list[str], rows: list[list[str]], footer: list[list[str]] | N
 
     def line(cells: list[str]) -> str:
         first = cells[0].ljust(widths[0])
-        rest = [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:])]
+        rest = [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True)]
         return "  ".join([first, *rest]).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
@@ -289,9 +288,9 @@ def _average(per_class: dict[str, ClassScores], n: int, *, weighted: bool) -> Cl
         weights = [1 / len(per_class)] * len(per_class)
     values = list(per_class.values())
     return ClassScores(
-        precision=sum(w * s.precision for w, s in zip(weights, values)),
-        recall=sum(w * s.recall for w, s in zip(weights, values)),
-        f1=sum(w * s.f1 for w, s in zip(weights, values)),
+        precision=sum(w * s.precision for w, s in zip(weights, values, strict=True)),
+        recall=sum(w * s.recall for w, s in zip(weights, values, strict=True)),
+        f1=sum(w * s.f1 for w, s in zip(weights, values, strict=True)),
         support=n,
     )
 

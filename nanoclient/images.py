@@ -10,11 +10,9 @@ import os
 import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Union
 
 from .errors import InvalidImageError
-
-PathLike = Union[str, "os.PathLike[str]"]
+from .types import PathLike
 
 #: File name endings treated as images when walking folders.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")

@@ -19,12 +19,10 @@ import os
 from collections.abc import Iterable, Sequence
 from html import escape
 from pathlib import Path
-from typing import Union
 
 from ._version import __version__
 from .evaluate import ClassScores, EvaluationResult, Mistake
-
-PathLike = Union[str, "os.PathLike[str]"]
+from .types import PathLike
 
 #: Images up to this many bytes are embedded as they are; larger ones are downscaled.
 EMBED_LIMIT = 32 * 1024

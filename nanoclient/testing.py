@@ -37,7 +37,9 @@ neither, so a test against the fake catches code that relies on them: code that 
 upload blindly, or matches predictions to inputs by position rather than by ``file``.
 ``fake_nanonets(dedupe=True, shuffle_results=False)`` gives back the local server's
 kindnesses; ``fail_after_rate`` adds failures after processing (a 500, or a dropped
-connection raised as ``requests.exceptions.ConnectionError``).
+connection raised as ``requests.exceptions.ConnectionError``). Those two defaults and
+``min_images`` (5, so that tests train fast) are the only ones that differ from
+``nanoclient serve``'s; every other default is the server's own (``ServerConfig``).
 
 Nothing heavy is imported until a fake starts, so loading this pytest plugin costs nothing.
 """
@@ -46,30 +48,45 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+from .server.config import ServerConfig  # light: the standard library only
+
+if TYPE_CHECKING:
+    import responses
+    from flask import Flask
+    from requests import PreparedRequest
+
+    from .server.backend import Backend
+    from .server.protocols import Trainer
 
 #: The hosted API's base URL: the fake answers there unless told otherwise.
 DEFAULT_BASE_URL = "https://app.nanonets.com/api/v2"
 #: The key the pytest fixture puts in NANONETS_API_KEY.
 DEFAULT_API_KEY = "test-key"
-#: Images per category needed to train in the fake (small, so tests stay fast).
+#: Where the fake deliberately differs from ``nanoclient serve`` (whose defaults are ServerConfig's):
+#: fewer images per category to train, so tests stay fast; no deduplication and prediction results
+#: in any order, as the hosted service may do (API.md, "What the hosted service does not promise").
 DEFAULT_MIN_IMAGES = 5
+DEFAULT_DEDUPE = False
+DEFAULT_SHUFFLE_RESULTS = True
 
 
 class FakeNanonets:
     """A running fake: where it answers, and the backend and app behind it."""
 
-    def __init__(self, base_url: str, api_key: str, data_dir: Path, backend: Any, app: Any, mock: Any) -> None:
+    def __init__(self, base_url: str, api_key: str, data_dir: Path, backend: Backend, app: Flask,
+                 mock: responses.RequestsMock) -> None:
         #: The base URL the fake answers (no trailing slash).
         self.base_url = base_url
         #: A key the fake accepts (any non-empty key does, unless ``api_keys`` was given).
         self.api_key = api_key
         #: The folder holding the fake's database, images and classifiers.
         self.data_dir = data_dir
-        #: The server backend (``nanoclient.server.backend.Backend``).
+        #: The server backend.
         self.backend = backend
         #: The Flask app that answers the requests.
         self.app = app
@@ -90,24 +107,24 @@ class FakeNanonets:
 def fake_nanonets(
     base_url: str = DEFAULT_BASE_URL,
     *,
-    api_keys: Sequence[str] | None = None,
+    api_keys: Sequence[str] = ServerConfig.api_keys,
     min_images: int = DEFAULT_MIN_IMAGES,
     data_dir: str | Path | None = None,
-    latency_ms: float = 0.0,
-    fail_rate: float = 0.0,
-    fail_after_rate: float = 0.0,
-    fail_seed: int | None = None,
-    dedupe: bool = False,
-    shuffle_results: bool = True,
-    max_upload_mb: float = 32.0,
-    trainer: Any = None,
+    latency_ms: float = ServerConfig.latency_ms,
+    fail_rate: float = ServerConfig.fail_rate,
+    fail_after_rate: float = ServerConfig.fail_after_rate,
+    fail_seed: int | None = ServerConfig.fail_seed,
+    dedupe: bool = DEFAULT_DEDUPE,
+    shuffle_results: bool = DEFAULT_SHUFFLE_RESULTS,
+    max_upload_mb: float = ServerConfig.max_upload_mb,
+    trainer: Trainer | None = None,
 ) -> Iterator[FakeNanonets]:
     """Answer every request to ``base_url`` in-process for the duration of the block.
 
     ``api_keys`` restricts the keys accepted (default: any non-empty key, one account per
     key); ``data_dir`` keeps the data somewhere you choose (default: a temporary folder
     removed afterwards); the other options are those of ``nanoclient serve``.
-    ``trainer`` replaces the classifier module (default: the real one).
+    ``trainer`` replaces the real trainer (``nanoclient.server.protocols.Trainer``).
 
     Unlike ``nanoclient serve``, ``dedupe`` is off and ``shuffle_results`` on by default:
     the hosted service promises neither, so code tested against the fake must not rely on
@@ -120,18 +137,16 @@ def fake_nanonets(
     import responses
 
     from .server.app import create_app
-    from .server.backend import open_backend
-    from .server.config import ServerConfig
+    from .server.backend import Backend
 
     base = base_url.rstrip("/")
     temp_dir = None
     if data_dir is None:
         temp_dir = tempfile.mkdtemp(prefix="nanoclient-fake-")
         data_dir = temp_dir
-    keys = tuple(api_keys or ())
     config = ServerConfig(
         data_dir=Path(data_dir),
-        api_keys=keys,
+        api_keys=tuple(api_keys or ()),  # None, the former default, too
         min_images=min_images,
         latency_ms=latency_ms,
         fail_rate=fail_rate,
@@ -141,19 +156,12 @@ def fake_nanonets(
         shuffle_results=shuffle_results,
         max_upload_mb=max_upload_mb,
     )
-    backend = open_backend(
-        config.data_dir,
-        api_keys=keys,
-        min_images=min_images,
-        trainer=trainer,
-        fetch_timeout=config.fetch_timeout,
-        fetch_max_bytes=config.fetch_max_bytes,
-        dedupe=config.dedupe,
-    )
+    backend = Backend.from_config(config, trainer=trainer)
     try:
         app = create_app(config, backend)
         mock = responses.RequestsMock(assert_all_requests_are_fired=False)
-        fake = FakeNanonets(base, keys[0] if keys else DEFAULT_API_KEY, config.data_dir, backend, app, mock)
+        key = config.api_keys[0] if config.api_keys else DEFAULT_API_KEY
+        fake = FakeNanonets(base, key, config.data_dir, backend, app, mock)
         ours = re.compile(re.escape(base) + r"(?:[/?#].*)?$")
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
             mock.add_callback(method, ours, callback=lambda request: _dispatch(fake, request))
@@ -166,7 +174,7 @@ def fake_nanonets(
             shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def _dispatch(fake: FakeNanonets, request: Any) -> tuple[int, dict, bytes]:
+def _dispatch(fake: FakeNanonets, request: PreparedRequest) -> tuple[int, dict[str, str], bytes]:
     """Answer one intercepted ``requests.PreparedRequest`` with the app (a responses callback).
 
     An answer the app marked to be dropped (``fail_after_rate``) raises ConnectionError instead.
@@ -177,14 +185,14 @@ def _dispatch(fake: FakeNanonets, request: Any) -> tuple[int, dict, bytes]:
     from .server.config import API_ROOT
 
     fake.request_count += 1
-    parts = urlsplit(request.url)
+    parts = urlsplit(request.url or "")
     base_path = urlsplit(fake.base_url).path.rstrip("/")
     path = parts.path[len(base_path):] if parts.path.startswith(base_path) else parts.path
     headers = [(k, v) for k, v in request.headers.items() if k.lower() not in ("content-length", "host")]
     client = fake.app.test_client()  # one per call: callbacks run on the caller's threads
     response = client.open(
         API_ROOT + path,
-        method=request.method,
+        method=request.method or "GET",
         headers=headers,
         data=_body_bytes(request.body),
         query_string=parts.query,
@@ -195,7 +203,7 @@ def _dispatch(fake: FakeNanonets, request: Any) -> tuple[int, dict, bytes]:
     return response.status_code, out_headers, response.get_data()
 
 
-def _dropped_connection(request: Any) -> Exception:
+def _dropped_connection(request: PreparedRequest) -> Exception:
     """What ``requests`` raises when the connection breaks after the request went out.
 
     A plain ConnectionError around urllib3's ProtocolError, as for a real broken connection;
@@ -211,28 +219,36 @@ def _dropped_connection(request: Any) -> Exception:
     return requests.exceptions.ConnectionError(cause, request=request)
 
 
-def _body_bytes(body: Any) -> bytes:
+def _body_bytes(body: object) -> bytes:
+    """A request body as ``requests`` prepared it (none, bytes, text, a file or an iterable of chunks), as bytes."""
     if body is None:
         return b""
-    if isinstance(body, bytes):
-        return body
-    if isinstance(body, str):
-        return body.encode("utf-8")
-    if hasattr(body, "read"):
-        data = body.read()
-        return data.encode("utf-8") if isinstance(data, str) else data
-    return b"".join(chunk.encode("utf-8") if isinstance(chunk, str) else chunk for chunk in body)
+    if isinstance(body, (str, bytes)):
+        return _as_bytes(body)
+    read = getattr(body, "read", None)
+    if callable(read):
+        return _as_bytes(read())
+    if isinstance(body, Iterable):
+        return b"".join(_as_bytes(chunk) for chunk in body)
+    raise TypeError(f"cannot send a request body of type {type(body).__name__}")
+
+
+def _as_bytes(data: object) -> bytes:
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    raise TypeError(f"cannot send {type(data).__name__} in a request body")
 
 
 try:  # the fixture exists only where pytest does (it is a test extra)
     import pytest
 except ImportError:  # pragma: no cover
-    pytest = None  # type: ignore[assignment]
-
-if pytest is not None:
+    pass
+else:
 
     @pytest.fixture
-    def nanonets_fake(monkeypatch: Any, tmp_path: Path) -> Iterator[FakeNanonets]:
+    def nanonets_fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeNanonets]:
         """A running ``fake_nanonets()`` with NANONETS_API_KEY and NANONETS_BASE_URL pointing at it.
 
         Its defaults are the fake's: no deduplication, results shuffled (see ``fake_nanonets``).

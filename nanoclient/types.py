@@ -1,12 +1,17 @@
 """Typed results of the API: what the JSON of API.md becomes in Python.
 
-Each type has ``from_json`` (parse a response body) and ``to_json`` (the API.md form,
-used for the CLI's ``--json`` output), so the two never drift apart.
+Each type has ``from_json``, which parses the API's JSON, and ``to_json``, the form the
+CLI's ``--json`` prints (the API.md form for models); ``from_json`` reads back what
+``to_json`` writes, so the two never drift apart.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
+
+#: A file path as the SDK takes it: a string or any path object.
+PathLike = str | os.PathLike[str]
 
 #: Model states of API.md.
 STATE_FAILED = -1
@@ -106,7 +111,9 @@ class Prediction:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Prediction:
-        pairs = [(str(p["label"]), float(p["probability"])) for p in data.get("prediction") or []]
+        """An entry of a prediction response (``prediction``), or what ``to_json`` wrote (``scores``)."""
+        raw = data.get("prediction") if "prediction" in data else data.get("scores")
+        pairs = [(str(p["label"]), float(p["probability"])) for p in raw or []]
         pairs.sort(key=lambda pair: pair[1], reverse=True)
         label, probability = pairs[0] if pairs else ("", 0.0)
         return cls(
@@ -159,4 +166,4 @@ class UploadReport:
         }
 
 
-__all__ = ["Category", "Model", "Prediction", "UploadReport", "STATE_NAMES"]
+__all__ = ["Category", "Model", "Prediction", "UploadReport", "STATE_NAMES", "PathLike"]

@@ -34,11 +34,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -217,7 +216,7 @@ def median_runtimes(commands: Sequence[Sequence[str]], runs: int = 15) -> list[f
     (so that a change in the machine's load touches every command alike)."""
     times: list[list[float]] = [[] for _ in commands]
     for _ in range(runs):
-        for cmd, spent in zip(commands, times):
+        for cmd, spent in zip(commands, times, strict=True):
             start = time.perf_counter()
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             spent.append(time.perf_counter() - start)

@@ -152,7 +152,7 @@ def write_split(
     counts = {name: 0 for name in CLASS_NAMES}
     for name in CLASS_NAMES:
         (split_dir / name).mkdir(parents=True)
-    for index, (pixels, label) in enumerate(zip(images, labels)):
+    for index, (pixels, label) in enumerate(zip(images, labels, strict=True)):
         name = CLASS_NAMES[label]
         if counts[name] >= per_class:
             continue

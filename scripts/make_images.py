@@ -20,9 +20,8 @@ import math
 import random
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv if needed, install nanoclient with its test extra, run the test suite.
-# Extra arguments go to pytest, e.g. ./scripts/test.sh -k upload -x
+# Create .venv if needed, install nanoclient with its test extra, then check the habits and run
+# the tests: ruff (lint), mypy --strict (types), pytest. Extra arguments go to pytest, e.g.
+# ./scripts/test.sh -k upload -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${NANOCLIENT_VENV:-.venv}"
@@ -8,4 +9,6 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[test]'
+"$VENV/bin/python" -m ruff check nanoclient tests scripts setup.py
+"$VENV/bin/python" -m mypy
 exec "$VENV/bin/python" -m pytest "$@"

@@ -1,23 +1,22 @@
-"""A mocked Nanonets API for SDK tests (``responses``): request parsing and a server that keeps counts.
+"""A mocked Nanonets API for SDK tests (``responses``): canned answers and a server that keeps counts.
 
 ``UploadApi`` answers ``GET Model/`` and ``POST UploadFile/`` as a real server would, counting
 every stored file part per category, and can be told to be unkind the way the hosted service
 may be: store a request and then fail or drop the answer, refuse before storing, keep only
-the first file part, or declare that it deduplicates.
+the first file part, or declare that it deduplicates. Multipart requests are read with
+``helpers.request_multipart``.
 """
 from __future__ import annotations
 
-import io
 import json
 import threading
 from collections import deque
-from collections.abc import Sequence
-from typing import Callable
+from collections.abc import Callable, Sequence
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 import responses
-from werkzeug.formparser import parse_form_data
+from helpers import request_multipart
 
 BASE = "https://api.example.test/api/v2"
 API = BASE + "/ImageCategorization"
@@ -34,18 +33,6 @@ def model_json(model_id="m1", state=0, counts: dict[str, int] | None = None, acc
 
 def json_response(body, status=200, headers=None):
     return status, dict(headers or {}, **{"Content-Type": "application/json"}), json.dumps(body)
-
-
-def parse_multipart(request):
-    """(form as {name: [values]}, list of (field, filename, content_type, bytes)) of a multipart request."""
-    content_type = request.headers["Content-Type"]
-    assert content_type.startswith("multipart/form-data; boundary=")
-    body = request.body if isinstance(request.body, bytes) else request.body.encode()
-    environ = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body)),
-               "wsgi.input": io.BytesIO(body)}
-    _, form, files = parse_form_data(environ)
-    parts = [(field, f.filename, f.content_type, f.read()) for field, f in files.items(multi=True)]
-    return form.to_dict(flat=False), parts
 
 
 def query_fields(request) -> dict[str, list[str]]:
@@ -117,7 +104,7 @@ class UploadApi:
         return None
 
     def _upload(self, request):
-        form, parts = parse_multipart(request)
+        form, parts = request_multipart(request)
         query = query_fields(request)
         where = "query" if "category" in query else "form"
         fields = query if where == "query" else form

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 
 import pytest
-from conftest import make_image
+from helpers import make_image
 
 from nanoclient.errors import AuthenticationError, BadRequestError, InvalidImageError, NotFoundError
 from nanoclient.server.backend import Backend
@@ -39,7 +39,8 @@ class StandInTrainer:
                 rows = []
                 for image in images:
                     colour = _mean_colour(image)
-                    weights = [1.0 / (1.0 + sum((a - b) ** 2 for a, b in zip(colour, m))) for m in self.means]
+                    distances = [sum((a - b) ** 2 for a, b in zip(colour, m, strict=True)) for m in self.means]
+                    weights = [1.0 / (1.0 + d) for d in distances]
                     rows.append([w / sum(weights) for w in weights])
                 return rows
 
@@ -66,7 +67,7 @@ class StandInTrainer:
                 raise ValueError("need at least 2 classes")
             means = []
             for name in names:
-                colours = [_mean_colour(i) for i, label in zip(images, labels) if label == name]
+                colours = [_mean_colour(i) for i, label in zip(images, labels, strict=True) if label == name]
                 means.append(tuple(sum(c[k] for c in colours) / len(colours) for k in range(3)))
             return Classifier(names, means), 0.75
 

@@ -6,25 +6,14 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
 from nanoclient.cli import cli, error_line
 
 COMMANDS = ["create-model", "upload", "train", "status", "predict", "evaluate", "models", "config"]
 
 
-@pytest.fixture(autouse=True)
-def isolated_settings(tmp_path, monkeypatch):
-    """No key, URL or model id from the developer's environment or config file."""
-    for name in ("NANONETS_API_KEY", "NANONETS_BASE_URL", "NANONETS_MODEL_ID"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NANOCLIENT_CONFIG", str(tmp_path / "config.ini"))
-    monkeypatch.setenv("NANOCLIENT_CACHE_DIR", str(tmp_path / "cache"))
-
-
-@pytest.fixture
-def runner():
-    return CliRunner()
+#: No key, URL or model id from the developer's environment or config file (conftest.py).
+pytestmark = pytest.mark.usefixtures("isolated_settings")
 
 
 def test_help_does_not_import_heavy_modules():
@@ -122,10 +111,12 @@ def test_broken_config_file_is_one_line(runner, tmp_path):
 
 def test_config_shows_sources_and_saves(runner, tmp_path, monkeypatch):
     monkeypatch.setenv("NANONETS_BASE_URL", "http://127.0.0.1:9/api/v2")
-    result = runner.invoke(cli, ["--api-key", "secret-key-1234", "config", "--json"])
+    result = runner.invoke(cli, ["--api-key", "secret-key-0000-1234", "config", "--json"])
     assert result.exit_code == 0, result.output
     shown = json.loads(result.stdout)
-    assert shown["api_key"] == "****1234"
+    assert shown["api_key"] == "****1234"  # the same rule as the SDK's repr: the last 4 of a long key only
+    short = json.loads(runner.invoke(cli, ["--api-key", "short-1234", "config", "--json"]).stdout)
+    assert short["api_key"] == "****"
     assert shown["sources"] == {"api_key": "flag", "base_url": "env"}
     assert shown["model_id"] is None
     assert "secret-key" not in result.output

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import make_image
+from helpers import make_image
 
 from nanoclient._record import UploadRecord, file_digest
 from nanoclient.cli import cli
@@ -20,24 +20,16 @@ COLOURS = {"Red": (220, 30, 30), "Green": (30, 200, 40), "Blue": (30, 40, 220)}
 
 
 @pytest.fixture(autouse=True)
-def isolated_settings(tmp_path, monkeypatch):
-    """Settings from these tests only: the fake's URL and key, no config file, a private cache."""
+def fake_settings(isolated_settings, monkeypatch):
+    """Settings from these tests only: the fake's URL and key, no model id or config file, a private cache."""
     monkeypatch.setenv("NANONETS_API_KEY", KEY)
     monkeypatch.setenv("NANONETS_BASE_URL", BASE_URL)
-    monkeypatch.delenv("NANONETS_MODEL_ID", raising=False)
-    monkeypatch.setenv("NANOCLIENT_CONFIG", str(tmp_path / "config.ini"))
-    monkeypatch.setenv("NANOCLIENT_CACHE_DIR", str(tmp_path / "cache"))
 
 
 @pytest.fixture
 def fake(tmp_path):
     with fake_nanonets(BASE_URL, data_dir=tmp_path / "fake", min_images=5) as running:
         yield running
-
-
-@pytest.fixture
-def runner():
-    return CliRunner()
 
 
 def make_folder(root: Path, counts: dict[str, int], *, start: int = 0) -> list[Path]:
@@ -369,7 +361,7 @@ def test_predict_text_and_top(runner, fake, tmp_path):
     tests = make_folder(tmp_path / "test", {"Red": 1, "Blue": 1}, start=60)
     lines = invoke(runner, "predict", *tests, "--model-id", model_id).stdout.splitlines()
     assert len(lines) == 2
-    for line, path in zip(lines, tests):
+    for line, path in zip(lines, tests, strict=True):
         file, label, probability = line.split()
         assert (file, label) == (str(path), path.parent.name)
         assert 0.5 <= float(probability) <= 1

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import make_image
+from helpers import make_image
 
 COLOURS = {"Red": (220, 30, 30), "Blue": (30, 40, 220), "Green": (30, 200, 40)}
 

@@ -7,7 +7,6 @@ test_transport.py; here every request goes through a ``Client``.
 """
 from __future__ import annotations
 
-import base64
 import builtins
 import io
 import logging
@@ -18,19 +17,18 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 import responses
-from apimock import API, BASE, UploadApi, json_response, model_json, parse_multipart
-from conftest import make_image
+from apimock import API, BASE, UploadApi, json_response, model_json
+from helpers import KEY, KEY_B64, PATIENCE, assert_key_hidden, make_image, request_multipart, write_image
 
 from nanoclient import Client, errors
 from nanoclient.client import DEFAULT_BASE_URL
 from nanoclient.types import Model, Prediction
 
-KEY = "sk-live-0123456789abcdefSECRET"
-KEY_B64 = base64.b64encode(f"{KEY}:".encode()).decode()
 AUTH = f"Basic {KEY_B64}"
 FORM = "application/x-www-form-urlencoded"
-#: How long a test waits for another thread before calling it a failure (never reached when all is well).
-PATIENCE = 5.0
+
+#: The key, the URL and the config file come from these tests only.
+pytestmark = pytest.mark.usefixtures("isolated_settings")
 
 
 # ---------------------------------------------------------------------- helpers
@@ -62,46 +60,6 @@ def path_of(request):
 
 def assert_auth(request):
     assert request.headers["Authorization"] == AUTH  # the key as user name, an empty password
-
-
-def assert_key_hidden(*things):
-    for thing in things:
-        for text in (str(thing), repr(thing)):
-            assert KEY not in text and KEY_B64 not in text
-
-
-def write_image(folder: Path, name: str, color=(200, 30, 30), fmt="PNG", seed=None) -> Path:
-    path = folder / name
-    path.write_bytes(make_image(color, fmt=fmt, seed=seed))
-    return path
-
-
-# ---------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch):
-    monkeypatch.delenv("NANONETS_API_KEY", raising=False)
-    monkeypatch.delenv("NANONETS_BASE_URL", raising=False)
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def sleeps():
-    return []
-
-
-@pytest.fixture
-def client(rsps, sleeps):
-    """A Client whose retry waits are recorded instead of slept."""
-    with Client(KEY, BASE) as c:
-        c._transport._sleep = sleeps.append
-        yield c
 
 
 # ---------------------------------------------------------------------- construction, environment, security
@@ -327,7 +285,7 @@ def test_get_model_sends_the_id_in_the_query_and_parses_the_model(client, rsps):
 
 @pytest.mark.parametrize("model_id", ["", "   ", None])
 def test_methods_taking_a_model_id_refuse_an_empty_one_before_sending(client, rsps, tmp_path, model_id):
-    image = write_image(tmp_path, "a.png")
+    image = write_image(tmp_path / "a.png")
     calls = [
         lambda: client.get_model(model_id),
         lambda: client.train(model_id),
@@ -509,7 +467,7 @@ def test_wait_until_trained_waits_through_states_it_does_not_know(client, rsps, 
 @pytest.mark.parametrize("fmt, name, content_type", [("PNG", "bag 1.png", "image/png"),
                                                      ("JPEG", "bag.JPG", "image/jpeg")])
 def test_upload_file_sends_file_category_and_model_id_as_multipart(client, rsps, tmp_path, fmt, name, content_type):
-    path = write_image(tmp_path, name, fmt=fmt)
+    path = write_image(tmp_path / name, fmt=fmt)
     rsps.add(responses.GET, API + "/Model/", json=model_json("m1", state=0, counts={"Bag": 0, "Coat": 0}))
     rsps.add(responses.POST, API + "/UploadFile/", json=model_json("m1", state=1, counts={"Bag": 1, "Coat": 0}))
     model = client.upload_file("m1", str(path), "Bag")
@@ -518,7 +476,7 @@ def test_upload_file_sends_file_category_and_model_id_as_multipart(client, rsps,
     assert sent.method == "POST" and sent.url == API + "/UploadFile/"  # fields in the body, not the query
     assert_auth(sent)
     assert int(sent.headers["Content-Length"]) == len(sent.body)
-    form, parts = parse_multipart(sent)
+    form, parts = request_multipart(sent)
     assert form == {"modelId": ["m1"], "category": ["Bag"]}
     assert parts == [("file", name, content_type, path.read_bytes())]
     assert model.state == 1 and model.image_count == 1
@@ -535,7 +493,7 @@ def test_upload_file_accepts_a_path_object_and_a_multi_picture_jpeg(client, rsps
     path.write_bytes(out.getvalue())
     UploadApi(rsps)
     client.upload_file("m1", path, "Bag")
-    _, parts = parse_multipart(rsps.calls[1].request)
+    _, parts = request_multipart(rsps.calls[1].request)
     assert parts == [("file", "phone.jpg", "image/jpeg", path.read_bytes())]
 
 
@@ -572,7 +530,7 @@ def test_upload_file_and_predict_file_refuse_bad_files_before_sending(client, rs
 
 
 def test_upload_file_refuses_an_empty_category(client, rsps, tmp_path):
-    image = write_image(tmp_path, "a.png")
+    image = write_image(tmp_path / "a.png")
     for category in ("", "  ", None):
         with pytest.raises(ValueError, match="category"):
             client.upload_file("m1", image, category)
@@ -580,18 +538,18 @@ def test_upload_file_refuses_an_empty_category(client, rsps, tmp_path):
 
 
 def test_upload_file_is_retried_after_a_503_with_the_whole_file(client, rsps, tmp_path, sleeps):
-    path = write_image(tmp_path, "a.png", seed=1)
+    path = write_image(tmp_path / "a.png", seed=1)
     api = UploadApi(rsps)
     api.fail_next("503")
     assert client.upload_file("m1", path, "Bag").image_count == 1
     assert len(api.requests) == 2 and len(sleeps) == 1 and api.stored == [("Bag", "a.png")]
     for call in rsps.calls[1:]:
-        assert parse_multipart(call.request) == ({"modelId": ["m1"], "category": ["Bag"]},
-                                                 [("file", "a.png", "image/png", path.read_bytes())])
+        assert request_multipart(call.request) == ({"modelId": ["m1"], "category": ["Bag"]},
+                                                   [("file", "a.png", "image/png", path.read_bytes())])
 
 
 def test_upload_file_stored_but_answered_500_is_not_sent_twice(client, rsps, tmp_path, sleeps):
-    path = write_image(tmp_path, "a.png", seed=1)
+    path = write_image(tmp_path / "a.png", seed=1)
     api = UploadApi(rsps)
     api.fail_next("500-after")
     assert client.upload_file("m1", path, "Bag").image_count == 1
@@ -665,14 +623,14 @@ def test_upload_urls_refuses_empty_input_before_sending(client, rsps):
 
 
 def test_predict_file_sends_the_file_and_model_id_as_multipart(client, rsps, tmp_path):
-    path = write_image(tmp_path, "test 6.JPEG", fmt="JPEG")
+    path = write_image(tmp_path / "test 6.JPEG", fmt="JPEG")
     rsps.add(responses.POST, API + "/LabelFile/", json={"message": "Success",
                                                          "result": [prediction_json("0.jpeg", "Coat", 0.75)]})
     prediction = client.predict_file("m1", path)
     sent = rsps.calls[0].request
     assert (sent.method, sent.url) == ("POST", API + "/LabelFile/")
     assert_auth(sent)
-    form, parts = parse_multipart(sent)
+    form, parts = request_multipart(sent)
     assert form == {"modelId": ["m1"]}
     # sent under a name unique within the request, answered under the path given
     assert parts == [("file", "0.jpeg", "image/jpeg", path.read_bytes())]
@@ -681,7 +639,7 @@ def test_predict_file_sends_the_file_and_model_id_as_multipart(client, rsps, tmp
 
 
 def test_predict_file_honours_retry_after_on_429(client, rsps, tmp_path, sleeps):
-    path = write_image(tmp_path, "a.png")
+    path = write_image(tmp_path / "a.png")
     rsps.add(responses.POST, API + "/LabelFile/", status=429, json={"message": "Too many requests", "code": 429},
              headers={"Retry-After": "3"})
     rsps.add(responses.POST, API + "/LabelFile/", json={"result": [prediction_json("0.png")]})
@@ -690,7 +648,7 @@ def test_predict_file_honours_retry_after_on_429(client, rsps, tmp_path, sleeps)
 
 
 def test_predict_file_of_an_untrained_model_is_a_400_not_retried(client, rsps, tmp_path, sleeps):
-    path = write_image(tmp_path, "a.png")
+    path = write_image(tmp_path / "a.png")
     rsps.add(responses.POST, API + "/LabelFile/", status=400, json={"message": "Model is not trained", "code": 400})
     with pytest.raises(errors.BadRequestError, match="Model is not trained"):
         client.predict_file("m1", path)
@@ -708,7 +666,7 @@ def label_callback(numbers: dict[bytes, int], order: list[int], gates: list[thre
     """
 
     def callback(request):
-        form, parts = parse_multipart(request)
+        form, parts = request_multipart(request)
         assert form == {"modelId": ["m1"]} or query(request) == [("modelId", "m1")]
         assert all(p[0] == "file" for p in parts)
         assert len({p[1] for p in parts}) == len(parts)  # names distinct within the request
@@ -722,14 +680,14 @@ def label_callback(numbers: dict[bytes, int], order: list[int], gates: list[thre
         else:
             order.append(batch)
         labels = ["Bag", "Coat", "Hat"]
-        result = [prediction_json(p[1], labels[n % 3], 0.6 + n / 100) for p, n in zip(parts, found)]
+        result = [prediction_json(p[1], labels[n % 3], 0.6 + n / 100) for p, n in zip(parts, found, strict=True)]
         return json_response({"message": "Success", "result": result[::-1] if shuffle else result})
 
     return callback
 
 
 def numbered_images(tmp_path: Path, count: int):
-    paths = [write_image(tmp_path, f"img{n}.png", seed=n) for n in range(count)]
+    paths = [write_image(tmp_path / f"img{n}.png", seed=n) for n in range(count)]
     return paths, {p.read_bytes(): n for n, p in enumerate(paths)}
 
 
@@ -746,7 +704,7 @@ def test_predict_files_keeps_input_order_when_batches_finish_out_of_order(client
     assert [p.label for p in predictions] == [["Bag", "Coat", "Hat"][n % 3] for n in range(7)]
     assert [p.probability for p in predictions] == [0.6 + n / 100 for n in range(7)]
     assert sorted(progress) == [1, 2, 2, 2]  # once per batch, with its size
-    sizes = sorted(len(parse_multipart(c.request)[1]) for c in rsps.calls)
+    sizes = sorted(len(request_multipart(c.request)[1]) for c in rsps.calls)
     assert sizes == [1, 2, 2, 2]
 
 
@@ -757,7 +715,7 @@ def test_predict_files_one_worker_sends_batches_in_order(client, rsps, tmp_path)
     predictions = client.predict_files("m1", iter(paths), batch_size=2, workers=1)
     assert order == [0, 1, 2]
     assert [p.file for p in predictions] == [str(p) for p in paths]
-    batches = [[numbers[part[3]] for part in parse_multipart(c.request)[1]] for c in rsps.calls]
+    batches = [[numbers[part[3]] for part in request_multipart(c.request)[1]] for c in rsps.calls]
     assert batches == [[0, 1], [2, 3], [4]]
     assert [query(c.request) for c in rsps.calls] == [[("modelId", "m1")]] * 2 + [[]]  # batches: in the query
 
@@ -778,7 +736,7 @@ def test_predictions_without_names_are_taken_in_order(client, rsps, tmp_path):
 
 
 def test_predict_files_checks_every_file_before_sending_any(client, rsps, tmp_path):
-    good = [write_image(tmp_path, f"img{n}.png") for n in range(4)]
+    good = [write_image(tmp_path / f"img{n}.png") for n in range(4)]
     for _name, bad in bad_inputs(tmp_path).items():
         with pytest.raises((OSError, errors.InvalidImageError)):
             client.predict_files("m1", good + [bad], batch_size=1)
@@ -795,7 +753,7 @@ def test_predict_files_raises_when_a_batch_fails(client, rsps, tmp_path):
     paths, numbers = numbered_images(tmp_path, 6)
 
     def callback(request):
-        parts = parse_multipart(request)[1]
+        parts = request_multipart(request)[1]
         names = [p[1] for p in parts]
         if 2 in [numbers[p[3]] for p in parts]:
             return json_response({"message": "Model does not exist", "code": 404}, 404)
@@ -807,7 +765,7 @@ def test_predict_files_raises_when_a_batch_fails(client, rsps, tmp_path):
 
 
 def test_predictions_of_the_wrong_count_shape_or_name_are_server_errors(client, rsps, tmp_path):
-    path = write_image(tmp_path, "a.png")
+    path = write_image(tmp_path / "a.png")
     bodies = [
         {"result": []},
         {"result": [prediction_json("0.png"), prediction_json("1.png")]},
@@ -822,7 +780,7 @@ def test_predictions_of_the_wrong_count_shape_or_name_are_server_errors(client, 
         rsps.upsert(responses.POST, API + "/LabelFile/", json=body)
         with pytest.raises(errors.ServerError):
             client.predict_file("m1", path)
-    two = [path, write_image(tmp_path, "b.png", seed=3)]
+    two = [path, write_image(tmp_path / "b.png", seed=3)]
     rsps.upsert(responses.POST, API + "/LabelFile/", json={"result": [prediction_json("0.png"), prediction_json("")]})
     with pytest.raises(errors.ServerError):  # some named, some not: the unnamed one matches nothing
         client.predict_files("m1", two)
@@ -883,7 +841,7 @@ def test_each_error_status_raises_its_class_from_a_client_call(rsps, status, cls
 
 
 def test_a_server_side_invalid_image_is_an_invalid_image_error(client, rsps, tmp_path):
-    path = write_image(tmp_path, "a.png")
+    path = write_image(tmp_path / "a.png")
     rsps.add(responses.GET, API + "/Model/", json=model_json("m1"))
     rsps.add(responses.POST, API + "/UploadFile/", status=400, json={
         "message": "File is not a valid PNG or JPEG image", "code": 400,

@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from helpers import write_image
 
 from nanoclient.evaluate import (
     EvaluationResult,
@@ -113,12 +113,6 @@ def test_perfect_and_empty_and_mismatched():
         evaluate_predictions([(Path("a.png"), "a")], [])
 
 
-def _png(path: Path, colour: tuple) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (16, 16), colour).save(path)
-    return path
-
-
 class FakeClient:
     """Answers predict_files from a file-name -> label table, recording every call."""
 
@@ -141,13 +135,13 @@ class FakeClient:
 
 def test_run_evaluation_predicts_all_images_in_one_call_and_keeps_order(tmp_path):
     root = tmp_path / "data"
-    _png(root / "train" / "cat" / "ignored.png", (1, 2, 3))  # the train split is not evaluated
+    write_image(root / "train" / "cat" / "ignored.png", (1, 2, 3))  # the train split is not evaluated
     files = [
-        _png(root / "test" / "cat" / "c1.png", (200, 0, 0)),
-        _png(root / "test" / "cat" / "c2.png", (210, 0, 0)),
-        _png(root / "test" / "dog" / "d1.png", (0, 200, 0)),
-        _png(root / "test" / "dog" / "d2.png", (0, 210, 0)),
-        _png(root / "test" / "dog" / "d3.png", (0, 220, 0)),
+        write_image(root / "test" / "cat" / "c1.png", (200, 0, 0)),
+        write_image(root / "test" / "cat" / "c2.png", (210, 0, 0)),
+        write_image(root / "test" / "dog" / "d1.png", (0, 200, 0)),
+        write_image(root / "test" / "dog" / "d2.png", (0, 210, 0)),
+        write_image(root / "test" / "dog" / "d3.png", (0, 220, 0)),
     ]
     (root / "test" / "dog" / "notes.txt").write_text("not an image")
     (root / "test" / "dog" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")  # skipped, not sent
@@ -175,8 +169,8 @@ def test_run_evaluation_predicts_all_images_in_one_call_and_keeps_order(tmp_path
 
 def test_find_then_evaluate_images_in_two_steps(tmp_path):
     """The CLI's form: find first (to size a progress bar), then predict and score."""
-    _png(tmp_path / "cat" / "c.png", (200, 0, 0))
-    _png(tmp_path / "dog" / "d.png", (0, 200, 0))
+    write_image(tmp_path / "cat" / "c.png", (200, 0, 0))
+    write_image(tmp_path / "dog" / "d.png", (0, 200, 0))
     (tmp_path / "dog" / "fake.jpg").write_text("text, not a JPEG")
     items, skipped = find_test_images(tmp_path)
     assert [(p.name, label) for p, label in items] == [("c.png", "cat"), ("d.png", "dog")]
@@ -189,8 +183,8 @@ def test_find_then_evaluate_images_in_two_steps(tmp_path):
 
 
 def test_run_evaluation_uses_the_folder_itself_without_test_split(tmp_path):
-    _png(tmp_path / "a" / "1.png", (0, 0, 0))
-    _png(tmp_path / "b" / "2.png", (9, 9, 9))
+    write_image(tmp_path / "a" / "1.png", (0, 0, 0))
+    write_image(tmp_path / "b" / "2.png", (9, 9, 9))
     client = FakeClient({"1.png": "a", "2.png": "b"})
     result = run_evaluation(client, "m", tmp_path)
     assert result.accuracy == 1.0 and result.labels == ["a", "b"]

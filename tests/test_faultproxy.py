@@ -8,8 +8,6 @@ recording upstream in this process; the faults that matter (stored yet unanswere
 from __future__ import annotations
 
 import concurrent.futures
-import email.parser
-import email.policy
 import http.server
 import itertools
 import json
@@ -21,7 +19,6 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from conftest import make_image
 from faultproxy import (
     FaultProxy,
     filter_headers,
@@ -31,8 +28,10 @@ from faultproxy import (
     shuffle_result_list,
     split_multipart,
 )
+from helpers import counts, make_image, multipart_parts
 
-AUTH = ("proxy-test-key", "")
+KEY = "proxy-test-key"
+AUTH = (KEY, "")
 IC = "/ImageCategorization"
 TIMEOUT = 30
 BROKEN = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)
@@ -41,25 +40,9 @@ BROKEN = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodi
 # ---------------------------------------------------------------------- helpers
 
 
-def parse_multipart(body: bytes, content_type: str) -> list[tuple[str | None, str | None, bytes]]:
-    """(field name, file name, bytes) of each part, parsed independently of the proxy (email package)."""
-    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
-    assert msg.is_multipart()
-    return [(p.get_param("name", header="content-disposition"), p.get_filename(), p.get_payload(decode=True))
-            for p in msg.iter_parts()]
-
-
 def images(n: int, color: tuple[int, int, int], first_seed: int) -> list[bytes]:
     """``n`` distinct images of one colour (the local server deduplicates identical bytes)."""
     return [make_image(color, seed=first_seed + i) for i in range(n)]
-
-
-def counts(base: str, model_id: str) -> dict[str, int]:
-    """Category counts of a model, read from ``base`` (pass the upstream URL to bypass the proxy)."""
-    r = requests.get(base + IC + "/Model/", params={"modelId": model_id}, auth=AUTH, timeout=TIMEOUT)
-    assert r.status_code == 200, r.text
-    return {c["name"]: c["count"] for c in r.json()["categories"]}
 
 
 def upload(base: str, model_id: str, category: str, blobs: list[bytes], *, fields_as_parts: bool = False,
@@ -171,13 +154,13 @@ def test_keep_first_file_part_keeps_fields_and_bytes_exactly():
 
     new_body, removed = keep_first_file_part(body, ctype)
     assert removed == 2
-    assert parse_multipart(new_body, ctype) == [("modelId", None, b"m1"), ("file", "f0.png", blobs[0]),
+    assert multipart_parts(new_body, ctype) == [("modelId", None, b"m1"), ("file", "f0.png", blobs[0]),
                                                 ("category", "", b"Bag")]
     # the parts are kept byte for byte, and splitting/joining is lossless
     boundary = ctype.split("boundary=")[1]
     parts = split_multipart(body, boundary)
     assert [part_name(p) for p in parts] == ["modelId", "file", "category", "file", "file"]
-    assert parse_multipart(join_multipart(parts, boundary), ctype) == parse_multipart(body, ctype)
+    assert multipart_parts(join_multipart(parts, boundary), ctype) == multipart_parts(body, ctype)
 
     # nothing to remove, or not multipart: unchanged
     one = requests.Request("POST", "http://x/", files=[("file", ("a.png", blobs[0]))]).prepare()
@@ -337,7 +320,7 @@ def test_faults_against_a_real_server(server_factory):
                                                               auth=AUTH, timeout=TIMEOUT), range(16)))
         assert {a.status_code for a in answers} == {200} and {a.json()["model_id"] for a in answers} == {model_id}
         assert not [k for a in (r, via_proxy, *answers) for k in a.headers if k.lower().startswith("nanoclient-")]
-        assert counts(direct, model_id) == {"Bag": 0, "Coat": 0}
+        assert counts(direct, model_id, KEY) == {"Bag": 0, "Coat": 0}
 
         # answer lost after the server stored the upload: a broken connection, or a 500
         red = (make_image((220, 20, 20), seed=s) for s in itertools.count(100))
@@ -346,12 +329,12 @@ def test_faults_against_a_real_server(server_factory):
             proxy.drop_style = style
             with pytest.raises(BROKEN):
                 upload(proxy.url, model_id, "Bag", [next(red)])
-            assert counts(direct, model_id)["Bag"] == stored
+            assert counts(direct, model_id, KEY)["Bag"] == stored
         proxy.drop_mode = "500"
         r = upload(proxy.url, model_id, "Bag", [next(red)])
         assert r.status_code == 500 and r.json()["code"] == 500
-        assert counts(direct, model_id)["Bag"] == 3
-        assert counts(proxy.url, model_id)["Bag"] == 3  # GETs pass untouched even at rate 1.0
+        assert counts(direct, model_id, KEY)["Bag"] == 3
+        assert counts(proxy.url, model_id, KEY)["Bag"] == 3  # GETs pass untouched even at rate 1.0
         proxy.fail_after_rate = 0.0
         assert (proxy.stats.dropped, proxy.stats.injected_500) == (2, 1)
 
@@ -374,7 +357,7 @@ def test_faults_against_a_real_server(server_factory):
             time.sleep(0.05)
         assert limited >= 1 and a.status_code == 200, a.text
         assert proxy.stats.forwarded == forwarded + 1 and proxy.stats.rate_limited == 3 + limited
-        assert counts(direct, model_id)["Bag"] == 4  # only the request after the window was stored
+        assert counts(direct, model_id, KEY)["Bag"] == 4  # only the request after the window was stored
 
         # first_part_only: only the first file part of a batch is stored, fields in the query or as parts
         proxy.first_part_only = True
@@ -382,11 +365,11 @@ def test_faults_against_a_real_server(server_factory):
         r = upload(proxy.url, model_id, "Coat", blue[0:3])
         assert r.status_code == 200 and {c["name"]: c["count"] for c in r.json()["categories"]}["Coat"] == 1
         r = upload(proxy.url, model_id, "Coat", blue[3:6], fields_as_parts=True)
-        assert r.status_code == 200 and counts(direct, model_id)["Coat"] == 2
+        assert r.status_code == 200 and counts(direct, model_id, KEY)["Coat"] == 2
         assert (proxy.stats.rewritten, proxy.stats.parts_removed) == (2, 4)
         proxy.first_part_only = False
         assert upload(proxy.url, model_id, "Coat", blue[6:9]).status_code == 200
-        assert counts(direct, model_id)["Coat"] == 5
+        assert counts(direct, model_id, KEY)["Coat"] == 5
 
         # and whatever the server says about itself stays hidden
         if any(k.lower().startswith("nanoclient-") for k in upload(direct, model_id, "Coat", blue[:1]).headers):

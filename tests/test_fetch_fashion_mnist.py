@@ -4,9 +4,7 @@ from __future__ import annotations
 import functools
 import gzip
 import http.server
-import importlib.util
 import random
-import socket
 import struct
 import subprocess
 import sys
@@ -14,19 +12,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from helpers import closed_port, load_script
 from PIL import Image
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "fetch_fashion_mnist.py"
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("fetch_fashion_mnist", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-fetch = _load_script()
+fetch = load_script(SCRIPT)
 
 
 def _idx(dims, values: bytes) -> bytes:
@@ -84,7 +76,7 @@ def test_writes_first_n_per_class_with_exact_pixels(tmp_path, source):
         for class_name, indexes in expected.items():
             files = sorted((out / split / class_name).iterdir())
             assert [f.name for f in files] == [f"{split}_{i:05d}.png" for i in indexes]
-            for f, i in zip(files, indexes):
+            for f, i in zip(files, indexes, strict=True):
                 with Image.open(f) as image:
                     assert image.format == "PNG" and image.mode == "L" and image.size == (28, 28)
                     assert image.tobytes() == images[i]
@@ -109,12 +101,6 @@ def test_uncompressed_files_in_a_folder_are_accepted(tmp_path):
     assert len(list((tmp_path / "out").rglob("*.png"))) == 20
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_url_source_with_fallback_after_a_dead_one(tmp_path, source):
     folder, truth = source
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
@@ -123,7 +109,7 @@ def test_url_source_with_fallback_after_a_dead_one(tmp_path, source):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        dead = f"http://127.0.0.1:{_closed_port()}/"
+        dead = f"http://127.0.0.1:{closed_port()}/"
         live = f"http://127.0.0.1:{server.server_address[1]}"
         result = _run("--source", dead, "--source", live, "--out", tmp_path / "out", "--train", 1, "--test", 1)
     finally:

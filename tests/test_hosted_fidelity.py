@@ -10,14 +10,12 @@ itself, never through the proxy.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import requests
-from conftest import make_image
 from faultproxy import FaultProxy
+from helpers import make_image, run_cli
 
 from nanoclient import Client
 
@@ -37,10 +35,8 @@ def folder_of(root: Path, per_category: int) -> Path:
 
 
 def upload(url: str, folder: Path, model_id: str, cache: Path, *extra: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, NANONETS_API_KEY=KEY, NANONETS_BASE_URL=url, NANONETS_MODEL_ID=model_id,
-               NANOCLIENT_CACHE_DIR=str(cache), NANOCLIENT_CONFIG=str(cache / "none.ini"))
-    return subprocess.run([sys.executable, "-m", "nanoclient", "upload", str(folder), "--json", *extra],
-                          env=env, capture_output=True, text=True, timeout=600)
+    """``nanoclient upload FOLDER --json EXTRA`` in a subprocess, against ``url`` as KEY."""
+    return run_cli(url, KEY, "upload", folder, "--json", *extra, cache=cache, model_id=model_id, timeout=600)
 
 
 def truth(server, model_id: str) -> dict[str, int]:

@@ -1,12 +1,12 @@
 """scripts/make_images.py: the project's own image set, reproducible from a seed."""
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import load_script
 from PIL import Image
 
 from nanoclient.images import check_image_file, find_labelled_images
@@ -15,14 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "make_images.py"
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("make_images", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-make_images = _load_script()
+make_images = load_script(SCRIPT)
 
 
 def _files(root: Path) -> dict:

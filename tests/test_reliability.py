@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_image
+from helpers import RawServer, cli_env, closed_port, make_image, model_counts, run_cli
 
 from nanoclient import Client, errors
 
@@ -34,19 +34,6 @@ def labelled_folder(root: Path, per_category: int, *, offset: int = 0) -> Path:
             seed = hash((category, i + offset)) & 0xFFFF_FFFF
             (folder / f"{i + offset:04d}.png").write_bytes(make_image(COLORS[category], seed=seed))
     return root
-
-
-def cli(url: str, *args: str, cache: Path, model_id: str = "", timeout: float = 300) -> subprocess.CompletedProcess:
-    env = dict(os.environ, NANONETS_API_KEY=KEY, NANONETS_BASE_URL=url, NANOCLIENT_CACHE_DIR=str(cache),
-               NANOCLIENT_CONFIG=str(cache / "none.ini"))
-    if model_id:
-        env["NANONETS_MODEL_ID"] = model_id
-    return subprocess.run([sys.executable, "-m", "nanoclient", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def counts(model) -> dict[str, int]:
-    return {c.name: c.count for c in model.categories}
 
 
 def assert_data_dir_consistent(data_dir: Path, *, crashed: bool = False) -> None:
@@ -85,14 +72,14 @@ def test_upload_through_injected_503s_counts_every_image_once(server_factory, tm
                 break
             except errors.ServerError:
                 continue
-    result = cli(server.url, "upload", str(folder), "--json", cache=tmp_path / "cache", model_id=model.id)
+    result = run_cli(server.url, KEY, "upload", str(folder), "--json", cache=tmp_path / "cache", model_id=model.id)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert (report["uploaded"], report["failed"]) == (300, 0)
     server.stop()
     server = server_factory()  # same data dir, no faults, to read the truth
     with Client(KEY, server.url) as client:
-        assert counts(client.get_model(model.id)) == {c: 100 for c in CATEGORIES}
+        assert model_counts(client.get_model(model.id)) == {c: 100 for c in CATEGORIES}
 
 
 def test_server_killed_mid_upload_loses_and_doubles_nothing(server_factory, tmp_path):
@@ -101,9 +88,8 @@ def test_server_killed_mid_upload_loses_and_doubles_nothing(server_factory, tmp_
     with Client(KEY, server.url) as client:
         model = client.create_model(CATEGORIES)
     cache = tmp_path / "cache"
-    env = dict(os.environ, NANONETS_API_KEY=KEY, NANONETS_BASE_URL=server.url, NANONETS_MODEL_ID=model.id,
-               NANOCLIENT_CACHE_DIR=str(cache), NANOCLIENT_CONFIG=str(cache / "none.ini"),
-               NANOCLIENT_RETRIES="2")  # the default would wait out the dead server for a minute
+    env = cli_env(server.url, KEY, cache=cache, model_id=model.id,
+                  NANOCLIENT_RETRIES="2")  # the default would wait out the dead server for a minute
     # small batches, few workers: the upload takes about 2 s, long enough to be killed in the middle
     upload = subprocess.Popen([sys.executable, "-m", "nanoclient", "upload", str(folder), "--json",
                                "--batch-size", "2", "--workers", "2"], env=env,
@@ -124,10 +110,10 @@ def test_server_killed_mid_upload_loses_and_doubles_nothing(server_factory, tmp_
     assert_data_dir_consistent(server.data_dir, crashed=True)  # as the crash left it, before any sweep
 
     server.start()
-    result = cli(server.url, "upload", str(folder), "--json", cache=cache, model_id=model.id)
+    result = run_cli(server.url, KEY, "upload", str(folder), "--json", cache=cache, model_id=model.id)
     assert result.returncode == 0, result.stderr
     with Client(KEY, server.url) as client:
-        assert counts(client.get_model(model.id)) == {c: 50 for c in CATEGORIES}
+        assert model_counts(client.get_model(model.id)) == {c: 50 for c in CATEGORIES}
     server.stop()
     assert_data_dir_consistent(server.data_dir)
 
@@ -152,43 +138,6 @@ def test_server_killed_while_training_finishes_after_restart(server_factory, tmp
 
 
 # ---------------------------------------------------------------- network faults, client side
-
-class RawServer:
-    """A loopback TCP server that answers every connection with ``behaviour(conn)``; counts connections."""
-
-    def __init__(self, behaviour) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/api/v2"
-        self.connections = 0
-        self.behaviour = behaviour
-        self.open: list[socket.socket] = []
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            self.open.append(conn)
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
-
-    def _answer(self, conn: socket.socket) -> None:
-        try:
-            conn.recv(65536)
-            self.behaviour(conn)
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self.sock.close()
-        for conn in self.open:
-            conn.close()
-
 
 def reset_mid_response(conn: socket.socket) -> None:
     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n[{\"model_id\":")
@@ -230,9 +179,7 @@ def test_network_faults_become_nanoclient_errors_after_retries(behaviour, error,
 
 
 def test_connection_refused_is_a_connection_error():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again: nothing listens there
+    port = closed_port()  # nothing listens there
     with Client(KEY, f"http://127.0.0.1:{port}/api/v2", max_retries=1) as client:
         client._transport._sleep = lambda s: None
         with pytest.raises(errors.APIConnectionError, match="refused"):
@@ -286,7 +233,7 @@ def test_load_many_clients_upload_and_predict(server_factory, tmp_path):
                 expected[category] += 1
                 i += 1
             sent[model.id] = expected
-            assert counts(client.get_model(model.id)) == expected
+            assert model_counts(client.get_model(model.id)) == expected
 
     def predictor() -> None:
         with Client(KEY, server.url, max_retries=0) as client:

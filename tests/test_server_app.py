@@ -6,7 +6,7 @@ import base64
 import io
 
 import pytest
-from conftest import make_image
+from helpers import make_image
 
 from nanoclient.server.app import DROP_MARKER, DropMarkedConnections, create_app
 from nanoclient.server.config import DEDUPE_HEADER, ServerConfig
@@ -85,8 +85,30 @@ def test_http_level_errors_are_json(make_app):
     assert _is_error_body(bearer, 401)
     assert _is_error_body(client.get(IC + "/Model/", headers=_auth()), 400)  # no modelId
     assert client.get("/healthz").get_json() == {"status": "ok"}
-    spec = client.get("/api/v2/openapi.json").get_json()
-    assert spec["openapi"].startswith("3.") and "/ImageCategorization/UploadFile/" in spec["paths"]
+
+
+def test_the_openapi_document_lists_exactly_the_routes(make_app):
+    """No route the document does not list, no listed operation without a route."""
+    import re
+
+    from nanoclient.server.operations import OPERATIONS
+
+    app = make_app()
+    spec = app.test_client().get("/api/v2/openapi.json").get_json()
+    root = spec["servers"][0]["url"]
+    documented = {(method.upper(), root + path.rstrip("/")) for path, item in spec["paths"].items() for method in item}
+    open_endpoints = {"healthz", "openapi"}  # outside the API: no key needed, not in the document
+    routed = {
+        (method, re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule).rstrip("/"))
+        for rule in app.url_map.iter_rules() if rule.endpoint not in open_endpoints
+        for method in rule.methods - {"HEAD", "OPTIONS"}  # added by Flask to every GET and route
+    }
+    assert routed == documented
+    assert {rule.endpoint for rule in app.url_map.iter_rules()} == open_endpoints | {op.name for op in OPERATIONS}
+    by_id = {entry["operationId"]: entry for item in spec["paths"].values() for entry in item.values()}
+    assert sorted(by_id) == sorted(op.name for op in OPERATIONS)
+    for op in OPERATIONS:  # --fail-after-rate's 500 is documented exactly where it can happen
+        assert ("500" in by_id[op.name]["responses"]) == op.mutates, op.name
 
 
 def test_an_unexpected_exception_becomes_a_500_json_body(make_app, monkeypatch):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import make_image
+from helpers import make_image
 
 from nanoclient import Client, NotFoundError
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 import requests
-from conftest import make_image, start_server
+from helpers import counts, make_image, start_server
 
 RED, BLUE = (220, 30, 30), (30, 30, 220)
 KEY = "beta"
@@ -104,10 +104,6 @@ def call(server, method: str, op: str, expect: int, key: str = KEY, **kwargs):
     return body
 
 
-def counts(server, model_id: str):
-    return [c["count"] for c in call(server, "GET", "Model/", 200, params={"modelId": model_id})["categories"]]
-
-
 @pytest.fixture(scope="module")
 def trained(server):
     """A trained red/blue model of KEY."""
@@ -154,9 +150,9 @@ def test_invalid_files_are_refused_and_nothing_is_stored(server):
     big = [good, ("file", ("huge.png", b"\x89PNG\r\n\x1a\n" + b"\0" * (1024 * 1024)))]
     body = call(server, "POST", "UploadFile/", 413, data={"modelId": model_id, "category": "red"}, files=big)
     assert "1 MB" in body["errors"][0]["message"]
-    assert counts(server, model_id) == [0, 0]
+    assert counts(server.url, model_id, KEY) == {"red": 0, "blue": 0}
     call(server, "POST", "UploadFile/", 200, data={"modelId": model_id, "category": "red"}, files=[good])
-    assert counts(server, model_id) == [1, 0]
+    assert counts(server.url, model_id, KEY) == {"red": 1, "blue": 0}
 
 
 def test_missing_or_unknown_fields(server):
@@ -189,7 +185,7 @@ def test_urls_partial_none_and_hostile(server, hosts, trained):
                f"{host}/to-ftp", f"{host}/endless", f"{host}/drip", silent, "http://127.0.0.1:9/refused.png"]
     body = call(server, "POST", "UploadUrls/", 400, data={"modelId": model_id, "category": "red", "urls": hostile})
     assert len(body["errors"]) == len(hostile)
-    assert counts(server, model_id) == [0, 0]
+    assert counts(server.url, model_id, KEY) == {"red": 0, "blue": 0}
     partial = call(server, "POST", "UploadUrls/", 202,
                    data={"modelId": model_id, "category": "red", "urls": [f"{host}/red.png", f"{host}/missing.png"]})
     assert partial["categories"][0]["count"] == 1

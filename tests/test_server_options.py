@@ -7,7 +7,7 @@ import sys
 import time
 
 import requests
-from conftest import URL_LINE, ServerProcess, make_image
+from helpers import URL_LINE, ServerProcess, counts, make_image, upload_images
 
 from nanoclient.server.config import DEDUPE_HEADER
 
@@ -78,29 +78,18 @@ def _model_with(server, key="k"):
     return created
 
 
-def _upload(url, model_id, category, images, key="k"):
-    files = [("file", (f"{i}.png", image, "image/png")) for i, image in enumerate(images)]
-    return requests.post(f"{url}/ImageCategorization/UploadFile/", params={"modelId": model_id, "category": category},
-                         files=files, auth=(key, ""), timeout=60)
-
-
-def _counts(url, model_id, key="k"):
-    model = requests.get(f"{url}/ImageCategorization/Model/", params={"modelId": model_id}, auth=(key, ""), timeout=30)
-    return [c["count"] for c in model.json()["categories"]]
-
-
 def test_serve_declares_deduplication_and_no_dedupe_drops_it(server_factory, tmp_path):
     image = make_image((200, 10, 10))
     kind = server_factory()
     created = _model_with(kind)
     model_id = created.json()["model_id"]
-    twice = _upload(kind.url, model_id, "a", [image, image])
-    again = _upload(kind.url, model_id, "a", [image])
+    twice = upload_images(kind.url, model_id, "a", [image, image], "k")
+    again = upload_images(kind.url, model_id, "a", [image], "k")
     refused = _get(kind, "")
     assert (twice.status_code, again.status_code, refused.status_code) == (200, 200, 401)
     for answer in (created, twice, again, refused):
         assert answer.headers[DEDUPE_HEADER] == "sha256"
-    assert _counts(kind.url, model_id) == [1, 0]
+    assert counts(kind.url, model_id, "k") == {"a": 1, "b": 0}
     assert DEDUPE_HEADER not in requests.get(kind.root + "/healthz", timeout=10).headers
 
     # started by hand to see its whole stdout: the base URL first, nothing else
@@ -112,10 +101,11 @@ def test_serve_declares_deduplication_and_no_dedupe_drops_it(server_factory, tmp
         created = requests.post(f"{url}/ImageCategorization/Model/", data={"categories": ["a", "b"]},
                                 auth=("k", ""), timeout=30)
         model_id = created.json()["model_id"]
-        twice, again = _upload(url, model_id, "a", [image, image]), _upload(url, model_id, "a", [image])
+        twice = upload_images(url, model_id, "a", [image, image], "k")
+        again = upload_images(url, model_id, "a", [image], "k")
         for answer in (created, twice, again, requests.get(f"{url}/ImageCategorization/Models/", timeout=30)):
             assert DEDUPE_HEADER not in answer.headers
-        assert _counts(url, model_id) == [3, 0]  # within one request and across requests
+        assert counts(url, model_id, "k") == {"a": 3, "b": 0}  # within one request and across requests
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=30)
@@ -144,8 +134,8 @@ def test_fail_after_rate_one_stores_the_upload_then_answers_500_or_drops(server_
     [model] = _get(server, "k").json()  # created, whatever the answer said
     for n in range(1, 7):
         image = make_image((30 * n, 0, 0))
-        outcomes.append(outcome(lambda image=image: _upload(server.url, model["model_id"], "a", [image])))
-        assert _counts(server.url, model["model_id"]) == [n, 0]  # stored each time
+        outcomes.append(outcome(lambda image=image: upload_images(server.url, model["model_id"], "a", [image], "k")))
+        assert counts(server.url, model["model_id"], "k") == {"a": n, "b": 0}  # stored each time
     assert set(outcomes) == {500, "dropped"}
     assert requests.get(server.root + "/healthz", timeout=10).status_code == 200  # dropping hurt nothing
     assert "fail after processing" in server.log()
@@ -155,8 +145,8 @@ def test_shuffle_results_answers_predictions_out_of_input_order(server_factory, 
     server = server_factory("--shuffle-results", "--fail-seed", "5", "--min-images", "3")
     url = server.url + "/ImageCategorization"
     model_id = _model_with(server).json()["model_id"]
-    assert _upload(server.url, model_id, "a", [make_image((220, 20, 20), seed=i) for i in range(3)]).ok
-    assert _upload(server.url, model_id, "b", [make_image((20, 20, 220), seed=i) for i in range(3)]).ok
+    assert upload_images(server.url, model_id, "a", [make_image((220, 20, 20), seed=i) for i in range(3)], "k").ok
+    assert upload_images(server.url, model_id, "b", [make_image((20, 20, 220), seed=i) for i in range(3)], "k").ok
     assert requests.post(url + "/Train/", params={"modelId": model_id}, auth=("k", ""), timeout=30).ok
     deadline = time.monotonic() + 180
     while (state := requests.get(url + "/Model/", params={"modelId": model_id}, auth=("k", ""),
@@ -182,3 +172,17 @@ def test_serve_help_names_the_options_that_drop_kindnesses():
     for option in ("--dedupe / --no-dedupe", "--shuffle-results", "--fail-after-rate", "--fail-seed"):
         assert option in text, option
     assert "promises no deduplication" in text and "Nanoclient-Dedupe" in text and "promises no order" in text
+
+
+def test_serve_option_defaults_are_server_config_defaults():
+    from dataclasses import fields
+
+    from nanoclient.server.command import serve
+    from nanoclient.server.config import ServerConfig
+
+    defaults = {param.name: param.default for param in serve.params}
+    shared = [f for f in fields(ServerConfig) if f.name in defaults and f.name not in ("data_dir", "api_keys")]
+    assert len(shared) >= 9
+    for f in shared:
+        assert defaults[f.name] == f.default, f.name
+    assert defaults["fetch_max_mb"] * 1024 * 1024 == ServerConfig.fetch_max_bytes

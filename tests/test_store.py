@@ -6,7 +6,7 @@ import sqlite3
 import time
 
 import pytest
-from conftest import make_image
+from helpers import make_image
 
 from nanoclient.server.store import (
     DB_NAME,
@@ -162,7 +162,7 @@ def test_training_runs_queue_once_and_resume(tmp_path):
     assert started.state == RUN_TRAINING and started.last_image_id > 0 and started.image_count == 1
     assert store.start_run(run.id) is None  # only a queued run starts
     # training with nothing new since it started: Train again does not queue another run
-    assert store.queue_run(model_id) == (store.run(run.id), False)
+    assert store.queue_run(model_id) == (started, False)
     store.add_images(model_id, [("blue", store.put_image(make_image((0, 0, 255))), "b.png")])
     follow_up, created = store.queue_run(model_id)
     assert created and follow_up.id > run.id
@@ -171,7 +171,7 @@ def test_training_runs_queue_once_and_resume(tmp_path):
     reopened = Store(tmp_path / "data")
     try:
         assert reopened.requeue_unfinished_runs() == [run.id, follow_up.id]
-        assert reopened.run(run.id).state == RUN_QUEUED
+        assert reopened.start_run(run.id).state == RUN_TRAINING  # requeued, so it starts again
     finally:
         reopened.close()
 

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 import requests
-from conftest import make_image
+from helpers import counts, make_image, upload_images
 
 from nanoclient import Client, NotFoundError
 from nanoclient.server.config import DEDUPE_HEADER
@@ -106,30 +106,19 @@ def test_loading_the_plugin_costs_nothing():
 # ---------------------------------------------------------------- as unkind as the hosted service by default
 
 
-def _upload(base_url, model_id, category, images, key="test-key"):
-    files = [("file", (f"{i}.png", image, "image/png")) for i, image in enumerate(images)]
-    return requests.post(_op(base_url, "UploadFile/"), params={"modelId": model_id, "category": category},
-                         files=files, auth=(key, ""))
-
-
-def _counts(base_url, model_id, key="test-key"):
-    model = requests.get(_op(base_url, "Model/"), params={"modelId": model_id}, auth=(key, "")).json()
-    return [c["count"] for c in model["categories"]]
-
-
 def test_by_default_the_fake_neither_deduplicates_nor_keeps_result_order(tmp_path):
     image = make_image(RED, seed=1)
     with fake_nanonets(min_images=3) as fake:
         created = requests.post(_op(fake.base_url, "Model/"), data={"categories": ["red", "blue"]}, auth=("k", ""))
         model_id = created.json()["model_id"]
-        twice = _upload(fake.base_url, model_id, "red", [image, image, make_image(RED, seed=2)], key="k")
-        again = _upload(fake.base_url, model_id, "red", [image], key="k")
+        twice = upload_images(fake.base_url, model_id, "red", [image, image, make_image(RED, seed=2)], "k")
+        again = upload_images(fake.base_url, model_id, "red", [image], "k")
         for answer in (created, twice, again):
             assert answer.status_code == 200 and DEDUPE_HEADER not in answer.headers
-        assert _counts(fake.base_url, model_id, key="k") == [4, 0]
-        _upload(fake.base_url, model_id, "blue", [make_image(BLUE, seed=i) for i in range(3)], key="k")
+        assert counts(fake.base_url, model_id, "k") == {"red": 4, "blue": 0}
+        upload_images(fake.base_url, model_id, "blue", [make_image(BLUE, seed=i) for i in range(3)], "k")
         assert requests.post(_op(fake.base_url, "Train/"), params={"modelId": model_id}, auth=("k", "")).ok
-        assert fake.wait_idle(180) and _counts(fake.base_url, model_id, key="k") == [4, 3]
+        assert fake.wait_idle(180) and counts(fake.base_url, model_id, "k") == {"red": 4, "blue": 3}
         names = [f"probe{i:02d}.png" for i in range(20)]
         answer = requests.post(_op(fake.base_url, "LabelFile/"), params={"modelId": model_id}, auth=("k", ""),
                                files=[("file", (n, make_image(BLUE, seed=60 + i))) for i, n in enumerate(names)])
@@ -143,11 +132,11 @@ def test_the_fake_can_be_as_kind_as_the_local_server():
         created = requests.post(_op(fake.base_url, "Model/"), data={"categories": ["red", "blue"]},
                                 auth=("test-key", ""))
         model_id = created.json()["model_id"]
-        uploads = [_upload(fake.base_url, model_id, "red", [image, image]),
-                   _upload(fake.base_url, model_id, "red", [image])]
+        uploads = [upload_images(fake.base_url, model_id, "red", [image, image], "test-key"),
+                   upload_images(fake.base_url, model_id, "red", [image], "test-key")]
         for answer in (created, *uploads, requests.get(_op(fake.base_url, "Models/"))):
             assert answer.headers[DEDUPE_HEADER] == "sha256"
-        assert _counts(fake.base_url, model_id) == [1, 0]
+        assert counts(fake.base_url, model_id, "test-key") == {"red": 1, "blue": 0}
         assert fake.app.extensions["nanoclient"]["config"].shuffle_results is False
 
 
@@ -163,7 +152,7 @@ def test_fail_after_rate_in_the_fake_stores_then_answers_500_or_breaks_the_conne
                     answer = requests.post(_op(fake.base_url, "Model/"), data={"categories": ["red", "blue"]},
                                            auth=("test-key", ""))
                 else:
-                    answer = _upload(fake.base_url, model_id, "red", [make_image(RED, seed=n)])
+                    answer = upload_images(fake.base_url, model_id, "red", [make_image(RED, seed=n)], "test-key")
             except requests.exceptions.ConnectionError as exc:  # what requests raises for a broken connection
                 causes = [exc, *exc.args]
                 assert not any(isinstance(c, NewConnectionError) for c in causes)  # "sent", not "refused"
@@ -176,7 +165,7 @@ def test_fail_after_rate_in_the_fake_stores_then_answers_500_or_breaks_the_conne
                 [model] = requests.get(_op(fake.base_url, "Models/"), auth=("test-key", "")).json()
                 model_id = model["model_id"]  # created, whatever the answer was
             else:
-                assert _counts(fake.base_url, model_id) == [n - 1, 0]  # each upload was stored
+                assert counts(fake.base_url, model_id, "test-key") == {"red": n - 1, "blue": 0}  # each one stored
         assert set(outcomes) == {500, "broken"}
         assert fake.request_count >= 7 * 2
 
@@ -186,3 +175,16 @@ def test_the_fixture_uses_the_unkind_defaults(nanonets_fake):
     assert (config.dedupe, config.shuffle_results, nanonets_fake.backend.dedupe) == (False, True, False)
     answer = requests.get(_op(nanonets_fake.base_url, "Models/"), auth=(nanonets_fake.api_key, ""))
     assert answer.status_code == 200 and DEDUPE_HEADER not in answer.headers
+
+
+def test_the_fake_differs_from_the_server_defaults_only_where_documented():
+    import inspect
+    from dataclasses import fields
+
+    from nanoclient.server.config import ServerConfig
+
+    server = {f.name: f.default for f in fields(ServerConfig) if f.name != "data_dir"}
+    fake = {name: p.default for name, p in inspect.signature(fake_nanonets).parameters.items() if name in server}
+    assert len(fake) >= 8
+    differ = {name for name, value in fake.items() if value != server[name]}
+    assert differ == {"min_images", "dedupe", "shuffle_results"}  # the documented unkindnesses, and speed

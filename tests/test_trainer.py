@@ -52,7 +52,7 @@ def test_learns_what_it_is_shown_and_measures_it_on_held_out_images(fitted):
     assert probabilities.shape == (40, 2)
     assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5) and (probabilities >= 0).all()
     predicted = [classifier.labels[i] for i in probabilities.argmax(axis=1)]
-    assert np.mean([p == t for p, t in zip(predicted, labels)]) >= 0.85
+    assert np.mean([p == t for p, t in zip(predicted, labels, strict=True)]) >= 0.85
 
 
 def test_saved_classifier_loads_without_pickle_and_predicts_the_same(fitted, tmp_path):
@@ -141,7 +141,7 @@ def test_shapes_at_any_angle_are_told_apart():
     classifier, _ = trainer.train(images, labels)
     probe = [polygon(sides, 1000 + i) for sides in (3, 4) for i in range(15)]
     predicted = [classifier.labels[i] for i in classifier.predict_proba(probe).argmax(axis=1)]
-    assert np.mean([p == t for p, t in zip(predicted, ["triangle"] * 15 + ["square"] * 15)]) >= 0.85
+    assert np.mean([p == t for p, t in zip(predicted, ["triangle"] * 15 + ["square"] * 15, strict=True)]) >= 0.85
 
 
 def test_spectrum_weight_is_chosen_by_validation():

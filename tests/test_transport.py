@@ -1,10 +1,8 @@
 """The SDK transport: auth, error mapping, retry policy, streamed multipart bodies, key hygiene."""
 from __future__ import annotations
 
-import base64
 import io
 import logging
-import socket
 import threading
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -12,7 +10,8 @@ from email.utils import format_datetime
 import pytest
 import requests
 import responses
-from werkzeug.formparser import parse_form_data
+from apimock import BASE
+from helpers import KEY, KEY_B64, RawServer, assert_key_hidden, closed_port, parse_multipart
 
 from nanoclient import errors
 from nanoclient._transport import (
@@ -25,22 +24,7 @@ from nanoclient._transport import (
     may_have_been_processed,
 )
 
-BASE = "https://api.example.test/api/v2"
-KEY = "sk-live-0123456789abcdefSECRET"
-KEY_B64 = base64.b64encode(f"{KEY}:".encode()).decode()
 URL = BASE + "/Thing/"
-
-
-def parse_multipart(body: bytes, content_type: str):
-    """(form, files) of a multipart body, parsed by werkzeug as the server does."""
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "CONTENT_TYPE": content_type,
-        "CONTENT_LENGTH": str(len(body)),
-        "wsgi.input": io.BytesIO(body),
-    }
-    _, form, files = parse_form_data(environ)
-    return form, files
 
 
 def make_transport(**kwargs):
@@ -48,12 +32,6 @@ def make_transport(**kwargs):
     kwargs.setdefault("max_retries", 3)
     transport = Transport(BASE, KEY, sleep=sleeps.append, random=lambda: 0.0, **kwargs)
     return transport, sleeps
-
-
-def assert_key_hidden(*things):
-    for thing in things:
-        for text in (str(thing), repr(thing)):
-            assert KEY not in text and KEY_B64 not in text
 
 
 @responses.activate
@@ -240,14 +218,8 @@ def test_a_creating_request_is_retried_after_an_answer_that_says_nothing_was_don
     assert sleeps == [1.0, 1.0, 1.0] and not may_have_been_processed(info.value)
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_refused_connection_is_retried_even_for_a_creating_request():
-    port = _closed_port()
+    port = closed_port()
     sleeps = []
     transport = Transport(f"http://127.0.0.1:{port}/api/v2", KEY, max_retries=2, sleep=sleeps.append)
     with pytest.raises(errors.APIConnectionError) as info:
@@ -256,69 +228,6 @@ def test_refused_connection_is_retried_even_for_a_creating_request():
     assert "connection refused" in info.value.message.lower()
     assert "\n" not in str(info.value)
     assert_key_hidden(info.value)
-
-
-class RawServer:
-    """A TCP server on 127.0.0.1 that reads one request per connection and answers with ``behaviour(conn)``."""
-
-    def __init__(self, behaviour):
-        self.behaviour = behaviour
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self.received = []
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}/api/v2"
-
-    def _serve(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn):
-        with conn:
-            conn.settimeout(5)
-            try:
-                self.received.append(_read_request(conn))
-                self.behaviour(conn)
-            except OSError:
-                pass
-
-    def close(self):
-        self._stop.set()
-        self.sock.close()
-        self.thread.join(5)
-
-
-def _read_request(conn) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    while len(body) < length:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return head + b"\r\n\r\n" + body
 
 
 def test_connection_dropped_mid_response_is_retried_then_raised():

@@ -14,31 +14,10 @@ import pytest
 import requests
 import responses
 from apimock import API, BASE, UploadApi, json_response, model_json
-from conftest import make_image
+from helpers import KEY, PATIENCE, make_image
 
 from nanoclient import Client, errors
 from nanoclient import client as client_module
-
-KEY = "sk-test-upload-key-0123456789"
-PATIENCE = 5.0
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def sleeps():
-    return []
-
-
-@pytest.fixture
-def client(rsps, sleeps):
-    with Client(KEY, BASE) as c:
-        c._transport._sleep = sleeps.append
-        yield c
 
 
 def images(folder: Path, categories: list[str], per_category: int) -> list[tuple]:

@@ -1,36 +1,45 @@
 """The local server's HTTP layer: the only module that knows about requests and responses.
 
-Each view parses what API.md allows (query string, form, multipart or JSON), calls the
-backend and renders a JSON answer. Every failure, expected or not, becomes the JSON error
+The app is made from the table of operations (``operations.py``): each becomes a route (with
+and without the trailing slash) to its handler; a hook checks the API key once, before any of
+them runs; the OpenAPI document at ``/api/v2/openapi.json`` is drawn from the same table.
+``/healthz`` and the document are open. Every failure, expected or not, becomes the JSON error
 body of API.md with the right status; never an HTML page.
 
 The kindnesses the hosted service does not promise are declared or dropped here: the
 DEDUPE_HEADER on every API response while the backend deduplicates, results in input order
 unless ``shuffle_results``, and faults injected before (``fail_rate``) or after
-(``fail_after_rate``) processing. A dropped connection cannot be made by Flask: the app marks
-the response with DROP_MARKER and the transport drops it (``DropMarkedConnections`` under
-waitress, ``nanoclient.testing`` in-process).
+(``fail_after_rate``, operations that mutate) processing. A dropped connection cannot be made
+by Flask: the app marks the response with DROP_MARKER and the transport drops it
+(``DropMarkedConnections`` under waitress, ``nanoclient.testing`` in-process).
 """
 from __future__ import annotations
 
 import logging
 import random
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any, Callable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from ..errors import BadRequestError, NanonetsError, ServerError
-from ..types import Model, Prediction
-from .backend import Backend, open_backend, url_errors
+from ..errors import NanonetsError, ServerError
+from . import forms
+from .backend import Backend
 from .config import API_ROOT, DEDUPE_BY_SHA256, DEDUPE_HEADER, ServerConfig
+from .openapi import openapi_document
+from .operations import OPERATIONS, PREFIX, Call, Operation
 from .wire import FailedAfterProcessingError, ServiceUnavailableError, error_body, wire_form
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger("nanoclient.server")
 
-IC = API_ROOT + "/ImageCategorization"
+IC = API_ROOT + PREFIX
 #: Extension key under which the app keeps its backend and config.
 EXTENSION = "nanoclient"
 #: Internal response header: "drop the connection instead of sending this answer". Never reaches
@@ -50,53 +59,33 @@ _HTTP_REASONS = {
 def create_app(config: ServerConfig, backend: Backend | None = None) -> Flask:
     """The Flask app of the local server.
 
-    Without ``backend`` one is opened on ``config.data_dir`` (sweeping it and resuming
-    unfinished training); ``app.extensions['nanoclient']['backend']`` gives access to it.
+    Without ``backend`` one is opened on ``config.data_dir`` (``Backend.from_config``: sweeping
+    it and resuming unfinished training); ``app.extensions['nanoclient']['backend']`` gives access to it.
     """
     if backend is None:
-        backend = open_backend(
-            config.data_dir,
-            api_keys=config.api_keys,
-            min_images=config.min_images,
-            fetch_timeout=config.fetch_timeout,
-            fetch_max_bytes=config.fetch_max_bytes,
-            dedupe=config.dedupe,
-        )
-    app = Flask("nanoclient.server")
+        backend = Backend.from_config(config)
+    app = Flask("nanoclient.server", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_upload_bytes
     app.config["MAX_FORM_MEMORY_SIZE"] = min(config.max_upload_bytes, 8 * 1024 * 1024)
-    app.config["JSON_SORT_KEYS"] = False
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if isinstance(app.json, DefaultJSONProvider):
+        app.json.sort_keys = False  # keys in the order API.md shows them
     app.url_map.strict_slashes = False  # the trailing slash is optional everywhere
     chaos = random.Random(config.fail_seed)  # which requests fail (--fail-rate, --fail-after-rate)
-    shuffler = random.Random(config.fail_seed)  # its own stream: shuffling does not move the failures
-    mutating: set[str] = set()  # endpoints that change data: --fail-after-rate applies to them
+    # its own stream: shuffling does not move the failures
+    shuffler = random.Random(config.fail_seed) if config.shuffle_results else None
     app.extensions[EXTENSION] = {"backend": backend, "config": config}
-
-    def route(path: str, method: str, *, mutates: bool = False):
-        """Register a view for IC + path, with and without the trailing slash."""
-        bare = IC + path.rstrip("/")
-        endpoint = f"{method}:{bare}"
-        if mutates:
-            mutating.add(endpoint)
-
-        def register(view):
-            for rule in (bare, bare + "/"):
-                app.add_url_rule(rule, endpoint, view, methods=[method])
-            return view
-
-        return register
-
-    def in_answer_order(results: Sequence[Prediction]) -> list[Prediction]:
-        """Results in input order, or shuffled with --shuffle-results (the hosted service promises no order)."""
-        ordered = list(results)
-        if config.shuffle_results:
-            shuffler.shuffle(ordered)
-        return ordered
+    operations = {operation.name: operation for operation in OPERATIONS}
+    for operation in OPERATIONS:
+        view = _view(operation, backend, shuffler)
+        for rule in (operation.rule, operation.rule + "/"):
+            app.add_url_rule(rule, operation.name, view, methods=[operation.method])
+    document = openapi_document(OPERATIONS)
 
     def fail_after_processing(response: Response) -> Response:
         """With --fail-after-rate, replace a processed mutation's 2xx answer by a 500 or a dropped connection."""
-        if not (config.fail_after_rate and request.endpoint in mutating and 200 <= response.status_code < 300):
+        operation = operations.get(request.endpoint or "")
+        if not (config.fail_after_rate and operation is not None and operation.mutates
+                and 200 <= response.status_code < 300):
             return response
         if chaos.random() >= config.fail_after_rate:
             return response
@@ -118,6 +107,11 @@ def create_app(config: ServerConfig, backend: Backend | None = None) -> Flask:
                 "Service unavailable (failure injected by --fail-rate)", hint="Retry the request"))
         return None
 
+    @app.before_request
+    def _authenticate() -> None:
+        if request.endpoint in operations:  # after the faults: a refused request is delayed and failed too
+            g.account = backend.authenticate(forms.api_key())
+
     @app.after_request
     def _finish(response: Response) -> Response:
         if not request.path.startswith(IC + "/"):
@@ -133,62 +127,7 @@ def create_app(config: ServerConfig, backend: Backend | None = None) -> Flask:
 
     @app.get(API_ROOT + "/openapi.json")
     def openapi() -> Response:
-        from .openapi import openapi_document
-
-        return jsonify(openapi_document())
-
-    @route("/Model/", "POST", mutates=True)
-    def create_model() -> Response:
-        account = backend.authenticate(_api_key())
-        categories = request.values.getlist("categories")
-        body = _json_body()
-        if not categories and "categories" in body:
-            raw = body["categories"]
-            categories = raw if isinstance(raw, list) else [raw]
-        return _model(backend.create_model(account, [str(c) for c in categories]))
-
-    @route("/Model/", "GET")
-    def get_model() -> Response:
-        account = backend.authenticate(_api_key())
-        return _model(backend.get_model(account, _field("modelId") or _field("id")))
-
-    @route("/Model/<model_id>", "GET")
-    def get_model_by_path(model_id: str) -> Response:
-        account = backend.authenticate(_api_key())
-        return _model(backend.get_model(account, model_id))
-
-    @route("/Models/", "GET")
-    def list_models() -> Response:
-        account = backend.authenticate(_api_key())
-        return jsonify([m.to_json() for m in backend.list_models(account)])
-
-    @route("/UploadFile/", "POST", mutates=True)
-    def upload_file() -> Response:
-        account = backend.authenticate(_api_key())
-        model = backend.upload_images(account, _field("modelId"), _field("category"), _files())
-        return _model(model)
-
-    @route("/UploadUrls/", "POST", mutates=True)
-    def upload_urls() -> Response:
-        account = backend.authenticate(_api_key())
-        model, failed = backend.upload_urls(account, _field("modelId"), _field("category"), _list("urls"))
-        return _partial_upload(model, failed) if failed else _model(model)
-
-    @route("/Train/", "POST", mutates=True)
-    def train() -> Response:
-        account = backend.authenticate(_api_key())
-        return _model(backend.train(account, _field("modelId")))
-
-    @route("/LabelFile/", "POST")
-    def label_file() -> Response:
-        account = backend.authenticate(_api_key())
-        return _predictions(in_answer_order(backend.predict_images(account, _field("modelId"), _files())))
-
-    @route("/LabelUrls/", "POST")
-    def label_urls() -> Response:
-        account = backend.authenticate(_api_key())
-        results, failed = backend.predict_urls(account, _field("modelId"), _list("urls"))
-        return _predictions(in_answer_order(results), 202 if failed else 200)
+        return jsonify(document)
 
     @app.errorhandler(NanonetsError)
     def _nanonets_error(exc: NanonetsError) -> Response:
@@ -224,105 +163,13 @@ def create_app(config: ServerConfig, backend: Backend | None = None) -> Flask:
     return app
 
 
-# ---------------------------------------------------------------------- request parsing
+def _view(operation: Operation, backend: Backend, shuffler: random.Random | None) -> Callable[..., Response]:
+    """The Flask view of an operation: its handler, given the account the authentication hook found."""
 
+    def view(**path: str) -> Response:
+        return operation.handler(Call(backend, g.account, path, shuffler))
 
-def _api_key() -> str | None:
-    """The username of HTTP Basic auth (the password is ignored)."""
-    auth = request.authorization
-    if auth is None or auth.type != "basic":
-        return None
-    return auth.username or None
-
-
-#: Largest field accepted as a file-less multipart part (model ids and category names are short).
-_FIELD_MAX_BYTES = 4096
-
-
-def _json_body() -> dict[str, Any]:
-    if not request.is_json:
-        return {}
-    body = request.get_json(silent=True)
-    return body if isinstance(body, dict) else {}
-
-
-def _field(name: str) -> str | None:
-    """A single value from the query string, the form, a JSON body or a file-less part, in that order."""
-    value = request.values.get(name)  # reading the form may raise 413
-    if value:
-        return value.strip()
-    value = _json_body().get(name)
-    if value not in (None, ""):
-        return str(value).strip()
-    return _field_sent_as_part(name)
-
-
-def _field_sent_as_part(name: str) -> str | None:
-    """A field sent as a multipart part with an empty file name.
-
-    The Nanonets tutorial sends ``files={"category": ("", category), "modelId": ("", id)}``,
-    which makes such parts; the hosted API takes them as fields, so this server does too.
-    """
-    part = request.files.get(name)
-    if part is None or part.filename:
-        return None
-    data = part.read(_FIELD_MAX_BYTES + 1)
-    if len(data) > _FIELD_MAX_BYTES:
-        raise BadRequestError(f"Field {name} is too long", hint=f"Send at most {_FIELD_MAX_BYTES} bytes")
-    try:
-        return data.decode("utf-8").strip() or None
-    except UnicodeDecodeError:
-        raise BadRequestError(f"Field {name} is not UTF-8 text", hint="Send it as a plain form field") from None
-
-
-def _list(name: str) -> list[str]:
-    """A repeated value (``urls=a&urls=b``) from query, form or a JSON list."""
-    values = request.values.getlist(name)
-    if values:
-        return values
-    raw = _json_body().get(name)
-    if isinstance(raw, list):
-        return [str(v) for v in raw]
-    return [str(raw)] if raw else []
-
-
-def _files() -> list[tuple[str, bytes]]:
-    """Every ``file`` part as (file name, bytes), in the order sent (reading the form may raise 413)."""
-    return [(part.filename or f"file{index}", part.read()) for index, part in enumerate(request.files.getlist("file"))]
-
-
-# ---------------------------------------------------------------------- rendering
-
-
-def _model(model: Model, status: int = 200) -> Response:
-    response = jsonify(model.to_json())
-    response.status_code = status
-    return response
-
-
-def _partial_upload(model: Model, failed: Sequence[tuple[str, str]]) -> Response:
-    """202 for UploadUrls when some URLs failed: the model, plus which URLs failed and why."""
-    body = {**model.to_json(), "message": "Some URLs could not be fetched", "errors": url_errors(failed)}
-    response = jsonify(body)
-    response.status_code = 202
-    return response
-
-
-def _predictions(results: list[Prediction], status: int = 200) -> Response:
-    body = {
-        "message": "Success" if status == 200 else "Some inputs could not be predicted",
-        "result": [
-            {
-                "message": item.message,
-                "file": item.file,
-                "prediction": [{"label": label, "probability": p} for label, p in item.scores],
-            }
-            for item in results
-        ],
-    }
-    response = jsonify(body)
-    response.status_code = status
-    return response
+    return view
 
 
 def _error(exc: NanonetsError) -> Response:
@@ -335,11 +182,6 @@ def _error(exc: NanonetsError) -> Response:
 
 # ---------------------------------------------------------------------- dropped connections
 
-#: The WSGI ``start_response`` callable, and the app it is given to.
-StartResponse = Callable[..., Any]
-WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-
-
 class DropMarkedConnections:
     """WSGI middleware for waitress: a response marked with DROP_MARKER becomes a dropped connection.
 
@@ -349,13 +191,14 @@ class DropMarkedConnections:
     after the request was processed. Other responses pass through untouched.
     """
 
-    def __init__(self, app: WSGIApp) -> None:
+    def __init__(self, app: WSGIApplication) -> None:
         self.app = app
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        marked: list[tuple[str, list[tuple[str, str]], Any]] = []
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        marked: list[tuple[str, list[tuple[str, str]], OptExcInfo | None]] = []
 
-        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        def start(status: str, headers: list[tuple[str, str]],
+                  exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
             if not any(name.lower() == DROP_MARKER.lower() for name, _ in headers):
                 return start_response(status, headers, exc_info)
             kept = [(n, v) for n, v in headers if n.lower() not in (DROP_MARKER.lower(), "content-length")]

@@ -27,10 +27,9 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
 
 from ..errors import AuthenticationError, BadRequestError, InvalidImageError, NanonetsError, NotFoundError
 from ..images import MAX_PIXELS, check_image_bytes, unique_categories
@@ -46,7 +45,9 @@ from ..types import (
     Model,
     Prediction,
 )
+from .config import ServerConfig
 from .fetch import FetchError, fetch_url
+from .protocols import TrainedClassifier, Trainer
 from .store import RUN_DONE, RUN_FAILED, RUN_QUEUED, RUN_TRAINING, ModelRecord, Store
 
 log = logging.getLogger("nanoclient.server")
@@ -77,24 +78,24 @@ def key_hash(api_key: str) -> str:
 class Backend:
     """Accounts, models, uploads, training queue and predictions over one ``Store``.
 
-    ``trainer`` is the module-like object with ``train(images, labels)`` and
-    ``Classifier.load(path)`` (default: ``nanoclient.server.trainer``). ``fetcher`` fetches
-    image URLs (default: ``fetch.fetch_url`` with the given limits). ``dedupe`` counts
+    ``trainer`` fits and loads classifiers (default: ``nanoclient.server.trainer``). ``fetcher``
+    fetches image URLs (default: ``fetch.fetch_url`` with the given limits). ``dedupe`` counts
     identical bytes in the same model and category once; off, every uploaded file counts.
+    The other defaults are ServerConfig's. ``Backend.from_config`` opens and starts one.
     """
 
     def __init__(
         self,
         store: Store,
         *,
-        api_keys: Sequence[str] = (),
-        min_images: int = 25,
-        trainer: Any = None,
+        api_keys: Sequence[str] = ServerConfig.api_keys,
+        min_images: int = ServerConfig.min_images,
+        trainer: Trainer | None = None,
         fetcher: Fetcher | None = None,
-        fetch_timeout: float = 10.0,
-        fetch_max_bytes: int = 20 * 1024 * 1024,
+        fetch_timeout: float = ServerConfig.fetch_timeout,
+        fetch_max_bytes: int = ServerConfig.fetch_max_bytes,
         max_pixels: int = MAX_PIXELS,
-        dedupe: bool = True,
+        dedupe: bool = ServerConfig.dedupe,
     ) -> None:
         if min_images < 1:
             raise ValueError("min_images must be at least 1")
@@ -109,7 +110,7 @@ class Backend:
             lambda url: fetch_url(url, timeout=fetch_timeout, max_bytes=fetch_max_bytes)
         )
         self._accounts: dict[str, int] = {}
-        self._classifiers: dict[str, tuple[int, Any]] = {}  # model id -> (run id, classifier)
+        self._classifiers: dict[str, tuple[int, TrainedClassifier]] = {}  # model id -> (run id, classifier)
         self._classifier_lock = threading.Lock()
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._busy = 0  # runs queued in memory or being trained
@@ -117,13 +118,36 @@ class Backend:
         self._worker: threading.Thread | None = None
         self._stopping = threading.Event()
 
+    @classmethod
+    def from_config(cls, config: ServerConfig, *, trainer: Trainer | None = None,
+                    fetcher: Fetcher | None = None) -> Backend:
+        """A started backend on the store in ``config.data_dir``, with the config's keys, limits and dedupe.
+
+        Opening the store sweeps it; starting takes up training left unfinished by a stop or crash.
+        """
+        store = Store(config.data_dir)
+        try:
+            return cls(
+                store,
+                api_keys=config.api_keys,
+                min_images=config.min_images,
+                trainer=trainer,
+                fetcher=fetcher,
+                fetch_timeout=config.fetch_timeout,
+                fetch_max_bytes=config.fetch_max_bytes,
+                dedupe=config.dedupe,
+            ).start()
+        except BaseException:
+            store.close()
+            raise
+
     @property
-    def trainer(self) -> Any:
-        """The classifier module, imported on first use (scikit-learn takes a while to load)."""
+    def trainer(self) -> Trainer:
+        """The trainer, imported on first use (scikit-learn takes a while to load)."""
         if self._trainer is None:
             from . import trainer as default_trainer
 
-            self._trainer = default_trainer
+            self._trainer = default_trainer  # where mypy checks the real trainer against the protocol
         return self._trainer
 
     # ------------------------------------------------------------------ life cycle
@@ -205,7 +229,7 @@ class Backend:
         self.store.insert_model(model_id, account.id, names)
         return self.get_model(account, model_id)
 
-    def get_model(self, account: Account, model_id: str) -> Model:
+    def get_model(self, account: Account, model_id: str | None) -> Model:
         """The model, or NotFoundError if this account has no model with that id."""
         return self._describe(self._record(account, model_id))
 
@@ -318,7 +342,7 @@ class Backend:
     def _store_images(self, model_id: str, category: str, files: Sequence[NamedBytes]) -> int:
         """Store the files and record them; return how many image rows were added (fewer with dedupe)."""
         shas = self.store.put_images([data for _, data in files])
-        items = [(category, sha, name[:500]) for (name, _), sha in zip(files, shas)]
+        items = [(category, sha, name[:500]) for (name, _), sha in zip(files, shas, strict=True)]
         return self.store.add_images(model_id, items, dedupe=self.dedupe)
 
     def _check_urls(self, urls: Sequence[str]) -> list[str]:
@@ -438,7 +462,7 @@ class Backend:
         fetched, failed = self._fetch_images(urls)
         if not fetched:
             raise BadRequestError("None of the URLs gave a PNG or JPEG image", errors=url_errors(failed))
-        by_url = {url: p for url, p in zip([u for u, _ in fetched], self._predict(record, classifier, fetched))}
+        by_url = dict(zip([u for u, _ in fetched], self._predict(record, classifier, fetched), strict=True))
         reasons = dict(failed)
         results = []
         for url in urls:
@@ -449,7 +473,7 @@ class Backend:
                                           message=f"Failed: {reasons.get(url, 'could not fetch')}"))
         return results, len(failed)
 
-    def _classifier(self, record: ModelRecord) -> Any:
+    def _classifier(self, record: ModelRecord) -> TrainedClassifier:
         done = record.done_run
         if done is None or not done.classifier:
             raise BadRequestError("Model is not trained yet",
@@ -462,12 +486,13 @@ class Backend:
             self._classifiers[record.id] = (done.id, classifier)
             return classifier
 
-    def _predict(self, record: ModelRecord, classifier: Any, files: Sequence[NamedBytes]) -> list[Prediction]:
+    def _predict(self, record: ModelRecord, classifier: TrainedClassifier,
+                 files: Sequence[NamedBytes]) -> list[Prediction]:
         probabilities = classifier.predict_proba([data for _, data in files])
         labels = list(classifier.labels)
         results = []
-        for (name, _), row in zip(files, probabilities):
-            by_label = {label: float(p) for label, p in zip(labels, row)}
+        for (name, _), row in zip(files, probabilities, strict=True):
+            by_label = {label: float(p) for label, p in zip(labels, row, strict=True)}
             scores = [(category, max(0.0, by_label.get(category, 0.0))) for category in record.categories]
             total = sum(p for _, p in scores)
             if total > 0:
@@ -485,14 +510,4 @@ def url_errors(failed: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"reason": "bad_url", "url": url, "message": f"{url}: {why}"} for url, why in failed]
 
 
-def open_backend(data_dir: Any, **options: Any) -> Backend:
-    """Open the store in ``data_dir`` and start a backend on it (see Backend for the options)."""
-    store = Store(data_dir)
-    try:
-        return Backend(store, **options).start()
-    except BaseException:
-        store.close()
-        raise
-
-
-__all__ = ["Account", "Backend", "open_backend", "key_hash", "url_errors", "Fetcher"]
+__all__ = ["Account", "Backend", "key_hash", "url_errors", "Fetcher"]

@@ -9,44 +9,51 @@ from pathlib import Path
 
 import click
 
-from .config import DEFAULT_THREADS, ServerConfig  # light: the standard library only
+from .config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_THREADS, ServerConfig  # light: the standard library only
+
+#: The defaults are ServerConfig's (and config.py's for where to listen): stated once, shown by --help.
+_DEFAULT = ServerConfig
+_MB = 1024 * 1024
 
 
 @click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True,
+@click.option("--host", default=DEFAULT_HOST, show_default=True,
               help="Address to listen on. Anything but loopback needs --api-key.")
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535),
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on; 0 takes a free one (the printed URL shows which).")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where models, images and classifiers are kept [default: the per-user data folder].")
 @click.option("--api-key", "api_keys", multiple=True, metavar="KEY",
               help="Accept only this key (repeatable; or NANOCLIENT_SERVER_API_KEYS=k1,k2). "
                    "Without it any non-empty key works and each key is its own account.")
-@click.option("--min-images", default=25, show_default=True, type=click.IntRange(min=1),
+@click.option("--min-images", default=_DEFAULT.min_images, show_default=True, type=click.IntRange(min=1),
               help="Images every category needs before training.")
-@click.option("--latency-ms", default=0.0, show_default=True, type=click.FloatRange(min=0),
+@click.option("--latency-ms", default=_DEFAULT.latency_ms, show_default=True, type=click.FloatRange(min=0),
               help="Delay every API response by this much (for testing clients).")
-@click.option("--fail-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+@click.option("--fail-rate", default=_DEFAULT.fail_rate, show_default=True, type=click.FloatRange(0, 1),
               help="Answer this fraction of API requests with 503 (for testing clients).")
-@click.option("--fail-after-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+@click.option("--fail-after-rate", default=_DEFAULT.fail_after_rate, show_default=True, type=click.FloatRange(0, 1),
               help="Process this fraction of uploads, model creations and Train requests, then answer "
                    "500 or drop the connection instead (half each): a client that resends blindly stores "
                    "twice (for testing clients).")
-@click.option("--fail-seed", type=int, default=None, metavar="N",
+@click.option("--fail-seed", type=int, default=_DEFAULT.fail_seed, metavar="N",
               help="Seed for --fail-rate, --fail-after-rate and --shuffle-results, for reproducible tests "
                    "[default: random].")
-@click.option("--dedupe/--no-dedupe", default=True, show_default=True,
+@click.option("--dedupe/--no-dedupe", default=_DEFAULT.dedupe, show_default=True,
               help="Count identical bytes uploaded to the same model and category once, and say so in the "
                    "Nanoclient-Dedupe response header. --no-dedupe counts every file, for testing clients: "
                    "the hosted service promises no deduplication.")
-@click.option("--shuffle-results", is_flag=True,
+@click.option("--shuffle-results", is_flag=True, default=_DEFAULT.shuffle_results,
               help="Answer LabelFile and LabelUrls results in a random order, for testing clients: the "
                    "hosted service promises no order.")
-@click.option("--max-upload-mb", default=32.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+@click.option("--max-upload-mb", default=_DEFAULT.max_upload_mb, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
               help="Largest request accepted; larger ones get 413.")
-@click.option("--fetch-timeout", default=10.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+@click.option("--fetch-timeout", default=_DEFAULT.fetch_timeout, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
               help="Seconds allowed to fetch one image URL (UploadUrls, LabelUrls).")
-@click.option("--fetch-max-mb", default=20.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+@click.option("--fetch-max-mb", default=_DEFAULT.fetch_max_bytes / _MB, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
               help="Largest image fetched from a URL.")
 @click.option("--threads", default=DEFAULT_THREADS, show_default=True, type=click.IntRange(min=1),
               help="Requests served at the same time.")
@@ -101,7 +108,7 @@ def serve(host: str, port: int, data_dir: Path | None, api_keys: tuple[str, ...]
             shuffle_results=shuffle_results,
             max_upload_mb=max_upload_mb,
             fetch_timeout=fetch_timeout,
-            fetch_max_bytes=int(fetch_max_mb * 1024 * 1024),
+            fetch_max_bytes=int(fetch_max_mb * _MB),
         )
         click.echo(
             f"nanoclient server: data in {config.data_dir}; "

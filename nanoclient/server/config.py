@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 #: Environment variable with the accepted API keys, comma-separated.
 API_KEYS_ENV = "NANOCLIENT_SERVER_API_KEYS"
 #: Path prefix of the API; the printed base URL ends with it.
 API_ROOT = "/api/v2"
+#: Where ``nanoclient serve`` listens by default: loopback only, so no key is needed.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
 #: Worker threads of waitress: four times the 8 upload requests one client keeps in flight,
 #: so that the server's concurrency never limits a client, or a few at once.
 DEFAULT_THREADS = 32
@@ -28,6 +32,9 @@ class ServerConfig:
 
     The kindnesses (``dedupe``, results in input order) are what the hosted service does not
     promise (API.md); each can be dropped so that client tests catch code relying on it.
+
+    The field defaults are the server's defaults, in this one place: the ``serve`` options,
+    the backend and ``nanoclient.testing`` read them as class attributes (``ServerConfig.min_images``).
     """
 
     data_dir: Path
@@ -53,7 +60,7 @@ class ServerConfig:
     fetch_timeout: float = 10.0
     fetch_max_bytes: int = 20 * 1024 * 1024
     #: Seed for --fail-rate, --fail-after-rate and --shuffle-results, for reproducible tests (None: random).
-    fail_seed: int | None = field(default=None)
+    fail_seed: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -75,8 +82,7 @@ class ServerConfig:
         return int(self.max_upload_mb * 1024 * 1024)
 
 
-def keys_from_env(env: dict | None = None) -> tuple[str, ...]:
+def keys_from_env(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
     """The API keys listed in NANOCLIENT_SERVER_API_KEYS (comma-separated, blanks ignored)."""
-    env = os.environ if env is None else env
-    raw = env.get(API_KEYS_ENV, "")
+    raw = (os.environ if env is None else env).get(API_KEYS_ENV, "")
     return tuple(part.strip() for part in raw.split(",") if part.strip())

@@ -9,7 +9,11 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    import requests
 
 #: How many redirects are followed (each must stay http or https).
 MAX_REDIRECTS = 5
@@ -30,8 +34,7 @@ def check_url(url: str) -> str:
     return text
 
 
-def fetch_url(url: str, *, timeout: float = 10.0, max_bytes: int = 20 * 1024 * 1024,
-              session: object | None = None) -> bytes:
+def fetch_url(url: str, *, timeout: float, max_bytes: int, session: requests.Session | None = None) -> bytes:
     """The body of ``url`` (GET), at most ``max_bytes`` long, within ``timeout`` seconds in all.
 
     Redirects are followed by hand (at most MAX_REDIRECTS) so that each target is checked
@@ -48,7 +51,7 @@ def fetch_url(url: str, *, timeout: float = 10.0, max_bytes: int = 20 * 1024 * 1
             if remaining <= 0:
                 raise FetchError(f"Timed out after {timeout:g} s: {url}")
             try:
-                response = http.get(  # type: ignore[attr-defined]
+                response = http.get(
                     current,
                     stream=True,
                     allow_redirects=False,
@@ -70,10 +73,10 @@ def fetch_url(url: str, *, timeout: float = 10.0, max_bytes: int = 20 * 1024 * 1
         raise FetchError(f"Too many redirects: {url}")
     finally:
         if session is None:
-            http.close()  # type: ignore[attr-defined]
+            http.close()
 
 
-def _read_capped(response, url: str, deadline: float, timeout: float, max_bytes: int) -> bytes:
+def _read_capped(response: requests.Response, url: str, deadline: float, timeout: float, max_bytes: int) -> bytes:
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(f"{url} is larger than {max_bytes:,} bytes")
@@ -102,7 +105,7 @@ def _read_capped(response, url: str, deadline: float, timeout: float, max_bytes:
     return b"".join(chunks)
 
 
-def _cut(response) -> None:
+def _cut(response: requests.Response) -> None:
     """Shut the response's socket down so that a blocked read returns at once."""
     sock = getattr(getattr(response.raw, "connection", None), "sock", None)
     if sock is None:

@@ -8,7 +8,7 @@ import socket
 import sys
 from typing import TextIO
 
-from .config import API_ROOT, DEFAULT_THREADS, ServerConfig
+from .config import API_ROOT, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_THREADS, ServerConfig
 
 log = logging.getLogger("nanoclient.server")
 
@@ -26,7 +26,7 @@ def is_loopback(host: str) -> bool:
         infos = socket.getaddrinfo(name, None)
     except OSError:
         return False
-    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
+    return bool(infos) and all(ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback for info in infos)
 
 
 def base_url(host: str, port: int) -> str:
@@ -37,7 +37,7 @@ def base_url(host: str, port: int) -> str:
     return f"http://{name}:{port}{API_ROOT}"
 
 
-def run_server(config: ServerConfig, *, host: str = "127.0.0.1", port: int = 8765,
+def run_server(config: ServerConfig, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
                threads: int = DEFAULT_THREADS, out: TextIO | None = None) -> None:
     """Serve until SIGTERM or SIGINT; print the base URL on ``out`` (stdout) once listening.
 
@@ -70,7 +70,7 @@ def run_server(config: ServerConfig, *, host: str = "127.0.0.1", port: int = 876
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        url = base_url(host, server.effective_port)  # type: ignore[attr-defined]
+        url = base_url(host, server.effective_port)
         print(url, file=out or sys.stdout, flush=True)
         log.info("serving %s (data in %s)", url, config.data_dir)
         server.run()

@@ -26,16 +26,14 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, TextIO
 
-try:  # POSIX only; without it two servers on one folder are not prevented
+if sys.platform != "win32":  # POSIX only; on Windows two servers on one folder are not prevented
     import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger("nanoclient.server")
 
@@ -146,6 +144,7 @@ class SweepReport:
     orphan_images: int = 0
     orphan_classifiers: int = 0
     dangling_image_rows: int = 0
+    #: Finished runs marked failed because their classifier file was lost.
     dangling_runs: int = 0
     removed: list[str] = field(default_factory=list)
 
@@ -155,7 +154,7 @@ _RUN_COLUMNS = (
 )
 
 
-def _run(row: tuple | None) -> RunRecord | None:
+def _run(row: tuple[Any, ...] | None) -> RunRecord | None:
     return None if row is None else RunRecord(*row)
 
 
@@ -172,7 +171,7 @@ class Store:
     releases it all.
     """
 
-    def __init__(self, data_dir: os.PathLike, *, sweep: bool = True) -> None:
+    def __init__(self, data_dir: str | os.PathLike[str], *, sweep: bool = True) -> None:
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.images_dir = self.data_dir / "images"
         self.classifiers_dir = self.data_dir / "classifiers"
@@ -180,7 +179,7 @@ class Store:
         for folder in (self.data_dir, self.images_dir, self.classifiers_dir, self.tmp_dir):
             folder.mkdir(parents=True, exist_ok=True)
         self.db_path = self.data_dir / DB_NAME
-        self._lock_handle = self._take_lock()
+        self._lock_handle: TextIO | None = self._take_lock()
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
@@ -216,9 +215,10 @@ class Store:
 
     # ------------------------------------------------------------------ plumbing
 
-    def _take_lock(self):
+    def _take_lock(self) -> TextIO:
+        """The open lock file, locked for this process (StoreLockedError if another holds it)."""
         handle = open(self.data_dir / ".lock", "a+")
-        if fcntl is not None:
+        if sys.platform != "win32":
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -383,7 +383,7 @@ class Store:
             ).fetchall()
             return [self._model_record(conn, row) for row in rows]
 
-    def _model_record(self, conn: sqlite3.Connection, row: tuple) -> ModelRecord:
+    def _model_record(self, conn: sqlite3.Connection, row: tuple[Any, ...]) -> ModelRecord:
         model_id = row[0]
         categories = [
             r[0]
@@ -513,10 +513,6 @@ class Store:
             rows = conn.execute("SELECT id FROM runs WHERE state = ? ORDER BY id", (RUN_QUEUED,)).fetchall()
         return [int(r[0]) for r in rows]
 
-    def run(self, run_id: int) -> RunRecord | None:
-        """One run by id."""
-        return _run(self._conn().execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone())
-
     # ------------------------------------------------------------------ sweep
 
     def sweep(self) -> SweepReport:
@@ -565,8 +561,8 @@ class Store:
             report.dangling_runs = len(lost)
         if report.removed or report.dangling_image_rows or report.dangling_runs:
             log.warning(
-                "start-up sweep: removed %d temp files, %d unreferenced images, %d unreferenced classifiers; "
-                "dropped %d image rows and %d runs whose files were missing",
+                "start-up sweep: removed %d temp files, %d unreferenced images, %d unreferenced classifiers "
+                "and %d image rows whose files were missing; marked %d trained runs failed (classifier file lost)",
                 report.temp_files,
                 report.orphan_images,
                 report.orphan_classifiers,
@@ -670,7 +666,7 @@ _TEMP_NUMBERS = itertools.count()
 def _syncfs() -> Callable[[int], int] | None:
     """Linux's syncfs(2) (flush one file system), or None where the C library has none."""
     try:
-        return ctypes.CDLL(None, use_errno=True).syncfs  # type: ignore[no-any-return]
+        return ctypes.CDLL(None, use_errno=True).syncfs
     except (OSError, AttributeError):
         return None
 

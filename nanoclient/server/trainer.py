@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
-from typing import Any, Union
+from collections.abc import Callable, Sequence
+from typing import Union
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 #: An image as a file path or as its bytes.
 ImageSource = Union[str, "os.PathLike[str]", bytes]
+#: Category labels, one per image: a sequence or a NumPy array of strings.
+Labels = Sequence[str] | np.ndarray
 
 SIZE = 28  # images are normalised to SIZE x SIZE grey-scale pixels
 PATCH = 5  # side of the square patches the dictionary is learned on
@@ -57,7 +59,7 @@ def load_pixels(images: Sequence[ImageSource]) -> np.ndarray:
         handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
         with handle, Image.open(handle) as image:
             image.draft("RGB", (SIZE, SIZE))  # JPEG: decode at a reduced scale when that is enough
-            out[i] = np.asarray(image.convert("RGB").resize((SIZE, SIZE), Image.BILINEAR), dtype=np.float32)
+            out[i] = np.asarray(image.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BILINEAR), dtype=np.float32)
     return out / 255.0
 
 
@@ -143,7 +145,7 @@ def _hog(magnitude: np.ndarray, direction: np.ndarray) -> np.ndarray:
     blocks = blocks / np.sqrt((blocks * blocks).sum(-1, keepdims=True) + 1e-10)
     blocks = np.minimum(blocks, 0.2)
     blocks = blocks / np.sqrt((blocks * blocks).sum(-1, keepdims=True) + 1e-10)
-    return blocks.reshape(n, -1).astype(np.float32)
+    return np.asarray(blocks.reshape(n, -1), dtype=np.float32)
 
 
 def _spectrum(magnitude: np.ndarray, direction: np.ndarray) -> np.ndarray:
@@ -158,11 +160,11 @@ def _spectrum(magnitude: np.ndarray, direction: np.ndarray) -> np.ndarray:
     offsets = np.arange(n)[:, None, None] * SPECTRUM_BINS  # one histogram per image in one bincount
     histogram = np.bincount((bins + offsets).ravel(), weights=magnitude.ravel(),
                             minlength=n * SPECTRUM_BINS).reshape(n, SPECTRUM_BINS)
-    histogram /= histogram.sum(axis=1, keepdims=True) + 1e-6
+    histogram = histogram / (histogram.sum(axis=1, keepdims=True) + 1e-6)
     return np.abs(np.fft.rfft(histogram, axis=1))[:, 1:SPECTRUM_TERMS + 1].astype(np.float32)
 
 
-def _pool(maps: np.ndarray, reduce: Any) -> np.ndarray:
+def _pool(maps: np.ndarray, reduce: Callable[..., np.ndarray]) -> np.ndarray:
     """Reduce (n, h, w, c) maps over each of GRID x GRID regions: (n, GRID * GRID * c)."""
     rows, cols = np.array_split(np.arange(maps.shape[1]), GRID), np.array_split(np.arange(maps.shape[2]), GRID)
     return np.concatenate([reduce(maps[:, r[0]:r[-1] + 1, c[0]:c[-1] + 1], axis=(1, 2)) for r in rows for c in cols],
@@ -180,7 +182,7 @@ def _patches(pixels: np.ndarray) -> np.ndarray:
     n, h, w = windows.shape[:3]
     flat = windows.reshape(n, h, w, PATCH * PATCH)
     centred = flat - flat.mean(axis=-1, keepdims=True)
-    return (centred / np.sqrt(flat.var(axis=-1, keepdims=True) + 0.01)).astype(np.float32)
+    return np.asarray(centred / np.sqrt(flat.var(axis=-1, keepdims=True) + 0.01), dtype=np.float32)
 
 
 class Classifier:
@@ -194,7 +196,7 @@ class Classifier:
         self.weights, self.bias = weights.astype(np.float32), bias.astype(np.float32)
 
     @classmethod
-    def fit(cls, features: Features, x: np.ndarray, labels: Sequence[str], *,
+    def fit(cls, features: Features, x: np.ndarray, labels: Labels, *,
             spectrum_weight: float = SPECTRUM_WEIGHTS[-1], start: Classifier | None = None) -> Classifier:
         """Fit the softmax layer on features ``x`` (from ``features``); ``start`` gives initial weights.
 
@@ -236,9 +238,9 @@ class Classifier:
         scores = ((x - self.centre) / self.scale) @ self.weights.T + self.bias
         scores -= scores.max(axis=1, keepdims=True)
         exp = np.exp(scores)
-        return exp / exp.sum(axis=1, keepdims=True)
+        return np.asarray(exp / exp.sum(axis=1, keepdims=True))
 
-    def accuracy(self, x: np.ndarray, labels: Sequence[str]) -> float:
+    def accuracy(self, x: np.ndarray, labels: Labels) -> float:
         """Fraction of these images (as features) whose most probable label is the true one."""
         predicted = np.asarray(self.labels)[self.predict_proba_features(x).argmax(axis=1)]
         return float((predicted == np.asarray(labels)).mean())
@@ -265,7 +267,7 @@ class Classifier:
                        data["weights"], data["bias"])
 
 
-def holdout_split(labels: Sequence[str], *, fraction: float = HOLDOUT, seed: int = 0
+def holdout_split(labels: Labels, *, fraction: float = HOLDOUT, seed: int = 0
                   ) -> tuple[np.ndarray, np.ndarray] | None:
     """Stratified (train, test) indices, or None when some category has too few images to spare any."""
     from sklearn.model_selection import train_test_split
@@ -279,7 +281,7 @@ def holdout_split(labels: Sequence[str], *, fraction: float = HOLDOUT, seed: int
     return train_idx, test_idx
 
 
-def choose_spectrum_weight(features: Features, x: np.ndarray, labels: Sequence[str], *, seed: int = 0
+def choose_spectrum_weight(features: Features, x: np.ndarray, labels: Labels, *, seed: int = 0
                            ) -> tuple[float, Classifier | None]:
     """The weight from SPECTRUM_WEIGHTS chosen on a validation split of these images, and the
     classifier fitted with it on the split's other part (a warm start for fitting on all of them).
@@ -352,5 +354,5 @@ def cross_validate(images: Sequence[ImageSource], labels: Sequence[str], *, fold
     return scores
 
 
-__all__ = ["Classifier", "Features", "ImageSource", "choose_spectrum_weight", "cross_validate", "holdout_split",
-           "load_pixels", "train"]
+__all__ = ["Classifier", "Features", "ImageSource", "Labels", "choose_spectrum_weight", "cross_validate",
+           "holdout_split", "load_pixels", "train"]

@@ -6,8 +6,6 @@ sent as. It is the server's alone: the SDK's exceptions know nothing of renderin
 """
 from __future__ import annotations
 
-from typing import Any
-
 from ..errors import (
     INVALID_IMAGE_REASON,
     AuthenticationError,
@@ -53,7 +51,7 @@ def wire_form(exc: NanonetsError) -> tuple[int, str]:
     return 500, "server_error"
 
 
-def error_body(exc: NanonetsError) -> dict[str, Any]:
+def error_body(exc: NanonetsError) -> dict[str, object]:
     """The JSON error body of API.md: message, code and details, each detail with a reason."""
     status, reason = wire_form(exc)
     details = exc.errors or [{"message": exc.message}]
