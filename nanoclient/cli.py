@@ -198,9 +198,49 @@ def error_line(exc: BaseException, state: State | None) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+#: Commands whose module is imported only when they run or their help is asked for, so that
+#: `nanoclient --help` stays fast: name -> (module, attribute, the first line of its help).
+LAZY_COMMANDS = {
+    "serve": ("nanoclient.server.command", "serve",
+              "Run the Image Categorization API on this machine, with real storage and training."),
+}
+
+
 class NanoGroup(click.Group):
     """The command group: nanoclient and file errors become one line and exit code 1, an argument
-    the SDK refuses (ValueError) one line and exit code 2 (unless --debug)."""
+    the SDK refuses (ValueError) one line and exit code 2 (unless --debug). Commands of
+    LAZY_COMMANDS are loaded on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            import importlib
+
+            module, attribute, _ = LAZY_COMMANDS[cmd_name]
+            try:
+                self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+            except ImportError:  # an install without the server module
+                return None
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of --help, without loading the lazy commands for their one line."""
+        from click.utils import make_default_short_help
+
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in LAZY_COMMANDS and name not in self.commands:
+                rows.append((name, make_default_short_help(LAZY_COMMANDS[name][2], limit)))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         from .errors import InvalidImageError, NanonetsError
@@ -700,21 +740,6 @@ def config_command(state: State, save: bool) -> None:
     text += [f"{name:<9} {shown[name] or '(not set)'}" + (f"  from {settings.source_of(name)}" if shown[name] else "")
              for name in config.ENV_VARS]
     state.emit(result, "\n".join(text))
-
-
-# --------------------------------------------------------------------------- serve
-
-
-def _register_serve(group: click.Group) -> None:
-    """Add the local server's `serve` command (its module imports only click)."""
-    try:
-        from .server.command import serve
-    except ImportError:  # an install without the server module
-        return
-    group.add_command(serve)
-
-
-_register_serve(cli)
 
 
 def main(argv: Iterable[str] | None = None) -> Any:

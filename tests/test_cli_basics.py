@@ -54,14 +54,28 @@ def test_every_command_has_help_with_an_example(runner, command):
     assert "--model-id" in result.output
 
 
-def test_group_help_lists_commands_and_serve(runner):
-    result = runner.invoke(cli, ["--help"])
-    assert result.exit_code == 0
-    for command in COMMANDS:
-        assert command in result.output
-    if "serve" not in cli.commands:
-        pytest.skip("the server's serve command is not in this tree yet")
-    assert "serve" in result.output
+def test_group_help_lists_commands_and_serve_without_loading_it():
+    code = (
+        "import sys\n"
+        "from nanoclient.cli import cli\n"
+        "try:\n"
+        "    cli.main(['--help'], prog_name='nanoclient')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('LOADED=' + str('nanoclient.server.command' in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    for command in [*COMMANDS, "serve"]:
+        assert f"  {command} " in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "LOADED=False"
+
+
+def test_the_lazy_serve_line_is_the_first_line_of_its_help():
+    from nanoclient.cli import LAZY_COMMANDS
+    from nanoclient.server.command import serve
+
+    assert serve.help is not None
+    assert LAZY_COMMANDS["serve"][2] == serve.help.strip().splitlines()[0]
 
 
 def test_bash_completion_script(runner):
