@@ -200,7 +200,7 @@ def error_line(exc: BaseException, state: State | None) -> str:
 
 #: Commands whose module is imported only when they run or their help is asked for, so that
 #: `nanoclient --help` stays fast: name -> (module, attribute, the first line of its help).
-LAZY_COMMANDS = {
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("nanoclient.server.command", "serve",
               "Run the Image Categorization API on this machine, with real storage and training."),
 }
@@ -227,14 +227,13 @@ class NanoGroup(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list of --help, without loading the lazy commands for their one line."""
-        from click.utils import make_default_short_help
-
         names = self.list_commands(ctx)
         limit = formatter.width - 6 - max(len(name) for name in names)
-        rows = []
+        rows: list[tuple[str, str]] = []
         for name in names:
             if name in LAZY_COMMANDS and name not in self.commands:
-                rows.append((name, make_default_short_help(LAZY_COMMANDS[name][2], limit)))
+                stand_in = click.Command(name, help=LAZY_COMMANDS[name][2])  # shortened as click shortens
+                rows.append((name, stand_in.get_short_help_str(limit)))
                 continue
             command = self.get_command(ctx, name)
             if command is not None and not command.hidden:
