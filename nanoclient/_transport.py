@@ -49,6 +49,7 @@ from requests.adapters import HTTPAdapter
 from ._throttle import AdaptiveLimit
 from .errors import (
     INVALID_IMAGE_REASON,
+    UNKNOWN_PATH_REASON,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -429,7 +430,7 @@ def _decode_success(response: requests.Response, method: str, url: str) -> Any:
     except ValueError:
         raise ServerError(
             f"HTTP {response.status_code} from server (not JSON): {_snippet(response)}",
-            status=response.status_code, method=method, url=url,
+            status=response.status_code, method=method, url=url, from_api=False,
         ) from None
 
 
@@ -456,7 +457,11 @@ def error_from_response(response: requests.Response, method: str, url: str) -> A
             message = f"HTTP {status} {response.reason or ''}".rstrip()
     if cls is BadRequestError and errors and all(e.get("reason") == INVALID_IMAGE_REASON for e in errors):
         cls = InvalidImageError  # the local server's InvalidImageError, named the same on this side
-    kwargs: dict[str, Any] = {"status": status, "method": method, "url": url, "errors": errors}
+    # The API answers errors as JSON objects with a message; anything else (an HTML page, another
+    # service's JSON, the local server's "no such path") says that the URL is not the API's.
+    from_api = isinstance(body, Mapping) and "message" in body and not any(
+        e.get("reason") == UNKNOWN_PATH_REASON for e in errors)
+    kwargs: dict[str, Any] = {"status": status, "method": method, "url": url, "errors": errors, "from_api": from_api}
     if cls is RateLimitError:
         kwargs["retry_after"] = _retry_after_seconds(response.headers.get("Retry-After"))
     return cls(message, **kwargs)

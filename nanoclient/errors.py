@@ -87,12 +87,22 @@ class NanonetsError(Exception):
         return f"{type(self).__name__}({str(self)!r})"
 
 
-class APIStatusError(NanonetsError):
-    """The server answered with an error status; ``status`` is the status received."""
+#: The ``errors[].reason`` by which the local server says that a path is no API operation.
+UNKNOWN_PATH_REASON = "unknown_path"
 
-    def __init__(self, message: str, *, status: int | None = None, **kwargs: Any) -> None:
+
+class APIStatusError(NanonetsError):
+    """The server answered with an error status; ``status`` is the status received.
+
+    ``from_api`` is False when the answer did not come from an operation of the API (an HTML
+    page, JSON of another shape, a path the server does not know): the base URL is probably
+    wrong, whatever the status says.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, from_api: bool = True, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.status = status
+        self.from_api = from_api
 
     def _label(self) -> str:
         return self.message if self.status is None else f"{self.status} {self.message}"
@@ -210,5 +220,6 @@ __all__ = [
     "ConnectionError",
     "TimeoutError",
     "INVALID_IMAGE_REASON",
+    "UNKNOWN_PATH_REASON",
     "error_class_for_status",
 ]

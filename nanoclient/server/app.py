@@ -25,7 +25,7 @@ from flask import Flask, Response, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from ..errors import NanonetsError, ServerError
+from ..errors import UNKNOWN_PATH_REASON, NanonetsError, ServerError
 from . import forms
 from .backend import Backend
 from .config import API_ROOT, DEDUPE_BY_SHA256, DEDUPE_HEADER, ServerConfig
@@ -49,7 +49,7 @@ DROP_MARKER = "X-Nanoclient-Drop-Connection"
 _HTTP_REASONS = {
     400: "bad_request",
     401: "unauthorized",
-    404: "not_found",
+    404: UNKNOWN_PATH_REASON,  # a path that is no operation: not the API's "not_found" of a model
     405: "method_not_allowed",
     413: "payload_too_large",
     415: "unsupported_media_type",
