@@ -19,6 +19,7 @@ _EXPORTS = {
     "Category": "types",
     "Model": "types",
     "Prediction": "types",
+    "FileError": "types",
     "UploadReport": "types",
     "NanonetsError": "errors",
     "APIStatusError": "errors",
@@ -56,6 +57,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .errors import TrainingFailedError as TrainingFailedError
     from .errors import TrainingTimeoutError as TrainingTimeoutError
     from .types import Category as Category
+    from .types import FileError as FileError
     from .types import Model as Model
     from .types import Prediction as Prediction
     from .types import UploadReport as UploadReport

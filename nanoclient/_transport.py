@@ -220,8 +220,10 @@ class Transport:
         max_retries: int = 3,
         pool_size: int = DEFAULT_POOL_SIZE,
         user_agent: str = "nanoclient",
+        deadline: float | None = None,
         sleep: Callable[[float], Any] | None = None,
         random: Callable[[], float] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries cannot be negative")
@@ -231,8 +233,11 @@ class Transport:
         self.timeout = float(timeout)
         self.max_retries = int(max_retries)
         self.pool_size = int(pool_size)
+        #: Seconds a request may take in all, its retries and waits included (None: only max_retries counts).
+        self.deadline = deadline
         self._sleep = sleep or _sleep
         self._random = random or _random
+        self._clock = clock
         session = requests.Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.pool_size, max_retries=0)
         session.mount("https://", adapter)
@@ -286,6 +291,7 @@ class Transport:
     ) -> Reply:
         """Like ``request``, but return the whole successful answer: status, headers and JSON body."""
         url = self.url(path)
+        started = self._clock()
         attempt = 0
         while True:
             pause = 0.0 if attempt else self.limit.pause_remaining()  # a retry has just waited its own delay
@@ -297,10 +303,10 @@ class Transport:
                 response = self._send_once(method, url, params, form, files)
             except _Retryable as failure:
                 self.limit.release()
-                if attempt >= self.max_retries or not (idempotent or failure.not_sent):
-                    raise failure.error from None
+                error: NanonetsError = failure.error
+                if not (idempotent or failure.not_sent):
+                    raise error from None
                 delay = self._backoff(attempt)
-                reason = failure.error.message
             except BaseException:
                 self.limit.release()
                 raise
@@ -314,15 +320,17 @@ class Transport:
                     return Reply(status, _decode_success(response, method, url), response.headers)
                 error = error_from_response(response, method, url)
                 retryable = status in RETRY_STATUSES or status >= 500
-                if not retryable or attempt >= self.max_retries or not (
-                        idempotent or status in NOT_PROCESSED_STATUSES):
+                if not retryable or not (idempotent or status in NOT_PROCESSED_STATUSES):
                     raise error
                 if retry_after is None:
                     retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
                 delay = self._backoff(attempt) if retry_after is None else min(retry_after, MAX_RETRY_AFTER)
-                reason = f"HTTP {status}"
-            log.info("%s %s failed (%s); retry %d of %d in %.2f s", method, url, reason,
-                     attempt + 1, self.max_retries, delay)
+            spent = self._clock() - started
+            out_of_time = self.deadline is not None and spent + delay > self.deadline
+            if attempt >= self.max_retries or out_of_time:
+                raise _gave_up(error, attempt + 1, spent) from None
+            log.info("%s failed: %s; attempt %d of %d in %.1f s", _short(method, url), _one_line(error),
+                     attempt + 2, self.max_retries + 1, delay)
             self._sleep(delay)
             attempt += 1
 
@@ -363,10 +371,19 @@ class Transport:
                 raise _Retryable(APIConnectionError(
                     f"Could not connect to {_netloc(url)} within {self.timeout:g} s ({_reason(exc)})",
                     method=method, url=url, request_sent=False), not_sent=True) from None
-            except requests.exceptions.ReadTimeout:
+            except requests.exceptions.ReadTimeout as exc:
+                if _tls_handshake_timed_out(exc):  # https:// to a plain-HTTP server: another try is no better
+                    raise APIConnectionError(
+                        f"The TLS handshake with {_netloc(url)} got no answer within {self.timeout:g} s: "
+                        "the server seems to speak plain HTTP (try http://)",
+                        method=method, url=url, request_sent=False) from None
                 raise _Retryable(APITimeoutError(f"No response within {self.timeout:g} s",
-                                              method=method, url=url)) from None
+                                                 method=method, url=url)) from None
             except requests.exceptions.ConnectionError as exc:
+                if _not_http(exc):  # http:// to a TLS server, or another protocol: another try is no better
+                    raise APIConnectionError(
+                        f"{_netloc(url)} does not answer in HTTP: is it an https:// server, or another service?",
+                        method=method, url=url, request_sent=False) from None
                 not_sent = _never_connected(exc)
                 what = (f"Could not connect to {_netloc(url)}" if not_sent
                         else "The connection broke before the response was complete")
@@ -397,6 +414,35 @@ class _Retryable(Exception):
         self.error = error
         #: True when the request surely never reached the server (safe to retry even a creating call).
         self.not_sent = not_sent
+
+
+def _gave_up(error: NanonetsError, attempts: int, spent: float) -> NanonetsError:
+    """``error``, its message saying how long the client tried (the one raised after the last attempt)."""
+    if attempts > 1:
+        error.message = f"{error.message} (gave up after {attempts} attempts over {spent:.0f} s)"
+        error.args = (error.message,)
+    return error
+
+
+def _short(method: str, url: str) -> str:
+    """'POST UploadFile/' for a log line: the method and the operation, not the whole URL."""
+    path = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+    return f"{method} {path}/"
+
+
+def _one_line(error: NanonetsError) -> str:
+    status = getattr(error, "status", None)
+    return f"HTTP {status}" + (f" ({error.message})" if error.message else "") if status else error.message
+
+
+def _tls_handshake_timed_out(exc: BaseException) -> bool:
+    """True when a read timeout happened in the TLS handshake (the server is not speaking TLS)."""
+    return any(isinstance(item, OSError) and "handshake" in str(item).lower() for item in _causes(exc))
+
+
+def _not_http(exc: BaseException) -> bool:
+    """True when the server answered, but not in HTTP (urllib3/http.client's BadStatusLine)."""
+    return any(type(item).__name__ == "BadStatusLine" for item in _causes(exc))
 
 
 def may_have_been_processed(error: BaseException) -> bool:

@@ -8,9 +8,10 @@ README's benchmark table.
 DEFAULT_UPLOAD_WORKERS = 8
 #: Files of one category per upload request (API.md: UploadFile takes one or more files).
 DEFAULT_UPLOAD_BATCH_SIZE = 20
-#: Bytes of files per upload request at most (a single larger file goes alone); the local
-#: server accepts 32 MB per request by default.
-UPLOAD_BATCH_MAX_BYTES = 8 * 1024 * 1024
+#: Bytes of files per upload or prediction request at most (a single larger file goes alone):
+#: phone photos of several MB must not make a batch of 20 larger than a server accepts (the
+#: local server takes 32 MB per request by default).
+BATCH_MAX_BYTES = 8 * 1024 * 1024
 #: Files per request in ``Client.predict_files``, ``nanoclient predict`` and ``evaluate``.
 DEFAULT_PREDICT_BATCH_SIZE = 20
 #: Parallel requests in ``Client.predict_files``, ``nanoclient predict`` and ``evaluate``.

@@ -318,6 +318,7 @@ class UploadRun:
         source: Iterator[tuple[PathLike, str]] | None = iter(items)
         finished: queue.SimpleQueue[Future[BatchResult]] = queue.SimpleQueue()
         pool = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="nanoclient-upload")
+        wait_for_workers = True
         try:
             while self._fatal is None:
                 while source is not None and self._wants_more():
@@ -335,8 +336,11 @@ class UploadRun:
                             self._queue(batch)
                     continue
                 self._settle(finished.get())
+        except KeyboardInterrupt:
+            wait_for_workers = False  # stop now: the requests in flight are abandoned, not waited for
+            raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=wait_for_workers, cancel_futures=True)
         if self._fatal is not None:
             raise self._fatal
         return self.report

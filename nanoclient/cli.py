@@ -3,14 +3,19 @@
 Commands only format: they take settings (``config``), call the SDK (``Client``) and print.
 Shared pieces, for whoever adds a command:
 
-* ``@api_command(group)`` registers a command that takes ``--json``, ``--api-key``,
-  ``--base-url`` and ``--model-id`` (also accepted before the command name) and receives
+* ``@api_command(group)`` registers a command that takes the global options (``--json``,
+  ``--quiet``, ``--debug``, ``--retries``, ``--api-key``, ``--base-url``, ``--model-id``: each
+  accepted before and after the command name, the later one winning) and receives
   ``state: State`` first; ``state.client()`` and ``state.model_id()`` fail with the line
   that says what to set.
 * ``state.emit(data, text)`` prints the JSON (``--json``) or the text result on stdout;
-  ``info()`` prints messages on stderr; ``state.progress(total)`` is a tqdm bar on stderr.
-* Every nanoclient error raised in a command becomes one line on stderr and exit code 1
-  (``error_line``); usage problems exit with 2; ``--debug`` shows the traceback instead.
+  ``info()`` prints messages on stderr (not with ``--quiet``), ``warn()`` problems with files
+  (always); ``state.progress(total)`` is a tqdm bar on stderr.
+* Exit codes (README.md): 0 success; 1 the work failed (API, network, files; some files
+  failed); 2 usage error; 130 interrupted. Every nanoclient error raised in a command becomes
+  one line on stderr (``error_line``), or with ``--json`` one JSON object
+  (``{"error": {"type", "message", "status", "hint"}}``, ``error_object``), and stdout stays
+  empty; ``--debug`` shows the traceback instead.
 
 Heavy modules (requests, Pillow, numpy, tqdm) are imported inside commands, so that
 ``nanoclient --help`` and shell completion stay fast.
@@ -18,6 +23,8 @@ Heavy modules (requests, Pillow, numpy, tqdm) are imported inside commands, so t
 from __future__ import annotations
 
 import functools
+import logging
+import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -25,7 +32,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from ._env import RETRIES_ENV, mask_key
+from ._env import HOSTED_BASE_URL, RETRIES_ENV, mask_key
 from ._tuning import (
     DEFAULT_PREDICT_BATCH_SIZE,
     DEFAULT_PREDICT_WORKERS,
@@ -40,10 +47,14 @@ if TYPE_CHECKING:  # imported for annotations only: `nanoclient --help` loads no
 
     from . import config
     from .client import Client
-    from .types import Model, PathLike, Prediction
+    from .errors import APIStatusError
+    from .types import Model, PathLike
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+#: Seconds one request may take in all, its retries and their waits included: past it the command
+#: says what failed and how long it tried, instead of going on in silence.
+REQUEST_DEADLINE = 300.0
 #: Retries per request. Higher than the SDK's 3: a CLI run is often a long unattended upload.
 #: (An upload is resent blindly only when surely not processed, or to a server that deduplicates.)
 DEFAULT_RETRIES = 10
@@ -64,6 +75,19 @@ class CliFailure(click.ClickException):
     exit_code = 1
 
 
+#: The exit code of a command interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
+
+
+class Interrupted(click.ClickException):
+    """Ctrl-C ended the command: what was left undone and how to go on, exit code 130."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"\ninterrupted: {self.format_message()}", err=True)  # after the terminal's ^C
+
+
 # --------------------------------------------------------------------------- state
 
 
@@ -73,6 +97,7 @@ class State:
     def __init__(self, debug: bool = False) -> None:
         self.flags: dict[str, str | None] = {"api_key": None, "base_url": None, "model_id": None}
         self.json = False
+        self.quiet = False
         self.debug = debug
         self.retries = DEFAULT_RETRIES
         self._settings: config.Settings | None = None
@@ -88,7 +113,7 @@ class State:
                 flags = self.flags
                 self._settings = config.resolve(flags["api_key"], flags["base_url"], flags["model_id"])
             except config.ConfigFileError as exc:
-                raise CliFailure(str(exc)) from exc
+                raise CliUsageError(str(exc)) from exc
         return self._settings
 
     def client(self) -> Client:
@@ -99,8 +124,11 @@ class State:
                 raise CliUsageError("no API key: set NANONETS_API_KEY or pass --api-key")
             from .client import Client
 
-            self._client = Client(api_key=settings.api_key, base_url=settings.base_url, max_retries=self.retries)
+            self._client = Client(api_key=settings.api_key, base_url=settings.base_url, max_retries=self.retries,
+                                  deadline=REQUEST_DEADLINE)
             click.get_current_context().call_on_close(self._client.close)
+            if not self.quiet:
+                _show_retries()
         return self._client
 
     @property
@@ -127,11 +155,28 @@ class State:
             click.echo(text)
 
     def progress(self, total: int, unit: str = "img", *, min_total: int = 2) -> tqdm[NoReturn]:
-        """A tqdm bar on stderr; silent with --json, off a terminal, or for fewer than ``min_total``."""
+        """A tqdm bar on stderr; silent with --json or --quiet, off a terminal, or for fewer than ``min_total``."""
         from tqdm import tqdm
 
-        disable = self.json or total < min_total or not _is_tty(sys.stderr)
+        disable = self.json or self.quiet or total < min_total or not _is_tty(sys.stderr)
         return tqdm(total=total, unit=unit, file=sys.stderr, disable=disable, dynamic_ncols=True, leave=False)
+
+
+class _RetryLines(logging.Handler):
+    """Each retry of the SDK as one line on stderr: what failed, the wait, and the attempt."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"retrying: {record.getMessage()}", err=True)
+
+
+def _show_retries() -> None:
+    """Print the SDK's retries on stderr (once per process, however many commands run in it)."""
+    logger = logging.getLogger("nanoclient")
+    if not any(isinstance(handler, _RetryLines) for handler in logger.handlers):
+        handler = _RetryLines(logging.INFO)
+        handler.addFilter(lambda record: record.getMessage().find("; attempt ") > 0)
+        logger.addHandler(handler)
+        logger.setLevel(min(logger.level or logging.INFO, logging.INFO))
 
 
 def _is_tty(stream: IO[str]) -> bool:
@@ -142,7 +187,15 @@ def _is_tty(stream: IO[str]) -> bool:
 
 
 def info(message: str) -> None:
-    """A message for the user, on stderr (stdout holds only results)."""
+    """A message for the user, on stderr (stdout holds only results); --quiet silences it."""
+    context = click.get_current_context(silent=True)
+    state = context.find_object(State) if context is not None else None
+    if state is None or not state.quiet:
+        click.echo(message, err=True)
+
+
+def warn(message: str) -> None:
+    """A problem the user must see even with --quiet (a file skipped or failed), on stderr."""
     click.echo(message, err=True)
 
 
@@ -158,6 +211,12 @@ def error_line(exc: BaseException, state: State | None) -> str:
     detail = getattr(exc, "message", None) or str(exc)
     if hint and hint != detail:
         detail = f"{detail} ({hint})"
+    if isinstance(exc, errors.APIStatusError) and _not_from_the_api(exc):
+        source = state.settings.source_of("base_url") if state else "nowhere"
+        where = "" if source == "nowhere" else f" (from {source})"
+        status = f"{exc.status} " if exc.status and not detail.startswith(("HTTP", str(exc.status))) else ""
+        return (f"{base_url}{where} does not look like the API's base URL, which looks like "
+                f"{HOSTED_BASE_URL} or http://127.0.0.1:8765/api/v2; it answered {status}{detail}")
     if isinstance(exc, errors.AuthenticationError):
         source = state.settings.source_of("api_key") if state else "the API key"
         return f"the API key from {source} was refused by {base_url}: check NANONETS_API_KEY or --api-key"
@@ -170,7 +229,9 @@ def error_line(exc: BaseException, state: State | None) -> str:
     if isinstance(exc, errors.PaymentRequiredError):
         return f"the account's quota is exhausted: {detail}; upgrade the plan or wait for the quota to renew"
     if isinstance(exc, errors.PayloadTooLargeError):
-        return f"the server refused an upload as too large: {detail}; send smaller images"
+        kind = "a prediction" if "/Label" in (exc.url or "") else "an upload"
+        return (f"the server refused {kind} request as too large: {detail}; send fewer files per request "
+                "(--batch-size) or smaller images")
     if isinstance(exc, errors.RateLimitError):
         wait = f" {exc.retry_after:g} s" if exc.retry_after else " a while"
         return f"too many requests to {base_url}, even after retrying: wait{wait} and try again"
@@ -196,6 +257,14 @@ def error_line(exc: BaseException, state: State | None) -> str:
     if isinstance(exc, ValueError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
+
+
+def _not_from_the_api(exc: APIStatusError) -> bool:
+    """True when an answer came from no API operation (``from_api`` False), which a wrong base URL explains.
+
+    Not for 5xx, 408 or 429: a proxy's error page in front of the right URL looks the same, and those pass.
+    """
+    return not exc.from_api and exc.status not in (408, 429) and (exc.status or 0) < 500
 
 
 #: Commands whose module is imported only when they run or their help is asked for, so that
@@ -254,53 +323,131 @@ class NanoGroup(click.Group):
                 raise CliUsageError(error_line(exc, state)) from exc
             raise CliFailure(error_line(exc, state)) from exc
 
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        """click's main, but an error is one JSON object with --json, and Ctrl-C exits with 130."""
+        argv = list(sys.argv[1:] if args is None else args)
+        if not standalone_mode:
+            return super().main(argv, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(argv, prog_name, complete_var, False, **extra)
+        except click.ClickException as exc:
+            show_error(exc, as_json=_wants_json(argv))
+            code = exc.exit_code
+        except click.Abort as exc:
+            if not isinstance(exc.__cause__, KeyboardInterrupt):  # end of input at a prompt: click's way
+                click.echo("Aborted!", err=True)
+                sys.exit(1)
+            if _wants_json(argv):
+                interrupted = Interrupted("the command did not finish")
+                interrupted.__cause__ = exc.__cause__
+                show_error(interrupted, as_json=True)
+            code = EXIT_INTERRUPTED
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _wants_json(argv: Sequence[str]) -> bool:
+    """Whether the command line asks for --json (before any ``--``), as click parses it."""
+    options = argv[: list(argv).index("--")] if "--" in argv else argv
+    return "--json" in options
+
+
+def show_error(exc: click.ClickException, *, as_json: bool) -> None:
+    """Show a command's error on stderr: click's way (one line), or one JSON object (``error_object``)."""
+    if not as_json:
+        exc.show()
+        return
+    import json
+
+    click.echo(json.dumps({"error": error_object(exc)}, ensure_ascii=False), err=True)
+
+
+def error_object(exc: click.ClickException) -> dict[str, Any]:
+    """An error as JSON: ``{"type", "message", "status", "hint"}``.
+
+    ``type`` is "UsageError" for every usage error (exit code 2), else the class of the exception
+    behind it (``NotFoundError``, ``FileNotFoundError``, ``KeyboardInterrupt``, ...); ``message`` is
+    the line shown without --json; ``status`` the HTTP status received, if any; ``hint`` what to do.
+    """
+    cause = exc.__cause__
+    if exc.exit_code == 2:
+        kind = "UsageError"
+    else:
+        kind = type(cause if cause is not None else exc).__name__
+    hint = getattr(cause, "hint", None)
+    if hint is None and isinstance(exc, click.UsageError) and exc.ctx is not None:
+        hint = f"Try '{exc.ctx.command_path} {exc.ctx.help_option_names[0]}' for help."
+    status = getattr(cause, "status", None)
+    return {"type": kind, "message": exc.format_message(), "status": status if isinstance(status, int) else None,
+            "hint": hint}
+
 
 # --------------------------------------------------------------------------- options
 
 
-def _store_flag(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """An option callback that puts the option's value, when given, into the State (the last one given wins)."""
+
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-        if value:
-            state = ctx.ensure_object(State)
-            if name == "json":
-                state.json = True
-            else:
-                state.flags[name] = value
+        if value is None or value is False:
+            return value
+        if value == "":
+            raise click.BadParameter("cannot be empty: leave it out to use the environment or the config file",
+                                     ctx=ctx, param=param)
+        state = ctx.ensure_object(State)
+        if name in state.flags:
+            state.flags[name] = value
+        else:
+            setattr(state, name, value)
         return value
 
     return callback
 
 
-def _connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--api-key, --base-url, --model-id: stored in the State, usable before or after the command name."""
+def global_options(*, on_group: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The options of the group and of every command (so they work before and after its name), kept in the State.
+
+    Only the group's --retries reads NANOCLIENT_RETRIES and has a default: a command's --retries, when
+    given, overrides it.
+    """
+    retries_from: dict[str, Any] = {"default": DEFAULT_RETRIES, "envvar": RETRIES_ENV} if on_group else {}
     options = [
-        click.option("--api-key", metavar="KEY", expose_value=False, callback=_store_flag("api_key"),
+        click.option("--json", is_flag=True, expose_value=False, callback=_store("json"),
+                     help="Print machine-readable JSON on stdout (messages, and errors as JSON, on stderr)."),
+        click.option("--quiet", "-q", is_flag=True, expose_value=False, callback=_store("quiet"),
+                     help="No messages or progress on stderr; errors and problem files still show."),
+        click.option("--debug", is_flag=True, expose_value=False, callback=_store("debug"),
+                     help="Show the full traceback of errors."),
+        click.option("--retries", type=click.IntRange(0, 50), metavar="N", expose_value=False,
+                     callback=_store("retries"), **retries_from,
+                     help="Retry a request that failed on the network, with 408, 429 or 5xx, up to N times with "
+                          f"exponential backoff [default: {DEFAULT_RETRIES}; env {RETRIES_ENV}]."),
+        click.option("--api-key", metavar="KEY", expose_value=False, callback=_store("api_key"),
                      help="API key [env NANONETS_API_KEY]."),
-        click.option("--base-url", metavar="URL", expose_value=False, callback=_store_flag("base_url"),
+        click.option("--base-url", metavar="URL", expose_value=False, callback=_store("base_url"),
                      help="API base URL, e.g. http://127.0.0.1:8765/api/v2 [env NANONETS_BASE_URL; "
                           "default: the hosted Nanonets API]."),
-        click.option("--model-id", metavar="ID", expose_value=False, callback=_store_flag("model_id"),
+        click.option("--model-id", metavar="ID", expose_value=False, callback=_store("model_id"),
                      help="Model to work on [env NANONETS_MODEL_ID]."),
     ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+
+    def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorator
 
 
 def api_command(group: click.Group, name: str | None = None, **settings: Any) -> Callable[..., click.Command]:
-    """Register a command taking --json and the connection options; it receives ``state`` first."""
+    """Register a command taking the global options; it receives ``state`` first."""
 
     def decorator(func: Callable[..., Any]) -> click.Command:
         @functools.wraps(func)
         def run(*args: Any, **kwargs: Any) -> Any:
             return func(click.get_current_context().ensure_object(State), *args, **kwargs)
 
-        with_options = _connection_options(run)
-        json_option = click.option("--json", "json_output", is_flag=True, expose_value=False,
-                                   callback=_store_flag("json"),
-                                   help="Print machine-readable JSON on stdout (messages stay on stderr).")
-        with_options = json_option(with_options)
-        return group.command(name, **settings)(with_options)
+        return group.command(name, **settings)(global_options(on_group=False)(run))
 
     return decorator
 
@@ -310,14 +457,8 @@ def api_command(group: click.Group, name: str | None = None, **settings: Any) ->
 
 @click.group(cls=NanoGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "-V", "--version", prog_name="nanoclient")
-@_connection_options
-@click.option("--debug", is_flag=True, help="Show the full traceback of errors.")
-@click.option("--retries", default=DEFAULT_RETRIES, show_default=True, envvar=RETRIES_ENV,
-              type=click.IntRange(0, 50), metavar="N",
-              help="Retry a request that failed on the network, with 408, 429 or 5xx, up to N times with "
-                   "exponential backoff [env NANOCLIENT_RETRIES].")
-@click.pass_context
-def cli(ctx: click.Context, debug: bool, retries: int) -> None:
+@global_options(on_group=True)
+def cli() -> None:
     """Train and use an image classifier: the Nanonets API or a local server.
 
     \b
@@ -331,10 +472,9 @@ def cli(ctx: click.Context, debug: bool, retries: int) -> None:
 
     Settings come from the options, else the environment (NANONETS_API_KEY,
     NANONETS_BASE_URL, NANONETS_MODEL_ID), else the config file (see `nanoclient config`).
+    The options above work after a command's name too. Exit codes: 0 success, 1 the work
+    failed (API, network, files), 2 usage error, 130 interrupted.
     """
-    state = ctx.ensure_object(State)
-    state.debug = debug
-    state.retries = retries
 
 
 # --------------------------------------------------------------------------- formatting
@@ -355,23 +495,25 @@ def format_model(model: Model) -> list[str]:
 def list_skipped(skipped: Sequence[tuple[PathLike, str]], limit: int = MAX_LISTED) -> None:
     """Name skipped files with the reason on stderr; past ``limit``, count the rest."""
     for path, reason in skipped[:limit]:
-        info(f"skipped {path}: {reason}")
+        warn(f"skipped {path}: {reason}")
     if len(skipped) > limit:
-        info(f"... and {len(skipped) - limit} more skipped")
+        warn(f"... and {len(skipped) - limit} more skipped")
 
 
 # --------------------------------------------------------------------------- create-model
 
 
 @api_command(cli, "create-model")
-@click.argument("categories", nargs=-1)
+@click.argument("categories", nargs=-1, metavar="[CATEGORY]...")
 @click.option("--from-dir", "from_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Use the sub-folder names of DIR (or of DIR/train) as the categories.", metavar="DIR")
 def create_model(state: State, categories: tuple[str, ...], from_dir: Path | None) -> None:
     """Create a model from category names or from folder names.
 
-    The categories are the CATEGORY arguments, or the sub-folder names of --from-dir.
-    Prints the new model id on stderr and the line to export it on stdout, so that
+    The categories (two or more) are the CATEGORY arguments, or the sub-folder names of
+    --from-dir: of DIR/train when DIR's only sub-folders are train/ and test/, else of DIR.
+    Names lose surrounding spaces, as upload and evaluate read folder names. Prints the new
+    model id on stderr and the line to export it on stdout, quoted for the shell, so that
     `eval` can pick it up.
 
     \b
@@ -379,20 +521,27 @@ def create_model(state: State, categories: tuple[str, ...], from_dir: Path | Non
       nanoclient create-model Bag Coat Dress
       eval "$(nanoclient create-model --from-dir images)"
     """
-    from .images import category_folders
+    import shlex
+
+    from .images import category_folders, category_name
 
     if from_dir is not None and categories:
         raise CliUsageError("give category names or --from-dir, not both")
     if from_dir is not None:
-        categories = tuple(folder.name for folder in category_folders(from_dir))
-        if not categories:
+        names = [name for name, _ in category_folders(from_dir)]
+        if not names:
             raise CliUsageError(f"{from_dir} has no sub-folders to use as categories")
-    if not categories:
+    else:
+        names = [category_name(name) for name in categories]
+    if not names:
         raise CliUsageError("no categories: name them (nanoclient create-model Bag Coat) or pass --from-dir DIR")
-    model = state.client().create_model(list(categories))
+    if len(names) < 2:
+        given = f"{from_dir} has one sub-folder" if from_dir is not None else "one was given"
+        raise CliUsageError(f"a model needs at least two categories, but {given} ({names[0]})")
+    model = state.client().create_model(names)
     info(f"created model {model.id} with {len(model.categories)} categories: "
          + ", ".join(c.name for c in model.categories))
-    state.emit(model.to_json(), f"export NANONETS_MODEL_ID={model.id}")
+    state.emit(model.to_json(), f"export NANONETS_MODEL_ID={shlex.quote(model.id)}")
 
 
 # --------------------------------------------------------------------------- upload
@@ -403,110 +552,43 @@ def create_model(state: State, categories: tuple[str, ...], from_dir: Path | Non
 @click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=DEFAULT_UPLOAD_WORKERS, show_default=True,
               help="Upload requests in parallel.")
 @click.option("--batch-size", type=click.IntRange(1, 100), default=DEFAULT_UPLOAD_BATCH_SIZE, show_default=True,
-              help="Images of one category per request.")
+              help="Images of one category per request (and at most 8 MB).")
 @click.option("--force", is_flag=True, help="Send every image again, even those the local record says were sent.")
-def upload(state: State, folder: Path, workers: int, batch_size: int, force: bool) -> None:
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="FILE", help="Write one JSON line per file to FILE as its outcome is known: path, category, "
+                                   "sha256, outcome and reason.")
+@click.option("--dry-run", is_flag=True, help="Check every file and say what would be sent; send nothing.")
+def upload(state: State, folder: Path, workers: int, batch_size: int, force: bool, report_path: Path | None,
+           dry_run: bool) -> None:
     """Upload labelled images from a folder.
 
-    DIR holds one sub-folder per category, or a train/ folder that does.
-    Images are checked before sending; files that are not PNG or JPEG are skipped and
-    named. Each image is stored once, even against a server that does not deduplicate
-    (the counts are checked); an image whose fate the client could not find out is named
-    as unsettled. What each model received is recorded locally, so running the same command
-    again after an interruption sends only what is missing (--force sends everything).
-    Exits with 1 if any upload failed or is unsettled.
+    DIR holds one sub-folder per category, or train/ (and test/) folders that do.
+    Every file ends as uploaded, already there (recorded as uploaded to this model, or the
+    same bytes as another file of its category), invalid (not sent: not an image, unreadable,
+    not in a category of the model), refused by the server, or unsettled (the client could not
+    find out whether the server stored it); each failure is named on stderr. Each image is
+    stored once, even against a server that does not deduplicate (the counts are checked).
+    What each model received is recorded locally, so running the same command again after an
+    interruption sends only what is missing (--force sends everything). Exits with 1 if any
+    file is invalid, refused or unsettled; Ctrl-C stops at once (exit 130).
 
     \b
     Examples:
       nanoclient upload images                 # images/train/<category>/*.png
-      nanoclient upload photos --workers 16 --batch-size 50 --json
+      nanoclient upload photos --dry-run       # check first, send nothing
+      nanoclient upload photos --report upload.jsonl --json
     """
-    from ._record import UploadRecord, file_digest
-    from .images import find_labelled_images
+    from ._cli_runs import run_upload
 
-    client = state.client()
-    model_id = state.model_id()
-    model = client.get_model(model_id)
-    items, skipped = find_labelled_images(folder)
-    if not items:
-        raise CliFailure(f"no images in {folder}: expected one sub-folder per category with .png or .jpg files")
-    items, strangers = _split_by_category(folder, items, model)
-    skipped_files: list[tuple[PathLike, str]] = [*skipped, *strangers]
-
-    record = UploadRecord.for_model(client.base_url, model_id)
-    click.get_current_context().call_on_close(record.close)
-    digests = {str(path): file_digest(path) for path, _ in items}
-    to_send = _round_robin([(path, category) for path, category in items
-                            if force or (digests[str(path)], category) not in record])
-    already = len(items) - len(to_send)
-    if already:
-        info(f"{already} images already uploaded to this model (local record); --force sends them again")
-
-    def remember(path: PathLike, category: str, _model: Model) -> None:
-        record.add(digests[str(path)], category, str(path))
-
-    with state.progress(len(to_send)) as bar:
-        try:
-            report = client.upload_files(model_id, to_send, workers=workers, batch_size=batch_size,
-                                         progress=bar.update, on_uploaded=remember)
-        except KeyboardInterrupt:
-            bar.close()
-            info(f"interrupted: {len(record)} images are recorded as uploaded; run the same command to resume")
-            raise
-    skipped_files += report.skipped
-    list_skipped(skipped_files)
-    for path, exc in report.failed:
-        info(f"failed {path}: {error_line(exc, state)}")
-    for path, why in report.unsettled:
-        info(f"unsettled {path}: {why}; check the model's counts before sending it again")
-
-    final = client.get_model(model_id)
-    result = {"uploaded": len(report.uploaded), "skipped": already + len(skipped_files), "failed": len(report.failed),
-              "unsettled": len(report.unsettled), "model": final.to_json()}
-    summary = f"uploaded {result['uploaded']}, skipped {result['skipped']}, failed {result['failed']}"
-    if report.unsettled:
-        summary += f", unsettled {result['unsettled']}"
-    state.emit(result, "\n".join([summary, *format_model(final)]))
-    if report.failed or report.unsettled:
-        raise click.exceptions.Exit(1)
-
-
-def _round_robin(items: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
-    """The items with categories taken in turn, so that batches of several categories can go at once."""
-    by_category: dict[str, list[tuple[Path, str]]] = {}
-    for item in items:
-        by_category.setdefault(item[1], []).append(item)
-    queues = list(by_category.values())
-    mixed: list[tuple[Path, str]] = []
-    for index in range(max((len(q) for q in queues), default=0)):
-        mixed.extend(q[index] for q in queues if index < len(q))
-    return mixed
-
-
-def _split_by_category(folder: Path, items: list[tuple[Path, str]], model: Model
-                       ) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
-    """Keep the items whose folder is a category of the model; name the other folders (error if none match)."""
-    known = {c.name for c in model.categories}
-    found = sorted({category for _, category in items})
-    strangers = [name for name in found if name not in known]
-    if len(strangers) == len(found):
-        raise CliFailure(
-            f"none of the folders in {folder} ({', '.join(found)}) is a category of model {model.id} "
-            f"({', '.join(sorted(known))})"
-        )
-    if strangers:
-        info(f"not categories of model {model.id}, skipped: {', '.join(strangers)}")
-    kept = [(path, category) for path, category in items if category in known]
-    dropped = [(path, f"folder {category} is not a category of the model") for path, category in items
-               if category not in known]
-    return kept, dropped
+    run_upload(state, folder, workers=workers, batch_size=batch_size, force=force, report_path=report_path,
+               dry_run=dry_run)
 
 
 # --------------------------------------------------------------------------- train / status
 
 
 def _wait(state: State, model_id: str, timeout: float, poll_interval: float) -> Model:
-    """Wait for training to end, naming each state the model passes through on stderr."""
+    """Wait for training to end, naming each state the model passes through on stderr (Ctrl-C: exit 130)."""
     from .errors import TrainingTimeoutError
 
     def show(model: Model) -> None:
@@ -515,6 +597,9 @@ def _wait(state: State, model_id: str, timeout: float, poll_interval: float) -> 
     try:
         return state.client().wait_until_trained(model_id, timeout=timeout, poll_interval=poll_interval,
                                                  on_update=show)
+    except KeyboardInterrupt as exc:
+        raise Interrupted(f"model {model_id} goes on training on the server; "
+                          "wait for it again with `nanoclient status --wait`") from exc
     except TrainingTimeoutError as exc:
         if state.debug:
             raise
@@ -543,7 +628,8 @@ def wait_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def train(state: State, wait: bool, timeout: float, poll_interval: float) -> None:
     """Train the model (--wait to wait until it is trained).
 
-    Exits with 1 if training fails or --timeout passes first.
+    Exits with 1 if training fails or --timeout passes first. Ctrl-C stops the waiting, not
+    the training (exit 130): `nanoclient status --wait` waits again.
 
     \b
     Examples:
@@ -563,6 +649,8 @@ def train(state: State, wait: bool, timeout: float, poll_interval: float) -> Non
 @wait_options
 def status(state: State, wait: bool, timeout: float, poll_interval: float) -> None:
     """Show the model's state, images per category and accuracy.
+
+    With --wait, Ctrl-C stops the waiting, not the training (exit 130).
 
     \b
     Examples:
@@ -585,62 +673,38 @@ def status(state: State, wait: bool, timeout: float, poll_interval: float) -> No
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path), metavar="PATH...")
 @click.option("--top", type=click.IntRange(min=1), default=None, metavar="K",
               help="Show the K most likely labels per file (JSON: keep K scores).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+              help="Also write each result to FILE as it arrives: JSON Lines, or CSV for a .csv name. "
+                   "Run again with the same FILE to predict only the files it has no result for.")
 @click.option("--batch-size", type=click.IntRange(1, 100), default=DEFAULT_PREDICT_BATCH_SIZE, show_default=True,
-              help="Files per request.")
+              help="Files per request (and at most 8 MB).")
 @click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=DEFAULT_PREDICT_WORKERS, show_default=True,
               help="Requests in parallel.")
-def predict(state: State, paths: tuple[Path, ...], top: int | None, batch_size: int, workers: int) -> None:
+def predict(state: State, paths: tuple[Path, ...], top: int | None, output: Path | None, batch_size: int,
+            workers: int) -> None:
     """Predict the labels of images.
 
     PATH is an image file or a folder (searched recursively for .png and .jpg files).
-    Prints one line per file: the path, the label and its probability. Files that are
-    not valid images are named on stderr and make the exit code 1; the rest are still
-    predicted.
+    Prints one line per file as its answer comes (in no particular order): the path, the
+    label and its probability; with --json, one JSON object per line. A file that cannot be
+    predicted is named on stderr with the reason, the others are predicted all the same, and
+    the exit code is 1. Ctrl-C stops at once; with --output, the same command resumes.
 
     \b
     Examples:
       nanoclient predict photo.jpg
       nanoclient predict images/test --top 3
-      nanoclient predict images/test --json > predictions.json
+      nanoclient predict photos/ --output results.jsonl     # again after Ctrl-C: resumes
+      nanoclient predict images/test --json > predictions.jsonl
     """
-    from .images import check_files, find_images
+    from ._cli_runs import run_predictions
+    from .images import find_images
 
     model_id = state.model_id()
     found = find_images(paths)
     if not found:
         raise CliFailure(f"no images found in {', '.join(map(str, paths))} (looked for .png, .jpg, .jpeg)")
-    valid, invalid = check_files(found)
-    list_skipped(invalid)
-    predictions = []
-    if valid:
-        client = state.client()
-        with state.progress(len(valid), min_total=batch_size + 1) as bar:
-            predictions = client.predict_files(model_id, valid, batch_size=batch_size, workers=workers,
-                                               progress=bar.update)
-    rows = [_prediction_row(path, prediction, top) for path, prediction in zip(valid, predictions, strict=True)]
-    state.emit(rows, _format_predictions(rows, top) if rows else None)
-    if invalid:
-        raise click.exceptions.Exit(1)
-
-
-def _prediction_row(path: Path, prediction: Prediction, top: int | None) -> dict[str, Any]:
-    row = prediction.to_json()
-    row["file"] = str(path)  # the path as given or found, not the name the server saw
-    if top is not None:
-        row["scores"] = row["scores"][:top]
-    return row
-
-
-def _format_predictions(rows: Sequence[dict[str, Any]], top: int | None) -> str:
-    width = max(len(row["file"]) for row in rows)
-    lines = []
-    for row in rows:
-        if top is None:
-            labels = f"{row['label']}  {row['probability']:.3f}"
-        else:
-            labels = "  ".join(f"{s['label']} {s['probability']:.3f}" for s in row["scores"])
-        lines.append(f"{row['file']:<{width}}  {labels}")
-    return "\n".join(lines)
+    run_predictions(state, model_id, found, output=output, top=top, batch_size=batch_size, workers=workers)
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -651,15 +715,16 @@ def _format_predictions(rows: Sequence[dict[str, Any]], top: int | None) -> str:
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               metavar="FILE", help="Also write a self-contained HTML report (heat map, every mistake) to FILE.")
 @click.option("--batch-size", type=click.IntRange(1, 100), default=DEFAULT_PREDICT_BATCH_SIZE, show_default=True,
-              help="Files per request.")
+              help="Files per request (and at most 8 MB).")
 @click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=DEFAULT_PREDICT_WORKERS, show_default=True,
               help="Requests in parallel.")
 def evaluate(state: State, folder: Path, report_path: Path | None, batch_size: int, workers: int) -> None:
     """Measure the model on labelled images: accuracy, per-class scores, confusion matrix.
 
     DIR holds one sub-folder of images per category, or a test/ folder that does (as
-    images/ does). Every image is predicted in batches; files that are not valid images
-    are named on stderr and left out. JSON: accuracy, n, per_class, confusion, mistakes.
+    images/ does). Every image is predicted in batches; a file that cannot be predicted is
+    named on stderr and left out, and makes the exit code 1. JSON: accuracy, n, per_class,
+    confusion, mistakes, failed.
 
     \b
     Examples:
@@ -667,21 +732,19 @@ def evaluate(state: State, folder: Path, report_path: Path | None, batch_size: i
       nanoclient evaluate images --report report.html
       nanoclient evaluate images/test --json > evaluation.json
     """
-    from .evaluate import evaluate_images, find_test_images, format_text
+    from ._cli_runs import run_evaluation
+    from .evaluate import format_text
 
     model_id = state.model_id()
-    items, skipped = find_test_images(folder)
-    list_skipped(skipped)
-    client = state.client()
-    with state.progress(len(items), min_total=batch_size + 1) as bar:
-        result = evaluate_images(client, model_id, items, skipped=skipped, progress=bar.update,
-                                 batch_size=batch_size, workers=workers)
+    result = run_evaluation(state, model_id, folder, batch_size=batch_size, workers=workers)
     if report_path is not None:
         from .report import write_report
 
         write_report(result, report_path, title=f"Model {model_id} on {folder}")
         info(f"report written to {report_path}")
     state.emit(result.to_json(), format_text(result))
+    if result.failed:
+        raise click.exceptions.Exit(1)
 
 
 # --------------------------------------------------------------------------- models / config
@@ -742,8 +805,20 @@ def config_command(state: State, save: bool) -> None:
 
 
 def main(argv: Iterable[str] | None = None) -> Any:
-    """Entry point of the `nanoclient` console script and `python -m nanoclient`."""
-    return cli.main(args=None if argv is None else list(argv), prog_name="nanoclient")
+    """Entry point of the `nanoclient` console script and `python -m nanoclient`.
+
+    After Ctrl-C the process ends at once: requests still in flight in worker threads (which
+    Python would otherwise wait for at exit, up to their timeout and retries) are abandoned.
+    """
+    try:
+        return cli.main(args=None if argv is None else list(argv), prog_name="nanoclient")
+    except SystemExit as exc:
+        if exc.code == EXIT_INTERRUPTED:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_INTERRUPTED)
+        raise
 
 
-__all__ = ["cli", "main", "State", "api_command", "error_line", "info", "format_model", "CliFailure", "CliUsageError"]
+__all__ = ["cli", "main", "State", "api_command", "global_options", "error_line", "error_object", "info", "warn",
+           "format_model", "CliFailure", "CliUsageError", "Interrupted", "EXIT_INTERRUPTED"]

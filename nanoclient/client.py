@@ -19,22 +19,22 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import urlsplit
 
 from ._env import API_KEY_ENV, BASE_URL_ENV, HOSTED_BASE_URL, mask_key
+from ._predict import predict_outcomes
 from ._transport import FilePart, Transport, is_loopback_host, may_have_been_processed
 from ._tuning import (
+    BATCH_MAX_BYTES,
     DEFAULT_PREDICT_BATCH_SIZE,
     DEFAULT_PREDICT_WORKERS,
     DEFAULT_UPLOAD_BATCH_SIZE,
     DEFAULT_UPLOAD_WORKERS,
     MAX_WORKERS,
-    UPLOAD_BATCH_MAX_BYTES,
     UPLOAD_LOOKAHEAD_FILES,
 )
 from ._upload import UploadRun, UploadSettings, declares_dedupe, file_size
@@ -48,7 +48,7 @@ from .errors import (
     TrainingTimeoutError,
 )
 from .images import check_image_file, sniff_format, unique_categories
-from .types import STATE_FAILED, STATE_TRAINED, Model, PathLike, Prediction, UploadReport
+from .types import STATE_FAILED, STATE_TRAINED, FileError, Model, PathLike, Prediction, UploadReport
 
 #: The hosted API, used when neither ``base_url`` nor NANONETS_BASE_URL is given.
 DEFAULT_BASE_URL = HOSTED_BASE_URL
@@ -65,8 +65,10 @@ class Client:
     """A connection to the Nanonets API (hosted, or ``nanoclient serve``), holding one pooled session.
 
     ``api_key`` defaults to $NANONETS_API_KEY and ``base_url`` to $NANONETS_BASE_URL, then
-    to the hosted API. ``timeout`` applies to each request, ``max_retries`` is the number of
-    extra attempts after a retryable failure. Use it as a context manager, or call ``close()``.
+    to the hosted API. ``timeout`` applies to each attempt, ``max_retries`` is the number of
+    extra attempts after a retryable failure, and ``deadline`` (seconds, None: no limit) bounds
+    the time a request may take in all, retries and waits included. Each retry is logged on the
+    ``nanoclient`` logger at INFO. Use it as a context manager, or call ``close()``.
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class Client:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        deadline: float | None = None,
     ) -> None:
         key = (api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")).strip()
         if not key:
@@ -87,7 +90,7 @@ class Client:
         self.base_url = url
         self._key_hint = mask_key(key)
         self._transport = Transport(
-            url, key, timeout=timeout, max_retries=max_retries, pool_size=MAX_WORKERS,
+            url, key, timeout=timeout, max_retries=max_retries, deadline=deadline, pool_size=MAX_WORKERS,
             user_agent=f"nanoclient/{__version__}",
         )
         # Injectable clock for wait_until_trained, so tests need not wait.
@@ -210,7 +213,7 @@ class Client:
         """Upload many (path, category) pairs, each file stored exactly once.
 
         Up to ``batch_size`` files of one category go per request (and at most
-        ``UPLOAD_BATCH_MAX_BYTES``), ``workers`` requests at a time. ``items`` is consumed
+        ``BATCH_MAX_BYTES``), ``workers`` requests at a time. ``items`` is consumed
         lazily (a bounded look-ahead) and each file is opened only when its request is sent.
 
         The model is read first. Against a server that declares that it counts identical
@@ -244,7 +247,7 @@ class Client:
             return UploadReport()
         model, dedupe = self._model_and_dedupe(model_id)
         settings = UploadSettings(
-            workers=workers, batch_size=batch_size, max_batch_bytes=UPLOAD_BATCH_MAX_BYTES,
+            workers=workers, batch_size=batch_size, max_batch_bytes=BATCH_MAX_BYTES,
             lookahead=max(UPLOAD_LOOKAHEAD_FILES, 2 * workers * batch_size),
             resends=self._transport.max_retries, dedupe=dedupe,
         )
@@ -312,6 +315,16 @@ class Client:
         _checked_content_type(path)
         return self._predict_paths(model_id, [path])[0]
 
+    @overload
+    def predict_files(self, model_id: str, paths: Iterable[PathLike], *, batch_size: int = ...,
+                      workers: int = ..., progress: Callable[[int], object] | None = ...,
+                      errors: Literal["raise"] = ...) -> list[Prediction]: ...
+
+    @overload
+    def predict_files(self, model_id: str, paths: Iterable[PathLike], *, batch_size: int = ...,
+                      workers: int = ..., progress: Callable[[int], object] | None = ...,
+                      errors: Literal["return"]) -> list[Prediction | FileError]: ...
+
     def predict_files(
         self,
         model_id: str,
@@ -320,47 +333,63 @@ class Client:
         batch_size: int = DEFAULT_PREDICT_BATCH_SIZE,
         workers: int = DEFAULT_PREDICT_WORKERS,
         progress: Callable[[int], object] | None = None,
-    ) -> list[Prediction]:
+        errors: Literal["raise", "return"] = "raise",
+    ) -> list[Prediction] | list[Prediction | FileError]:
         """Predictions for many image files, in input order; each ``Prediction.file`` is the path given.
 
-        Every file is checked first (InvalidImageError or an OSError before anything is sent). Files go
-        ``batch_size`` per request, ``workers`` requests at a time; ``progress(n)`` is called
-        in the calling thread with the size of each finished batch. Answers are matched to
-        files by name, never by position (the service promises no order): an answer that does
-        not match raises ServerError, as does any failed batch.
+        Files go ``batch_size`` per request (and at most ``BATCH_MAX_BYTES``), ``workers``
+        requests at a time; ``progress(n)`` is called in the calling thread as ``n`` more files
+        are done. Answers are matched to files by name, never by position (the service promises
+        no order).
+
+        With ``errors="raise"`` every file is checked first (InvalidImageError or an OSError
+        before anything is sent) and any failure raises. With ``errors="return"`` each file that
+        cannot be predicted gets a ``FileError`` in its place, with its path and why, and the
+        others are predicted all the same (a batch refused for one bad file is sent again file by
+        file); only an error every file would get (a refused key, an unknown model, a server
+        that cannot be reached) raises. For runs too long to hold in memory, ``predict_iter``.
         """
         model_id = _required(model_id, "model id")
+        if errors not in ("raise", "return"):
+            raise ValueError("errors must be 'raise' or 'return'")
+        listed = list(paths)
+        if errors == "raise":
+            for path in listed:
+                _checked_content_type(path)
+        results: list[Prediction | FileError | None] = [None] * len(listed)
+        for index, outcome in self._predict_outcomes(model_id, listed, batch_size, workers, check=errors == "return"):
+            if isinstance(outcome, FileError) and errors == "raise":
+                raise outcome.error
+            results[index] = outcome
+            if progress is not None:
+                progress(1)
+        return [outcome for outcome in results if outcome is not None]
+
+    def predict_iter(
+        self,
+        model_id: str,
+        paths: Iterable[PathLike],
+        *,
+        batch_size: int = DEFAULT_PREDICT_BATCH_SIZE,
+        workers: int = DEFAULT_PREDICT_WORKERS,
+    ) -> Iterator[Prediction | FileError]:
+        """Each file's outcome as soon as its batch is answered (not in input order): its
+        ``Prediction``, or a ``FileError`` saying why it could not be predicted.
+
+        ``paths`` is read lazily and nothing is kept once yielded, so memory stays flat however
+        many files there are. Failures are as with ``predict_files(errors="return")``; breaking
+        out of the loop cancels the batches not yet sent.
+        """
+        model_id = _required(model_id, "model id")
+        for _, outcome in self._predict_outcomes(model_id, paths, batch_size, workers, check=True):
+            yield outcome
+
+    def _predict_outcomes(self, model_id: str, paths: Iterable[PathLike], batch_size: int, workers: int, *,
+                          check: bool) -> Iterator[tuple[int, Prediction | FileError]]:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        workers = _worker_count(workers)
-        checked = list(paths)
-        for path in checked:
-            _checked_content_type(path)
-        batches = [checked[i:i + batch_size] for i in range(0, len(checked), batch_size)]
-        if not batches:
-            return []
-        if len(batches) == 1 or workers == 1:
-            results: list[Prediction] = []
-            for batch in batches:
-                results.extend(self._predict_paths(model_id, batch))
-                if progress is not None:
-                    progress(len(batch))
-            return results
-        answers: list[list[Prediction] | None] = [None] * len(batches)
-        pool = ThreadPoolExecutor(max_workers=min(workers, len(batches)), thread_name_prefix="nanoclient-predict")
-        try:
-            futures = {pool.submit(self._predict_paths, model_id, batch): index for index, batch in enumerate(batches)}
-            waiting = set(futures)
-            while waiting:
-                done, waiting = wait(waiting, return_when=FIRST_COMPLETED)
-                for future in done:
-                    index = futures[future]
-                    answers[index] = future.result()  # a failed batch raises here; the rest are cancelled
-                    if progress is not None:
-                        progress(len(batches[index]))
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-        return [prediction for answer in answers for prediction in answer or []]
+        return predict_outcomes(lambda batch: self._predict_paths(model_id, batch), paths, batch_size=batch_size,
+                                max_batch_bytes=BATCH_MAX_BYTES, workers=_worker_count(workers), check=check)
 
     def predict_urls(self, model_id: str, urls: Sequence[str]) -> list[Prediction]:
         """Predictions for image URLs the server fetches, in input order, matched by URL.

@@ -28,7 +28,7 @@ ENV_VARS = {"api_key": API_KEY_ENV, "base_url": BASE_URL_ENV, "model_id": MODEL_
 
 
 class ConfigFileError(ValueError):
-    """The config file exists but cannot be read as INI."""
+    """The config file exists but cannot be read as INI: the message is one line naming the file and what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -65,16 +65,41 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
 
 def load_file(path: Path) -> dict[str, str]:
     """The settings of a config file (empty when it does not exist); unknown keys are ignored."""
-    if not path.is_file():
-        return {}
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read(path, encoding="utf-8")
-    except (configparser.Error, UnicodeDecodeError) as exc:
-        raise ConfigFileError(f"cannot read config file {path}: {exc}") from exc
+    parser = _read(path)
     if not parser.has_section(SECTION):
         return {}
     return {k: v.strip() for k, v in parser.items(SECTION) if k in ENV_VARS and v.strip()}
+
+
+def _read(path: Path) -> configparser.ConfigParser:
+    """The parsed config file (empty when it does not exist); ConfigFileError, one line, if it cannot be read."""
+    parser = configparser.ConfigParser(interpolation=None)
+    if not path.exists():
+        return parser
+    try:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle, source=str(path))
+    except (OSError, configparser.Error, UnicodeDecodeError) as exc:
+        raise ConfigFileError(f"cannot read config file {path}: {_what_is_wrong(exc)}; fix or delete it") from exc
+    return parser
+
+
+def _what_is_wrong(exc: Exception) -> str:
+    """What is wrong with a config file, in a few words on one line (configparser's messages span lines)."""
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    if isinstance(exc, UnicodeDecodeError):
+        return "it is not UTF-8 text"
+    if isinstance(exc, configparser.MissingSectionHeaderError):
+        return f"line {exc.lineno} comes before the [{SECTION}] header"
+    if isinstance(exc, configparser.ParsingError):
+        line = exc.errors[0][0] if exc.errors else "?"
+        return f"line {line} is not a 'name = value' line"
+    if isinstance(exc, configparser.DuplicateOptionError):
+        return f"line {exc.lineno} sets {exc.option} a second time"
+    if isinstance(exc, configparser.DuplicateSectionError):
+        return f"line {exc.lineno} starts [{exc.section}] a second time"
+    return " ".join(str(exc).split())
 
 
 def save_file(path: Path, values: Mapping[str, str | None]) -> None:
@@ -82,9 +107,7 @@ def save_file(path: Path, values: Mapping[str, str | None]) -> None:
     unknown = set(values) - set(ENV_VARS)
     if unknown:
         raise ValueError(f"unknown settings: {sorted(unknown)}")
-    parser = configparser.ConfigParser(interpolation=None)
-    if path.is_file():
-        parser.read(path, encoding="utf-8")
+    parser = _read(path)
     if not parser.has_section(SECTION):
         parser.add_section(SECTION)
     for key, value in values.items():

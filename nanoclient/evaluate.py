@@ -13,14 +13,15 @@ the command itself only formats what it returns.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._tuning import DEFAULT_PREDICT_BATCH_SIZE, DEFAULT_PREDICT_WORKERS
-from .images import check_files, find_labelled_images
-from .types import PathLike, Prediction
+from .images import find_labelled_images
+from .types import FileError, PathLike, Prediction
 
 if TYPE_CHECKING:  # the client is only annotated: evaluating needs no import of requests
     from .client import Client
@@ -71,6 +72,8 @@ class EvaluationResult:
     model_id: str | None = None
     #: Files found under the folder but not predicted, with the reason.
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    #: Of those, the files that were tried and failed (not an image, refused, an error).
+    failed: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def correct(self) -> int:
@@ -97,6 +100,7 @@ class EvaluationResult:
             "weighted": self.weighted.to_json(),
             "confusion": {"labels": list(self.labels), "matrix": [list(row) for row in self.matrix]},
             "mistakes": [m.to_json() for m in self.mistakes],
+            "failed": [{"file": file, "error": reason} for file, reason in self.failed],
         }
 
 
@@ -126,6 +130,36 @@ def class_scores(labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> dict
     return scores
 
 
+class Tally:
+    """Evaluation fed one answer at a time: counts of (true, predicted) pairs and the mistakes,
+    nothing else, so that memory grows with the mistakes only, not with the images."""
+
+    def __init__(self) -> None:
+        self.pairs: Counter[tuple[str, str]] = Counter()
+        self.mistakes: list[Mistake] = []
+
+    def add(self, file: str, true: str, predicted: str, probability: float = 0.0,
+            scores: Sequence[tuple[str, float]] = ()) -> None:
+        """Count one item, and keep it if it is a mistake."""
+        self.pairs[(true, predicted)] += 1
+        if true != predicted:
+            self.mistakes.append(Mistake(file=file, label=true, predicted=predicted, probability=float(probability),
+                                         scores=list(scores)))
+
+    def result(self) -> EvaluationResult:
+        """The metrics of everything counted so far."""
+        labels = sorted({label for pair in self.pairs for label in pair})
+        index = {label: i for i, label in enumerate(labels)}
+        matrix = [[0] * len(labels) for _ in labels]
+        for (true, predicted), count in self.pairs.items():
+            matrix[index[true]][index[predicted]] += count
+        n = sum(self.pairs.values())
+        correct = sum(matrix[i][i] for i in range(len(labels)))
+        return EvaluationResult(n=n, accuracy=correct / n if n else 0.0, labels=labels, matrix=matrix,
+                                per_class=class_scores(labels, matrix),
+                                mistakes=sorted(self.mistakes, key=lambda m: m.file))  # answers come in any order
+
+
 def evaluate_labels(
     true: Sequence[str],
     predicted: Sequence[str],
@@ -140,27 +174,11 @@ def evaluate_labels(
     for name, extra in (("files", files), ("probabilities", probabilities), ("scores", scores)):
         if extra is not None and len(extra) != n:
             raise ValueError(f"{name} has {len(extra)} items, expected {n}")
-    labels, matrix = confusion_matrix(true, predicted)
-    mistakes = [
-        Mistake(
-            file=files[i] if files is not None else str(i),
-            label=true[i],
-            predicted=predicted[i],
-            probability=float(probabilities[i]) if probabilities is not None else 0.0,
-            scores=list(scores[i]) if scores is not None else [],
-        )
-        for i in range(n)
-        if true[i] != predicted[i]
-    ]
-    correct = sum(matrix[i][i] for i in range(len(labels)))
-    return EvaluationResult(
-        n=n,
-        accuracy=correct / n if n else 0.0,
-        labels=labels,
-        matrix=matrix,
-        per_class=class_scores(labels, matrix),
-        mistakes=mistakes,
-    )
+    tally = Tally()
+    for i in range(n):
+        tally.add(files[i] if files is not None else str(i), true[i], predicted[i],
+                  probabilities[i] if probabilities is not None else 0.0, scores[i] if scores is not None else ())
+    return tally.result()
 
 
 def evaluate_predictions(items: Sequence[tuple[PathLike, str]], predictions: Sequence[Prediction]) -> EvaluationResult:
@@ -179,40 +197,54 @@ def evaluate_predictions(items: Sequence[tuple[PathLike, str]], predictions: Seq
 def find_test_images(root: PathLike) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
     """The images to evaluate under ``root``: ((path, true label) pairs, (path, reason) skipped).
 
-    ``root`` holds one sub-folder per category, or a ``test/`` folder that does. Files
-    not named like images, and files that are not valid PNG/JPEG images (checked
-    locally, so one bad file cannot fail a whole batch), are skipped with the reason.
-    Raises FileNotFoundError when no image is left.
+    ``root`` holds one sub-folder per category, or a ``test/`` folder that does. Files not
+    named like images are skipped with the reason (the others are checked once, as they are
+    predicted). Raises FileNotFoundError when no image is found.
     """
     found, skipped = find_labelled_images(root, split="test")
-    labels = {path: label for path, label in found}
-    valid, invalid = check_files(labels)
-    if not valid:
+    if not found:
         raise FileNotFoundError(f"No images found under {root}: pass a folder with one sub-folder of .png/.jpg "
                                 "images per category (or a test/ folder that has them)")
-    return [(path, labels[path]) for path in valid], skipped + invalid
+    return found, skipped
 
 
 def evaluate_images(
     client: Client,
     model_id: str,
-    items: Sequence[tuple[PathLike, str]],
+    items: Iterable[tuple[PathLike, str]],
     *,
     skipped: Sequence[tuple[PathLike, str]] = (),
     progress: Callable[[int], object] | None = None,
     batch_size: int = DEFAULT_PREDICT_BATCH_SIZE,
     workers: int = DEFAULT_PREDICT_WORKERS,
 ) -> EvaluationResult:
-    """Predict ``items`` ((path, true label) pairs) in one ``client.predict_files`` call and score them.
+    """Predict ``items`` ((path, true label) pairs) with ``client.predict_iter`` and score the answers.
 
-    ``progress`` receives predict_files' increments; ``skipped`` is carried into the result.
+    A file that cannot be predicted (not an image, refused by the server) is left out and listed
+    in ``result.failed`` (and ``result.skipped``) with the reason; the others are scored all the
+    same. The answers are counted as they come (``Tally``): memory holds the mistakes, not every
+    prediction. ``progress(1)`` is called per file; ``skipped`` is carried into the result.
     """
-    predictions = client.predict_files(
-        model_id, [Path(path) for path, _ in items], batch_size=batch_size, workers=workers, progress=progress
-    )
-    result = evaluate_predictions(items, list(predictions))
+    labels: dict[str, str] = {}
+
+    def paths() -> Iterator[str]:
+        for path, label in items:
+            labels[str(path)] = label
+            yield str(path)
+
+    tally = Tally()
+    failed: list[tuple[str, str]] = []
+    for outcome in client.predict_iter(model_id, paths(), batch_size=batch_size, workers=workers):
+        if isinstance(outcome, FileError):
+            failed.append((outcome.file, outcome.message))
+        else:
+            tally.add(outcome.file, labels.pop(outcome.file), outcome.label, outcome.probability, outcome.scores)
+        if progress is not None:
+            progress(1)
+    result = tally.result()
     result.model_id = model_id
-    result.skipped = [(str(path), reason) for path, reason in skipped]
+    result.failed = sorted(failed)
+    result.skipped = [(str(path), reason) for path, reason in skipped] + result.failed
     return result
 
 

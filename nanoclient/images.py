@@ -1,15 +1,29 @@
-"""Finding labelled images in folders and checking that bytes are a PNG or JPEG.
+"""Finding labelled images in folders, and checking that a file is a valid image.
 
-Used on both sides: the SDK and CLI check files before sending them, and the local
-server checks what it receives with the same rules.
+A valid image, on both sides (the SDK and CLI check files before sending them,
+``check_image_file``; the local server checks what it receives, ``check_image_bytes``;
+both run ``_check_image``):
+
+- a PNG or a JPEG, by its content whatever its name (MPO, the multi-picture JPEG of phone
+  cameras, is a JPEG);
+- at most MAX_PIXELS pixels (40 million, width times height);
+- whole: all of it decodes without error, so a truncated or corrupt file is refused;
+- no byte limit of its own: a file must fit in one request, which the local server caps at
+  ``--max-upload-mb`` (32 MB by default), and an image fetched from a URL at ``--fetch-max-mb``
+  (20 MB by default). The hosted service documents no limit.
+
+Truncation is caught because Pillow refuses truncated data unless ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES``
+is set, which nothing here does.
 """
 from __future__ import annotations
 
 import io
 import os
 import stat
+import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import InvalidImageError
 from .types import PathLike
@@ -18,7 +32,7 @@ from .types import PathLike
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 #: Formats the API accepts, as Pillow names them.
 ACCEPTED_FORMATS = ("JPEG", "PNG")
-#: Largest image, in pixels, that is opened at all (guards against decompression bombs).
+#: Largest valid image, in pixels; larger ones are refused before decoding (decompression bombs).
 MAX_PIXELS = 40_000_000
 
 #: Pillow's names for JPEG variants, which are JPEG files all the same (MPO: phone cameras' multi-picture JPEG).
@@ -37,49 +51,23 @@ def sniff_format(head: bytes) -> str | None:
     return None
 
 
-def check_image_bytes(data: bytes, *, max_pixels: int = MAX_PIXELS, decode: bool = True) -> tuple[str, int, int]:
-    """Check that ``data`` is a whole PNG or JPEG; return (format, width, height).
+def check_image_bytes(data: bytes, *, max_pixels: int = MAX_PIXELS) -> tuple[str, int, int]:
+    """Check that ``data`` is a valid image (the module's docstring); return (format, width, height).
 
-    Raises InvalidImageError for other formats, corrupt or truncated data and images
-    over ``max_pixels``. With ``decode`` the pixels are decoded too, which catches
-    truncation; without it only the header is read.
+    For the server, on what it receives. Raises InvalidImageError saying what is wrong.
     """
-    if sniff_format(data[:8]) is None:
-        raise InvalidImageError("File is not a PNG or JPEG image", hint="Send a .png or .jpg image")
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            if width * height > max_pixels:
-                raise InvalidImageError(
-                    f"Image is too large ({width}x{height} pixels)",
-                    hint=f"Resize it below {max_pixels:,} pixels",
-                )
-            fmt = _format_name(image.format)
-            if fmt not in ACCEPTED_FORMATS:
-                raise InvalidImageError(f"Image format {fmt or 'unknown'} is not accepted", hint="Send PNG or JPEG")
-            if decode:
-                image.load()
-    except InvalidImageError:
-        raise
-    except Image.DecompressionBombError as exc:  # Pillow refuses it while opening, before our own check
-        raise InvalidImageError("Image is too large (decompression bomb)",
-                                hint=f"Resize it below {max_pixels:,} pixels") from exc
-    except Exception as exc:  # Pillow raises many types for broken data
-        raise InvalidImageError(f"Image is corrupt or truncated ({type(exc).__name__})", hint="Check the file") from exc
-    return fmt, width, height
+    return _check_image(io.BytesIO(data), "File", max_pixels)
 
 
 def check_image_file(path: PathLike, *, max_pixels: int = MAX_PIXELS) -> tuple[str, int, int]:
-    """Check, without sending it, that ``path`` is a readable PNG or JPEG file.
+    """Check, before sending it, that ``path`` is a valid image (the module's docstring); return
+    (format, width, height).
 
     Raises FileNotFoundError for a missing path, IsADirectoryError for a folder, another
     OSError for a file that cannot be read (each with a message naming the path), and
-    InvalidImageError for a file that is not a valid image. Reads only the header (decoding
-    is left to the server). The file is opened once (this runs for every file of an upload).
+    InvalidImageError for a file that is not a valid image. The file is opened once (this
+    runs for every file of an upload) and decoded whole, as the server will.
     """
-    name = os.path.basename(os.fspath(path))
     try:
         handle = open(path, "rb")
     except FileNotFoundError:
@@ -92,28 +80,39 @@ def check_image_file(path: PathLike, *, max_pixels: int = MAX_PIXELS) -> tuple[s
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
             raise IsADirectoryError(f"Not a file: {os.fspath(path)}")
         try:
-            head = handle.read(8)
-        except OSError as exc:
+            return _check_image(handle, os.path.basename(os.fspath(path)), max_pixels)
+        except OSError as exc:  # only reading the file gets here: _check_image turns Pillow's errors into ours
             raise OSError(f"Cannot read {os.fspath(path)}: {exc.strerror or exc}") from None
-        if sniff_format(head) is None:
-            raise InvalidImageError(f"{name} is not a PNG or JPEG image", hint="Send a .png or .jpg image")
-        handle.seek(0)
-        from PIL import Image
 
-        try:
-            with Image.open(handle) as image:
-                width, height = image.size
-                fmt = _format_name(image.format)
-                if width * height > max_pixels:
-                    raise InvalidImageError(f"{name} is too large ({width}x{height} pixels)")
-                image.verify()
-        except InvalidImageError:
-            raise
-        except Image.DecompressionBombError as exc:
-            raise InvalidImageError(f"{name} is too large (decompression bomb)") from exc
-        except Exception as exc:
-            raise InvalidImageError(f"{name} is corrupt ({type(exc).__name__})", hint="Check the file") from exc
-    return fmt, width, height
+
+def _check_image(stream: BinaryIO, subject: str, max_pixels: int) -> tuple[str, int, int]:
+    """The one check of a valid image (the module's docstring), on a stream at the file's start.
+
+    ``subject`` starts the messages ("File", or the file's name). Raises InvalidImageError,
+    or OSError if reading the first bytes fails.
+    """
+    if sniff_format(stream.read(8)) is None:
+        raise InvalidImageError(f"{subject} is not a PNG or JPEG image", hint="Send a .png or .jpg image")
+    stream.seek(0)
+    from PIL import Image
+
+    too_large = f"Resize it below {max_pixels:,} pixels"
+    try:
+        with Image.open(stream, formats=ACCEPTED_FORMATS) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise InvalidImageError(f"{subject} is too large ({width}x{height} pixels)", hint=too_large)
+            # a JPEG decodes at 1/8 scale: every coefficient is still read, in half the time of full size
+            image.draft(image.mode, (1, 1))
+            image.load()  # raises on truncated or corrupt data
+            return _format_name(image.format), width, height
+    except InvalidImageError:
+        raise
+    except Image.DecompressionBombError as exc:  # Pillow refuses it while opening, before our own check
+        raise InvalidImageError(f"{subject} is too large (decompression bomb)", hint=too_large) from exc
+    except Exception as exc:  # Pillow raises many types for broken data
+        raise InvalidImageError(f"{subject} is corrupt or truncated ({type(exc).__name__})",
+                                hint="Check the file") from exc
 
 
 def _format_name(fmt: str | None) -> str:
@@ -126,35 +125,72 @@ def is_image_name(path: PathLike) -> bool:
     return str(path).lower().endswith(IMAGE_SUFFIXES)
 
 
+#: The sub-folders of a split layout: DIR/train and DIR/test, each with one folder per category.
+SPLITS = ("train", "test")
+#: The reason ``find_labelled_images`` gives for a file not named like an image; any other reason
+#: is a problem of the walk (a dangling link, an unreadable folder, a FIFO) that should be named.
+NOT_AN_IMAGE_NAME = "not a .png or .jpg file"
+
+
+def category_name(folder_name: str) -> str:
+    """The category that a folder of this name stands for: the one rule, wherever a name becomes a category.
+
+    Surrounding whitespace is dropped (a folder ``"Bag "`` is category ``Bag``) and the name is put in
+    Unicode NFC (macOS may store ``é`` as ``e`` plus an accent, which a typed ``é`` would not match).
+    Case and inner spaces are kept: ``Bag`` and ``bag`` are two categories. ``create-model`` (names and
+    ``--from-dir``), ``upload`` and ``evaluate`` all name categories through this function.
+    """
+    return unicodedata.normalize("NFC", folder_name).strip()
+
+
 def labelled_root(root: PathLike, split: str = "train") -> Path:
-    """The folder whose sub-folders are categories: ``root/split`` if it exists, else ``root``."""
+    """The folder whose sub-folders are categories: ``root/split`` in the split layout, else ``root``.
+
+    The split layout is a ``root`` whose sub-folders (hidden ones aside) are exactly ``train`` and/or
+    ``test``; in any other folder every sub-folder is a category, ``train`` and ``test`` included.
+    Raises NotADirectoryError for a ``root`` that is no folder, FileNotFoundError for a split layout
+    without ``split``.
+    """
     base = Path(root)
     if not base.is_dir():
         raise NotADirectoryError(f"Not a folder: {base}: pass a folder with one sub-folder per category")
-    candidate = base / split
-    return candidate if candidate.is_dir() else base
+    names = {folder.name for folder in _sub_folders(base)}
+    if not names or not names <= set(SPLITS):
+        return base
+    if split not in names:
+        raise FileNotFoundError(f"{base} has {' and '.join(sorted(names))}/ but no {split}/ folder: "
+                                f"put one sub-folder of images per category in {base / split}")
+    return base / split
 
 
-def category_folders(root: PathLike, split: str = "train") -> list[Path]:
-    """The category sub-folders of a labelled folder, sorted by name (hidden ones ignored)."""
-    base = labelled_root(root, split)
-    return sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+def category_folders(root: PathLike, split: str = "train") -> list[tuple[str, Path]]:
+    """(category, folder) of each category folder of a labelled folder, sorted (hidden folders ignored).
+
+    Two folders whose names differ only by what ``category_name`` drops name the same category.
+    """
+    return sorted((category_name(folder.name), folder) for folder in _sub_folders(labelled_root(root, split)))
+
+
+def _sub_folders(folder: Path) -> list[Path]:
+    """The sub-folders of ``folder`` that are not hidden, symbolic links to folders included."""
+    return [path for path in folder.iterdir() if not path.name.startswith(".") and path.is_dir()]
 
 
 def find_labelled_images(root: PathLike, split: str = "train") -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
     """Walk a labelled folder: return ((path, category) pairs, (path, reason) skipped).
 
-    The category of an image is the name of the sub-folder it sits in (files in deeper
-    folders belong to the top one). Files that are not named like images are skipped.
+    The category of an image is ``category_name`` of the sub-folder it sits in (files in deeper
+    folders belong to the top one). Files not named like images are skipped, and so is what
+    cannot be walked (a dangling link, an unreadable folder: see ``_walk_files``), each with the reason.
     """
     items: list[tuple[Path, str]] = []
     skipped: list[tuple[Path, str]] = []
-    for folder in category_folders(root, split):
-        for path in sorted(_walk_files(folder)):
+    for category, folder in category_folders(root, split):
+        for path in _walk_files(folder, skipped):
             if is_image_name(path):
-                items.append((path, folder.name))
+                items.append((path, category))
             else:
-                skipped.append((path, "not a .png or .jpg file"))
+                skipped.append((path, NOT_AN_IMAGE_NAME))
     return items, skipped
 
 
@@ -162,12 +198,16 @@ def find_images(paths: Iterable[PathLike]) -> list[Path]:
     """Expand files and folders (recursively, sorted) into the image files to predict.
 
     Files named explicitly are kept whatever their name; a missing path raises FileNotFoundError.
+    A dangling link named like an image is kept too, so that checking the files names it as failed.
     """
     found: list[Path] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found.extend(sorted(f for f in _walk_files(p) if is_image_name(f)))
+            problems: list[tuple[Path, str]] = []
+            files = _walk_files(p, problems)
+            files += [path for path, _ in problems if path.is_symlink()]
+            found.extend(sorted(f for f in files if is_image_name(f)))
         elif p.exists():
             found.append(p)
         else:
@@ -175,12 +215,52 @@ def find_images(paths: Iterable[PathLike]) -> list[Path]:
     return found
 
 
-def _walk_files(folder: Path) -> Iterable[Path]:
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for name in filenames:
-            if not name.startswith("."):
-                yield Path(dirpath) / name
+def _walk_files(folder: Path, problems: list[tuple[Path, str]]) -> list[Path]:
+    """The regular files under ``folder``, sorted; hidden names are left out at every depth.
+
+    Symbolic links are followed at every depth, to files and folders alike, and each real folder is
+    walked once, so that a link back up cannot loop. What cannot be walked is added to ``problems``
+    as (path, reason) and the walk goes on: a dangling link, a folder that cannot be read, a file
+    that is not a regular file (a FIFO, a socket, a device).
+    """
+    files: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        try:
+            identity = current.stat()
+            if (identity.st_dev, identity.st_ino) in seen:
+                continue
+            seen.add((identity.st_dev, identity.st_ino))
+            with os.scandir(current) as scan:
+                entries = [entry for entry in scan if not entry.name.startswith(".")]
+        except OSError as exc:
+            problems.append((current, f"cannot read this folder: {exc.strerror or exc}"))
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                is_dir, is_file = entry.is_dir(), entry.is_file()
+            except OSError:  # a link to itself, or in a loop of links
+                is_dir = is_file = False
+            if is_dir:
+                pending.append(path)
+            elif is_file:
+                files.append(path)
+            elif entry.is_symlink():
+                problems.append((path, f"broken symbolic link to {_link_target(path)}"))
+            else:
+                problems.append((path, "not a regular file"))
+    return sorted(files)
+
+
+def _link_target(link: Path) -> str:
+    """Where a symbolic link points, as written in it (or "its target" if it cannot be read)."""
+    try:
+        return os.readlink(link)
+    except OSError:
+        return "its target"
 
 
 def unique_categories(categories: Sequence[str]) -> list[str]:

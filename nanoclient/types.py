@@ -60,6 +60,9 @@ class Model:
     status: str = ""
     accuracy: float | None = None
     categories: list[Category] = field(default_factory=list)
+    #: Images each category needs before training, when the server says (the local server does;
+    #: the hosted API documents no such field).
+    min_images: int | None = None
 
     @property
     def is_trained(self) -> bool:
@@ -86,10 +89,11 @@ class Model:
             status=str(data.get("status") or ""),
             accuracy=None if accuracy is None else float(accuracy),
             categories=[Category.from_json(c) for c in data.get("categories") or []],
+            min_images=int(data["min_images"]) if isinstance(data.get("min_images"), int) else None,
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "model_id": self.id,
             "model_type": self.type,
             "state": self.state,
@@ -97,6 +101,9 @@ class Model:
             "accuracy": self.accuracy,
             "categories": [c.to_json() for c in self.categories],
         }
+        if self.min_images is not None:
+            body["min_images"] = self.min_images
+        return body
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,26 @@ class Prediction:
         }
 
 
+@dataclass(frozen=True)
+class FileError:
+    """A file that could not be predicted: its path as given and the error that says why.
+
+    ``error`` is an OSError (missing, unreadable), an InvalidImageError (not a valid image,
+    found before sending or by the server) or another ``nanoclient.errors`` exception.
+    """
+
+    file: str
+    error: Exception
+
+    @property
+    def message(self) -> str:
+        """The reason, on one line."""
+        return str(getattr(self.error, "message", None) or self.error)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "error": self.message}
+
+
 @dataclass
 class UploadReport:
     """What an upload did with each file (or URL), by its path as given.
@@ -166,4 +193,4 @@ class UploadReport:
         }
 
 
-__all__ = ["Category", "Model", "Prediction", "UploadReport", "STATE_NAMES", "PathLike"]
+__all__ = ["Category", "Model", "Prediction", "FileError", "UploadReport", "STATE_NAMES", "PathLike"]

@@ -13,7 +13,8 @@ as the hosted service may: nanoclient's exactly-once checks are included in its 
   2. prediction of the same folder: one request per file, and the wrapper's `predict_for_files`,
      against `predict_files` defaults (each nanoclient and wrapper run is repeated --repeats
      times, the median is reported);
-  3. training: wall time on all images, and stratified 5-fold accuracy of the trainer;
+  3. training: wall time on all images, the server's RSS after one prediction pass over them
+     against after training (what predicting keeps), and stratified 5-fold accuracy of the trainer;
   4. start-up: `nanoclient --help` against `python -c "import requests"` (median of 21 runs, in turn);
   5. peak RSS of the client uploading all images against uploading 100.
 and prints a table (and writes it as JSON with --json). Everything talks to 127.0.0.1 only.
@@ -56,8 +57,8 @@ WRAPPER = ["nanonets==2.0.5", "xmljson==0.2.1"]
 
 
 @contextmanager
-def local_server(data_dir: Path, *args: str) -> Iterator[str]:
-    """Start `nanoclient serve --no-dedupe` on a free loopback port; yield its base URL; stop it."""
+def local_server(data_dir: Path, *args: str) -> Iterator[tuple[str, int]]:
+    """Start `nanoclient serve --no-dedupe` on a free loopback port; yield (its base URL, its pid); stop it."""
     proc = subprocess.Popen(
         [*NANOCLIENT, "serve", "--port", "0", "--data-dir", str(data_dir), "--min-images", "5", "--no-dedupe", *args],
         stdout=subprocess.PIPE,
@@ -69,7 +70,7 @@ def local_server(data_dir: Path, *args: str) -> Iterator[str]:
         url = proc.stdout.readline().strip()
         if not url.startswith("http"):
             raise RuntimeError(f"server did not start (printed {url!r})")
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         try:
@@ -206,6 +207,21 @@ def train_model(base_url: str, model_id: str) -> float:
     return elapsed
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of a running process now (VmRSS of /proc/PID/status: Linux), in MB."""
+    with open(f"/proc/{pid}/status") as status:
+        kilobytes = next(line.split()[1] for line in status if line.startswith("VmRSS:"))
+    return int(kilobytes) / 1024.0
+
+
+def rss_after_predicting(base_url: str, model_id: str, paths: Sequence[Path], pid: int) -> tuple[float, float]:
+    """The server's RSS (MB) now, just trained, then after one `predict_files` pass over ``paths``:
+    what predicting keeps (buffers, features, caches) shows as growth."""
+    trained = rss_mb(pid)
+    sdk_predict(base_url, model_id, paths)
+    return trained, rss_mb(pid)
+
+
 def median_of(runs: int, measure: Callable[[], float]) -> float:
     """The median of ``runs`` calls of ``measure`` (this machine's timings vary by +-20 %)."""
     return statistics.median(measure() for _ in range(runs))
@@ -287,7 +303,7 @@ def main(argv: Sequence[str] = ()) -> int:
         data = tmp_path / "server"
         trained_model = ""
         for latency in (0, 20):
-            with local_server(data, "--latency-ms", str(latency)) as url:
+            with local_server(data, "--latency-ms", str(latency)) as (url, server_pid):
                 m1 = new_model(url, categories)
                 t_tut = tutorial_upload(url, m1, items)
                 models = [new_model(url, categories) for _ in range(repeats)]
@@ -305,6 +321,13 @@ def main(argv: Sequence[str] = ()) -> int:
                     rows.append({"benchmark": "training on all images (server, wall time)",
                                  "nanoclient": round(t_train, 2), "unit": "s", "target": "<= 15 s"})
                     print(f"  training: {t_train:.2f} s", file=sys.stderr)
+                    rss_trained, rss_predicted = rss_after_predicting(url, trained_model, paths, server_pid)
+                    rows.append({"benchmark": f"server RSS after predicting {len(paths)} images vs after training "
+                                              "on them", "baseline": round(rss_trained, 1),
+                                 "nanoclient": round(rss_predicted, 1), "unit": "MB",
+                                 "ratio": round(rss_predicted / rss_trained, 2), "target": "<= 1.5x"})
+                    print(f"  server RSS: after training {rss_trained:.1f} MB, after predicting "
+                          f"{rss_predicted:.1f} MB", file=sys.stderr)
                 p_tut = tutorial_predict(url, trained_model, paths)
                 p_ours = median_of(repeats, functools.partial(sdk_predict, url, trained_model, paths))
                 row(f"predict, {latency} ms latency", len(paths) / p_tut, len(paths) / p_ours, "images/s",
@@ -314,7 +337,7 @@ def main(argv: Sequence[str] = ()) -> int:
                     len(paths) / p_ours, "images/s", "")
 
             if latency == 0:
-                with local_server(data) as url:
+                with local_server(data) as (url, _):
                     small = subset_folder(items, 100, tmp_path / "subset100")
                     rss_small = peak_rss_mb([*NANOCLIENT, "upload", str(small), "--json"],
                                             cli_env(url, new_model(url, categories)))

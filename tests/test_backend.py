@@ -15,7 +15,8 @@ import pytest
 from helpers import make_image
 
 from nanoclient.errors import AuthenticationError, BadRequestError, InvalidImageError, NotFoundError
-from nanoclient.server.backend import Backend
+from nanoclient.server.backend import Backend, ClassifierCache
+from nanoclient.server.config import ServerConfig
 from nanoclient.server.store import Store
 
 RED, BLUE = (230, 20, 20), (20, 20, 230)
@@ -29,6 +30,8 @@ class StandInTrainer:
         self.started = threading.Event()
         self.fail_with: Exception | None = None
         self.calls: list[int] = []
+        self.loads: list[str] = []  # paths of the saved classifiers loaded
+        self.predicting_threads: set[str] = set()
         trainer = self
 
         class Classifier:
@@ -36,6 +39,7 @@ class StandInTrainer:
                 self.labels, self.means = labels, means
 
             def predict_proba(self, images: Sequence) -> list:
+                trainer.predicting_threads.add(threading.current_thread().name)
                 rows = []
                 for image in images:
                     colour = _mean_colour(image)
@@ -50,6 +54,7 @@ class StandInTrainer:
 
             @classmethod
             def load(cls, path):
+                trainer.loads.append(str(path))
                 with open(path, "rb") as handle:
                     return cls(*pickle.load(handle))
 
@@ -346,5 +351,50 @@ def test_url_uploads_keep_what_worked(tmp_path, trainer):
         assert info.value.errors[0]["message"].startswith("http://img/missing.png")
         assert info.value.errors[0]["url"] == "http://img/missing.png"
         assert b.get_model(me, model.id).categories[0].count == 1
+    finally:
+        b.close()
+
+
+def test_classifier_cache_keeps_the_most_recently_used_up_to_its_bound():
+    cache = ClassifierCache(2)
+    loads: list[str] = []
+
+    def get(model_id: str, run_id: int = 1) -> str:
+        def load() -> str:
+            loads.append(model_id)
+            return f"{model_id}@{run_id}"
+
+        return cache.get(model_id, run_id, load)
+
+    assert (get("a"), get("b"), get("a")) == ("a@1", "b@1", "a@1")  # the second "a" is a hit
+    assert loads == ["a", "b"] and cache.models() == ["b", "a"]  # least recently used first
+    get("c")  # over the bound: evicts "b", the least recently used
+    assert cache.models() == ["a", "c"]
+    assert get("b") == "b@1" and loads == ["a", "b", "c", "b"] and cache.models() == ["c", "b"]
+    assert get("c", run_id=2) == "c@2" and loads[-1] == "c"  # a newer training is loaded, not the kept one
+    cache.put("d", 5, "d@5")  # just trained: the most recently used
+    assert cache.models() == ["c", "d"] and get("d", run_id=4) == "d@5" and loads[-1] == "c"
+    with pytest.raises(ValueError):
+        ClassifierCache(0)
+
+
+def test_backend_keeps_at_most_its_classifier_cache_of_models_loaded(tmp_path, trainer):
+    b = Backend.from_config(ServerConfig(tmp_path / "data", min_images=3, classifier_cache=2), trainer=trainer)
+    try:
+        me = b.authenticate("key-a")
+        models = [_ready_model(b, me) for _ in range(3)]
+        for model_id in models:
+            b.train(me, model_id)
+            assert b.wait_idle(30)
+        assert b.classifiers.models() == models[1:] and trainer.loads == []  # trained ones are kept as trained
+
+        def predict(model_id: str) -> str:
+            return b.predict_images(me, model_id, [("x.png", make_image(RED))])[0].label
+
+        assert [predict(m) for m in (models[2], models[1], models[2])] == ["red"] * 3 and trainer.loads == []
+        assert predict(models[0]) == "red" and len(trainer.loads) == 1  # evicted: read from disk again
+        assert b.classifiers.models() == [models[2], models[0]]
+        # computed in the backend's few prediction threads, not in the callers' (memory: see _PREDICT_WORKERS)
+        assert {name.rsplit("_", 1)[0] for name in trainer.predicting_threads} == {"nanoclient-predict"}
     finally:
         b.close()

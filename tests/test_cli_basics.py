@@ -54,6 +54,13 @@ def test_every_command_has_help_with_an_example(runner, command):
     assert "--model-id" in result.output
 
 
+def test_serve_has_help_with_examples_and_says_it_takes_no_json(runner):
+    result = runner.invoke(cli, ["serve", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Examples:" in result.output and "nanoclient serve --port 8765 &" in result.output
+    assert "without --json" in result.output and "--json " not in result.output.split("Options:")[1]
+
+
 def test_group_help_lists_commands_and_serve_without_loading_it():
     code = (
         "import sys\n"
@@ -116,11 +123,21 @@ def test_usage_errors_exit_2(runner, tmp_path):
     assert result.exit_code == 2 and "not both" in result.output
 
 
-def test_broken_config_file_is_one_line(runner, tmp_path):
-    (tmp_path / "config.ini").write_text("no section\n")
-    result = runner.invoke(cli, ["models"])
-    assert result.exit_code == 1
-    assert result.output.strip().startswith("Error: cannot read config file")
+def test_broken_config_file_is_one_line_and_a_usage_error(runner, tmp_path):
+    ini = tmp_path / "config.ini"
+    for content, what in [("no section\n", "line 1 comes before the [nanoclient] header"),
+                          ("[nanoclient]\napi_key = a\napi_key = b\n", "line 3 sets api_key a second time"),
+                          ("[nanoclient]\ngarbage\n", "line 2 is not a 'name = value' line")]:
+        ini.write_text(content)
+        result = runner.invoke(cli, ["models"])
+        assert result.exit_code == 2
+        assert result.stderr == f"Error: cannot read config file {ini}: {what}; fix or delete it\n"
+        assert "PosixPath" not in result.output
+    ini.write_bytes(b"\xff\xfe[nanoclient]\n")
+    result = runner.invoke(cli, ["config", "--save", "--api-key", "k", "--base-url", "http://127.0.0.1:9/api/v2",
+                                 "--model-id", "m"])  # nothing to read, but --save reads the file to keep it
+    assert result.exit_code == 2 and "it is not UTF-8 text" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
 
 
 def test_config_shows_sources_and_saves(runner, tmp_path, monkeypatch):
@@ -168,7 +185,10 @@ def test_error_lines_for_every_error_class():
         errors.NotFoundError("Model does not exist", status=404): "model m1 does not exist",
         errors.InvalidImageError("x.png is corrupt", hint="Check the file"): "invalid image: x.png is corrupt",
         errors.PaymentRequiredError("Quota exceeded", status=402): "quota is exhausted",
-        errors.PayloadTooLargeError("Too large", status=413): "send smaller images",
+        errors.PayloadTooLargeError("Too large", status=413, method="POST",
+                                    url="http://h/api/v2/ImageCategorization/UploadFile/"): "refused an upload request",
+        errors.PayloadTooLargeError("Too large", status=413, method="POST",
+                                    url="http://h/api/v2/ImageCategorization/LabelFile/"): "a prediction request",
         errors.RateLimitError("Slow down", status=429, retry_after=7): "wait 7 s",
         errors.ServerError("Boom", status=503): "failed (503): Boom",
         errors.TrainingFailedError("failed", model=type("M", (), {"status": "only one class"})()): "only one class",

@@ -85,11 +85,11 @@ def test_create_model_json_is_the_model_object(runner, fake):
 
 def test_create_model_from_dir_uses_train_subfolders(runner, fake, tmp_path):
     make_folder(tmp_path / "set" / "train", {"Red": 1, "Green": 1})
-    make_folder(tmp_path / "set" / "test", {"Blue": 1})
+    make_folder(tmp_path / "set" / "test", {"Blue": 1, "Red": 1})
     model = json.loads(invoke(runner, "create-model", "--from-dir", tmp_path / "set", "--json").stdout)
     assert [c["name"] for c in model["categories"]] == ["Green", "Red"]
     plain = json.loads(invoke(runner, "create-model", "--from-dir", tmp_path / "set" / "test", "--json").stdout)
-    assert [c["name"] for c in plain["categories"]] == ["Blue"]
+    assert [c["name"] for c in plain["categories"]] == ["Blue", "Red"]
 
 
 def test_create_model_duplicate_categories_is_one_line(runner, fake):
@@ -115,7 +115,8 @@ def test_upload_text_output_and_env_model_id(runner, fake, tmp_path, monkeypatch
     make_folder(tmp_path / "set", {"Red": 2})
     monkeypatch.setenv("NANONETS_MODEL_ID", create(runner, "Red", "Blue"))
     result = invoke(runner, "upload", tmp_path / "set")
-    assert result.stdout.splitlines()[0] == "uploaded 2, skipped 0, failed 0"
+    assert result.stdout.splitlines()[0] == ("uploaded 2 (2 newly stored, 0 the server already had), "
+                                             "already there 0, invalid 0, failed 0")
     assert "needs more images" in result.stdout
 
 
@@ -124,11 +125,13 @@ def test_upload_skips_corrupt_images_and_sends_the_rest(runner, fake, tmp_path):
     (tmp_path / "set" / "Red" / "broken.png").write_bytes(make_image((1, 2, 3))[:40])
     (tmp_path / "set" / "Blue" / "notes.txt").write_text("not an image")
     model_id = create(runner, "Red", "Blue")
-    result = invoke(runner, "upload", tmp_path / "set", "--json", "--model-id", model_id)
+    result = invoke(runner, "upload", tmp_path / "set", "--json", "--model-id", model_id, code=1)  # a file failed
     report = json.loads(result.stdout)
-    assert (report["uploaded"], report["skipped"], report["failed"]) == (6, 2, 0)
-    assert "broken.png" in result.stderr and "notes.txt" in result.stderr
-    assert "skipped" in result.stderr
+    assert (report["uploaded"], report["invalid"], report["not_images"], report["failed"]) == (6, 1, 1, 0)
+    assert f"invalid {tmp_path / 'set' / 'Red' / 'broken.png'}:" in result.stderr
+    assert f"skipped {tmp_path / 'set' / 'Blue' / 'notes.txt'}" in result.stderr
+    [broken] = [f for f in report["files"] if f["outcome"] == "invalid"]
+    assert broken["file"].endswith("broken.png") and broken["category"] == "Red" and broken["reason"]
     counts = {c["name"]: c["count"] for c in report["model"]["categories"]}
     assert counts == {"Red": 3, "Blue": 3}
 
@@ -136,10 +139,10 @@ def test_upload_skips_corrupt_images_and_sends_the_rest(runner, fake, tmp_path):
 def test_upload_names_folders_that_are_not_categories(runner, fake, tmp_path):
     make_folder(tmp_path / "set", {"Red": 2, "Green": 2})
     model_id = create(runner, "Red", "Blue")
-    result = invoke(runner, "upload", tmp_path / "set", "--json", "--model-id", model_id)
-    assert "not categories of model" in result.stderr and "Green" in result.stderr
+    result = invoke(runner, "upload", tmp_path / "set", "--json", "--model-id", model_id, code=1)
+    assert "folder 'Green' is not a category of model" in result.stderr
     report = json.loads(result.stdout)
-    assert (report["uploaded"], report["skipped"]) == (2, 2)
+    assert (report["uploaded"], report["invalid"]) == (2, 2)
 
 
 def test_upload_no_matching_folder_is_an_error_naming_them(runner, fake, tmp_path):
@@ -207,7 +210,7 @@ def test_upload_interrupted_then_resumed_sends_only_the_rest(runner, fake, tmp_p
         patch.setattr(client_module.Client, "upload_files", upload_then_die)
         result = runner.invoke(cli, ["upload", str(tmp_path / "set"), "--model-id", model_id])
     assert result.exit_code != 0
-    assert "run the same command to resume" in result.stderr
+    assert "run the same command to resume" in result.stderr and result.exit_code == 130
 
     report = json.loads(invoke(runner, "upload", tmp_path / "set", "--json", "--model-id", model_id).stdout)
     assert (report["uploaded"], report["skipped"]) == (8, 4)
@@ -233,7 +236,7 @@ def test_upload_names_unsettled_files_and_exits_1(runner, fake, tmp_path, monkey
     report = json.loads(result.stdout)
     assert (report["uploaded"], report["unsettled"], report["failed"]) == (2, 1, 0)
     assert f"unsettled {files[0]}: the count could not be checked" in result.stderr
-    assert "uploaded 2, skipped 0, failed 0, unsettled 1" in invoke(
+    assert "invalid 0, failed 0, unsettled 1" in invoke(
         runner, "upload", tmp_path / "set", "--model-id", model_id, "--force", code=1).stdout
 
 
@@ -345,9 +348,9 @@ def test_predict_files_and_folders_in_input_order(runner, fake, tmp_path):
     single = tests[4]
     result = invoke(runner, "predict", single, tmp_path / "test", "--json", "--batch-size", "2",
                     "--workers", "2", "--model-id", model_id)
-    rows = json.loads(result.stdout)
+    rows = [json.loads(line) for line in result.stdout.splitlines()]  # JSON Lines, one per file as it comes
     expected = [single] + sorted(tests)
-    assert [row["file"] for row in rows] == [str(p) for p in expected]
+    assert sorted(row["file"] for row in rows) == sorted(str(p) for p in expected)
     for row in rows:
         assert row["label"] == Path(row["file"]).parent.name
         assert [s["label"] for s in row["scores"]][0] == row["label"]
@@ -361,14 +364,14 @@ def test_predict_text_and_top(runner, fake, tmp_path):
     tests = make_folder(tmp_path / "test", {"Red": 1, "Blue": 1}, start=60)
     lines = invoke(runner, "predict", *tests, "--model-id", model_id).stdout.splitlines()
     assert len(lines) == 2
-    for line, path in zip(lines, tests, strict=True):
-        file, label, probability = line.split()
-        assert (file, label) == (str(path), path.parent.name)
-        assert 0.5 <= float(probability) <= 1
+    by_file = {line.split()[0]: line.split()[1:] for line in lines}
+    for path in tests:
+        label, probability = by_file[str(path)]
+        assert label == path.parent.name and 0.5 <= float(probability) <= 1
     top = invoke(runner, "predict", tests[0], "--top", "2", "--model-id", model_id).stdout.split()
     assert top[0] == str(tests[0]) and {top[1], top[3]} == {"Red", "Blue"}
-    rows = json.loads(invoke(runner, "predict", tests[0], "--top", "1", "--json", "--model-id", model_id).stdout)
-    assert len(rows[0]["scores"]) == 1
+    row = json.loads(invoke(runner, "predict", tests[0], "--top", "1", "--json", "--model-id", model_id).stdout)
+    assert len(row["scores"]) == 1
 
 
 def test_predict_skips_invalid_files_and_exits_1(runner, fake, tmp_path):
@@ -377,8 +380,11 @@ def test_predict_skips_invalid_files_and_exits_1(runner, fake, tmp_path):
     bad = tmp_path / "test" / "bad.jpg"
     bad.write_bytes(b"\xff\xd8\xff" + b"garbage" * 10)
     result = invoke(runner, "predict", bad, good, "--json", "--model-id", model_id, code=1)
-    assert [row["file"] for row in json.loads(result.stdout)] == [str(good)]
-    assert "bad.jpg" in result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sorted(row["file"] for row in rows) == sorted([str(bad), str(good)])
+    assert [row for row in rows if "error" in row] == [{"file": str(bad), "error": rows[0].get("error") or
+                                                        rows[1].get("error")}]
+    assert f"failed {bad}:" in result.stderr and "predicted 1 files, 1 failed" in result.stderr
 
 
 def test_predict_missing_file_and_empty_folder(runner, fake, tmp_path):
@@ -405,16 +411,19 @@ def test_evaluate_text_json_and_report(runner, fake, tmp_path):
     make_folder(tmp_path / "set" / "test", {"Red": 3, "Blue": 2}, start=40)
     (tmp_path / "set" / "test" / "Red" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     report = tmp_path / "out" / "report.html"
-    result = invoke(runner, "evaluate", tmp_path / "set", "--json", "--report", report, "--model-id", model_id)
+    # the broken file is named and left out, the others are scored, and the exit code says a file failed
+    result = invoke(runner, "evaluate", tmp_path / "set", "--json", "--report", report, "--model-id", model_id,
+                    code=1)
     data = json.loads(result.stdout)
     assert data["n"] == 5 and data["accuracy"] == 1.0 and data["mistakes"] == []
     assert data["confusion"] == {"labels": ["Blue", "Red"], "matrix": [[2, 0], [0, 3]]}
     assert data["per_class"]["Red"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 3}
     assert "broken.png" in result.stderr and f"report written to {report}" in result.stderr
+    assert [Path(f["file"]).name for f in data["failed"]] == ["broken.png"]
     html = report.read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>") and model_id in html
 
-    text = invoke(runner, "evaluate", tmp_path / "set" / "test", "--model-id", model_id).stdout
+    text = invoke(runner, "evaluate", tmp_path / "set" / "test", "--model-id", model_id, code=1).stdout
     assert text.startswith("accuracy 1.000 (5/5 correct, 0 mistakes)")
     assert "confusion matrix" in text
 
@@ -483,5 +492,6 @@ def test_unreachable_server_is_one_line(runner, tmp_path, monkeypatch):
 
     monkeypatch.setattr(_transport.time, "sleep", lambda seconds: None)  # no waiting between retries
     result = invoke(runner, "models", code=1)
-    assert f"cannot reach {BASE_URL}: is the server running?" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    *retries, error = result.stderr.strip().splitlines()
+    assert f"cannot reach {BASE_URL}: is the server running?" in error and "gave up after 11 attempts" in error
+    assert len(retries) == 10 and all(line.startswith("retrying: GET Models/ failed") for line in retries)

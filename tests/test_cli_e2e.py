@@ -47,13 +47,13 @@ def test_whole_flow_against_a_real_server(server_factory, tmp_path):
     assert created.stdout.startswith("export NANONETS_MODEL_ID=")
     env["NANONETS_MODEL_ID"] = created.stdout.strip().split("=", 1)[1]
 
-    uploaded = json.loads(run("upload", images, "--json").stdout)
-    assert (uploaded["uploaded"], uploaded["skipped"], uploaded["failed"]) == (18, 1, 0)
+    uploaded = json.loads(run("upload", images, "--json", code=1).stdout)  # 1: the truncated file failed
+    assert (uploaded["uploaded"], uploaded["invalid"], uploaded["failed"]) == (18, 1, 0)
     assert uploaded["model"]["state"] == 2
 
     # Run again: the local record says everything is there, so nothing is sent.
-    again = json.loads(run("upload", images, "--json").stdout)
-    assert (again["uploaded"], again["skipped"]) == (0, 19)
+    again = json.loads(run("upload", images, "--json", code=1).stdout)
+    assert (again["uploaded"], again["already_there"], again["invalid"]) == (0, 18, 1)
 
     trained = run("train", "--wait", "--poll-interval", "0.2", "--timeout", "120", "--json")
     model = json.loads(trained.stdout)["model"]
@@ -64,7 +64,7 @@ def test_whole_flow_against_a_real_server(server_factory, tmp_path):
     assert status.stdout.startswith(f"model {env['NANONETS_MODEL_ID']}: trained")
     assert "18 in 3 categories" in status.stdout
 
-    predictions = json.loads(run("predict", images / "test", "--json").stdout)
+    predictions = [json.loads(line) for line in run("predict", images / "test", "--json").stdout.splitlines()]
     assert len(predictions) == 6
     assert all(p["label"] == Path(p["file"]).parent.name for p in predictions)
     text = run("predict", images / "test" / "Blue").stdout.splitlines()

@@ -21,8 +21,9 @@ from apimock import API, BASE, UploadApi, json_response, model_json
 from helpers import KEY, KEY_B64, PATIENCE, assert_key_hidden, make_image, request_multipart, write_image
 
 from nanoclient import Client, errors
+from nanoclient import client as client_module
 from nanoclient.client import DEFAULT_BASE_URL
-from nanoclient.types import Model, Prediction
+from nanoclient.types import FileError, Model, Prediction
 
 AUTH = f"Basic {KEY_B64}"
 FORM = "application/x-www-form-urlencoded"
@@ -703,7 +704,7 @@ def test_predict_files_keeps_input_order_when_batches_finish_out_of_order(client
     assert [p.file for p in predictions] == [str(p) for p in paths]
     assert [p.label for p in predictions] == [["Bag", "Coat", "Hat"][n % 3] for n in range(7)]
     assert [p.probability for p in predictions] == [0.6 + n / 100 for n in range(7)]
-    assert sorted(progress) == [1, 2, 2, 2]  # once per batch, with its size
+    assert progress == [1] * 7  # once per file, as it is done
     sizes = sorted(len(request_multipart(c.request)[1]) for c in rsps.calls)
     assert sizes == [1, 2, 2, 2]
 
@@ -876,3 +877,91 @@ def test_rate_limit_that_persists_raises_with_retry_after(rsps, sleeps):
         with pytest.raises(errors.RateLimitError) as info:
             client.train("m1")
     assert info.value.retry_after == 2.0 and sleeps == [2.0, 2.0] and len(rsps.calls) == 3
+
+
+# ---------------------------------------------------------------------- predictions, file by file
+
+
+def refusing_label_callback(numbers, refuse=(), fail=(), too_large_over=None):
+    """LabelFile answers: a batch holding a file numbered in ``refuse`` is refused as an invalid image,
+    one holding a file in ``fail`` gets a 500, one of more than ``too_large_over`` bytes a 413."""
+    sent = []
+
+    def callback(request):
+        parts = request_multipart(request)[1]
+        found = [numbers[p[3]] for p in parts]
+        sent.append(found)
+        if too_large_over is not None and sum(len(p[3]) for p in parts) > too_large_over:
+            return json_response({"message": "Upload too large", "code": 413}, 413)
+        if any(n in refuse for n in found):
+            return json_response({"message": "not a valid image", "code": 400,
+                                  "errors": [{"reason": "invalid_image", "message": "truncated"}]}, 400)
+        if any(n in fail for n in found):
+            return json_response({"message": "disk on fire", "code": 500}, 500)
+        return json_response({"result": [prediction_json(p[1], "Bag") for p in parts]})
+
+    return callback, sent
+
+
+def test_each_file_gets_its_outcome_and_one_bad_file_costs_that_file_only(client, rsps, tmp_path, sleeps):
+    paths, numbers = numbered_images(tmp_path, 8)
+    (tmp_path / "notes.png").write_text("not an image")
+    callback, sent = refusing_label_callback(numbers, refuse={2}, fail={6})
+    rsps.add_callback(responses.POST, API + "/LabelFile/", callback=callback)
+    inputs = paths[:4] + [tmp_path / "notes.png", tmp_path / "gone.png"] + paths[4:]
+    outcomes = client.predict_files("m1", inputs, batch_size=4, workers=2, errors="return")
+    assert [o.file for o in outcomes] == [str(p) for p in inputs]  # input order, every file accounted for
+    kinds = {o.file: type(o).__name__ if isinstance(o, FileError) else o.label for o in outcomes}
+    assert kinds == {**{str(p): "Bag" for p in paths}, str(paths[2]): "FileError", str(paths[6]): "FileError",
+                     str(paths[7]): "FileError", str(tmp_path / "notes.png"): "FileError",
+                     str(tmp_path / "gone.png"): "FileError"}
+    errors_by_file = {o.file: o.error for o in outcomes if isinstance(o, FileError)}
+    assert isinstance(errors_by_file[str(paths[2])], errors.InvalidImageError)  # found by splitting the batch
+    assert isinstance(errors_by_file[str(tmp_path / "notes.png")], errors.InvalidImageError)  # never sent
+    assert isinstance(errors_by_file[str(tmp_path / "gone.png")], FileNotFoundError)
+    assert isinstance(errors_by_file[str(paths[6])], errors.ServerError)  # its batch failed after retries
+    assert [0, 1, 2, 3] in sent and [0] in sent and [2] in sent  # the refused batch was split file by file
+    assert sum(1 for batch in sent if 6 in batch) == 4  # the 500 batch: tried 1 + 3 times, not split
+
+
+def test_predict_files_raises_by_default_and_an_error_every_file_gets_always_raises(client, rsps, tmp_path):
+    paths, numbers = numbered_images(tmp_path, 4)
+    callback, _ = refusing_label_callback(numbers, refuse={1})
+    rsps.add_callback(responses.POST, API + "/LabelFile/", callback=callback)
+    with pytest.raises(errors.InvalidImageError):
+        client.predict_files("m1", paths, batch_size=1)
+    rsps.replace(responses.POST, API + "/LabelFile/", json={"message": "Model does not exist", "code": 404},
+                 status=404)
+    with pytest.raises(errors.NotFoundError):
+        client.predict_files("m1", paths, batch_size=1, errors="return")
+    with pytest.raises(ValueError, match="errors"):
+        client.predict_files("m1", paths, errors="ignore")  # type: ignore[call-overload]
+
+
+def test_prediction_batches_are_capped_by_bytes_and_a_413_batch_is_split(client, rsps, tmp_path, monkeypatch):
+    monkeypatch.setattr(client_module, "BATCH_MAX_BYTES", 2500)
+    paths, numbers = numbered_images(tmp_path, 6)  # about 800 bytes each
+    callback, sent = refusing_label_callback(numbers, too_large_over=1700)
+    rsps.add_callback(responses.POST, API + "/LabelFile/", callback=callback)
+    outcomes = client.predict_files("m1", paths, batch_size=20, errors="return")
+    assert all(isinstance(o, Prediction) for o in outcomes)
+    sizes = [len(batch) for batch in sent]
+    assert max(sizes) <= 3 and 1 in sizes  # at most the bytes cap per request; the 413 ones split up
+
+
+def test_predict_iter_streams_outcomes_and_reads_paths_lazily(client, rsps, tmp_path):
+    paths, numbers = numbered_images(tmp_path, 30)
+    taken = [0]
+
+    def lazily():
+        for path in paths:
+            taken[0] += 1
+            yield path
+
+    callback, _ = refusing_label_callback(numbers)
+    rsps.add_callback(responses.POST, API + "/LabelFile/", callback=callback)
+    stream = client.predict_iter("m1", lazily(), batch_size=2, workers=2)
+    first = next(stream)
+    assert isinstance(first, Prediction) and taken[0] <= 2 * 2 * 2 + 2  # a bounded look-ahead, not all 30
+    rest = list(stream)
+    assert sorted(o.file for o in [first, *rest]) == sorted(str(p) for p in paths)

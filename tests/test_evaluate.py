@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from helpers import write_image
 
+from nanoclient import errors
 from nanoclient.evaluate import (
     EvaluationResult,
     confusion_matrix,
@@ -18,7 +19,8 @@ from nanoclient.evaluate import (
     format_text,
     run_evaluation,
 )
-from nanoclient.types import Prediction
+from nanoclient.images import check_image_file
+from nanoclient.types import FileError, Prediction
 
 # 10 items, 3 true labels (A, B, C). C is never predicted; D is predicted but never true.
 TRUE = ["A", "A", "A", "A", "B", "B", "B", "C", "C", "C"]
@@ -114,23 +116,25 @@ def test_perfect_and_empty_and_mismatched():
 
 
 class FakeClient:
-    """Answers predict_files from a file-name -> label table, recording every call."""
+    """Answers predict_iter as the SDK does (a FileError for a file that is not an image, then a
+    Prediction named by the path given) from a file-name -> label table, recording every call."""
 
     def __init__(self, answers: dict) -> None:
         self.answers = answers
         self.calls: list[tuple] = []
 
-    def predict_files(self, model_id, paths, *, batch_size=20, workers=4, progress=None):
+    def predict_iter(self, model_id, paths, *, batch_size=20, workers=4):
         paths = list(paths)
-        self.calls.append((model_id, paths, batch_size, workers, progress))
-        if progress is not None:
-            progress(len(paths))
-        out = []
-        for p in paths:
+        self.calls.append((model_id, paths, batch_size, workers))
+        for p in reversed(paths):  # not in input order: the SDK promises none either
+            try:
+                check_image_file(p)
+            except errors.InvalidImageError as exc:
+                yield FileError(str(p), exc)
+                continue
             label = self.answers[Path(p).name]
             other = "cat" if label != "cat" else "dog"
-            out.append(Prediction(file=Path(p).name, label=label, probability=0.8, scores=[(label, 0.8), (other, 0.2)]))
-        return out
+            yield Prediction(file=str(p), label=label, probability=0.8, scores=[(label, 0.8), (other, 0.2)])
 
 
 def test_run_evaluation_predicts_all_images_in_one_call_and_keeps_order(tmp_path):
@@ -151,10 +155,10 @@ def test_run_evaluation_predicts_all_images_in_one_call_and_keeps_order(tmp_path
     result = run_evaluation(client, "model-1", root, progress=ticks.append, batch_size=7, workers=3)
 
     assert len(client.calls) == 1
-    model_id, paths, batch_size, workers, progress = client.calls[0]
+    model_id, paths, batch_size, workers = client.calls[0]
     assert (model_id, batch_size, workers) == ("model-1", 7, 3)
-    assert [Path(p) for p in paths] == files
-    assert ticks == [5]
+    assert sorted(Path(p) for p in paths) == sorted([*files, root / "test" / "dog" / "broken.png"])  # once each
+    assert ticks == [1] * 6
     assert isinstance(result, EvaluationResult)
     assert result.model_id == "model-1"
     assert result.n == 5 and result.accuracy == pytest.approx(3 / 5)
@@ -164,7 +168,8 @@ def test_run_evaluation_predicts_all_images_in_one_call_and_keeps_order(tmp_path
     assert result.mistakes[0].file == str(files[1])  # the local path, not only the base name
     assert result.mistakes[0].scores == [("dog", 0.8), ("cat", 0.2)]
     assert sorted(Path(f).name for f, _ in result.skipped) == ["broken.png", "notes.txt"]
-    assert any("corrupt" in reason for f, reason in result.skipped if f.endswith("broken.png"))
+    assert [Path(f).name for f, _ in result.failed] == ["broken.png"]  # tried, and failed: the run went on
+    assert any("corrupt" in reason for f, reason in result.failed)
 
 
 def test_find_then_evaluate_images_in_two_steps(tmp_path):
@@ -172,14 +177,15 @@ def test_find_then_evaluate_images_in_two_steps(tmp_path):
     write_image(tmp_path / "cat" / "c.png", (200, 0, 0))
     write_image(tmp_path / "dog" / "d.png", (0, 200, 0))
     (tmp_path / "dog" / "fake.jpg").write_text("text, not a JPEG")
+    (tmp_path / "dog" / "notes.txt").write_text("not named like an image")
     items, skipped = find_test_images(tmp_path)
-    assert [(p.name, label) for p, label in items] == [("c.png", "cat"), ("d.png", "dog")]
-    assert [p.name for p, _ in skipped] == ["fake.jpg"]
+    assert [(p.name, label) for p, label in items] == [("c.png", "cat"), ("d.png", "dog"), ("fake.jpg", "dog")]
+    assert [p.name for p, _ in skipped] == ["notes.txt"]
     client = FakeClient({"c.png": "dog", "d.png": "dog"})
     result = evaluate_images(client, "m", items, skipped=skipped)
-    assert [Path(p).name for p in client.calls[0][1]] == ["c.png", "d.png"]
+    assert [Path(p).name for p in client.calls[0][1]] == ["c.png", "d.png", "fake.jpg"]
     assert result.accuracy == 0.5 and result.per_class["dog"].precision == 0.5
-    assert result.skipped == [(str(tmp_path / "dog" / "fake.jpg"), skipped[0][1])]
+    assert [Path(f).name for f, _ in result.skipped] == ["notes.txt", "fake.jpg"]
 
 
 def test_run_evaluation_uses_the_folder_itself_without_test_split(tmp_path):

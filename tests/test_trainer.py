@@ -155,3 +155,47 @@ def test_spectrum_weight_is_chosen_by_validation():
     few = [0, 1, 30, 31]  # too few to split: the largest weight, and nothing fitted
     chosen = trainer.choose_spectrum_weight(features, x[few], [labels[i] for i in few])
     assert chosen == (trainer.SPECTRUM_WEIGHTS[-1], None)
+
+
+def encoded(image: Image.Image, fmt: str, **options) -> bytes:
+    """``image`` saved as ``fmt`` (Pillow's save options), as bytes."""
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def test_images_are_seen_as_viewers_show_them_turned_by_their_exif_orientation():
+    stored = Image.new("L", (40, 40), 230)
+    stored.paste(20, (0, 0, 20, 40))  # stored: left half dark
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation 6: turn 90 degrees clockwise to show
+    shown = trainer.load_pixels([encoded(stored, "JPEG", exif=exif.tobytes(), quality=95)])[0].mean(axis=2)
+    half = trainer.SIZE // 2
+    top, bottom = shown[:half - 1].mean(), shown[half + 1:].mean()  # shown: top half dark
+    left, right = shown[:, :half - 1].mean(), shown[:, half + 1:].mean()
+    assert top < 0.2 < 0.8 < bottom and abs(left - right) < 0.05
+
+
+def png48(values: np.ndarray) -> bytes:
+    """A 48-bit PNG (16 bits per channel) of these (h, w, 3) values, written by hand: Pillow writes none."""
+    import struct
+    import zlib
+
+    height, width = values.shape[:2]
+    rows = b"".join(b"\0" + values[y].astype(">u2").tobytes() for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)  # 16 bits, colour type 2: RGB
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def test_16_bit_images_are_scaled_to_8_bits_not_clipped_to_white():
+    grey = Image.fromarray(np.full((30, 30), 128 * 257, dtype=np.uint16))  # mid-grey
+    assert grey.mode == "I;16"
+    colour = np.full((30, 30, 3), (128 * 257, 65535, 0), dtype=np.uint16)  # 48-bit RGB
+    pixels = trainer.load_pixels([encoded(grey, "PNG"), png48(colour)]) * 255
+    assert np.allclose(pixels[0], 128, atol=0.5) and np.allclose(pixels[1], (128, 255, 0), atol=0.5)
+    wide = Image.fromarray(np.full((2, 2), 128 * 257, dtype=np.int32))  # mode I: how older Pillows read 16-bit PNGs
+    assert wide.mode == "I" and np.asarray(trainer._eight_bits(wide)).tolist() == [[128, 128], [128, 128]]

@@ -406,3 +406,73 @@ def test_requests_beyond_the_limit_wait_for_a_slot():
     limit.release()
     assert entered.wait(5)
     thread.join(5)
+
+
+def test_https_to_a_plain_http_server_is_said_so_and_not_retried():
+    """The TLS handshake gets no answer: a retry would only wait as long again."""
+    def plain_http_silence(conn):  # reads the ClientHello, answers nothing, as an HTTP server waiting for more
+        conn.settimeout(5)
+        try:
+            conn.recv(4096)
+            conn.recv(4096)
+        except OSError:
+            pass
+
+    server = RawServer(plain_http_silence)
+    try:
+        sleeps = []
+        transport = Transport(server.url.replace("http://", "https://"), KEY, timeout=0.5, max_retries=3,
+                              sleep=sleeps.append)
+        with pytest.raises(errors.APIConnectionError, match="plain HTTP") as info:
+            transport.request("GET", "Thing/")
+        assert sleeps == [] and server.connections == 1
+        assert info.value.request_sent is False
+    finally:
+        server.close()
+
+
+def test_an_answer_that_is_not_http_is_said_so_and_not_retried():
+    def tls_alert(conn):  # what a TLS server sends to a plain-HTTP request: an alert record
+        conn.sendall(b"\x15\x03\x01\x00\x02\x02\x46")
+
+    server = RawServer(tls_alert)
+    try:
+        sleeps = []
+        transport = Transport(server.url, KEY, max_retries=3, sleep=sleeps.append)
+        with pytest.raises(errors.APIConnectionError, match="does not answer in HTTP"):
+            transport.request("GET", "Thing/")
+        assert sleeps == [] and server.connections == 1
+    finally:
+        server.close()
+
+
+@responses.activate
+def test_retries_are_logged_one_line_each_and_the_last_error_says_how_long_it_tried(caplog):
+    responses.add(responses.GET, URL, json={"message": "busy"}, status=503)
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    transport = Transport(BASE, KEY, max_retries=2, sleep=sleep, random=lambda: 0.0, clock=lambda: now[0])
+    with caplog.at_level(logging.INFO, logger="nanoclient"):
+        with pytest.raises(errors.ServerError, match=r"gave up after 3 attempts over 2 s"):
+            transport.request("GET", "Thing/")
+    lines = [r.getMessage() for r in caplog.records if r.name == "nanoclient"]
+    assert lines == ["GET Thing/ failed: HTTP 503 (busy); attempt 2 of 3 in 0.5 s",
+                     "GET Thing/ failed: HTTP 503 (busy); attempt 3 of 3 in 1.0 s"]
+
+
+@responses.activate
+def test_a_request_stops_retrying_at_its_deadline():
+    responses.add(responses.GET, URL, json={"message": "busy"}, status=503)
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    transport = Transport(BASE, KEY, max_retries=50, deadline=10.0, sleep=sleep, random=lambda: 0.0,
+                          clock=lambda: now[0])
+    with pytest.raises(errors.ServerError, match="gave up after 5 attempts over 8 s"):
+        transport.request("GET", "Thing/")
+    assert now[0] <= 10.0  # waits 0.5 + 1 + 2 + 4 = 7.5 s; the next 8 s would pass the deadline

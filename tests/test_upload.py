@@ -322,7 +322,7 @@ def test_items_are_consumed_lazily(client, rsps, tmp_path, monkeypatch, batch_si
 
 
 def test_batches_hold_one_category_and_respect_the_byte_cap(client, rsps, tmp_path, monkeypatch):
-    monkeypatch.setattr(client_module, "UPLOAD_BATCH_MAX_BYTES", 4000)
+    monkeypatch.setattr(client_module, "BATCH_MAX_BYTES", 4000)
     api = UploadApi(rsps)
     small = images(tmp_path, ["Bag", "Coat"], 5)  # about 800 bytes each
     big = tmp_path / "big.png"

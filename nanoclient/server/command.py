@@ -55,17 +55,27 @@ _MB = 1024 * 1024
 @click.option("--fetch-max-mb", default=_DEFAULT.fetch_max_bytes / _MB, show_default=True,
               type=click.FloatRange(min=0, min_open=True),
               help="Largest image fetched from a URL.")
+@click.option("--classifier-cache", default=_DEFAULT.classifier_cache, show_default=True, type=click.IntRange(min=1),
+              metavar="N", help="Keep the trained classifiers of at most N models loaded, the most recently used: "
+                                "this bounds the server's memory; another model's is read from disk again.")
 @click.option("--threads", default=DEFAULT_THREADS, show_default=True, type=click.IntRange(min=1),
               help="Requests served at the same time.")
 @click.option("--verbose", "-v", is_flag=True, help="Log every training run and more to stderr.")
 def serve(host: str, port: int, data_dir: Path | None, api_keys: tuple[str, ...], min_images: int,
           latency_ms: float, fail_rate: float, fail_after_rate: float, fail_seed: int | None, dedupe: bool,
           shuffle_results: bool, max_upload_mb: float, fetch_timeout: float, fetch_max_mb: float,
-          threads: int, verbose: bool) -> None:
+          classifier_cache: int, threads: int, verbose: bool) -> None:
     """Run the Image Categorization API on this machine, with real storage and training.
 
     Prints the base URL (http://HOST:PORT/api/v2) once it accepts connections, then
     serves until Ctrl-C or SIGTERM. Everything is kept in --data-dir and survives a restart.
+    The only command without --json: it prints its URL, then serves.
+
+    \b
+    Examples:
+      nanoclient serve --port 8765 &    # NANONETS_BASE_URL=http://127.0.0.1:8765/api/v2
+      nanoclient serve --port 0 --data-dir /tmp/nano --min-images 5
+      nanoclient serve --no-dedupe --shuffle-results --fail-after-rate 0.3
     """
     import logging
 
@@ -109,6 +119,7 @@ def serve(host: str, port: int, data_dir: Path | None, api_keys: tuple[str, ...]
             max_upload_mb=max_upload_mb,
             fetch_timeout=fetch_timeout,
             fetch_max_bytes=int(fetch_max_mb * _MB),
+            classifier_cache=classifier_cache,
         )
         click.echo(
             f"nanoclient server: data in {config.data_dir}; "

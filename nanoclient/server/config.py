@@ -61,6 +61,9 @@ class ServerConfig:
     fetch_max_bytes: int = 20 * 1024 * 1024
     #: Seed for --fail-rate, --fail-after-rate and --shuffle-results, for reproducible tests (None: random).
     fail_seed: int | None = None
+    #: Trained classifiers kept loaded for predictions, at most: those of the models most recently
+    #: used; a model beyond them loads its classifier from disk again. This bounds the server's memory.
+    classifier_cache: int = 8
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -75,6 +78,8 @@ class ServerConfig:
             raise ValueError("latency_ms cannot be negative")
         if self.max_upload_mb <= 0:
             raise ValueError("max_upload_mb must be positive")
+        if self.classifier_cache < 1:
+            raise ValueError("classifier_cache must be at least 1")
 
     @property
     def max_upload_bytes(self) -> int:

@@ -127,6 +127,8 @@ _COMPONENTS: dict[str, object] = {
                 "status": STRING,
                 "accuracy": {"type": "number", "nullable": True, "minimum": 0, "maximum": 1},
                 "categories": {"type": "array", "items": {"$ref": "#/components/schemas/Category"}},
+                "min_images": {"type": "integer", "minimum": 1,
+                               "description": "Local server only: images each category needs before training"},
             },
         },
         "PartialUpload": {

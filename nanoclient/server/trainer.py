@@ -1,8 +1,9 @@
 """The local server's classifier: image features, fitting, prediction and held-out accuracy.
 
-Every image is turned into a small grey-scale picture of a fixed size, whatever its size
-and mode. Features follow Coates, Lee and Ng (2011), "An analysis of single-layer networks
-in unsupervised feature learning": small patches are contrast-normalised and whitened,
+Every image is seen as viewers show it (``decode``: turned as its EXIF orientation says, 16-bit
+channels scaled to 8 bits), at a small fixed size, whatever its size and mode. Features follow
+Coates, Lee and Ng (2011), "An analysis of single-layer networks in unsupervised feature
+learning": small patches are contrast-normalised and whitened,
 a dictionary of patch prototypes is learned from the training images with k-means, and
 each image is described by how strongly each prototype appears in each region of a grid
 and in the whole image (the "triangle" activation, sum-pooled). Histograms of oriented gradients (Dalal and
@@ -22,10 +23,13 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable, Sequence
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 #: An image as a file path or as its bytes.
 ImageSource = Union[str, "os.PathLike[str]", bytes]
@@ -51,16 +55,39 @@ _FORMAT = 3  # version of the saved file layout
 
 
 def load_pixels(images: Sequence[ImageSource]) -> np.ndarray:
-    """Decode images (paths or bytes) into an (n, SIZE, SIZE, 3) float32 RGB array in [0, 1]."""
-    from PIL import Image
-
+    """Decode images (paths or bytes) into an (n, SIZE, SIZE, 3) float32 RGB array in [0, 1] (``decode``)."""
     out = np.empty((len(images), SIZE, SIZE, 3), dtype=np.float32)
     for i, source in enumerate(images):
-        handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
-        with handle, Image.open(handle) as image:
-            image.draft("RGB", (SIZE, SIZE))  # JPEG: decode at a reduced scale when that is enough
-            out[i] = np.asarray(image.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BILINEAR), dtype=np.float32)
+        out[i] = decode(source)
     return out / 255.0
+
+
+def decode(source: ImageSource) -> np.ndarray:
+    """One image as the trainer sees it, in training and prediction alike: a (SIZE, SIZE, 3) float32
+    RGB array in [0, 255], turned as its EXIF orientation says (as viewers show it) and with more
+    than 8 bits per channel scaled down, not clipped."""
+    from PIL import Image, ImageOps
+
+    handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
+    with handle, Image.open(handle) as image:
+        image.draft("RGB", (SIZE, SIZE))  # JPEG: decode at a reduced scale when that is enough
+        upright = ImageOps.exif_transpose(image)
+        rgb = _eight_bits(upright).convert("RGB")
+        return np.asarray(rgb.resize((SIZE, SIZE), Image.Resampling.BILINEAR), dtype=np.float32)
+
+
+def _eight_bits(image: Image.Image) -> Image.Image:
+    """A grey image of more than 8 bits (modes I;16*, I, F: 16-bit PNGs) scaled to 8 bits, which
+    ``convert`` would clip instead (to white); other images as they are (Pillow reads 48-bit PNGs as RGB)."""
+    from PIL import Image
+
+    if not image.mode.startswith("I;16") and image.mode not in ("I", "F"):
+        return image
+    values = np.maximum(np.asarray(image, dtype=np.float32), 0.0)
+    top = float(values.max(initial=0.0))
+    # 16-bit modes, and 16-bit data in the wide modes (older Pillows read 16-bit PNGs as I), span 0..65535
+    full = 65535.0 if image.mode.startswith("I;16") or 255.0 < top <= 65535.0 else max(top, 255.0)
+    return Image.fromarray(np.round(values * (255.0 / full)).astype(np.uint8))
 
 
 class Features:
@@ -355,4 +382,4 @@ def cross_validate(images: Sequence[ImageSource], labels: Sequence[str], *, fold
 
 
 __all__ = ["Classifier", "Features", "ImageSource", "Labels", "choose_spectrum_weight", "cross_validate",
-           "holdout_split", "load_pixels", "train"]
+           "decode", "holdout_split", "load_pixels", "train"]

@@ -1,0 +1,304 @@
+"""The CLI's long runs: ``upload``, ``predict`` and ``evaluate``, file by file, resumable, interruptible.
+
+Each file's outcome is printed as it arrives (and written to ``--output`` at once), every failure
+is named by its path, and Ctrl-C stops the run at once with what was done and how to go on (exit
+130, ``Interrupted``). The commands in ``cli.py`` parse options and call these.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .cli import CliFailure, Interrupted, State, error_line, format_model, info, warn
+from .types import FileError, Prediction
+
+if TYPE_CHECKING:
+    from .evaluate import EvaluationResult
+    from .types import Model, PathLike
+
+#: The outcomes an upload report names, for each file.
+UPLOADED, ALREADY, INVALID, REFUSED, UNSETTLED = "uploaded", "already there", "invalid", "refused", "unsettled"
+
+
+def prediction_record(outcome: Prediction | FileError, top: int | None = None) -> dict[str, Any]:
+    """One file's result as ``--output`` and ``--json`` write it: the path as given, then the
+    label, its probability and the scores (the ``top`` first), or the error."""
+    if isinstance(outcome, FileError):
+        return {"file": outcome.file, "error": outcome.message}
+    scores = [{"label": label, "probability": p} for label, p in outcome.scores]
+    return {"file": outcome.file, "label": outcome.label, "probability": outcome.probability,
+            "scores": scores[:top] if top is not None else scores}
+
+
+def text_line(record: dict[str, Any], width: int, top: int | None) -> str:
+    """One result as the text output shows it: the path, then the label and probability (or the top K)."""
+    if top is None:
+        labels = f"{record['label']}  {record['probability']:.3f}"
+    else:
+        labels = "  ".join(f"{s['label']} {s['probability']:.3f}" for s in record["scores"])
+    return f"{record['file']:<{width}}  {labels}"
+
+
+def run_predictions(state: State, model_id: str, paths: Sequence[Path], *, output: Path | None, top: int | None,
+                    batch_size: int, workers: int) -> None:
+    """``nanoclient predict``: every file predicted, each line printed as its answer comes."""
+    from ._results import ResultFile
+
+    results = ResultFile(output) if output is not None else None
+    if results is not None:
+        click.get_current_context().call_on_close(results.close)
+    todo = [path for path in paths if results is None or str(path) not in results.done]
+    if results is not None and len(todo) < len(paths):
+        info(f"{len(paths) - len(todo)} files already have a result in {output}; predicting the other {len(todo)}")
+    width = max((len(str(path)) for path in todo), default=0)
+    predicted = failed = 0
+    client = state.client()
+    with state.progress(len(todo), min_total=batch_size + 1) as bar:
+        try:
+            for outcome in client.predict_iter(model_id, todo, batch_size=batch_size, workers=workers):
+                record = prediction_record(outcome, top)
+                if results is not None:
+                    results.write(record)
+                if isinstance(outcome, FileError):
+                    failed += 1
+                    warn(f"failed {outcome.file}: {outcome.message}")
+                else:
+                    predicted += 1
+                if state.json:
+                    click.echo(json.dumps(record, ensure_ascii=False))
+                elif isinstance(outcome, Prediction):
+                    click.echo(text_line(record, width, top))
+                bar.update(1)
+        except KeyboardInterrupt as exc:
+            bar.close()
+            done = f"{predicted} of {len(todo)} files predicted"
+            how = (f"run the same command to resume: the results so far are in {output}" if output is not None
+                   else "pass --output FILE to keep the results and resume")
+            raise Interrupted(f"{done}; {how}") from exc
+    summary = f"predicted {predicted} files" + (f", {failed} failed" if failed else "")
+    if output is not None:
+        summary += f"; results in {output}"
+    info(summary)
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def run_evaluation(state: State, model_id: str, folder: Path, *, batch_size: int,
+                   workers: int) -> EvaluationResult:
+    """``nanoclient evaluate``: every readable file predicted and scored; the failures named."""
+    from .evaluate import evaluate_images, find_test_images
+
+    try:
+        items, skipped = find_test_images(folder)
+    except FileNotFoundError as exc:
+        raise CliFailure(str(exc)) from None
+    for path, reason in skipped:
+        info(f"skipped {path}: {reason}")
+    client = state.client()
+    with state.progress(len(items), min_total=batch_size + 1) as bar:
+        try:
+            result = evaluate_images(client, model_id, items, skipped=skipped, progress=bar.update,
+                                     batch_size=batch_size, workers=workers)
+        except KeyboardInterrupt as exc:
+            bar.close()
+            raise Interrupted("the evaluation did not finish; run the same command again") from exc
+    for file, reason in result.failed:
+        warn(f"failed {file}: {reason}")
+    if not result.n:
+        raise CliFailure(f"none of the {len(items)} images under {folder} could be predicted")
+    return result
+
+
+class UploadLedger:
+    """Every file of an upload and its outcome, written to ``--report`` as each becomes known.
+
+    The entries are kept in memory only when ``keep`` (for ``--json``); otherwise only counts,
+    so that memory does not grow with the folder.
+    """
+
+    def __init__(self, report_path: Path | None, *, keep: bool) -> None:
+        from ._results import RecordFile
+
+        self.files: list[dict[str, Any]] = []
+        self.keep = keep
+        self.counts: Counter[str] = Counter()
+        self.recorded = 0  # files skipped because the local record has them
+        self.report = RecordFile(report_path) if report_path is not None else None
+
+    def note(self, path: PathLike, category: str, outcome: str, reason: str = "", sha256: str = "") -> None:
+        """Record one file's outcome (and name it on stderr if it is a failure)."""
+        entry = {"file": str(path), "category": category, "sha256": sha256, "outcome": outcome, "reason": reason}
+        self.counts[outcome] += 1
+        if self.keep:
+            self.files.append(entry)
+        if self.report is not None:
+            self.report.write(entry)
+        if outcome in (INVALID, REFUSED, UNSETTLED):
+            warn(f"{'failed' if outcome == REFUSED else outcome} {path}: {reason}")
+
+    def count(self, outcome: str) -> int:
+        return self.counts[outcome]
+
+    def close(self) -> None:
+        if self.report is not None:
+            self.report.close()
+
+
+def run_upload(state: State, folder: Path, *, workers: int, batch_size: int, force: bool,
+               report_path: Path | None, dry_run: bool) -> None:
+    """``nanoclient upload``: every file of the folder accounted for, by its path.
+
+    Each file ends as one of: uploaded; already there (recorded as uploaded to this model, or
+    the same bytes as another file of the same category in this folder); invalid (not sent: not
+    an image, unreadable, a folder that is not a category); refused (sent, and the server did not
+    store it); unsettled (the client could not find out). ``--report`` writes one JSON line per
+    file as it is known; ``--json`` carries the same list. Exit 1 if any file is invalid,
+    refused or unsettled.
+    """
+    from ._record import UploadRecord, file_digest
+    from .images import find_labelled_images
+
+    client = state.client()
+    model_id = state.model_id()
+    model = client.get_model(model_id)
+    items, unnamed = find_labelled_images(folder)
+    if not items:
+        raise CliFailure(f"no images in {folder}: expected one sub-folder per category with .png or .jpg files")
+    for path, reason in unnamed:
+        info(f"skipped {path}: {reason}")
+    items, strangers = split_by_category(folder, items, model)
+    ledger = UploadLedger(report_path, keep=state.json)
+    click.get_current_context().call_on_close(ledger.close)
+    for path, reason in strangers:
+        ledger.note(path, "", INVALID, reason)
+    record = UploadRecord.for_model(client.base_url, model_id)
+    click.get_current_context().call_on_close(record.close)
+    digests: dict[str, str] = {}
+    first_of: dict[tuple[str, str], str] = {}
+    to_send: list[tuple[Path, str]] = []
+    for path, category in items:
+        try:
+            digest = digests[str(path)] = file_digest(path)
+        except OSError as exc:
+            ledger.note(path, category, INVALID, str(exc))
+            continue
+        earlier = first_of.setdefault((digest, category), str(path))
+        if earlier != str(path):
+            ledger.note(path, category, ALREADY, f"the same bytes as {earlier}", digest)
+        elif not force and (digest, category) in record:
+            ledger.note(path, category, ALREADY, "recorded as uploaded to this model (--force sends it again)",
+                        digest)
+            ledger.recorded += 1
+        else:
+            to_send.append((path, category))
+    if ledger.recorded:
+        info(f"{ledger.recorded} images already uploaded to this model (local record); --force sends them again")
+    if dry_run:
+        _dry_run(state, model, to_send, digests, ledger)
+        return
+
+    def uploaded(path: PathLike, category: str, _model: Model) -> None:
+        record.add(digests[str(path)], category, str(path))
+        ledger.note(path, category, UPLOADED, "", digests[str(path)])
+
+    with state.progress(len(to_send)) as bar:
+        try:
+            outcome = client.upload_files(model_id, round_robin(to_send), workers=workers, batch_size=batch_size,
+                                          progress=bar.update, on_uploaded=uploaded)
+        except KeyboardInterrupt as exc:
+            bar.close()
+            raise Interrupted(f"{ledger.count(UPLOADED)} of {len(to_send)} images uploaded (and recorded); "
+                              "run the same command to resume") from exc
+    category_of = {str(path): category for path, category in to_send}
+    for file, reason in outcome.skipped:
+        ledger.note(file, category_of.get(file, ""), INVALID, reason, digests.get(file, ""))
+    for file, error in outcome.failed:
+        ledger.note(file, category_of.get(file, ""), REFUSED, error_line(error, state), digests.get(file, ""))
+    for file, why in outcome.unsettled:
+        ledger.note(file, category_of.get(file, ""), UNSETTLED,
+                    f"{why}; check the model's counts before sending it again", digests.get(file, ""))
+    _upload_summary(state, model, client.get_model(model_id), ledger, len(unnamed))
+
+
+def _upload_summary(state: State, before: Model, after: Model, ledger: UploadLedger, unnamed: int) -> None:
+    """The result: counts (what the server newly stored apart from what it already had), the files, the model."""
+    sent = ledger.count(UPLOADED)
+    newly = max(0, after.image_count - before.image_count)
+    result = {
+        "uploaded": sent, "newly_stored": min(newly, sent), "already_stored": max(0, sent - newly),
+        "already_there": ledger.count(ALREADY), "invalid": ledger.count(INVALID), "failed": ledger.count(REFUSED),
+        "unsettled": ledger.count(UNSETTLED), "not_images": unnamed,
+        "skipped": ledger.count(ALREADY) + ledger.count(INVALID) + unnamed,  # every file not sent, for scripts of 0.x
+        "files": ledger.files, "model": after.to_json(),
+    }
+    summary = (f"uploaded {sent} ({result['newly_stored']} newly stored, {result['already_stored']} the server "
+               f"already had), already there {result['already_there']}, invalid {result['invalid']}, "
+               f"failed {result['failed']}")
+    if result["unsettled"]:
+        summary += f", unsettled {result['unsettled']}"
+    state.emit(result, "\n".join([summary, *format_model(after)]))
+    if result["invalid"] or result["failed"] or result["unsettled"]:
+        raise click.exceptions.Exit(1)
+
+
+def _dry_run(state: State, model: Model, to_send: list[tuple[Path, str]], digests: dict[str, str],
+             ledger: UploadLedger) -> None:
+    """``upload --dry-run``: check every file fully and say what would be sent; send nothing."""
+    from .images import check_files
+
+    category_of = dict(to_send)
+    valid, invalid = check_files([path for path, _ in to_send])
+    for path, reason in invalid:
+        ledger.note(path, category_of[path], INVALID, reason, digests.get(str(path), ""))
+    adding: dict[str, int] = {}
+    for path in valid:
+        adding[category_of[path]] = adding.get(category_of[path], 0) + 1
+    lines = [f"would upload {len(valid)} images to model {model.id}; nothing was sent"]
+    for category in model.categories:
+        total = category.count + adding.get(category.name, 0)
+        short = (f"  below the training minimum of {model.min_images}"
+                 if model.min_images is not None and total < model.min_images else "")
+        lines.append(f"  {category.name}: {category.count} + {adding.get(category.name, 0)} = {total}{short}")
+    lines.append(f"already there {ledger.count(ALREADY)}, invalid {ledger.count(INVALID)}")
+    data = {"dry_run": True, "would_upload": {c.name: adding.get(c.name, 0) for c in model.categories},
+            "min_images": model.min_images, "files": ledger.files, "model": model.to_json()}
+    state.emit(data, "\n".join(lines))
+    if ledger.count(INVALID):
+        raise click.exceptions.Exit(1)
+
+
+def round_robin(items: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
+    """The items with categories taken in turn, so that batches of several categories can go at once."""
+    by_category: dict[str, list[tuple[Path, str]]] = {}
+    for item in items:
+        by_category.setdefault(item[1], []).append(item)
+    queues = list(by_category.values())
+    mixed: list[tuple[Path, str]] = []
+    for index in range(max((len(q) for q in queues), default=0)):
+        mixed.extend(q[index] for q in queues if index < len(q))
+    return mixed
+
+
+def split_by_category(folder: Path, items: list[tuple[Path, str]], model: Model
+                      ) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """Keep the items whose folder is a category of the model; name the other folders (error if none match)."""
+    known = {c.name for c in model.categories}
+    found = sorted({category for _, category in items})
+    strangers = [name for name in found if name not in known]
+    if len(strangers) == len(found):
+        raise CliFailure(
+            f"none of the folders in {folder} ({', '.join(found)}) is a category of model {model.id} "
+            f"({', '.join(sorted(known))})"
+        )
+    kept = [(path, category) for path, category in items if category in known]
+    dropped = [(path, f"folder {category!r} is not a category of model {model.id}") for path, category in items
+               if category not in known]
+    return kept, dropped
+
+
+__all__ = ["run_upload", "run_predictions", "run_evaluation", "prediction_record", "text_line", "UploadLedger"]

@@ -1,0 +1,124 @@
+"""The CLI's long runs, through CliRunner against the in-process fake: every file accounted for by its
+path (upload --report, --json, --dry-run), identical copies sent once, and per-file prediction output
+streamed to --output in JSON Lines or CSV.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from helpers import make_image
+
+from nanoclient.cli import cli
+from nanoclient.testing import fake_nanonets
+
+BASE_URL = "http://127.0.0.1:9/api/v2"
+KEY = "runs-key"
+COLOURS = {"Red": (220, 30, 30), "Blue": (30, 40, 220)}
+
+
+@pytest.fixture
+def fake(tmp_path, isolated_settings, monkeypatch):
+    monkeypatch.setenv("NANONETS_API_KEY", KEY)
+    monkeypatch.setenv("NANONETS_BASE_URL", BASE_URL)
+    with fake_nanonets(BASE_URL, data_dir=tmp_path / "fake", min_images=3) as running:
+        yield running
+
+
+def invoke(runner, *args, code=0):
+    result = runner.invoke(cli, [str(a) for a in args])
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr, result.exception)
+    return result
+
+
+def folder(root: Path, per_category: int, start: int = 0) -> list[Path]:
+    written = []
+    for category, colour in COLOURS.items():
+        (root / category).mkdir(parents=True, exist_ok=True)
+        for i in range(start, start + per_category):
+            path = root / category / f"{category.lower()}-{i}.png"
+            path.write_bytes(make_image(colour, seed=97 * i + len(category)))
+            written.append(path)
+    return written
+
+
+def new_model(runner) -> str:
+    return json.loads(invoke(runner, "create-model", *COLOURS, "--json").stdout)["model_id"]
+
+
+def test_upload_report_names_every_file_with_its_outcome(runner, fake, tmp_path):
+    files = folder(tmp_path / "set", 3)
+    copy = tmp_path / "set" / "Red" / "copy.png"
+    copy.write_bytes(files[0].read_bytes())  # the same bytes twice in one category: sent once
+    broken = tmp_path / "set" / "Blue" / "broken.png"
+    broken.write_bytes(make_image((1, 2, 3))[:40])
+    model_id = new_model(runner)
+    report = tmp_path / "out" / "upload.jsonl"
+    result = invoke(runner, "upload", tmp_path / "set", "--report", report, "--json", "--model-id", model_id, code=1)
+    lines = [json.loads(line) for line in report.read_text().splitlines()]
+    by_file = {line["file"]: line for line in lines}
+    assert set(by_file) == {str(p) for p in [*files, copy, broken]}
+    assert {by_file[str(p)]["outcome"] for p in files[1:]} == {"uploaded"}
+    twins = sorted([by_file[str(files[0])], by_file[str(copy)]], key=lambda line: line["outcome"])
+    assert [t["outcome"] for t in twins] == ["already there", "uploaded"]  # one of the two is sent
+    assert twins[1]["file"] in twins[0]["reason"]  # "the same bytes as <the one sent>"
+    assert by_file[str(broken)]["outcome"] == "invalid" and by_file[str(broken)]["reason"]
+    assert by_file[str(files[1])]["sha256"] == hashlib.sha256(files[1].read_bytes()).hexdigest()
+    assert by_file[str(files[1])]["category"] == "Red"
+    data = json.loads(result.stdout)
+    assert sorted(f["file"] for f in data["files"]) == sorted(by_file)  # --json carries the same list
+    assert (data["uploaded"], data["newly_stored"], data["already_there"], data["invalid"]) == (6, 6, 1, 1)
+    assert {c["name"]: c["count"] for c in data["model"]["categories"]} == {"Red": 3, "Blue": 3}
+
+
+def test_a_server_that_already_had_the_images_is_counted_apart(runner, tmp_path, isolated_settings, monkeypatch):
+    monkeypatch.setenv("NANONETS_API_KEY", KEY)
+    monkeypatch.setenv("NANONETS_BASE_URL", BASE_URL)
+    with fake_nanonets(BASE_URL, data_dir=tmp_path / "fake", min_images=3, dedupe=True):
+        folder(tmp_path / "set", 3)
+        model_id = new_model(runner)
+        invoke(runner, "upload", tmp_path / "set", "--model-id", model_id)
+        again = invoke(runner, "upload", tmp_path / "set", "--force", "--model-id", model_id)
+        assert again.stdout.startswith("uploaded 6 (0 newly stored, 6 the server already had)")
+
+
+def test_dry_run_checks_everything_and_sends_nothing(runner, fake, tmp_path):
+    folder(tmp_path / "set", 2)
+    (tmp_path / "set" / "Red" / "fake.png").write_text("not an image")
+    model_id = new_model(runner)
+    before = fake.request_count
+    result = invoke(runner, "upload", tmp_path / "set", "--dry-run", "--model-id", model_id, code=1)
+    assert "would upload 4 images" in result.stdout and "nothing was sent" in result.stdout
+    assert "below the training minimum of 3" in result.stdout  # the local server says its minimum
+    assert "fake.png" in result.stderr
+    assert fake.request_count - before == 1  # one read of the model, no upload
+    assert sum(c.count for c in fake.backend.get_model(fake.backend.authenticate(KEY), model_id).categories) == 0
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_predict_output_holds_a_record_per_file_and_a_rerun_skips_them(runner, fake, tmp_path, suffix):
+    folder(tmp_path / "train", 3)
+    model_id = new_model(runner)
+    invoke(runner, "upload", tmp_path / "train", "--model-id", model_id)
+    invoke(runner, "train", "--wait", "--poll-interval", "0.05", "--model-id", model_id)
+    tests = folder(tmp_path / "test", 2, start=50)
+    broken = tmp_path / "test" / "Red" / "broken.png"
+    broken.write_bytes(make_image((9, 9, 9))[:30])
+    output = tmp_path / f"results{suffix}"
+    result = invoke(runner, "predict", tmp_path / "test", "--output", output, "--model-id", model_id, code=1)
+    assert len(result.stdout.splitlines()) == len(tests)  # one line per predicted file
+    if suffix == ".csv":
+        rows = list(csv.DictReader(output.open()))
+        scores = {row["file"]: json.loads(row["scores"]) for row in rows if row["scores"]}
+    else:
+        rows = [json.loads(line) for line in output.read_text().splitlines()]
+        scores = {row["file"]: row["scores"] for row in rows if "scores" in row}
+    assert sorted(row["file"] for row in rows) == sorted(str(p) for p in [*tests, broken])
+    assert [row["file"] for row in rows if row.get("error")] == [str(broken)]
+    assert all(len(s) == 2 for s in scores.values())
+    again = invoke(runner, "predict", tmp_path / "test", "--output", output, "--model-id", model_id, code=1)
+    assert f"{len(tests)} files already have a result" in again.stderr  # the failed one is tried again
+    assert again.stdout == "" and "broken.png" in again.stderr

@@ -1,0 +1,154 @@
+"""The README's examples run as written, against the in-process fake.
+
+The shell blocks of "The workflow by hand" are read line by line (``shlex``, comments dropped) and
+run: ``nanoclient ...`` through click's runner; ``export``/``unset`` on the environment;
+``eval "$(nanoclient ...)"`` by running the command, then ``eval``-ing its output in a real bash
+and taking the variables it set. Two kinds of line cannot run here and are checked instead:
+installing (``python3 -m venv ...``) and ``nanoclient serve --port P &``, whose place the fake
+takes at the URL that line says it prints. A ``<placeholder>`` stands for a key. The ``python``
+blocks of "Python SDK" run with the fake at the hosted URL. Everything runs in a temporary folder
+holding a copy of the project's ``images/``.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nanoclient.cli import cli
+from nanoclient.testing import fake_nanonets
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+pytestmark = pytest.mark.usefixtures("isolated_settings")
+
+
+def section(title: str) -> str:
+    """The text of the README's ``## title`` section, its sub-sections included."""
+    start = README.index(f"\n## {title}\n")
+    end = README.find("\n## ", start + 1)
+    return README[start:end if end != -1 else None]
+
+
+def blocks(text: str, language: str) -> list[str]:
+    """The code blocks of ``language`` in ``text``."""
+    return re.findall(rf"^```{language}\n(.*?)^```", text, flags=re.S | re.M)
+
+
+SHELL_BLOCKS = blocks(section("The workflow by hand"), "sh")
+PYTHON_BLOCKS = blocks(section("Python SDK"), "python")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary current folder with a copy of the project's images/."""
+    shutil.copytree(ROOT / "images", tmp_path / "images")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+class Shell:
+    """Runs README shell lines: see the module's docstring."""
+
+    def __init__(self, runner, monkeypatch: pytest.MonkeyPatch, fakes: contextlib.ExitStack) -> None:
+        self.runner = runner
+        self.monkeypatch = monkeypatch
+        self.fakes = fakes
+
+    def run(self, line: str) -> None:
+        words = shlex.split(re.sub(r"<[^>]+>", "readme-key", line), comments=True)
+        if not words:
+            return
+        if words[0] == "python3":  # installing: the test runs in the installed package
+            assert "pip install" in line
+        elif words[:2] == ["nanoclient", "serve"]:
+            self.serve(line, words)
+        elif words[0] == "export":
+            for assignment in words[1:]:
+                name, _, value = assignment.partition("=")
+                self.monkeypatch.setenv(name, value)
+        elif words[0] == "unset":
+            for name in words[1:]:
+                self.monkeypatch.delenv(name, raising=False)
+        elif words[0] == "eval":
+            assert len(words) == 2 and words[1].startswith("$(") and words[1].endswith(")"), line
+            self.eval(words[1][2:-1])
+        else:
+            assert words[0] == "nanoclient", f"a README line this test cannot run: {line}"
+            self.nanoclient(words[1:])
+
+    def serve(self, line: str, words: list[str]) -> None:
+        """The fake in place of the server, at the URL the line's comment says it prints."""
+        assert words[-1] == "&"
+        port = words[words.index("--port") + 1]
+        printed = re.search(r"# prints (\S+)", line)
+        assert printed and printed.group(1) == f"http://127.0.0.1:{port}/api/v2", line
+        self.fakes.enter_context(fake_nanonets(printed.group(1)))
+
+    def nanoclient(self, args: list[str], env: dict[str, str] | None = None) -> str:
+        result = self.runner.invoke(cli, args, env=env, prog_name="nanoclient")
+        assert result.exit_code == 0, (args, result.stdout, result.stderr, result.exception)
+        return result.stdout
+
+    def eval(self, command: str) -> None:
+        """``eval "$(command)"``: the command's output eval'ed by bash; the variables it sets are kept."""
+        words = shlex.split(command)
+        env = {}
+        while "=" in words[0]:  # VAR=value nanoclient ...
+            name, _, value = words.pop(0).partition("=")
+            env[name] = value
+        assert words[0] == "nanoclient", command
+        output = self.nanoclient(words[1:], env)
+        shell = subprocess.run(["bash", "-c", 'eval "$OUTPUT" >/dev/null && env -0'],
+                               env={"OUTPUT": output, "PATH": os.environ["PATH"]},
+                               capture_output=True, text=True, timeout=30)
+        assert shell.returncode == 0, (command, output, shell.stderr)
+        for entry in shell.stdout.split("\0"):
+            name, _, value = entry.partition("=")
+            if name.startswith("NANONETS_"):
+                self.monkeypatch.setenv(name, value)
+
+
+@contextlib.contextmanager
+def hosted_fake_if(needed: bool) -> Iterator[None]:
+    """The fake at the hosted URL, for a block that talks to the hosted service."""
+    if not needed:
+        yield
+        return
+    with fake_nanonets():
+        yield
+
+
+@pytest.mark.parametrize("block", SHELL_BLOCKS, ids=[b.strip().splitlines()[0][:40] for b in SHELL_BLOCKS])
+def test_the_workflow_by_hand_runs_as_written(block, runner, monkeypatch, workdir):
+    with contextlib.ExitStack() as fakes, hosted_fake_if("unset NANONETS_BASE_URL" in block):
+        shell = Shell(runner, monkeypatch, fakes)
+        for line in block.splitlines():
+            shell.run(line)
+    if "--report report.html" in block:
+        assert (workdir / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    if 'eval "$(nanoclient create-model' in block:
+        assert os.environ.get("NANONETS_MODEL_ID")  # eval "$(...)" exported the id
+
+
+def test_the_workflow_blocks_were_found():
+    assert len(SHELL_BLOCKS) >= 2 and any("nanoclient train --wait" in b for b in SHELL_BLOCKS)
+    assert len(PYTHON_BLOCKS) == 1
+
+
+@pytest.mark.parametrize("block", PYTHON_BLOCKS)
+def test_the_sdk_example_runs_as_written(block, monkeypatch, workdir, capsys):
+    monkeypatch.setenv("NANONETS_API_KEY", "readme-key")
+    with fake_nanonets():  # at the hosted URL, which the example uses when NANONETS_BASE_URL is unset
+        exec(compile(block, "README.md (Python SDK)", "exec"), {"__name__": "readme_example"})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].split()[0] == "120"  # every image of the three categories uploaded
+    assert printed[-1].split()[:2] == ["images/test/Circle/circle_000.png", "Circle"]
