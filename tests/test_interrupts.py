@@ -108,6 +108,15 @@ def test_ctrl_c_stops_predict_at_once_and_the_same_output_file_resumes(server_fa
                     cache=cache, model_id=model_id)
     assert f"{len(tests)} files already have a result" in again.stderr and again.stdout == ""
     assert len(output.read_text().splitlines()) == len(tests)
+    server.proc.send_signal(signal.SIGSTOP)  # evaluate stops at once too
+    try:
+        evaluate = start_cli(server.url, "evaluate", str(tmp_path / "test"), cache=cache, model_id=model_id)
+        time.sleep(1.0)
+        took, _, err = interrupt(evaluate)
+    finally:
+        server.proc.send_signal(signal.SIGCONT)
+    assert evaluate.returncode == 130 and took < 2.0, (took, err)
+    assert "interrupted: the evaluation did not finish" in err
 
 
 def test_a_torn_last_record_is_cut_off_and_that_file_predicted_again(server_factory, tmp_path):
