@@ -16,25 +16,29 @@ COMMANDS = ["create-model", "upload", "train", "status", "predict", "evaluate", 
 pytestmark = pytest.mark.usefixtures("isolated_settings")
 
 
-def test_help_does_not_import_heavy_modules():
+def help_in_a_fresh_process(*commands: str, then: str) -> list[str]:
+    """The output lines of `nanoclient --help` and of `nanoclient COMMAND --help` for each command,
+    run in a new Python, followed by what printing ``then`` (an expression) gives there."""
     code = (
         "import sys\n"
         "from nanoclient.cli import cli\n"
-        "try:\n"
-        "    cli.main(['--help'], prog_name='nanoclient')\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "for name in ('upload', 'predict', 'serve'):\n"
+        f"for args in [['--help'], *[[name, '--help'] for name in {list(commands)!r}]]:\n"
         "    try:\n"
-        "        cli.main([name, '--help'], prog_name='nanoclient')\n"
+        "        cli.main(args, prog_name='nanoclient')\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "heavy = sorted(m for m in ('requests', 'PIL', 'numpy', 'tqdm', 'flask', 'sklearn') if m in sys.modules)\n"
-        "print('HEAVY=' + ','.join(heavy))\n"
+        f"print({then})\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "Usage: nanoclient" in result.stdout
-    assert result.stdout.strip().splitlines()[-1] == "HEAVY="
+    return result.stdout.strip().splitlines()
+
+
+def test_help_does_not_import_heavy_modules():
+    lines = help_in_a_fresh_process("upload", "predict", "serve", then=(
+        "'HEAVY=' + ','.join(sorted(m for m in ('requests', 'PIL', 'numpy', 'tqdm', 'flask', 'sklearn') "
+        "if m in sys.modules))"))
+    assert any(line.startswith("Usage: nanoclient") for line in lines)
+    assert lines[-1] == "HEAVY="
 
 
 def test_version_and_module_entry_point():
@@ -62,19 +66,10 @@ def test_serve_has_help_with_examples_and_says_it_takes_no_json(runner):
 
 
 def test_group_help_lists_commands_and_serve_without_loading_it():
-    code = (
-        "import sys\n"
-        "from nanoclient.cli import cli\n"
-        "try:\n"
-        "    cli.main(['--help'], prog_name='nanoclient')\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "print('LOADED=' + str('nanoclient.server.command' in sys.modules))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    lines = help_in_a_fresh_process(then="'LOADED=' + str('nanoclient.server.command' in sys.modules)")
     for command in [*COMMANDS, "serve"]:
-        assert f"  {command} " in result.stdout
-    assert result.stdout.strip().splitlines()[-1] == "LOADED=False"
+        assert any(line.startswith(f"  {command} ") for line in lines), command
+    assert lines[-1] == "LOADED=False"
 
 
 def test_the_lazy_serve_line_is_the_first_line_of_its_help():

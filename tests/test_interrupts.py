@@ -30,6 +30,17 @@ def folder_of(root: Path, per_category: int, start: int = 0) -> list[Path]:
     return written
 
 
+def trained_model(server, tmp_path: Path) -> str:
+    """A model of the server trained on 6 images per colour (in tmp_path/train)."""
+    folder_of(tmp_path / "train", 6)
+    with Client(KEY, server.url) as client:
+        model_id = client.create_model(list(COLOURS)).id
+        assert client.upload_files(model_id, [(p, p.parent.name) for p in (tmp_path / "train").rglob("*.png")]).ok
+        client.train(model_id)
+        client.wait_until_trained(model_id, timeout=180, poll_interval=0.1)
+    return model_id
+
+
 def start_cli(url: str, *args: str, cache: Path, model_id: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "nanoclient", *args], env=cli_env(url, KEY, cache=cache,
                             model_id=model_id), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -77,14 +88,9 @@ def test_ctrl_c_against_a_frozen_server_stops_the_upload_at_once_and_the_rerun_f
 
 
 def test_ctrl_c_stops_predict_at_once_and_the_same_output_file_resumes(server_factory, tmp_path):
-    folder_of(tmp_path / "train", 6)
-    tests = folder_of(tmp_path / "test", 60, start=100)
     server = server_factory()
-    with Client(KEY, server.url) as client:
-        model_id = client.create_model(list(COLOURS)).id
-        assert client.upload_files(model_id, [(p, p.parent.name) for p in (tmp_path / "train").rglob("*.png")]).ok
-        client.train(model_id)
-        client.wait_until_trained(model_id, timeout=180, poll_interval=0.1)
+    model_id = trained_model(server, tmp_path)
+    tests = folder_of(tmp_path / "test", 60, start=100)
     output = tmp_path / "results.jsonl"
     cache = tmp_path / "cache"
     server.proc.send_signal(signal.SIGSTOP)
@@ -120,14 +126,9 @@ def test_ctrl_c_stops_predict_at_once_and_the_same_output_file_resumes(server_fa
 
 
 def test_a_torn_last_record_is_cut_off_and_that_file_predicted_again(server_factory, tmp_path):
-    folder_of(tmp_path / "train", 6)
-    tests = folder_of(tmp_path / "test", 3, start=100)
     server = server_factory()
-    with Client(KEY, server.url) as client:
-        model_id = client.create_model(list(COLOURS)).id
-        assert client.upload_files(model_id, [(p, p.parent.name) for p in (tmp_path / "train").rglob("*.png")]).ok
-        client.train(model_id)
-        client.wait_until_trained(model_id, timeout=180, poll_interval=0.1)
+    model_id = trained_model(server, tmp_path)
+    tests = folder_of(tmp_path / "test", 3, start=100)
     output = tmp_path / "results.csv"
     first = run_cli(server.url, KEY, "predict", *tests, "--output", output, cache=tmp_path / "c", model_id=model_id)
     assert first.returncode == 0, first.stderr
