@@ -178,24 +178,28 @@ def run_upload(state: State, folder: Path, *, workers: int, batch_size: int, for
         ledger.note(path, "", INVALID, reason)
     record = UploadRecord.for_model(client.base_url, model_id)
     click.get_current_context().call_on_close(record.close)
-    digests: dict[str, str] = {}
-    first_of: dict[tuple[str, str], str] = {}
-    to_send: list[tuple[Path, str]] = []
-    for path, category in items:
+    # Memory grows with the folder here: paths as str, digests as 32 bytes, one entry per file.
+    digests: dict[str, bytes] = {}  # the files to send
+    first_of: dict[tuple[bytes, str], str] = {}  # (bytes, category) -> the file sent for them
+    to_send: list[tuple[str, str]] = []
+    for found, category in items:
+        file = str(found)
         try:
-            digest = digests[str(path)] = file_digest(path)
+            digest = bytes.fromhex(file_digest(file))
         except OSError as exc:
-            ledger.note(path, category, INVALID, str(exc))
+            ledger.note(file, category, INVALID, str(exc))
             continue
-        earlier = first_of.setdefault((digest, category), str(path))
-        if earlier != str(path):
-            ledger.note(path, category, ALREADY, f"the same bytes as {earlier}", digest)
-        elif not force and (digest, category) in record:
-            ledger.note(path, category, ALREADY, "recorded as uploaded to this model (--force sends it again)",
-                        digest)
+        earlier = first_of.setdefault((digest, category), file)
+        if earlier != file:
+            ledger.note(file, category, ALREADY, f"the same bytes as {earlier}", digest.hex())
+        elif not force and (digest.hex(), category) in record:
+            ledger.note(file, category, ALREADY, "recorded as uploaded to this model (--force sends it again)",
+                        digest.hex())
             ledger.recorded += 1
         else:
-            to_send.append((path, category))
+            digests[file] = digest
+            to_send.append((file, category))
+    del items, first_of
     if ledger.recorded:
         info(f"{ledger.recorded} images already uploaded to this model (local record); --force sends them again")
     if dry_run:
@@ -203,8 +207,9 @@ def run_upload(state: State, folder: Path, *, workers: int, batch_size: int, for
         return
 
     def uploaded(path: PathLike, category: str, _model: Model) -> None:
-        record.add(digests[str(path)], category, str(path))
-        ledger.note(path, category, UPLOADED, "", digests[str(path)])
+        digest = digests[str(path)].hex()
+        record.add(digest, category, str(path))
+        ledger.note(path, category, UPLOADED, "", digest)
 
     with state.progress(len(to_send)) as bar:
         try:
@@ -214,14 +219,14 @@ def run_upload(state: State, folder: Path, *, workers: int, batch_size: int, for
             bar.close()
             raise Interrupted(f"{ledger.count(UPLOADED)} of {len(to_send)} images uploaded (and recorded); "
                               "run the same command to resume") from exc
-    category_of = {str(path): category for path, category in to_send}
+    category_of = dict(to_send) if outcome.skipped or outcome.failed or outcome.unsettled else {}
     for file, reason in outcome.skipped:
-        ledger.note(file, category_of.get(file, ""), INVALID, reason, digests.get(file, ""))
+        ledger.note(file, category_of.get(file, ""), INVALID, reason, digests[file].hex())
     for file, error in outcome.failed:
-        ledger.note(file, category_of.get(file, ""), REFUSED, error_line(error, state), digests.get(file, ""))
+        ledger.note(file, category_of.get(file, ""), REFUSED, error_line(error, state), digests[file].hex())
     for file, why in outcome.unsettled:
         ledger.note(file, category_of.get(file, ""), UNSETTLED,
-                    f"{why}; check the model's counts before sending it again", digests.get(file, ""))
+                    f"{why}; check the model's counts before sending it again", digests[file].hex())
     _upload_summary(state, model, client.get_model(model_id), ledger, len(unnamed))
 
 
@@ -246,7 +251,7 @@ def _upload_summary(state: State, before: Model, after: Model, ledger: UploadLed
         raise click.exceptions.Exit(1)
 
 
-def _dry_run(state: State, model: Model, to_send: list[tuple[Path, str]], digests: dict[str, str],
+def _dry_run(state: State, model: Model, to_send: list[tuple[str, str]], digests: dict[str, bytes],
              ledger: UploadLedger) -> None:
     """``upload --dry-run``: check every file fully and say what would be sent; send nothing."""
     from .images import check_files
@@ -254,10 +259,10 @@ def _dry_run(state: State, model: Model, to_send: list[tuple[Path, str]], digest
     category_of = dict(to_send)
     valid, invalid = check_files([path for path, _ in to_send])
     for path, reason in invalid:
-        ledger.note(path, category_of[path], INVALID, reason, digests.get(str(path), ""))
+        ledger.note(path, category_of[str(path)], INVALID, reason, digests[str(path)].hex())
     adding: dict[str, int] = {}
     for path in valid:
-        adding[category_of[path]] = adding.get(category_of[path], 0) + 1
+        adding[category_of[str(path)]] = adding.get(category_of[str(path)], 0) + 1
     lines = [f"would upload {len(valid)} images to model {model.id}; nothing was sent"]
     for category in model.categories:
         total = category.count + adding.get(category.name, 0)
@@ -272,13 +277,13 @@ def _dry_run(state: State, model: Model, to_send: list[tuple[Path, str]], digest
         raise click.exceptions.Exit(1)
 
 
-def round_robin(items: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
+def round_robin(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """The items with categories taken in turn, so that batches of several categories can go at once."""
-    by_category: dict[str, list[tuple[Path, str]]] = {}
+    by_category: dict[str, list[tuple[str, str]]] = {}
     for item in items:
         by_category.setdefault(item[1], []).append(item)
     queues = list(by_category.values())
-    mixed: list[tuple[Path, str]] = []
+    mixed: list[tuple[str, str]] = []
     for index in range(max((len(q) for q in queues), default=0)):
         mixed.extend(q[index] for q in queues if index < len(q))
     return mixed

@@ -41,6 +41,14 @@ def file_digest(path: os.PathLike[str] | str) -> str:
     return digest.hexdigest()
 
 
+def _key(sha256: str, category: str) -> bytes:
+    """(sha256, category) as one small bytes object: a folder of a million files is a million of them."""
+    try:
+        return bytes.fromhex(sha256) + category.encode("utf-8")
+    except ValueError:  # not a sha256 in hex (a hand-edited record): kept as it is
+        return f"{sha256}\0{category}".encode()
+
+
 def _normalise_url(base_url: str) -> str:
     return base_url.strip().rstrip("/")
 
@@ -56,7 +64,7 @@ class UploadRecord:
         self.base_url = base_url
         self.model_id = model_id
         self._lock = threading.Lock()
-        self._received: set[tuple[str, str]] = set()
+        self._received: set[bytes] = set()
         self._torn = False  # the file does not end with a newline
         self._handle: IO[str] | None = None
         self._load()
@@ -80,7 +88,7 @@ class UploadRecord:
                 except ValueError:  # a line torn by an interruption
                     continue
                 if isinstance(entry, dict) and entry.get("sha256") and entry.get("category"):
-                    self._received.add((str(entry["sha256"]), str(entry["category"])))
+                    self._received.add(_key(str(entry["sha256"]), str(entry["category"])))
         self._torn = bool(line) and not line.endswith("\n")
 
     def __len__(self) -> int:
@@ -88,18 +96,19 @@ class UploadRecord:
 
     def __contains__(self, item: tuple[str, str]) -> bool:
         """True when (sha256, category) was recorded as received."""
-        return tuple(item) in self._received
+        return _key(*item) in self._received
 
     def add(self, sha256: str, category: str, file: str = "") -> None:
         """Record that the server accepted these bytes in this category; written to disk at once."""
+        key = _key(sha256, category)
         with self._lock:
-            if (sha256, category) in self._received:
+            if key in self._received:
                 return
             if self._handle is None:
                 self._handle = self._open()
             self._handle.write(json.dumps({"sha256": sha256, "category": category, "file": file}) + "\n")
             self._handle.flush()
-            self._received.add((sha256, category))
+            self._received.add(key)
 
     def _open(self) -> IO[str]:
         """The file, opened for appending once (and started with its header line if new)."""
