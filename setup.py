@@ -17,6 +17,7 @@ TEST = SERVER + [
     "pytest>=7",
     "responses>=0.23",
     "schemathesis>=4",  # fuzzes the local server against its own OpenAPI document
+    "selenium>=4.11",  # drives Chromium through the dashboard (with the system's chromedriver)
     # the habits checked by scripts/test.sh before the tests; pinned, so that a new release
     # cannot fail a clean checkout
     "ruff==0.17.6",
@@ -36,7 +37,9 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["nanoclient", "nanoclient.*"]),
     include_package_data=True,
-    package_data={"nanoclient": ["py.typed"]},
+    package_data={"nanoclient": ["py.typed"],
+                  # the dashboard's page, served by `nanoclient serve` at /
+                  "nanoclient.server.dashboard": ["*.html", "*.js", "*.css", "*.svg"]},
     install_requires=[
         "requests>=2.28",
         "click>=8.1",

@@ -30,6 +30,7 @@ the header) are not chained to the errors raised here.
 from __future__ import annotations
 
 import base64
+import copy
 import email.utils
 import io
 import ipaddress
@@ -261,6 +262,12 @@ class Transport:
     def url(self, path: str) -> str:
         """The absolute URL of ``path`` (relative to the base URL)."""
         return f"{self.base_url}/{path.lstrip('/')}"
+
+    def rebased(self, base_url: str) -> Transport:
+        """A transport for another base URL of the same server: the same session (key, pool), limit and policy."""
+        other = copy.copy(self)
+        other.base_url = base_url.rstrip("/")
+        return other
 
     def request(
         self,

@@ -742,9 +742,26 @@ def evaluate(state: State, folder: Path, report_path: Path | None, batch_size: i
 
         write_report(result, report_path, title=f"Model {model_id} on {folder}")
         info(f"report written to {report_path}")
+        _store_report(state, model_id, report_path)
     state.emit(result.to_json(), format_text(result))
     if result.failed:
         raise click.exceptions.Exit(1)
+
+
+def _store_report(state: State, model_id: str, path: Path) -> None:
+    """On a local nanoclient server (which says so), store the report too: its dashboard links to it.
+
+    Against any other server nothing is sent; a report the server refuses is a warning, not a failure.
+    """
+    from .errors import NanonetsError
+
+    try:
+        stored = state.client().local_put_report(model_id, path)
+    except NanonetsError as exc:
+        warn(f"the report could not be stored on the server for its dashboard: {error_line(exc, state)}")
+        return
+    if stored:
+        info("report stored on the local server too: its dashboard links to it from the model's page")
 
 
 # --------------------------------------------------------------------------- models / config

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, overload
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from ._env import API_KEY_ENV, BASE_URL_ENV, HOSTED_BASE_URL, mask_key
 from ._predict import predict_outcomes
@@ -58,6 +58,13 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 3
 
 _API = "ImageCategorization"
+#: The response header by which a local ``nanoclient serve`` says what it is, and its value (the
+#: SDK does not import the server package: these must stay equal to server/config.py's).
+LOCAL_SERVER_HEADER = "Nanoclient-Server"
+LOCAL_SERVER = "local"
+#: Where the local server's own extension lives, beside the API's root.
+_API_ROOT = "/api/v2"
+_LOCAL_ROOT = "/local/v1"
 _CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg"}
 
 
@@ -415,6 +422,28 @@ class Client:
         data = self._request("POST", "LabelFile/", files=parts, **fields)
         return [_renamed(p, str(path)) for p, path in zip(_match_predictions(data, names), paths, strict=True)]
 
+    # ------------------------------------------------------------------ the local server's own extension
+
+    def local_put_report(self, model_id: str, path: PathLike) -> bool:
+        """Store an evaluation report (the HTML of ``nanoclient evaluate --report``) on a local
+        ``nanoclient serve``, whose dashboard then links to it; True if it was stored.
+
+        Local only: the hosted API has no such operation, so nothing is sent to it. The model is
+        read first, and the report goes (``PUT /local/v1/models/ID/report``, beside the base URL's
+        ``/api/v2``) only when that answer says ``Nanoclient-Server: local``; without it (the
+        hosted service, a proxy that strips the header) this returns False.
+        """
+        model_id = _required(model_id, "model id")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"No such file: {os.fspath(path)}")
+        reply = self._transport.send("GET", f"{_API}/Model/", params=[("modelId", model_id)])
+        root = _local_root(self.base_url)
+        if root is None or reply.headers.get(LOCAL_SERVER_HEADER, "").strip().lower() != LOCAL_SERVER:
+            return False
+        part = FilePart("report", path, "report.html", "text/html")
+        self._transport.rebased(root).request("PUT", f"models/{quote(model_id, safe='')}/report", files=[part])
+        return True
+
     # ------------------------------------------------------------------ plumbing
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -439,6 +468,13 @@ def _check_base_url(url: str) -> None:
         raise ValueError(
             f"Refusing to send the API key over plain http:// to {parts.hostname}: "
             "use https://, or http:// only to this machine (127.0.0.1, ::1, localhost)")
+
+
+def _local_root(base_url: str) -> str | None:
+    """The local extension's root beside a base URL ending in /api/v2, else None."""
+    if not urlsplit(base_url).path.rstrip("/").endswith(_API_ROOT):
+        return None
+    return base_url.rstrip("/")[: -len(_API_ROOT)] + _LOCAL_ROOT
 
 
 def _required(value: Any, what: str) -> str:

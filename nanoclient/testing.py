@@ -182,7 +182,7 @@ def _dispatch(fake: FakeNanonets, request: PreparedRequest) -> tuple[int, dict[s
     from urllib.parse import urlsplit
 
     from .server.app import DROP_MARKER
-    from .server.config import API_ROOT
+    from .server.config import API_ROOT, SERVER_HEADER
 
     fake.request_count += 1
     parts = urlsplit(request.url or "")
@@ -199,7 +199,9 @@ def _dispatch(fake: FakeNanonets, request: PreparedRequest) -> tuple[int, dict[s
     )
     if DROP_MARKER in response.headers:
         raise _dropped_connection(request)
-    out_headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+    # the hosted service says nothing of being a local server, and the fake answers its paths only
+    dropped = ("content-length", SERVER_HEADER.lower())
+    out_headers = {k: v for k, v in response.headers.items() if k.lower() not in dropped}
     return response.status_code, out_headers, response.get_data()
 
 

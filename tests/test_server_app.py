@@ -95,9 +95,13 @@ def test_the_openapi_document_lists_exactly_the_routes(make_app):
 
     app = make_app()
     spec = app.test_client().get("/api/v2/openapi.json").get_json()
-    root = spec["servers"][0]["url"]
-    documented = {(method.upper(), root + path.rstrip("/")) for path, item in spec["paths"].items() for method in item}
-    open_endpoints = {"healthz", "openapi"}  # outside the API: no key needed, not in the document
+    def root(item: dict) -> str:  # the local extension's paths are below their own server URL
+        return (item.get("servers") or spec["servers"])[0]["url"]
+
+    documented = {(method.upper(), root(item) + path.rstrip("/"))
+                  for path, item in spec["paths"].items() for method in item if method != "servers"}
+    # outside the API: no key needed, not in the document
+    open_endpoints = {"healthz", "openapi", "dashboard", "dashboard_file"}
     routed = {
         (method, re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule).rstrip("/"))
         for rule in app.url_map.iter_rules() if rule.endpoint not in open_endpoints
@@ -105,10 +109,17 @@ def test_the_openapi_document_lists_exactly_the_routes(make_app):
     }
     assert routed == documented
     assert {rule.endpoint for rule in app.url_map.iter_rules()} == open_endpoints | {op.name for op in OPERATIONS}
-    by_id = {entry["operationId"]: entry for item in spec["paths"].values() for entry in item.values()}
+    by_id = {entry["operationId"]: entry for item in spec["paths"].values()
+             for method, entry in item.items() if method != "servers"}
     assert sorted(by_id) == sorted(op.name for op in OPERATIONS)
     for op in OPERATIONS:  # --fail-after-rate's 500 is documented exactly where it can happen
         assert ("500" in by_id[op.name]["responses"]) == op.mutates, op.name
+    # the local server's own operations: below their own root, outside the hosted API's paths, marked local-only
+    local = {op.name for op in OPERATIONS if op.local}
+    assert local and all(by_id[name]["x-local-only"] is True and by_id[name]["tags"] == ["local-only"]
+                         and "Local server only" in by_id[name]["description"] for name in local)
+    assert all("x-local-only" not in entry for name, entry in by_id.items() if name not in local)
+    assert {rule.rule.split("/")[1] for rule in app.url_map.iter_rules() if rule.endpoint in local} == {"local"}
 
 
 def test_an_unexpected_exception_becomes_a_500_json_body(make_app, monkeypatch):

@@ -3,8 +3,11 @@
 The app is made from the table of operations (``operations.py``): each becomes a route (with
 and without the trailing slash) to its handler; a hook checks the API key once, before any of
 them runs; the OpenAPI document at ``/api/v2/openapi.json`` is drawn from the same table.
-``/healthz`` and the document are open. Every failure, expected or not, becomes the JSON error
-body of API.md with the right status; never an HTML page.
+``/healthz``, the document and the dashboard (``/``, its files under ``/dashboard/``) are open.
+Every failure, expected or not, becomes the JSON error body of API.md with the right status;
+never an HTML page. Every response says ``Nanoclient-Server: local`` and
+``X-Content-Type-Options: nosniff``, and has a Content-Security-Policy: the dashboard's own for
+its files, a report's sandbox for a report, and "nothing at all" for everything else.
 
 The kindnesses the hosted service does not promise are declared or dropped here: the
 DEDUPE_HEADER on every API response while the backend deduplicates, results in input order
@@ -21,16 +24,19 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, abort, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from ..errors import UNKNOWN_PATH_REASON, NanonetsError, ServerError
 from . import forms
 from .backend import Backend
-from .config import API_ROOT, DEDUPE_BY_SHA256, DEDUPE_HEADER, ServerConfig
+from .config import API_ROOT, DEDUPE_BY_SHA256, DEDUPE_HEADER, SERVER_HEADER, SERVER_LOCAL, ServerConfig
+from .dashboard import NOTHING_CSP, PAGE_CSP
+from .dashboard import assets as dashboard_assets
+from .local import LocalData
 from .openapi import openapi_document
-from .operations import OPERATIONS, PREFIX, Call, Operation
+from .operations import ANONYMOUS, OPERATIONS, PREFIX, Call, Operation
 from .wire import FailedAfterProcessingError, ServiceUnavailableError, error_body, wire_form
 
 if TYPE_CHECKING:
@@ -73,10 +79,11 @@ def create_app(config: ServerConfig, backend: Backend | None = None) -> Flask:
     chaos = random.Random(config.fail_seed)  # which requests fail (--fail-rate, --fail-after-rate)
     # its own stream: shuffling does not move the failures
     shuffler = random.Random(config.fail_seed) if config.shuffle_results else None
-    app.extensions[EXTENSION] = {"backend": backend, "config": config}
+    local = LocalData(backend)
+    app.extensions[EXTENSION] = {"backend": backend, "config": config, "local": local}
     operations = {operation.name: operation for operation in OPERATIONS}
     for operation in OPERATIONS:
-        view = _view(operation, backend, shuffler)
+        view = _view(operation, backend, shuffler, local)
         for rule in (operation.rule, operation.rule + "/"):
             app.add_url_rule(rule, operation.name, view, methods=[operation.method])
     document = openapi_document(OPERATIONS)
@@ -109,11 +116,15 @@ def create_app(config: ServerConfig, backend: Backend | None = None) -> Flask:
 
     @app.before_request
     def _authenticate() -> None:
-        if request.endpoint in operations:  # after the faults: a refused request is delayed and failed too
+        operation = operations.get(request.endpoint or "")
+        if operation is not None and operation.auth:  # after the faults: a refused request is delayed and failed too
             g.account = backend.authenticate(forms.api_key())
 
     @app.after_request
     def _finish(response: Response) -> Response:
+        response.headers[SERVER_HEADER] = SERVER_LOCAL
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers.setdefault("Content-Security-Policy", NOTHING_CSP)
         if not request.path.startswith(IC + "/"):
             return response
         response = fail_after_processing(response)
@@ -124,6 +135,28 @@ def create_app(config: ServerConfig, backend: Backend | None = None) -> Flask:
     @app.get("/healthz")
     def healthz() -> Response:
         return jsonify({"status": "ok"})
+
+    pages = dashboard_assets()
+
+    def page_file(name: str) -> Response:
+        asset = pages[name]
+        response = Response(asset.data, content_type=asset.media_type)
+        response.set_etag(asset.etag)
+        response.headers["Cache-Control"] = "no-cache"  # revalidated each time: a new version shows at once
+        response.headers["Content-Security-Policy"] = PAGE_CSP
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.make_conditional(request)
+        return response
+
+    @app.get("/")
+    def dashboard() -> Response:
+        return page_file("index.html")
+
+    @app.get("/dashboard/<name>")
+    def dashboard_file(name: str) -> Response:
+        if name not in pages or name == "index.html":
+            abort(404)
+        return page_file(name)
 
     @app.get(API_ROOT + "/openapi.json")
     def openapi() -> Response:
@@ -163,11 +196,12 @@ def create_app(config: ServerConfig, backend: Backend | None = None) -> Flask:
     return app
 
 
-def _view(operation: Operation, backend: Backend, shuffler: random.Random | None) -> Callable[..., Response]:
+def _view(operation: Operation, backend: Backend, shuffler: random.Random | None,
+          local: LocalData) -> Callable[..., Response]:
     """The Flask view of an operation: its handler, given the account the authentication hook found."""
 
     def view(**path: str) -> Response:
-        return operation.handler(Call(backend, g.account, path, shuffler))
+        return operation.handler(Call(backend, g.get("account", ANONYMOUS), path, shuffler, local))
 
     return view
 

@@ -67,7 +67,8 @@ def serve(host: str, port: int, data_dir: Path | None, api_keys: tuple[str, ...]
           classifier_cache: int, threads: int, verbose: bool) -> None:
     """Run the Image Categorization API on this machine, with real storage and training.
 
-    Prints the base URL (http://HOST:PORT/api/v2) once it accepts connections, then
+    Prints the base URL (http://HOST:PORT/api/v2) once it accepts connections, and on
+    stderr the dashboard's (http://HOST:PORT/: open it, sign in with an API key), then
     serves until Ctrl-C or SIGTERM. Everything is kept in --data-dir and survives a restart.
     The only command without --json: it prints its URL, then serves.
 

@@ -10,6 +10,8 @@ from pathlib import Path
 API_KEYS_ENV = "NANOCLIENT_SERVER_API_KEYS"
 #: Path prefix of the API; the printed base URL ends with it.
 API_ROOT = "/api/v2"
+#: Path prefix of the local server's own extension (for its dashboard), outside the hosted API's paths.
+LOCAL_ROOT = "/local/v1"
 #: Where ``nanoclient serve`` listens by default: loopback only, so no key is needed.
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -24,6 +26,11 @@ DEFAULT_THREADS = 32
 DEDUPE_HEADER = "Nanoclient-Dedupe"
 #: The value of DEDUPE_HEADER: what identifies "identical bytes".
 DEDUPE_BY_SHA256 = "sha256"
+#: Response header by which the local server says what it is (value SERVER_LOCAL), on every
+#: response: the CLI stores an evaluation report only on a server that says so. A proxy may strip
+#: it; then the CLI does nothing more. The SDK keeps its own copy of these names (client.py).
+SERVER_HEADER = "Nanoclient-Server"
+SERVER_LOCAL = "local"
 
 
 @dataclass(frozen=True)

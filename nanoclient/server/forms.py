@@ -75,4 +75,18 @@ def files() -> list[tuple[str, bytes]]:
     return [(part.filename or f"file{index}", part.read()) for index, part in enumerate(request.files.getlist("file"))]
 
 
-__all__ = ["api_key", "field", "files", "json_body", "values"]
+def file_bytes(name: str) -> bytes | None:
+    """The bytes of the first part called ``name`` (with a file name or not); None if there is none."""
+    part = request.files.get(name)
+    if part is not None:
+        return bytes(part.read())
+    value = request.form.get(name)
+    return value.encode("utf-8") if value else None
+
+
+def if_none_match(etag: str) -> bool:
+    """True when the request's If-None-Match names ``etag`` (or is ``*``): the client has it already."""
+    return request.if_none_match.contains_weak(etag) or request.if_none_match.star_tag
+
+
+__all__ = ["api_key", "field", "file_bytes", "files", "if_none_match", "json_body", "values"]

@@ -4,7 +4,12 @@ its OpenAPI document are all made from, so that they cannot drift apart (like mo
 An ``Operation`` says where it lives on the wire (method, and path below ``/ImageCategorization``;
 the trailing slash is optional), which handler answers it, how the OpenAPI document describes
 its request and answers, and whether it changes data (``mutates``: --fail-after-rate fails only
-those). Every operation needs an API key: the app checks it once, before the handler runs.
+those). Every operation needs an API key: the app checks it once, before the handler runs
+(the one exception, a report link, carries a one-use token instead).
+
+The local server's own extension (``local=True``, for the dashboard: stored images read back,
+evaluation reports) is declared here too, but lives under ``/local/v1`` at the root, outside
+the hosted API's paths, and the document marks it local-only. No fault is injected into it.
 
 A handler reads the request (``forms``), calls the backend for the caller's account and renders
 the JSON answer. Adding an operation takes a handler and a declaration here, the backend method
@@ -15,18 +20,38 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Response, jsonify
 
 from ..types import Model, Prediction
 from . import forms
 from .backend import Account, Backend, url_errors
-from .config import API_ROOT
-from .openapi import FILES, MODEL, MODELS, PARTIAL_UPLOAD, PREDICTIONS, STRING, STRINGS, Schema
+from .config import API_ROOT, LOCAL_ROOT
+from .dashboard import REPORT_CSP
+from .local import LocalData
+from .openapi import (
+    FILE,
+    FILES,
+    IMAGE_PAGE,
+    MODEL,
+    MODELS,
+    PARTIAL_UPLOAD,
+    PREDICTIONS,
+    REPORT_INFO,
+    REPORT_LINK,
+    STRING,
+    STRINGS,
+    WHOLE,
+    Schema,
+)
 
 #: Where the operations live, below API_ROOT.
 PREFIX = "/ImageCategorization"
+#: The account of the one operation that needs no key (no account has id 0: ids start at 1).
+ANONYMOUS = Account(0)
+#: How long a browser may keep a thumbnail without asking again (it never changes: see local.py).
+THUMBNAIL_MAX_AGE = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -39,6 +64,13 @@ class Call:
     path: Mapping[str, str]
     #: Shuffles prediction results (--shuffle-results); None keeps them in input order.
     shuffler: random.Random | None = None
+    #: The local extension's operations (None where the app has none, e.g. a test's Call).
+    local: LocalData | None = None
+
+    @property
+    def extension(self) -> LocalData:
+        """The local extension, made on the call's backend if the app gave none."""
+        return self.local if self.local is not None else LocalData(self.backend)
 
     def in_answer_order(self, results: Sequence[Prediction]) -> list[Prediction]:
         """Results in input order, or shuffled with --shuffle-results (the hosted service promises no order)."""
@@ -56,8 +88,13 @@ Handler = Callable[[Call], Response]
 class Reply:
     """A success answer of an operation, as the OpenAPI document describes it."""
 
-    schema: Schema
+    #: None: no body (a 304).
+    schema: Schema | None
     description: str
+    #: The media types it may come as (the first is the one documented for a schema).
+    media_types: tuple[str, ...] = ("application/json",)
+    #: Response headers it carries, by name: their schema and description.
+    headers: Mapping[str, Schema] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -66,6 +103,8 @@ class Form:
 
     fields: Mapping[str, Schema]
     multipart: bool = False
+    #: The media types of file fields, by name (default: the image types of ``file``).
+    content_types: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -88,16 +127,30 @@ class Operation:
     body: Form | None = None
     #: Changes data: --fail-after-rate fails it once processed.
     mutates: bool = False
+    #: Optional query parameters and request headers, by name, with their schemas.
+    options: Mapping[str, Schema] = field(default_factory=dict)
+    headers: Mapping[str, Schema] = field(default_factory=dict)
+    #: The local server's own extension: under LOCAL_ROOT, not the API's; documented as local-only.
+    local: bool = False
+    #: Needs an API key (every operation but the report link, which carries a one-use token).
+    auth: bool = True
+    #: A longer description for the document.
+    description: str = ""
+
+    @property
+    def server(self) -> str:
+        """The URL path the operation's documented path is below: API_ROOT, or LOCAL_ROOT for the extension."""
+        return LOCAL_ROOT if self.local else API_ROOT
 
     @property
     def documented_path(self) -> str:
-        """The path as the OpenAPI document lists it, below its server URL (API_ROOT)."""
-        return PREFIX + self.path
+        """The path as the OpenAPI document lists it, below its server URL (``server``)."""
+        return self.path if self.local else PREFIX + self.path
 
     @property
     def rule(self) -> str:
         """The Flask URL rule, without the trailing slash: ``/api/v2/ImageCategorization/Model/<model_id>``."""
-        return API_ROOT + re.sub(r"\{(\w+)\}", r"<\1>", self.documented_path).rstrip("/")
+        return self.server + re.sub(r"\{(\w+)\}", r"<\1>", self.documented_path).rstrip("/")
 
     @property
     def path_variables(self) -> list[str]:
@@ -107,8 +160,9 @@ class Operation:
     @property
     def error_statuses(self) -> list[int]:
         """Every error status it can answer: its own, 401 (no or unknown key), 503 (--fail-rate) and,
-        when it mutates, 500 (--fail-after-rate)."""
-        return sorted({401, 503, *self.errors, *((500,) if self.mutates else ())})
+        when it mutates, 500 (--fail-after-rate); no faults are injected into the local extension."""
+        injected = () if self.local else (503, *((500,) if self.mutates else ()))
+        return sorted({*((401,) if self.auth else ()), *self.errors, *injected})
 
 
 # ---------------------------------------------------------------------- handlers
@@ -155,7 +209,56 @@ def label_urls(call: Call) -> Response:
     return _predictions(call.in_answer_order(results), 202 if failed else 200)
 
 
+# ---------------------------------------------------------------------- handlers of the local extension
+
+
+def local_images(call: Call) -> Response:
+    page = call.extension.images(call.account, call.path["model_id"], forms.field("category"),
+                                 forms.field("page"), forms.field("per_page"))
+    return _json(page.to_json())
+
+
+def local_thumbnail(call: Call) -> Response:
+    ref = call.extension.thumbnail_ref(call.account, call.path["model_id"], call.path["image_id"])
+    if forms.if_none_match(ref.etag):
+        response = Response(status=304)
+    else:
+        data, media_type = call.extension.thumbnail(ref)
+        response = Response(data, mimetype=media_type)
+    response.set_etag(ref.etag)
+    response.headers["Cache-Control"] = f"private, max-age={THUMBNAIL_MAX_AGE}, immutable"
+    return response
+
+
+def local_put_report(call: Call) -> Response:
+    return _json(call.extension.put_report(call.account, call.path["model_id"], forms.file_bytes("report")).to_json())
+
+
+def local_report_info(call: Call) -> Response:
+    return _json(call.extension.report_info(call.account, call.path["model_id"]).to_json())
+
+
+def local_report_link(call: Call) -> Response:
+    token, seconds = call.extension.report_link(call.account, call.path["model_id"])
+    return _json({"token": token, "url": f"{LOCAL_ROOT}/report-links/{token}", "expires_in": seconds})
+
+
+def local_open_report(call: Call) -> Response:
+    response = Response(call.extension.report_by_link(call.path["token"]), mimetype="text/html")
+    response.headers["Content-Security-Policy"] = REPORT_CSP
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
 # ---------------------------------------------------------------------- the table
+
+_LOCAL = ("Local server only (`nanoclient serve`): not part of the hosted Nanonets API. "
+          "For the dashboard at `/`.")
+_CACHE_HEADERS: Mapping[str, Schema] = {
+    "ETag": {"description": "The image's content hash, with the thumbnail's size and version", "schema": STRING},
+    "Cache-Control": {"description": "private, with a max-age: a thumbnail never changes", "schema": STRING},
+}
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
@@ -218,6 +321,53 @@ OPERATIONS: tuple[Operation, ...] = (
                  202: Reply(PREDICTIONS, "Only some URLs could be fetched")},
         errors=(400, 404),
     ),
+    # ------------------------------------------------------------------ the local extension
+    Operation(
+        "localListImages", "GET", "/models/{model_id}/images", local_images,
+        summary="List a model's stored images, newest first, a page at a time",
+        description=_LOCAL + " `category` limits it to one category; `page` counts from 1, "
+                             "`per_page` is 24 unless given (at most 100).",
+        options={"category": STRING, "page": WHOLE, "per_page": {**WHOLE, "maximum": 100}},
+        replies={200: Reply(IMAGE_PAGE, "One page of images")}, errors=(400, 404), local=True,
+    ),
+    Operation(
+        "localThumbnail", "GET", "/models/{model_id}/images/{image_id}/thumbnail", local_thumbnail,
+        summary="A downsized copy of one stored image (96 px)",
+        description=_LOCAL + " PNG, or JPEG for a JPEG; its ETag is the image's content hash: send it back as "
+                             "If-None-Match for a 304.",
+        headers={"If-None-Match": STRING},
+        replies={200: Reply(FILE, "The thumbnail", ("image/png", "image/jpeg"), _CACHE_HEADERS),
+                 304: Reply(None, "Not modified: the ETag sent is the thumbnail's", (), _CACHE_HEADERS)},
+        errors=(404,), local=True,
+    ),
+    Operation(
+        "localPutReport", "PUT", "/models/{model_id}/report", local_put_report,
+        summary="Store the evaluation report of a model (the HTML of `nanoclient evaluate --report`)",
+        description=_LOCAL + " Replaces the previous one; at most 20 MB. `nanoclient evaluate --report` "
+                             "sends it when the server says `Nanoclient-Server: local`.",
+        body=Form({"report": FILE}, multipart=True, content_types={"report": "text/html"}),
+        replies={200: Reply(REPORT_INFO, "The report was stored")}, errors=(400, 404, 413), local=True,
+    ),
+    Operation(
+        "localGetReport", "GET", "/models/{model_id}/report", local_report_info,
+        summary="Whether a model has a stored report: its size and when it was stored",
+        description=_LOCAL + " The HTML itself opens through a link (localReportLink).",
+        replies={200: Reply(REPORT_INFO, "The stored report")}, errors=(404,), local=True,
+    ),
+    Operation(
+        "localReportLink", "POST", "/models/{model_id}/report/link", local_report_link,
+        summary="A one-use link that opens the stored report in a browser tab, good for 60 s",
+        description=_LOCAL + " A tab opened on a URL cannot send the API key, and the key never goes into a "
+                             "URL: the link carries a random token instead, which opens this report once.",
+        replies={200: Reply(REPORT_LINK, "The link")}, errors=(404,), local=True,
+    ),
+    Operation(
+        "localOpenReport", "GET", "/report-links/{token}", local_open_report,
+        summary="Open a stored report through its one-use link (no API key: the token is the permission)",
+        description=_LOCAL + " Served with its own Content-Security-Policy: a sandbox in which only the report's "
+                             "inline styles and script run.",
+        replies={200: Reply(STRING, "The report's HTML", ("text/html",))}, errors=(404,), local=True, auth=False,
+    ),
 )
 
 
@@ -253,4 +403,4 @@ def _predictions(results: Sequence[Prediction], status: int = 200) -> Response:
     }, status)
 
 
-__all__ = ["OPERATIONS", "PREFIX", "Call", "Form", "Handler", "Operation", "Reply"]
+__all__ = ["ANONYMOUS", "OPERATIONS", "PREFIX", "Call", "Form", "Handler", "Operation", "Reply"]

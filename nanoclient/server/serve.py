@@ -37,9 +37,15 @@ def base_url(host: str, port: int) -> str:
     return f"http://{name}:{port}{API_ROOT}"
 
 
+def dashboard_url(host: str, port: int) -> str:
+    """The dashboard's URL for a listening address, e.g. http://127.0.0.1:8765/."""
+    return base_url(host, port)[: -len(API_ROOT)] + "/"
+
+
 def run_server(config: ServerConfig, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-               threads: int = DEFAULT_THREADS, out: TextIO | None = None) -> None:
-    """Serve until SIGTERM or SIGINT; print the base URL on ``out`` (stdout) once listening.
+               threads: int = DEFAULT_THREADS, out: TextIO | None = None, err: TextIO | None = None) -> None:
+    """Serve until SIGTERM or SIGINT; print the base URL on ``out`` (stdout) once listening, alone
+    on its line (scripts read it), and the dashboard's URL on ``err`` (stderr).
 
     On stop, training in progress is abandoned: its run is taken up again by the next start
     on the same data folder.
@@ -72,6 +78,8 @@ def run_server(config: ServerConfig, *, host: str = DEFAULT_HOST, port: int = DE
     try:
         url = base_url(host, server.effective_port)
         print(url, file=out or sys.stdout, flush=True)
+        print(f"dashboard: {dashboard_url(host, server.effective_port)} (sign in with an API key)",
+              file=err or sys.stderr, flush=True)
         log.info("serving %s (data in %s)", url, config.data_dir)
         server.run()
     except KeyboardInterrupt:

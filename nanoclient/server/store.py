@@ -5,6 +5,8 @@ Layout of a data folder::
     nanoclient.sqlite3      accounts, models, categories, images, training runs (WAL mode)
     images/ab/abcdef...     image bytes, named by their sha256, written atomically
     classifiers/RUN.clf     a trained classifier per finished training run
+    thumbs/ab/abcdef...-96.png  downsized copies of images for the dashboard (a cache: may be removed)
+    reports/MODEL.html      the evaluation report last stored for a model (``nanoclient evaluate --report``)
     tmp/                    temporary files; anything left here after a crash is removed on start-up
     .lock                   held while a server uses the folder, so two never share it
 
@@ -136,6 +138,18 @@ class ModelRecord:
     done_run: RunRecord | None = None
 
 
+@dataclass(frozen=True)
+class ImageRecord:
+    """One stored image of a model, as recorded."""
+
+    id: int
+    category: str
+    sha256: str
+    #: The file name it was uploaded under (never used as a path).
+    name: str
+    created_at: float
+
+
 @dataclass
 class SweepReport:
     """What the start-up sweep cleaned up."""
@@ -175,8 +189,11 @@ class Store:
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.images_dir = self.data_dir / "images"
         self.classifiers_dir = self.data_dir / "classifiers"
+        self.thumbs_dir = self.data_dir / "thumbs"
+        self.reports_dir = self.data_dir / "reports"
         self.tmp_dir = self.data_dir / "tmp"
-        for folder in (self.data_dir, self.images_dir, self.classifiers_dir, self.tmp_dir):
+        for folder in (self.data_dir, self.images_dir, self.classifiers_dir, self.thumbs_dir, self.reports_dir,
+                       self.tmp_dir):
             folder.mkdir(parents=True, exist_ok=True)
         self.db_path = self.data_dir / DB_NAME
         self._lock_handle: TextIO | None = self._take_lock()
@@ -288,6 +305,38 @@ class Store:
     def classifier_path(self, name: str) -> Path:
         """Where a classifier file of that name lives."""
         return self.classifiers_dir / name
+
+    def thumbnail_path(self, sha: str, name: str) -> Path:
+        """Where the cached thumbnail ``name`` (e.g. ``96.png``) of the image with this content address lives."""
+        return self.thumbs_dir / sha[:2] / f"{sha}-{name}"
+
+    def put_thumbnail(self, sha: str, name: str, data: bytes) -> None:
+        """Cache a thumbnail (written whole, then renamed into place; not flushed to disk: a cache)."""
+        path = self.thumbnail_path(sha, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.new_temp_path()
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def report_path(self, model_id: str) -> Path:
+        """Where the evaluation report of a model is kept (the id is the caller's to check)."""
+        return self.reports_dir / f"{model_id}.html"
+
+    def put_report(self, model_id: str, data: bytes) -> None:
+        """Store a model's report, replacing the previous one atomically and durably."""
+        tmp = self.new_temp_path(".html")
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.report_path(model_id))
+        finally:
+            tmp.unlink(missing_ok=True)
+        _fsync_dir(self.reports_dir)
 
     def new_temp_path(self, suffix: str = "") -> Path:
         """A fresh path in tmp/ (removed by the next sweep if left behind)."""
@@ -433,6 +482,28 @@ class Store:
             )
             return len(kept)
 
+    def model_images(self, model_id: str, category: str | None, *, offset: int,
+                     limit: int) -> tuple[int, list[ImageRecord]]:
+        """(how many, one page of them newest first) of a model's images, of one category or all."""
+        where, args = "model_id = ?", [model_id]
+        if category is not None:
+            where, args = where + " AND category = ?", [*args, category]
+        with self._read() as conn:
+            total = int(conn.execute(f"SELECT COUNT(*) FROM images WHERE {where}", args).fetchone()[0])
+            rows = conn.execute(
+                f"SELECT id, category, sha256, name, created_at FROM images WHERE {where} "
+                "ORDER BY id DESC LIMIT ? OFFSET ?", [*args, limit, offset],
+            ).fetchall()
+        return total, [ImageRecord(int(r[0]), r[1], r[2], r[3], float(r[4])) for r in rows]
+
+    def model_image(self, model_id: str, image_id: int) -> ImageRecord | None:
+        """The image with this id if it belongs to this model, else None."""
+        row = self._conn().execute(
+            "SELECT id, category, sha256, name, created_at FROM images WHERE id = ? AND model_id = ?",
+            (image_id, model_id),
+        ).fetchone()
+        return None if row is None else ImageRecord(int(row[0]), row[1], row[2], row[3], float(row[4]))
+
     def training_images(self, model_id: str, last_image_id: int) -> list[tuple[Path, str]]:
         """(file path, category) of the model's images up to ``last_image_id``, oldest first."""
         rows = self._conn().execute(
@@ -542,6 +613,10 @@ class Store:
             with self._write() as conn:
                 for sha in missing:
                     report.dangling_image_rows += conn.execute("DELETE FROM images WHERE sha256 = ?", (sha,)).rowcount
+        for sub in list(self.thumbs_dir.iterdir()):  # thumbnails of images no longer stored
+            for path in list(sub.iterdir()) if sub.is_dir() else [sub]:
+                if path.name.split("-", 1)[0] not in present:
+                    _remove(path)
         done = dict(conn.execute("SELECT classifier, id FROM runs WHERE state = ? AND classifier IS NOT NULL",
                                  (RUN_DONE,)).fetchall())
         for path in list(self.classifiers_dir.iterdir()):

@@ -1,0 +1,616 @@
+// The dashboard of `nanoclient serve`: plain JavaScript, no library, nothing from the network.
+//
+// The API key is kept in this tab's sessionStorage and sent only as HTTP Basic auth (the key as
+// user name, an empty password) in the Authorization header of the page's own requests: never in
+// an address. Images stored on the server are fetched the same way and shown from blob: URLs.
+// Whatever the server stores (category names, file names, statuses) is only ever set as text
+// (textContent, text nodes), never parsed as HTML.
+(function () {
+  'use strict';
+
+  const API = 'api/v2/ImageCategorization/';
+  const LOCAL = 'local/v1/';
+  const KEY_ITEM = 'nanoclient.apiKey';
+  // Like the SDK: at most 20 files and 8 MB per upload request.
+  const BATCH_FILES = 20;
+  const BATCH_BYTES = 8 * 1024 * 1024;
+  const POLL_TRAINING_MS = 1500;
+  const POLL_LIST_BUSY_MS = 2000;
+  const POLL_LIST_IDLE_MS = 15000;
+  const STATES = {
+    '-1': ['failed', 'bad'], 0: ['created', ''], 1: ['needs more images', 'warn'], 2: ['ready to train', 'warn'],
+    3: ['queued', 'busy'], 4: ['training', 'busy'], 5: ['trained', 'ok'],
+  };
+
+  const $ = (id) => document.getElementById(id);
+  let apiKey = null;
+  let view = 0;          // bumped on every change of view: late answers of an old view are dropped
+  let timer = null;      // the one pending refresh
+  let blobs = [];        // blob: URLs of the thumbnails shown, revoked when they go
+  let tryBlob = null;
+  let current = null;    // the model page's state: {id, model, category, page}
+
+  // ------------------------------------------------------------------ elements, safely
+
+  // h('div', {class: 'x'}, 'text', child): children that are not nodes become text nodes.
+  function h(tag, props, ...children) {
+    const el = document.createElement(tag);
+    for (const [name, value] of Object.entries(props || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === 'class') el.className = value;
+      else if (name === 'text') el.textContent = value;
+      else if (name.startsWith('on')) el.addEventListener(name.slice(2), value);
+      else el.setAttribute(name, value === true ? '' : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return el;
+  }
+
+  function meter(fraction, grade) {
+    const bar = h('span');
+    bar.style.width = (Math.max(0, Math.min(1, fraction)) * 100).toFixed(1) + '%';
+    return h('span', {class: 'meter' + (grade ? ' ' + grade : '')}, bar);
+  }
+
+  const pct = (p) => (p * 100).toFixed(1) + '%';
+  const grade = (p) => (p >= 0.9 ? 'good' : p >= 0.7 ? 'fair' : 'poor');
+  const plural = (n, word) => n + ' ' + word + (n === 1 ? '' : 's');
+  const total = (model) => model.categories.reduce((sum, c) => sum + c.count, 0);
+  const minImages = (model) => (Number.isInteger(model.min_images) ? model.min_images : 1);
+  const busy = (model) => model.state === 3 || model.state === 4;
+  const enc = encodeURIComponent;
+
+  function stateBadge(el, state) {
+    const [name, kind] = STATES[state] || ['state ' + state, ''];
+    el.className = 'badge' + (kind ? ' ' + kind : '');
+    el.textContent = name;
+    el.dataset.state = String(state);
+  }
+
+  // ------------------------------------------------------------------ talking to the server
+
+  class ApiError extends Error {
+    constructor(status, message) { super(message); this.status = status; }
+  }
+
+  function authorization() {
+    const bytes = new TextEncoder().encode(apiKey + ':');
+    let binary = '';
+    bytes.forEach((b) => { binary += String.fromCharCode(b); });
+    return 'Basic ' + btoa(binary);
+  }
+
+  function errorOf(status, body) {
+    let message = (body && body.message) || (status ? 'HTTP ' + status : 'The server could not be reached');
+    const detail = body && Array.isArray(body.errors) && body.errors[0] && body.errors[0].message;
+    if (detail && detail !== message) message += ': ' + detail;
+    return new ApiError(status, message);
+  }
+
+  async function send(method, path, {query, body, cache} = {}) {
+    const url = path + (query ? '?' + new URLSearchParams(query) : '');
+    let response;
+    try {
+      response = await fetch(url, {
+        method, body, cache: cache || 'no-store', credentials: 'omit', referrerPolicy: 'no-referrer',
+        headers: {Authorization: authorization(), Accept: 'application/json'},
+      });
+    } catch (e) {
+      throw new ApiError(0, 'The server could not be reached: is `nanoclient serve` still running?');
+    }
+    if (response.status === 401) {
+      signOut('The server refused this API key.');
+      throw new ApiError(401, 'The server refused this API key.');
+    }
+    return response;
+  }
+
+  async function json(method, path, options) {
+    const response = await send(method, path, options);
+    let body = null;
+    try { body = await response.json(); } catch (e) { body = null; }
+    if (!response.ok) throw errorOf(response.status, body);
+    return body;
+  }
+
+  // An upload with progress: fetch() cannot report the bytes sent, XMLHttpRequest can.
+  function post(path, form, onProgress) {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', path);
+      xhr.setRequestHeader('Authorization', authorization());
+      xhr.setRequestHeader('Accept', 'application/json');
+      xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+      xhr.onload = () => {
+        let body = null;
+        try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
+        if (xhr.status === 401) signOut('The server refused this API key.');
+        if (xhr.status >= 200 && xhr.status < 300) resolve(body);
+        else reject(errorOf(xhr.status, body));
+      };
+      xhr.onerror = () => reject(new ApiError(0, 'The upload failed: the server could not be reached'));
+      xhr.send(form);
+    });
+  }
+
+  // ------------------------------------------------------------------ notices, timers, views
+
+  let noticeTimer = null;
+  function notify(message, kind) {
+    $('notice-text').textContent = message;
+    $('notice').className = 'notice' + (kind ? ' ' + kind : '');
+    $('notice').hidden = false;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(() => { $('notice').hidden = true; }, kind === 'info' ? 5000 : 12000);
+  }
+
+  function later(fn, ms) {
+    clearTimeout(timer);
+    timer = setTimeout(fn, ms);
+  }
+
+  function dropBlobs() {
+    blobs.forEach((url) => URL.revokeObjectURL(url));
+    blobs = [];
+  }
+
+  function open(name, title) {
+    clearTimeout(timer);
+    dropBlobs();
+    for (const id of ['view-signin', 'view-models', 'view-model']) $(id).hidden = id !== name;
+    document.title = title + ' · nanoclient';
+    view += 1;
+    return view;
+  }
+
+  // ------------------------------------------------------------------ signing in and out
+
+  function masked(key) {
+    return key.length > 8 ? key.slice(0, 3) + '…' + key.slice(-2) : '•••';
+  }
+
+  function signIn(key) {
+    apiKey = key;
+    sessionStorage.setItem(KEY_ITEM, key);
+    $('key-label').textContent = 'key ' + masked(key);
+    $('account').hidden = false;
+  }
+
+  function signOut(message) {
+    apiKey = null;
+    sessionStorage.removeItem(KEY_ITEM);
+    $('account').hidden = true;
+    if (message) notify(message);
+    if (location.hash !== '#/') history.replaceState(null, '', location.pathname + location.search + '#/');
+    showSignIn();
+  }
+
+  function showSignIn() {
+    open('view-signin', 'Sign in');
+    $('key-input').value = '';
+    $('key-input').focus();
+  }
+
+  // ------------------------------------------------------------------ the models of this key
+
+  function showModels() {
+    const seq = open('view-models', 'Models');
+    refreshModels(seq);
+  }
+
+  async function refreshModels(seq) {
+    let models;
+    try {
+      models = await json('GET', API + 'Models/');
+    } catch (e) {
+      if (seq !== view) return;
+      if (e.status !== 401) { notify(e.message); later(() => refreshModels(seq), POLL_LIST_IDLE_MS); }
+      return;
+    }
+    if (seq !== view) return;
+    models = models.slice().reverse();  // the API lists the oldest first
+    $('models').replaceChildren(...models.map(modelRow));
+    $('models-empty').hidden = models.length > 0;
+    const training = models.some(busy);
+    $('models-note').textContent = training ? 'a model trains: refreshing every 2 s'
+      : plural(models.length, 'model') + ', newest first';
+    later(() => refreshModels(seq), training ? POLL_LIST_BUSY_MS : POLL_LIST_IDLE_MS);
+  }
+
+  function modelRow(model) {
+    const badge = h('span');
+    stateBadge(badge, model.state);
+    const need = minImages(model);
+    const chips = model.categories.map((c) => h('span', {class: 'chip' + (c.count < need ? ' short' : ''), title: c.name},
+      h('span', {class: 'name'}, c.name), h('span', {class: 'n'}, c.count)));
+    const accuracy = typeof model.accuracy === 'number'
+      ? h('div', {class: 'accuracy', title: 'accuracy held out by the server'},
+        meter(model.accuracy, grade(model.accuracy)), h('span', {class: 'num'}, pct(model.accuracy)))
+      : h('div', {class: 'accuracy hint'}, model.state === 5 ? 'accuracy not measured' : 'no accuracy yet');
+    return h('a', {class: 'model-row', href: '#/models/' + enc(model.model_id), 'data-model': model.model_id},
+      h('div', {class: 'model-main'},
+        h('div', {class: 'model-line'}, h('span', {class: 'mono'}, model.model_id), badge),
+        h('div', {class: 'model-status'}, model.status || '')),
+      h('div', {class: 'chips'}, chips),
+      accuracy);
+  }
+
+  async function createModel(event) {
+    event.preventDefault();
+    const names = $('create-categories').value.split(',').map((s) => s.trim()).filter(Boolean);
+    const form = new URLSearchParams();
+    names.forEach((name) => form.append('categories', name));
+    try {
+      const model = await json('POST', API + 'Model/', {body: form});
+      $('create-categories').value = '';
+      location.hash = '#/models/' + enc(model.model_id);
+    } catch (e) {
+      notify(e.message);
+    }
+  }
+
+  // ------------------------------------------------------------------ one model
+
+  function showModel(id) {
+    const seq = open('view-model', 'Model ' + id);
+    current = {id, model: null, category: null, page: 1};
+    $('m-id').textContent = id;
+    $('m-status').textContent = '';
+    $('strip').replaceChildren();
+    $('cats').replaceChildren();
+    $('report-link').hidden = true;
+    $('report-note').hidden = true;
+    $('upload-result').hidden = true;
+    $('upload-progress').hidden = true;
+    $('try-result').hidden = true;
+    loadModel(seq, true);
+    loadReport(seq);
+  }
+
+  async function loadModel(seq, first) {
+    let model;
+    try {
+      model = await json('GET', API + 'Model/' + enc(current.id));
+    } catch (e) {
+      if (seq !== view || e.status === 401) return;
+      notify(e.status === 404 ? 'This key has no model ' + current.id + '.' : e.message);
+      if (e.status !== 404) later(() => loadModel(seq, first), POLL_LIST_IDLE_MS);
+      return;
+    }
+    if (seq !== view) return;
+    const before = current.model;
+    current.model = model;
+    renderModel(model);
+    if (first) {
+      current.category = model.categories.length ? model.categories[0].name : null;
+      renderCategories(model);
+      renderUploadChoices(model);
+      loadImages(seq);
+    }
+    if (before && busy(before) && !busy(model)) {
+      notify(model.state === 5 ? 'The model is trained.' : 'Training ended: ' + model.status, model.state === 5 ? 'info' : '');
+    }
+    if (busy(model)) later(() => loadModel(seq, false), POLL_TRAINING_MS);
+  }
+
+  function renderModel(model) {
+    stateBadge($('m-state'), model.state);
+    $('m-title').textContent = 'Model';
+    $('m-status').textContent = model.status || '';
+    const accuracy = typeof model.accuracy === 'number' ? model.accuracy : null;
+    $('m-accuracy').textContent = accuracy === null ? '–' : pct(accuracy);
+    $('m-accuracy-card').className = 'card' + (accuracy === null ? '' : ' ' + grade(accuracy));
+    $('m-accuracy-note').textContent = accuracy === null
+      ? (model.state === 5 ? 'too few images to hold some out' : 'once trained')
+      : Number.isInteger(model.accuracy_images) ? 'on ' + plural(model.accuracy_images, 'held-out image')
+        : 'held out by the server';
+    $('m-images').textContent = String(total(model));
+    const short = model.categories.filter((c) => c.count < minImages(model)).length;
+    $('m-images-note').textContent = short ? plural(short, 'category') + ' below ' + minImages(model) : 'enough to train';
+    $('m-categories').textContent = String(model.categories.length);
+    $('m-min-note').textContent = minImages(model) + ' images each to train';
+    renderCategories(model);
+    const button = $('train');
+    const ready = model.categories.length >= 2 && short === 0;
+    if (busy(model)) {
+      button.disabled = true;
+      button.textContent = model.state === 3 ? 'Queued…' : 'Training…';
+      $('train-note').textContent = 'the state refreshes by itself';
+    } else if (model.state === 5) {
+      button.disabled = true;
+      button.textContent = 'Trained';
+      $('train-note').textContent = 'upload new images to train again';
+    } else {
+      button.disabled = !ready;
+      button.textContent = model.state === -1 ? 'Train again' : 'Train';
+      $('train-note').textContent = ready ? '' : 'every category needs ' + minImages(model) + ' images';
+    }
+    $('try-hint').textContent = model.state === 5 || accuracy !== null ? 'see its top 3 labels'
+      : 'once the model is trained';
+  }
+
+  function renderCategories(model) {
+    const need = minImages(model);
+    $('cats').replaceChildren(...model.categories.map((c) => h('button', {
+      type: 'button', class: 'cat', 'aria-pressed': String(c.name === current.category), title: c.name,
+      onclick: () => {
+        current.category = c.name;
+        current.page = 1;
+        $('upload-category').value = c.name;  // uploads go where one looks, unless chosen otherwise
+        renderCategories(current.model);
+        loadImages(view);
+      },
+    }, h('span', {class: 'cat-top'}, h('span', {class: 'name'}, c.name), h('span', {class: 'n'}, c.count)),
+    meter(c.count / need, c.count >= need ? 'good' : 'fair'))));
+  }
+
+  function renderUploadChoices(model) {
+    const select = $('upload-category');
+    select.replaceChildren(...model.categories.map((c) => h('option', {value: c.name}, c.name)));
+    if (current.category !== null) select.value = current.category;
+  }
+
+  async function loadImages(seq) {
+    const {id, category, page} = current;
+    if (category === null) return;
+    let listing;
+    try {
+      listing = await json('GET', LOCAL + 'models/' + enc(id) + '/images', {query: {category, page}});
+    } catch (e) {
+      if (seq === view && e.status !== 401) notify(e.message);
+      return;
+    }
+    if (seq !== view || category !== current.category || page !== current.page) return;
+    dropBlobs();
+    $('strip').replaceChildren(...listing.images.map((image) => thumbnail(seq, id, image)));
+    $('strip-empty').hidden = listing.images.length > 0;
+    $('strip-empty').textContent = 'No images in this category yet: upload some.';
+    $('page-label').textContent = plural(listing.total, 'image') + ' in ' + category;
+    $('pager').hidden = listing.pages <= 1;
+    $('pager-text').textContent = 'page ' + listing.page + ' of ' + listing.pages;
+    $('prev').disabled = listing.page <= 1;
+    $('next').disabled = listing.page >= listing.pages;
+  }
+
+  function thumbnail(seq, id, image) {
+    const img = h('img', {alt: image.name, loading: 'lazy', decoding: 'async'});
+    const item = h('figure', {class: 'thumb', title: image.name, 'data-image': image.id},
+      h('div', {class: 'frame'}, img), h('figcaption', {}, image.name));
+    send('GET', LOCAL + 'models/' + enc(id) + '/images/' + image.id + '/thumbnail', {cache: 'default'})
+      .then((response) => (response.ok ? response.blob() : null))
+      .then((blob) => {
+        if (!blob || seq !== view) return;
+        const url = URL.createObjectURL(blob);
+        blobs.push(url);
+        img.addEventListener('load', () => { if (img.naturalWidth < 64) img.classList.add('pixelated'); });
+        img.src = url;
+      })
+      .catch(() => {});
+    return item;
+  }
+
+  function turnPage(step) {
+    current.page = Math.max(1, current.page + step);
+    loadImages(view);
+  }
+
+  async function train() {
+    const seq = view;
+    $('train').disabled = true;
+    try {
+      const model = await json('POST', API + 'Train/', {query: {modelId: current.id}});
+      if (seq !== view) return;
+      current.model = model;
+      renderModel(model);
+      later(() => loadModel(seq, false), POLL_TRAINING_MS);
+    } catch (e) {
+      if (seq !== view) return;
+      notify(e.message);
+      renderModel(current.model);
+    }
+  }
+
+  // ------------------------------------------------------------------ uploading
+
+  const isImage = (file) => /^image\/(png|jpeg)$/.test(file.type) || /\.(png|jpe?g)$/i.test(file.name);
+
+  function batches(files) {
+    const out = [];
+    let batch = [];
+    let bytes = 0;
+    for (const file of files) {
+      if (batch.length && (batch.length >= BATCH_FILES || bytes + file.size > BATCH_BYTES)) {
+        out.push(batch);
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(file);
+      bytes += file.size;
+    }
+    if (batch.length) out.push(batch);
+    return out;
+  }
+
+  async function upload(fileList) {
+    const seq = view;
+    const category = $('upload-category').value;
+    const files = Array.from(fileList);
+    const images = files.filter(isImage);
+    const skipped = files.length - images.length;
+    const result = $('upload-result');
+    if (!images.length) {
+      result.className = 'result bad';
+      result.textContent = 'Nothing to upload: only PNG and JPEG images are taken.';
+      result.hidden = false;
+      return;
+    }
+    const countOf = (model) => (model.categories.find((c) => c.name === category) || {count: 0}).count;
+    const before = countOf(current.model);
+    const size = images.reduce((sum, f) => sum + f.size, 0) || 1;
+    let sent = 0;
+    let done = 0;
+    let model = current.model;
+    const progress = (fraction, batchBytes) => {
+      const share = (sent + fraction * batchBytes) / size;
+      $('upload-bar').style.width = (share * 100).toFixed(1) + '%';
+      $('upload-text').textContent = done + ' of ' + plural(images.length, 'file') + ' sent · ' + Math.round(share * 100) + '%';
+    };
+    result.hidden = true;
+    $('upload-progress').hidden = false;
+    progress(0, 0);
+    try {
+      for (const batch of batches(images)) {
+        const batchBytes = batch.reduce((sum, f) => sum + f.size, 0);
+        const form = new FormData();
+        form.append('modelId', current.id);
+        form.append('category', category);
+        batch.forEach((file) => form.append('file', file, file.name));
+        model = await post(API + 'UploadFile/', form, (fraction) => progress(fraction, batchBytes));
+        sent += batchBytes;
+        done += batch.length;
+        progress(0, 0);
+      }
+      const added = countOf(model) - before;
+      result.className = 'result';
+      result.textContent = plural(images.length, 'image') + ' sent to ' + category + ': ' + added + ' new'
+        + (added < images.length ? ', ' + (images.length - added) + ' already there' : '')
+        + (skipped ? '; ' + plural(skipped, 'file') + ' skipped (not PNG or JPEG)' : '') + '.';
+    } catch (e) {
+      result.className = 'result bad';
+      result.textContent = (done ? done + ' of ' + images.length + ' sent, then: ' : '') + e.message;
+    }
+    result.hidden = false;
+    $('upload-progress').hidden = true;
+    if (seq !== view) return;
+    current.model = model;
+    renderModel(model);
+    if (current.category !== category) { current.category = category; renderCategories(model); }
+    current.page = 1;
+    loadImages(seq);
+  }
+
+  // ------------------------------------------------------------------ trying the model
+
+  async function tryImage(file) {
+    if (!file) return;
+    const seq = view;
+    if (tryBlob) URL.revokeObjectURL(tryBlob);
+    tryBlob = URL.createObjectURL(file);
+    $('try-preview').src = tryBlob;
+    $('try-preview').alt = file.name;
+    $('try-result').hidden = false;
+    $('try-verdict').textContent = 'Asking the model…';
+    $('try-scores').replaceChildren();
+    const form = new FormData();
+    form.append('modelId', current.id);
+    form.append('file', file, file.name);
+    let answer;
+    try {
+      answer = await json('POST', API + 'LabelFile/', {body: form});
+    } catch (e) {
+      if (seq === view) $('try-verdict').textContent = e.message;
+      return;
+    }
+    if (seq !== view) return;
+    const result = answer.result && answer.result[0];
+    const scores = result ? result.prediction.slice().sort((a, b) => b.probability - a.probability).slice(0, 3) : [];
+    if (!scores.length) {
+      $('try-verdict').textContent = (result && result.message) || 'No prediction came back.';
+      return;
+    }
+    $('try-verdict').replaceChildren('Looks like ', h('strong', {}, scores[0].label));
+    $('try-scores').replaceChildren(...scores.map((s) => h('li', {},
+      h('span', {class: 'lbl', title: s.label}, s.label), h('span', {class: 'num'}, pct(s.probability)),
+      meter(s.probability))));
+  }
+
+  // ------------------------------------------------------------------ the evaluation report
+
+  async function loadReport(seq) {
+    let info;
+    try {
+      info = await json('GET', LOCAL + 'models/' + enc(current.id) + '/report');
+    } catch (e) {
+      return;  // 404: no report stored for this model
+    }
+    if (seq !== view) return;
+    $('report-link').hidden = false;
+    $('report-note').hidden = false;
+    $('report-note').textContent = 'from ' + new Date(info.stored_at * 1000).toLocaleString(undefined,
+      {dateStyle: 'medium', timeStyle: 'short'});
+  }
+
+  // A tab opened on an address cannot send the key: the server gives a one-use link instead.
+  async function openReport(event) {
+    event.preventDefault();
+    try {
+      const link = await json('POST', LOCAL + 'models/' + enc(current.id) + '/report/link');
+      window.open(LOCAL + 'report-links/' + enc(link.token), '_blank', 'noopener');
+    } catch (e) {
+      notify(e.message);
+    }
+  }
+
+  // ------------------------------------------------------------------ dropping files
+
+  function dropZone(zone, input, onFiles) {
+    zone.addEventListener('dragover', (e) => { e.preventDefault(); zone.classList.add('over'); });
+    zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+    zone.addEventListener('drop', (e) => {
+      e.preventDefault();
+      zone.classList.remove('over');
+      if (e.dataTransfer && e.dataTransfer.files.length) onFiles(e.dataTransfer.files);
+    });
+    input.addEventListener('change', () => {
+      if (input.files.length) onFiles(input.files);
+      input.value = '';
+    });
+  }
+
+  // ------------------------------------------------------------------ routing
+
+  function route() {
+    const hash = location.hash;
+    if (hash.startsWith('#key=')) {  // a fragment never reaches the server; it leaves the address bar at once
+      const key = decodeURIComponent(hash.slice(5).split('&')[0]).trim();
+      history.replaceState(null, '', location.pathname + location.search + '#/');
+      if (key) signIn(key);
+    }
+    if (!apiKey) { showSignIn(); return; }
+    const match = /^#\/models\/([^/?#]+)$/.exec(location.hash);
+    if (match) showModel(decodeURIComponent(match[1]));
+    else showModels();
+  }
+
+  function start() {
+    const stored = sessionStorage.getItem(KEY_ITEM);
+    if (stored) signIn(stored);
+    $('signin-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const key = $('key-input').value.trim();
+      if (!key) return;
+      signIn(key);
+      $('key-input').value = '';
+      if (location.hash === '#/' || !location.hash) route(); else location.hash = '#/';
+    });
+    $('sign-out').addEventListener('click', () => signOut());
+    $('notice-close').addEventListener('click', () => { $('notice').hidden = true; });
+    $('create-form').addEventListener('submit', createModel);
+    $('train').addEventListener('click', train);
+    $('prev').addEventListener('click', () => turnPage(-1));
+    $('next').addEventListener('click', () => turnPage(1));
+    $('report-link').addEventListener('click', openReport);
+    dropZone($('upload-drop'), $('upload-input'), upload);
+    dropZone($('try-drop'), $('try-input'), (files) => tryImage(files[0]));
+    // dropping a file anywhere else must not navigate away from the page
+    window.addEventListener('dragover', (e) => e.preventDefault());
+    window.addEventListener('drop', (e) => e.preventDefault());
+    window.addEventListener('hashchange', route);
+    route();
+  }
+
+  start();
+}());
