@@ -74,7 +74,7 @@ class StandInTrainer:
             for name in names:
                 colours = [_mean_colour(i) for i, label in zip(images, labels, strict=True) if label == name]
                 means.append(tuple(sum(c[k] for c in colours) / len(colours) for k in range(3)))
-            return Classifier(names, means), 0.75
+            return Classifier(names, means), 0.75, 4
 
         self.train = train
 

@@ -44,9 +44,9 @@ def fitted():
 
 
 def test_learns_what_it_is_shown_and_measures_it_on_held_out_images(fitted):
-    classifier, accuracy = fitted
+    classifier, accuracy, held_out = fitted
     assert classifier.labels == ["horizontal", "vertical"]
-    assert accuracy is not None and accuracy >= 0.8  # 12 held-out images of 60
+    assert held_out == 12 and accuracy is not None and accuracy >= 0.8  # 12 held-out images of 60
     images, labels = dataset(20, start=1000)  # never seen
     probabilities = classifier.predict_proba(images)
     assert probabilities.shape == (40, 2)
@@ -56,7 +56,7 @@ def test_learns_what_it_is_shown_and_measures_it_on_held_out_images(fitted):
 
 
 def test_saved_classifier_loads_without_pickle_and_predicts_the_same(fitted, tmp_path):
-    classifier, _ = fitted
+    classifier = fitted.classifier
     path = tmp_path / "model.clf"
     classifier.save(path)
     assert [p.name for p in tmp_path.iterdir()] == ["model.clf"]  # no temporary file left
@@ -69,7 +69,7 @@ def test_saved_classifier_loads_without_pickle_and_predicts_the_same(fitted, tmp
 
 
 def test_any_size_mode_and_format_is_accepted(fitted, tmp_path):
-    classifier, _ = fitted
+    classifier = fitted.classifier
     path = tmp_path / "vertical.jpg"
     path.write_bytes(bars("vertical", 7, size=97, fmt="JPEG"))
     images = [bars("horizontal", 3, size=13, mode="L"), bars("vertical", 4, size=200, mode="RGBA"),
@@ -88,22 +88,22 @@ def test_colour_alone_can_separate_categories():
     colours = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220)}
     images = [solid(c, i) for name, c in colours.items() for i in range(4)]
     labels = [name for name in colours for _ in range(4)]
-    classifier, _ = trainer.train(images, labels)
+    classifier = trainer.train(images, labels).classifier
     probe = [solid(c, 100 + i) for i, c in enumerate(colours.values())]
     assert [classifier.labels[i] for i in classifier.predict_proba(probe).argmax(axis=1)] == list(colours)
 
 
 def test_same_seed_same_classifier():
     images, labels = dataset(8)
-    first, a1 = trainer.train(images, labels, seed=3)
-    second, a2 = trainer.train(images, labels, seed=3)
+    first, a1, _ = trainer.train(images, labels, seed=3)
+    second, a2, _ = trainer.train(images, labels, seed=3)
     assert a1 == a2 and np.array_equal(first.weights, second.weights)
 
 
 def test_too_few_images_to_hold_out_gives_no_accuracy():
     images, labels = dataset(1)
-    classifier, accuracy = trainer.train(images + [bars("vertical", 99)], labels + ["vertical"])
-    assert accuracy is None and classifier.labels == ["horizontal", "vertical"]
+    classifier, accuracy, held_out = trainer.train(images + [bars("vertical", 99)], labels + ["vertical"])
+    assert accuracy is None and held_out == 0 and classifier.labels == ["horizontal", "vertical"]
 
 
 def test_one_category_cannot_train():
@@ -113,9 +113,40 @@ def test_one_category_cannot_train():
 
 def test_cross_validation_gives_one_score_per_fold():
     images, labels = dataset(10)
-    scores = trainer.cross_validate(images, labels, folds=4)
-    assert len(scores) == 4 and all(0.0 <= s <= 1.0 for s in scores)
-    assert np.mean(scores) >= 0.7
+    result = trainer.cross_validate(images, labels, folds=4)
+    assert len(result.scores) == 4 and all(0.0 <= s <= 1.0 for s in result.scores)
+    assert np.mean(result.scores) >= 0.7
+    # every image was held out once: its top probability and whether it was right
+    assert result.confidence.shape == (20,) and ((0.5 <= result.confidence) & (result.confidence <= 1)).all()
+    assert result.correct.mean() == pytest.approx(np.mean(result.scores))
+    assert 0.0 <= result.calibration_error <= 0.5
+
+
+def test_calibration_error_is_the_gap_between_confidence_and_accuracy():
+    def ece(confidence, correct):
+        return trainer.CrossValidation([], np.array(confidence), np.array(correct, dtype=bool)).calibration_error
+
+    assert ece([0.9] * 10, [True] * 9 + [False]) == pytest.approx(0.0)  # "90 %" right 9 times in 10
+    assert ece([1.0] * 4, [True, False, True, False]) == pytest.approx(0.5)  # sure, and right half the time
+    # bins weigh by their images: 3 of 4 in a perfect bin, 1 overconfident by 0.95
+    assert ece([0.5, 0.5, 0.5, 0.95], [True, False, True, False]) == pytest.approx((3 * (2 / 3 - 0.5) + 0.95) / 4)
+
+
+def test_fewer_images_than_columns_gives_the_same_fit_as_the_columns_themselves():
+    """The softmax layer is fitted in the images' coordinates when they are fewer than the columns:
+    the same optimum as scikit-learn's own fit on the columns (the L2 optimum lies in their span)."""
+    from sklearn.linear_model import LogisticRegression
+
+    images, labels = dataset(12)
+    features = trainer.Features.fit(trainer.load_pixels(images), atoms=16)
+    x = features.transform(trainer.load_pixels(images))
+    assert len(x) < x.shape[1]
+    fitted = trainer.Classifier.fit(features, x, labels, spectrum_weight=1.0)
+    direct = LogisticRegression(C=trainer.REGULARISATION, solver="newton-cg", max_iter=300, tol=1e-6)
+    direct.fit((x - fitted.centre) / fitted.scale, labels)
+    assert np.allclose(fitted.weights[1] - fitted.weights[0], direct.coef_[0], atol=2e-3 * abs(direct.coef_).max())
+    assert np.allclose(fitted.predict_proba_features(x)[:, 1],
+                       direct.predict_proba((x - fitted.centre) / fitted.scale)[:, 1], atol=2e-3)
 
 
 def polygon(sides: int, seed: int, size: int = 48) -> bytes:
@@ -138,7 +169,7 @@ def test_shapes_at_any_angle_are_told_apart():
     """Triangles from squares, each turned at random: the rotation-invariant spectrum's job."""
     images = [polygon(sides, i) for sides in (3, 4) for i in range(30)]
     labels = [name for name in ("triangle", "square") for _ in range(30)]
-    classifier, _ = trainer.train(images, labels)
+    classifier = trainer.train(images, labels).classifier
     probe = [polygon(sides, 1000 + i) for sides in (3, 4) for i in range(15)]
     predicted = [classifier.labels[i] for i in classifier.predict_proba(probe).argmax(axis=1)]
     assert np.mean([p == t for p, t in zip(predicted, ["triangle"] * 15 + ["square"] * 15, strict=True)]) >= 0.85
@@ -149,12 +180,9 @@ def test_spectrum_weight_is_chosen_by_validation():
     labels = [name for name in ("triangle", "square") for _ in range(30)]
     features = trainer.Features.fit(trainer.load_pixels(images))
     x = features.transform(trainer.load_pixels(images))
-    weight, fitted = trainer.choose_spectrum_weight(features, x, labels)
-    assert weight > 0
-    assert isinstance(fitted, trainer.Classifier) and sorted(fitted.labels) == ["square", "triangle"]
-    few = [0, 1, 30, 31]  # too few to split: the largest weight, and nothing fitted
-    chosen = trainer.choose_spectrum_weight(features, x[few], [labels[i] for i in few])
-    assert chosen == (trainer.SPECTRUM_WEIGHTS[-1], None)
+    assert trainer.choose_spectrum_weight(features, x, labels) > 0
+    few = [0, 1, 30, 31]  # too few to split: the middle weight
+    assert trainer.choose_spectrum_weight(features, x[few], [labels[i] for i in few]) == trainer.SPECTRUM_WEIGHTS[1]
 
 
 def encoded(image: Image.Image, fmt: str, **options) -> bytes:
@@ -199,3 +227,48 @@ def test_16_bit_images_are_scaled_to_8_bits_not_clipped_to_white():
     assert np.allclose(pixels[0], 128, atol=0.5) and np.allclose(pixels[1], (128, 255, 0), atol=0.5)
     wide = Image.fromarray(np.full((2, 2), 128 * 257, dtype=np.int32))  # mode I: how older Pillows read 16-bit PNGs
     assert wide.mode == "I" and np.asarray(trainer._eight_bits(wide)).tolist() == [[128, 128], [128, 128]]
+
+
+def test_edges_are_seen_in_colour_even_where_brightness_is_equal():
+    """A shape that differs from its background in hue alone still has an outline (the spectrum's
+    and the edge histograms' input), which grey levels would lose."""
+    left, right = (200, 50, 100), (0, 150, 108)  # both of luma about 100.5
+    pixels = np.zeros((1, 12, 12, 3), dtype=np.float32)
+    pixels[0, :, :6], pixels[0, :, 6:] = np.array(left) / 255, np.array(right) / 255
+    grey = trainer._grey(pixels)
+    assert np.ptp(grey) < 0.002  # grey: no edge at all
+    magnitude, direction = trainer._gradients(pixels)
+    assert magnitude[0, :, 5:7].min() > 0.5 and np.allclose(direction[0, 1:-1, 5:7], 0.0)  # a vertical edge
+
+
+def star_or_cross(kind: str, seed: int, size: int = 56) -> bytes:
+    """A five-pointed star or a plus-shaped cross at a random angle, on a background of another hue."""
+    import math
+
+    rng = random.Random(f"{kind}/{seed}")
+    image = Image.new("RGB", (size, size), tuple(rng.randrange(0, 256) for _ in range(3)))
+    radius, angle = rng.uniform(0.3, 0.42) * size, rng.uniform(0, 2 * math.pi)
+    if kind == "star":
+        outline = [(radius * (1 if k % 2 == 0 else 0.45), angle + math.pi * k / 5) for k in range(10)]
+    else:
+        arm = math.atan2(0.33, 1.0)  # the corners of a plus, as (radius, angle) pairs
+        inner = radius * 0.33 * math.sqrt(2)
+        outline = [pair for q in range(4) for pair in ((radius * math.hypot(1, 0.33), angle + q * math.pi / 2 - arm),
+                                                        (radius * math.hypot(1, 0.33), angle + q * math.pi / 2 + arm),
+                                                        (inner, angle + q * math.pi / 2 + math.pi / 4))]
+    centre = size / 2
+    fill = tuple(rng.randrange(0, 256) for _ in range(3))
+    ImageDraw.Draw(image).polygon([(centre + r * math.cos(a), centre + r * math.sin(a)) for r, a in outline], fill=fill)
+    noise = np.random.default_rng(seed).integers(-12, 13, (size, size, 3))
+    return encoded(Image.fromarray(np.clip(np.asarray(image, dtype=np.int16) + noise, 0, 255).astype(np.uint8)), "PNG")
+
+
+def test_crosses_are_not_read_as_stars():
+    """Crosses and stars in random colours and angles, on grainy backgrounds (the project's shapes had
+    crosses read as stars: grey levels hid some outlines, and grain spread the edge directions)."""
+    images = [star_or_cross(kind, i) for kind in ("cross", "star") for i in range(25)]
+    labels = [kind for kind in ("cross", "star") for _ in range(25)]
+    classifier = trainer.train(images, labels).classifier
+    probe = [star_or_cross(kind, 500 + i) for kind in ("cross", "star") for i in range(20)]
+    predicted = [classifier.labels[i] for i in classifier.predict_proba(probe).argmax(axis=1)]
+    assert np.mean([p == t for p, t in zip(predicted, ["cross"] * 20 + ["star"] * 20, strict=True)]) >= 0.9

@@ -479,7 +479,7 @@ class Backend:
             images = self.store.training_images(run.model_id, run.last_image_id)
             paths = [str(path) for path, _ in images]
             labels = [category for _, category in images]
-            classifier, accuracy = self.trainer.train(paths, labels)
+            classifier, accuracy, _ = self.trainer.train(paths, labels)
             name = f"{run.id}.clf"
             classifier.save(str(self.store.classifier_path(name)))
         except Exception as exc:

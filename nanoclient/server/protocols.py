@@ -38,8 +38,9 @@ class Trainer(Protocol):
     def Classifier(self) -> ClassifierLoader:  # the name the trainer module gives its class
         """Loads saved classifiers."""
 
-    def train(self, images: Sequence[str], labels: Sequence[str]) -> tuple[TrainedClassifier, float | None]:
-        """Fit a classifier on image files and their labels; return it and its held-out accuracy (None: not measured).
+    def train(self, images: Sequence[str], labels: Sequence[str]) -> tuple[TrainedClassifier, float | None, int]:
+        """Fit a classifier on image files and their labels; return it, its held-out accuracy (None: not
+        measured) and how many images that accuracy was measured on.
 
         ValueError, its message meant for the user, when the images cannot train a classifier.
         """

@@ -23,7 +23,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, NamedTuple, Union
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -39,14 +39,14 @@ Labels = Sequence[str] | np.ndarray
 SIZE = 28  # images are normalised to SIZE x SIZE grey-scale pixels
 PATCH = 5  # side of the square patches the dictionary is learned on
 ATOMS = 256  # k-means prototypes in the dictionary
-GRID = 3  # features are pooled over GRID x GRID regions of the image
+GRID = 3  # features are pooled over GRID x GRID regions of the image, and over the whole image
 HOG_CELL = 4  # side of the cells of the histograms of oriented gradients
 HOG_ORIENTATIONS = 9  # gradient directions per histogram
-SPECTRUM_BINS = 36  # directions in the whole-image histogram the rotation-invariant spectrum comes from
+SPECTRUM_BINS = 72  # directions in the whole-image histogram the rotation-invariant spectrum comes from
 SPECTRUM_TERMS = 12  # Fourier magnitudes kept: invariant to rotation, they tell 3-fold from 4-fold symmetry
 #: Weights tried for the spectrum block (against all the shape columns), chosen on a validation split:
 #: objects seen at any angle need it, objects always upright (clothes, digits) do better without.
-SPECTRUM_WEIGHTS = (0.0, 1.0)
+SPECTRUM_WEIGHTS = (0.0, 1.0, 2.0)
 REGULARISATION = 0.01  # inverse strength (C) of the logistic regression's L2 penalty
 HOLDOUT = 0.2  # fraction held out to measure accuracy
 _DICTIONARY_SAMPLE = 100_000  # patches used to learn the whitening and the dictionary
@@ -146,18 +146,21 @@ class Features:
         # pooled per region (where things are) and over the whole image (what is there, wherever it is)
         regions = _pool(active, np.sum)
         whole = regions.reshape(n, GRID * GRID, -1).sum(axis=1)
-        magnitude, direction = _gradients(grey)
         # contrast normalisation leaves no trace of colour or brightness: the mean colour of each region does
-        return np.concatenate([regions, whole, _hog(magnitude, direction), _spectrum(magnitude, direction),
+        return np.concatenate([regions, whole, _hog(*_gradients(pixels)), _spectrum(*_gradients(_blur(pixels))),
                                _pool(pixels, np.mean)], axis=1)
 
 
-def _gradients(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(n, h, w) grey -> the gradient's magnitude and its direction in [0, pi) (unsigned: light-to-dark
-    and dark-to-light alike), by central differences."""
-    gy, gx = np.zeros_like(grey), np.zeros_like(grey)
-    gy[:, 1:-1], gx[:, :, 1:-1] = grey[:, 2:] - grey[:, :-2], grey[:, :, 2:] - grey[:, :, :-2]
-    return np.hypot(gx, gy), np.arctan2(gy, gx) % np.pi
+def _gradients(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, h, w, 3) RGB -> (n, h, w) the gradient's magnitude and its direction in [0, pi) (unsigned:
+    light-to-dark and dark-to-light alike), by central differences, in the colour channel where it is
+    strongest (Dalal and Triggs): a shape differs from its background in colour even at equal brightness."""
+    gy, gx = np.zeros_like(pixels), np.zeros_like(pixels)
+    gy[:, 1:-1], gx[:, :, 1:-1] = pixels[:, 2:] - pixels[:, :-2], pixels[:, :, 2:] - pixels[:, :, :-2]
+    magnitude = np.hypot(gx, gy)
+    strongest = magnitude.argmax(axis=-1)[..., None]
+    gx, gy = (np.take_along_axis(g, strongest, axis=-1)[..., 0] for g in (gx, gy))
+    return np.take_along_axis(magnitude, strongest, axis=-1)[..., 0], np.arctan2(gy, gx) % np.pi
 
 
 def _hog(magnitude: np.ndarray, direction: np.ndarray) -> np.ndarray:
@@ -180,15 +183,26 @@ def _spectrum(magnitude: np.ndarray, direction: np.ndarray) -> np.ndarray:
     edge-direction histogram.
 
     Turning the image turns the histogram circularly, which leaves the magnitudes alone:
-    a triangle puts its energy in term 3, a square in term 2, a five-pointed star in term 5.
+    a triangle puts its energy in term 3, a square or a cross in term 2, a five-pointed star in term 5.
+    The gradients come from a blurred image (``_blur``), so that grain does not spread the histogram.
     """
     n = len(magnitude)
     bins = np.minimum((direction * (SPECTRUM_BINS / np.pi)).astype(np.int64), SPECTRUM_BINS - 1)
     offsets = np.arange(n)[:, None, None] * SPECTRUM_BINS  # one histogram per image in one bincount
-    histogram = np.bincount((bins + offsets).ravel(), weights=magnitude.ravel(),
+    # votes by squared magnitude: the outline's strong edges count, grain and faint texture hardly
+    histogram = np.bincount((bins + offsets).ravel(), weights=(magnitude * magnitude).ravel(),
                             minlength=n * SPECTRUM_BINS).reshape(n, SPECTRUM_BINS)
     histogram = histogram / (histogram.sum(axis=1, keepdims=True) + 1e-6)
     return np.abs(np.fft.rfft(histogram, axis=1))[:, 1:SPECTRUM_TERMS + 1].astype(np.float32)
+
+
+def _blur(pixels: np.ndarray) -> np.ndarray:
+    """(n, h, w, c) maps smoothed by a 5 x 5 binomial kernel (about a Gaussian of 1 pixel; edges repeated)."""
+    padded = np.pad(pixels, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="edge")
+    taps = np.array([1.0, 4.0, 6.0, 4.0, 1.0], dtype=np.float32) / 16.0
+    h, w = pixels.shape[1:3]
+    rows = sum(tap * padded[:, i:i + h] for i, tap in enumerate(taps))
+    return np.asarray(sum(tap * rows[:, :, i:i + w] for i, tap in enumerate(taps)), dtype=np.float32)
 
 
 def _pool(maps: np.ndarray, reduce: Callable[..., np.ndarray]) -> np.ndarray:
@@ -224,8 +238,8 @@ class Classifier:
 
     @classmethod
     def fit(cls, features: Features, x: np.ndarray, labels: Labels, *,
-            spectrum_weight: float = SPECTRUM_WEIGHTS[-1], start: Classifier | None = None) -> Classifier:
-        """Fit the softmax layer on features ``x`` (from ``features``); ``start`` gives initial weights.
+            spectrum_weight: float = SPECTRUM_WEIGHTS[1]) -> Classifier:
+        """Fit the softmax layer on features ``x`` (from ``features``).
 
         ``spectrum_weight`` is the weight of the rotation-invariant block against the shape columns.
         """
@@ -236,25 +250,32 @@ class Classifier:
         if len(names) < 2:
             raise ValueError("at least 2 categories with images are needed to train")
         centre, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
-        # the few colour columns (the last ones) would drown among the many shape and edge columns:
-        # give the two blocks equal weight
         colours = GRID * GRID * 3
-        scale[-colours:] /= np.sqrt((x.shape[1] - colours) / colours)
-        # the spectrum likewise, times its weight (0: left out, its columns become 0)
-        spectrum = slice(x.shape[1] - colours - SPECTRUM_TERMS, x.shape[1] - colours)
-        gain = spectrum_weight * np.sqrt((x.shape[1] - colours - SPECTRUM_TERMS) / SPECTRUM_TERMS)
-        scale[spectrum] = scale[spectrum] / gain if gain > 0 else np.inf
-        # Newton-CG: the same optimum as L-BFGS, reached several times faster on these features
-        model = LogisticRegression(C=REGULARISATION, max_iter=200, solver="newton-cg")
-        if start is not None and start.labels == names and len(names) > 2:
-            model.set_params(warm_start=True)  # the held-out fit is a good start: far fewer iterations
-            model.coef_, model.intercept_ = start.weights.astype(np.float64), start.bias.astype(np.float64)
-        model.fit((x - centre) / scale, y)
-        weights, bias = model.coef_, model.intercept_
+        shape_columns = x.shape[1] - colours - SPECTRUM_TERMS
+        # the few spectrum and colour columns would drown among the many shape and edge columns: a
+        # weight of 1 gives a block as much weight as all of those together (0 leaves it out)
+        for block, width, weight in ((slice(shape_columns, -colours), SPECTRUM_TERMS, spectrum_weight),
+                                     (slice(-colours, None), colours, 1.0)):
+            gain = weight * np.sqrt(shape_columns / width)
+            scale[block] = scale[block] / gain if gain > 0 else np.inf
+        z = ((x - centre) / scale).astype(np.float64)
+        model = LogisticRegression(C=REGULARISATION, max_iter=300, solver="newton-cg")
+        if len(z) < z.shape[1]:
+            # fewer images than columns: the L2-penalised optimum is a combination of the images
+            # (representer theorem), so fit the same problem in their n coordinates, exactly and
+            # several times faster, then map the weights back to the columns
+            values, vectors = np.linalg.eigh(z @ z.T)
+            kept = values > values.max() * 1e-10
+            root = np.sqrt(values[kept])
+            model.fit(vectors[:, kept] * root, y)
+            coef = (model.coef_ @ (vectors[:, kept] / root).T) @ z
+        else:
+            coef = model.fit(z, y).coef_
+        bias = model.intercept_
         if len(names) == 2:  # scikit-learn keeps one row for two classes: make it a softmax of two
-            weights = np.vstack([-weights / 2, weights / 2])
+            coef = np.vstack([-coef / 2, coef / 2])
             bias = np.concatenate([-bias / 2, bias / 2])
-        return cls([str(name) for name in model.classes_], features, centre, scale, weights, bias)
+        return cls([str(name) for name in model.classes_], features, centre, scale, coef, bias)
 
     def predict_proba(self, images: Sequence[ImageSource]) -> np.ndarray:
         """Probabilities, one row per image and one column per label (``self.labels``)."""
@@ -308,33 +329,35 @@ def holdout_split(labels: Labels, *, fraction: float = HOLDOUT, seed: int = 0
     return train_idx, test_idx
 
 
-def choose_spectrum_weight(features: Features, x: np.ndarray, labels: Labels, *, seed: int = 0
-                           ) -> tuple[float, Classifier | None]:
-    """The weight from SPECTRUM_WEIGHTS chosen on a validation split of these images, and the
-    classifier fitted with it on the split's other part (a warm start for fitting on all of them).
+def choose_spectrum_weight(features: Features, x: np.ndarray, labels: Labels, *, seed: int = 0) -> float:
+    """The weight from SPECTRUM_WEIGHTS chosen on a validation split of these images.
 
     The "one standard error" rule (Breiman et al., 1984): the smallest weight whose accuracy
     is within one standard error of the best, so that noise alone does not add the block.
-    The largest weight, and no classifier, when there are too few images to split.
+    The middle weight when there are too few images to split.
     """
     y = np.asarray(labels)
     split = holdout_split(y, fraction=0.25, seed=seed)
     if split is None:
-        return SPECTRUM_WEIGHTS[-1], None
+        return SPECTRUM_WEIGHTS[1]
     fit_idx, val_idx = split
-    fitted: list[Classifier] = []
-    for weight in SPECTRUM_WEIGHTS:  # each fit starts from the previous one: the same optimum, sooner
-        fitted.append(Classifier.fit(features, x[fit_idx], y[fit_idx], spectrum_weight=weight,
-                                     start=fitted[-1] if fitted else None))
-    scores = [classifier.accuracy(x[val_idx], y[val_idx]) for classifier in fitted]
+    scores = [Classifier.fit(features, x[fit_idx], y[fit_idx], spectrum_weight=weight).accuracy(x[val_idx], y[val_idx])
+              for weight in SPECTRUM_WEIGHTS]
     best = max(scores)
     standard_error = np.sqrt(best * (1.0 - best) / len(val_idx))
-    chosen = next(i for i, score in enumerate(scores) if score >= best - standard_error)
-    return SPECTRUM_WEIGHTS[chosen], fitted[chosen]
+    return next(w for w, score in zip(SPECTRUM_WEIGHTS, scores, strict=True) if score >= best - standard_error)
+
+
+class Trained(NamedTuple):
+    """What ``train`` gives: the classifier, and its accuracy on the images held out to measure it."""
+
+    classifier: Classifier
+    accuracy: float | None  # None: too few images to hold any out
+    held_out: int  # how many images ``accuracy`` was measured on (0 when None)
 
 
 def train(images: Sequence[ImageSource], labels: Sequence[str], *, holdout: float = HOLDOUT,
-          seed: int = 0) -> tuple[Classifier, float | None]:
+          seed: int = 0) -> Trained:
     """Fit a classifier on labelled images; return it and its held-out accuracy.
 
     A stratified ``holdout`` fraction is set aside. Without it, the feature dictionary is
@@ -352,18 +375,36 @@ def train(images: Sequence[ImageSource], labels: Sequence[str], *, holdout: floa
     train_idx = np.arange(len(y)) if split is None else split[0]
     features = Features.fit(pixels[train_idx], seed=seed)
     x = features.transform(pixels)
-    weight, start = choose_spectrum_weight(features, x[train_idx], y[train_idx], seed=seed)
+    weight = choose_spectrum_weight(features, x[train_idx], y[train_idx], seed=seed)
+    final = Classifier.fit(features, x, y, spectrum_weight=weight)
     if split is None:
-        return Classifier.fit(features, x, y, spectrum_weight=weight, start=start), None
-    test_idx = split[1]
-    partial = Classifier.fit(features, x[train_idx], y[train_idx], spectrum_weight=weight, start=start)
-    final = Classifier.fit(features, x, y, spectrum_weight=weight, start=partial)
-    return final, partial.accuracy(x[test_idx], y[test_idx])
+        return Trained(final, None, 0)
+    partial = Classifier.fit(features, x[train_idx], y[train_idx], spectrum_weight=weight)
+    return Trained(final, partial.accuracy(x[split[1]], y[split[1]]), len(split[1]))
+
+
+class CrossValidation(NamedTuple):
+    """The outcome of ``cross_validate``: each fold's accuracy, and each image's top probability
+    and whether its top label was right, from the fold that held it out."""
+
+    scores: list[float]
+    confidence: np.ndarray
+    correct: np.ndarray
+
+    @property
+    def calibration_error(self) -> float:
+        """Expected calibration error (Guo et al., 2017) over 15 equal-width bins of confidence:
+        the mean gap between how sure the classifier was and how often it was right, weighted by
+        the images in each bin. 0 means that "probability 0.9" is right 9 times in 10."""
+        bins = np.minimum((self.confidence * 15).astype(np.int64), 14)
+        gaps = [abs(self.confidence[bins == b].mean() - self.correct[bins == b].mean()) * (bins == b).sum()
+                for b in np.unique(bins)]
+        return float(sum(gaps) / len(self.confidence))
 
 
 def cross_validate(images: Sequence[ImageSource], labels: Sequence[str], *, folds: int = 5,
-                   seed: int = 0) -> list[float]:
-    """Accuracy of each fold of a stratified ``folds``-fold cross-validation (for benchmarks).
+                   seed: int = 0) -> CrossValidation:
+    """A stratified ``folds``-fold cross-validation, its split drawn with ``seed`` (for benchmarks).
 
     Each fold learns its dictionary, chooses its spectrum weight and fits its softmax layer
     on its training part only, as ``train`` does.
@@ -371,15 +412,18 @@ def cross_validate(images: Sequence[ImageSource], labels: Sequence[str], *, fold
     from sklearn.model_selection import StratifiedKFold
 
     pixels, y = load_pixels(images), np.asarray(labels)
-    scores = []
+    scores, confidence, correct = [], np.zeros(len(y)), np.zeros(len(y), dtype=bool)
     for a, b in StratifiedKFold(folds, shuffle=True, random_state=seed).split(pixels, y):
         features = Features.fit(pixels[a], seed=seed)
         x = features.transform(pixels[a])
-        weight, start = choose_spectrum_weight(features, x, y[a], seed=seed)
-        scores.append(Classifier.fit(features, x, y[a], spectrum_weight=weight, start=start)
-                      .accuracy(features.transform(pixels[b]), y[b]))
-    return scores
+        weight = choose_spectrum_weight(features, x, y[a], seed=seed)
+        fitted = Classifier.fit(features, x, y[a], spectrum_weight=weight)
+        probabilities = fitted.predict_proba_features(features.transform(pixels[b]))
+        confidence[b] = probabilities.max(axis=1)
+        correct[b] = np.asarray(fitted.labels)[probabilities.argmax(axis=1)] == y[b]
+        scores.append(float(correct[b].mean()))
+    return CrossValidation(scores, confidence, correct)
 
 
-__all__ = ["Classifier", "Features", "ImageSource", "Labels", "choose_spectrum_weight", "cross_validate",
-           "decode", "holdout_split", "load_pixels", "train"]
+__all__ = ["Classifier", "CrossValidation", "Features", "ImageSource", "Labels", "Trained", "choose_spectrum_weight",
+           "cross_validate", "decode", "holdout_split", "load_pixels", "train"]
