@@ -71,6 +71,7 @@ def create_app(config: ServerConfig, backend: Backend | None = None) -> Flask:
     if backend is None:
         backend = Backend.from_config(config)
     app = Flask("nanoclient.server", static_folder=None)
+    app.request_class = forms.FormRequest
     app.config["MAX_CONTENT_LENGTH"] = config.max_upload_bytes
     app.config["MAX_FORM_MEMORY_SIZE"] = min(config.max_upload_bytes, 8 * 1024 * 1024)
     if isinstance(app.json, DefaultJSONProvider):

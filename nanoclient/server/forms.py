@@ -6,12 +6,79 @@ Reading the form may raise 413 (werkzeug's RequestEntityTooLarge), which the app
 """
 from __future__ import annotations
 
-from flask import request
+from io import BytesIO
+
+from flask import Request, request
+from werkzeug.datastructures import FileStorage, Headers, ImmutableMultiDict
+from werkzeug.utils import cached_property
 
 from ..errors import BadRequestError
+from . import multipart
 
 #: Largest field accepted as a file-less multipart part (model ids and category names are short).
 _FIELD_MAX_BYTES = 4096
+#: Multipart bodies up to this size are read whole by ``multipart.parse``; larger ones are
+#: streamed by Werkzeug (which keeps big files in temporary files rather than in memory).
+_FAST_BODY_MAX_BYTES = 16 * 1024 * 1024
+
+
+class FormRequest(Request):
+    """Flask's request, reading the usual multipart body with ``multipart.parse`` (the same
+    form and files as Werkzeug's parser, in a tenth of the time); any other body as before.
+
+    The files of a body read so are kept as bytes (``parsed_files``) and made into Werkzeug's
+    ``files`` only if asked for: ``file_parts`` gives them without that.
+    """
+
+    #: The files of a body read by ``multipart.parse``: (name, file name, headers, bytes) in order.
+    parsed_files: list[multipart.File] | None = None
+
+    @cached_property
+    def files(self) -> ImmutableMultiDict[str, FileStorage]:
+        self._load_form_data()
+        if "files" in self.__dict__:  # set by Werkzeug's own parsing
+            return self.__dict__["files"]  # type: ignore[no-any-return]
+        return ImmutableMultiDict(
+            [(name, FileStorage(BytesIO(data), filename, name, headers=Headers(headers)))
+             for name, filename, headers, data in self.parsed_files or ()])
+
+    def file_parts(self, name: str) -> list[tuple[str, bytes]]:
+        """(file name, bytes) of every file part called ``name``, in order."""
+        self._load_form_data()
+        if self.parsed_files is not None and "files" not in self.__dict__:
+            return [(filename, data) for part, filename, _, data in self.parsed_files if part == name]
+        return [(part.filename or "", part.read()) for part in self.files.getlist(name)]
+
+    def _load_form_data(self) -> None:
+        if "form" in self.__dict__ or self.mimetype != "multipart/form-data" or not self._fits():
+            super()._load_form_data()
+            return
+        kept = getattr(self, "_cached_data", None) is not None
+        body = self.get_data()  # 413 past MAX_CONTENT_LENGTH; Werkzeug reads this copy if parse declines
+        if not self._read_multipart(body):
+            super()._load_form_data()
+        if not kept:  # as after Werkzeug's own parsing: the body is consumed, not kept
+            del self._cached_data
+
+    def _fits(self) -> bool:
+        """Whether the body is small enough to read whole (the field limit is Werkzeug's to apply if small)."""
+        length, memory = self.content_length, self.max_form_memory_size
+        return length is not None and length <= _FAST_BODY_MAX_BYTES and (memory is None or memory >= 1 << 20)
+
+    def _read_multipart(self, body: bytes) -> bool:
+        """Parse the body into ``form`` and ``files``; False to leave it to Werkzeug."""
+        try:
+            boundary = self.mimetype_params.get("boundary", "").encode("ascii")
+        except UnicodeEncodeError:
+            return False
+        parsed = multipart.parse(body, boundary, max_field_bytes=self.max_form_memory_size,
+                                 max_parts=self.max_form_parts)
+        if parsed is None:
+            return False
+        fields, self.parsed_files = parsed
+        self.__dict__["form"] = self.parameter_storage_class(fields)
+        return True
+
 
 
 def api_key() -> str | None:
@@ -72,7 +139,10 @@ def values(name: str) -> list[str]:
 
 def files() -> list[tuple[str, bytes]]:
     """Every ``file`` part as (file name, bytes), in the order sent."""
-    return [(part.filename or f"file{index}", part.read()) for index, part in enumerate(request.files.getlist("file"))]
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    parts = current.file_parts("file") if isinstance(current, FormRequest) else \
+        [(part.filename or "", part.read()) for part in request.files.getlist("file")]
+    return [(filename or f"file{index}", data) for index, (filename, data) in enumerate(parts)]
 
 
 def file_bytes(name: str) -> bytes | None:
