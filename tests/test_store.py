@@ -101,6 +101,46 @@ def test_models_are_scoped_to_their_account(store):
     assert [m.id for m in store.models(owner)] == [model_id]
 
 
+def test_adding_images_reads_the_model_back_in_the_same_transaction(store):
+    """``add_images_and_read`` (one transaction per upload) gives the record ``model`` reads after it."""
+    model_id = _model(store)
+    owner = store.account_id("hash-of-key", create=False)
+    red, blue = store.put_image(make_image((255, 0, 0))), store.put_image(make_image((0, 0, 255)))
+    added, record = store.add_images_and_read(owner, model_id, [("red", red, "a.png"), ("red", blue, "b.png")])
+    assert added == 2 and record == store.model(owner, model_id)
+    assert record.counts == {"red": 2, "blue": 0} and record.last_image_id == 2
+    added, record = store.add_images_and_read(owner, model_id, [("red", red, "again.png")])  # deduplicated
+    assert added == 0 and record == store.model(owner, model_id) and record.last_image_id == 2
+    stranger = store.account_id("another-hash", create=True)
+    assert store.add_images_and_read(stranger, model_id, [("blue", red, "c.png")]) == (0, None)
+    assert store.model(owner, model_id).counts == {"red": 2, "blue": 0}  # nothing added for the stranger
+
+
+def test_categories_are_kept_per_model_and_account(store):
+    model_id = _model(store, categories=("b", "a"))
+    owner = store.account_id("hash-of-key", create=False)
+    stranger = store.account_id("another-hash", create=True)
+    for _ in range(2):  # asked again: from what was kept
+        assert store.model_categories(owner, model_id) == ["b", "a"]
+        assert store.model_categories(stranger, model_id) is None
+    assert store.model_categories(owner, "no-such-model") is None
+
+
+def test_the_index_by_sha256_alone_is_dropped(tmp_path):
+    """Only the start-up sweep read it, and it doubled the pages each upload writes."""
+    Store(tmp_path / "data").close()
+    db = sqlite3.connect(str(tmp_path / "data" / DB_NAME))
+    db.execute("CREATE INDEX images_by_sha ON images(sha256)")  # as an earlier version made it
+    db.commit()
+    db.close()
+    store = Store(tmp_path / "data")
+    try:
+        indexes = {r[0] for r in store._conn().execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "images_by_sha" not in indexes and "images_by_content" in indexes
+    finally:
+        store.close()
+
+
 def test_an_image_row_needs_its_category(store):
     model_id = _model(store)
     with pytest.raises(sqlite3.IntegrityError):
@@ -268,7 +308,7 @@ def test_a_version_1_folder_is_upgraded_in_place_keeping_ids(tmp_path):
         assert db.execute("SELECT * FROM images ORDER BY id").fetchall() == rows_before
         indexes = {r[0] for r in db.execute(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'images'")}
-        assert {"images_by_sha", "images_by_content"} <= indexes
+        assert "images_by_content" in indexes and "images_by_sha" not in indexes  # dropped: only the sweep read it
         plan = " ".join(str(r) for r in db.execute(
             "EXPLAIN QUERY PLAN SELECT 1 FROM images WHERE model_id = 'm1' AND category = 'red' AND sha256 = 'x'"))
         assert "images_by_content" in plan  # the dedupe lookup does not scan the table

@@ -344,8 +344,7 @@ class Backend:
         if not files:
             raise BadRequestError("Missing file", hint="Send one or more image files as 'file' parts")
         self._check_images(files)
-        self._store_images(model_id, str(category), files)
-        return self.get_model(account, model_id)
+        return self._describe(self._store_images(account, model_id, str(category), files))
 
     def upload_urls(self, account: Account, model_id: str | None, category: str | None,
                     urls: Sequence[str]) -> tuple[Model, list[tuple[str, str]]]:
@@ -358,8 +357,7 @@ class Backend:
         fetched, failed = self._fetch_images(urls)
         if not fetched:
             raise BadRequestError("None of the URLs gave a PNG or JPEG image", errors=url_errors(failed))
-        self._store_images(model_id, str(category), fetched)
-        return self.get_model(account, model_id), failed
+        return self._describe(self._store_images(account, model_id, str(category), fetched)), failed
 
     def _category_of(self, account: Account, model_id: str | None, category: str | None) -> str:
         """The model's id, once it is known to be this account's and to have ``category`` (else 4xx)."""
@@ -393,11 +391,14 @@ class Backend:
                 errors=[{"reason": "invalid_image", "message": f"{name}: {exc.message}"} for name, exc in problems],
             )
 
-    def _store_images(self, model_id: str, category: str, files: Sequence[NamedBytes]) -> int:
-        """Store the files and record them; return how many image rows were added (fewer with dedupe)."""
+    def _store_images(self, account: Account, model_id: str, category: str, files: Sequence[NamedBytes]) -> ModelRecord:
+        """Store the files and record them; return the model with them (fewer rows with dedupe)."""
         shas = self.store.put_images([data for _, data in files])
         items = [(category, sha, name[:500]) for (name, _), sha in zip(files, shas, strict=True)]
-        return self.store.add_images(model_id, items, dedupe=self.dedupe)
+        _, record = self.store.add_images_and_read(account.id, model_id, items, dedupe=self.dedupe)
+        if record is None:  # pragma: no cover - models are never deleted; checked by _category_of
+            raise NotFoundError("Model does not exist", hint="Check that the model id is correct")
+        return record
 
     def _check_urls(self, urls: Sequence[str]) -> list[str]:
         cleaned = [str(u).strip() for u in urls if str(u).strip()]

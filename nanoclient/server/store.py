@@ -18,6 +18,7 @@ This module knows SQL and files, nothing of HTTP and nothing of the API's rules.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import itertools
@@ -28,6 +29,7 @@ import stat
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -76,7 +78,6 @@ CREATE TABLE IF NOT EXISTS images (
     created_at REAL NOT NULL,
     FOREIGN KEY (model_id, category) REFERENCES categories(model_id, name)
 );
-CREATE INDEX IF NOT EXISTS images_by_sha ON images(sha256);
 CREATE INDEX IF NOT EXISTS images_by_content ON images(model_id, category, sha256);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -163,6 +164,9 @@ class SweepReport:
     removed: list[str] = field(default_factory=list)
 
 
+#: Models whose categories ``Store.model_categories`` keeps at hand (a few hundred bytes each).
+_CATEGORIES_CACHED = 4096
+
 _RUN_COLUMNS = (
     "id, model_id, state, status, last_image_id, image_count, accuracy, classifier, created_at, started_at, finished_at"
 )
@@ -200,12 +204,23 @@ class Store:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
+        #: Held for each write transaction: this process is the folder's only writer (the lock
+        #: file), so writers queue here, woken at once, rather than in SQLite's busy handler,
+        #: which sleeps 1, 2, 5, 10... ms between tries.
+        self._write_lock = threading.Lock()
+        #: (account id, category names) of models recently asked about: neither ever changes once
+        #: a model is created, and every upload asks (model_categories).
+        self._categories: OrderedDict[str, tuple[int, tuple[str, ...]]] = OrderedDict()
+        self._categories_lock = threading.Lock()
         self._closed = False
         try:
             conn = self._conn()
             conn.execute("PRAGMA journal_mode=WAL")
             self._migrate(conn)
             conn.executescript(_SCHEMA)
+            # An index by sha256 alone, made by earlier versions: only the start-up sweep read it,
+            # and it doubled the pages an upload writes (each of its random keys on its own page).
+            conn.execute("DROP INDEX IF EXISTS images_by_sha")
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self.last_sweep = self.sweep() if sweep else SweepReport()
         except BaseException:
@@ -264,13 +279,14 @@ class Store:
     def _write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction, taken at once (BEGIN IMMEDIATE) so concurrent writers queue."""
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -354,16 +370,18 @@ class Store:
         flushed. A file never gets its final name before its bytes are on disk.
         """
         shas: list[str] = []
-        moves: dict[Path, Path] = {}  # final path -> temporary file holding its bytes
+        moves: dict[str, str] = {}  # final path -> temporary file holding its bytes (str: this runs per file)
+        root = str(self.images_dir)
         try:
             for data in blobs:
                 sha = sha256_hex(data)
                 shas.append(sha)
-                path = self.image_path(sha)
+                folder = os.path.join(root, sha[:2])
+                path = os.path.join(folder, sha)
                 if path in moves or _size(path) == len(data):
                     continue
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = self.new_temp_path()
+                os.makedirs(folder, exist_ok=True)
+                tmp = str(self.new_temp_path())
                 with open(tmp, "wb") as handle:
                     handle.write(data)
                 moves[path] = tmp
@@ -373,10 +391,11 @@ class Store:
                     os.replace(tmp, path)
                 moves_done = list(moves)
                 moves.clear()
-                _make_durable(self.images_dir, sorted({path.parent for path in moves_done}))
+                _make_durable(self.images_dir, sorted({os.path.dirname(path) for path in moves_done}))
         finally:
             for tmp in moves.values():  # an error before the renames: leave nothing behind
-                tmp.unlink(missing_ok=True)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
         return shas
 
     # ------------------------------------------------------------------ accounts and models
@@ -416,12 +435,22 @@ class Store:
 
     def model_categories(self, account_id: int, model_id: str) -> list[str] | None:
         """The category names of the model, in order, if it belongs to this account, else None."""
-        rows = self._conn().execute(
-            "SELECT c.name FROM models m LEFT JOIN categories c ON c.model_id = m.id "
-            "WHERE m.id = ? AND m.account_id = ? ORDER BY c.position",
-            (model_id, account_id),
-        ).fetchall()
-        return [name for (name,) in rows if name is not None] if rows else None
+        with self._categories_lock:
+            known = self._categories.get(model_id)
+            if known is not None:
+                self._categories.move_to_end(model_id)
+        if known is None:
+            row = self._conn().execute("SELECT account_id FROM models WHERE id = ?", (model_id,)).fetchone()
+            if row is None:
+                return None
+            names = self._conn().execute(
+                "SELECT name FROM categories WHERE model_id = ? ORDER BY position", (model_id,)).fetchall()
+            known = (int(row[0]), tuple(name for (name,) in names))
+            with self._categories_lock:
+                self._categories[model_id] = known
+                while len(self._categories) > _CATEGORIES_CACHED:
+                    self._categories.popitem(last=False)
+        return list(known[1]) if known[0] == account_id else None
 
     def models(self, account_id: int) -> list[ModelRecord]:
         """Every model of an account, oldest first."""
@@ -432,7 +461,8 @@ class Store:
             ).fetchall()
             return [self._model_record(conn, row) for row in rows]
 
-    def _model_record(self, conn: sqlite3.Connection, row: tuple[Any, ...]) -> ModelRecord:
+    def _model_record(self, conn: sqlite3.Connection, row: tuple[Any, ...], *,
+                      last_image_id: int | None = None) -> ModelRecord:
         model_id = row[0]
         categories = [
             r[0]
@@ -443,7 +473,8 @@ class Store:
             "SELECT category, COUNT(*) FROM images WHERE model_id = ? GROUP BY category", (model_id,)
         ):
             counts[name] = int(count)
-        last_image = conn.execute("SELECT MAX(id) FROM images WHERE model_id = ?", (model_id,)).fetchone()[0]
+        last_image = last_image_id if last_image_id is not None else conn.execute(
+            "SELECT MAX(id) FROM images WHERE model_id = ?", (model_id,)).fetchone()[0]
         latest = conn.execute(
             f"SELECT {_RUN_COLUMNS} FROM runs WHERE model_id = ? ORDER BY id DESC LIMIT 1", (model_id,)
         ).fetchone()
@@ -473,14 +504,32 @@ class Store:
         """
         if not items:
             return 0
-        now = time.time()
         with self._write() as conn:  # BEGIN IMMEDIATE: no other writer between the lookup and the insert
-            kept = _new_content(conn, model_id, items) if dedupe else list(items)
-            conn.executemany(
-                "INSERT INTO images (model_id, category, sha256, name, created_at) VALUES (?, ?, ?, ?, ?)",
-                [(model_id, category, sha, name, now) for category, sha, name in kept],
-            )
-            return len(kept)
+            return self._insert_images(conn, model_id, items, dedupe)
+
+    def add_images_and_read(self, account_id: int, model_id: str, items: Sequence[tuple[str, str, str]], *,
+                            dedupe: bool = True) -> tuple[int, ModelRecord | None]:
+        """``add_images``, then the model as it stands with them, in the same transaction:
+        (rows added, the model's record; None if the model is not this account's, then nothing is added)."""
+        with self._write() as conn:
+            row = conn.execute("SELECT id, account_id, created_at FROM models WHERE id = ? AND account_id = ?",
+                               (model_id, account_id)).fetchone()
+            if row is None:
+                return 0, None
+            added = self._insert_images(conn, model_id, items, dedupe) if items else 0
+            # image ids only grow, and no other writer runs: the last row added is the model's newest
+            last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0]) if added else None
+            return added, self._model_record(conn, row, last_image_id=last)
+
+    def _insert_images(self, conn: sqlite3.Connection, model_id: str, items: Sequence[tuple[str, str, str]],
+                       dedupe: bool) -> int:
+        now = time.time()
+        kept = _new_content(conn, model_id, items) if dedupe else list(items)
+        conn.executemany(
+            "INSERT INTO images (model_id, category, sha256, name, created_at) VALUES (?, ?, ?, ?, ?)",
+            [(model_id, category, sha, name, now) for category, sha, name in kept],
+        )
+        return len(kept)
 
     def model_images(self, model_id: str, category: str | None, *, offset: int,
                      limit: int) -> tuple[int, list[ImageRecord]]:
@@ -610,9 +659,11 @@ class Store:
                 report.removed.append(str(path))
         missing = referenced - present
         if missing:
-            with self._write() as conn:
-                for sha in missing:
-                    report.dangling_image_rows += conn.execute("DELETE FROM images WHERE sha256 = ?", (sha,)).rowcount
+            with self._write() as conn:  # one pass over the rows, then deletes by id
+                rows = conn.execute("SELECT id, sha256 FROM images")
+                dangling = [(row_id,) for row_id, sha in rows if sha in missing]
+                conn.executemany("DELETE FROM images WHERE id = ?", dangling)
+                report.dangling_image_rows += len(dangling)
         for sub in list(self.thumbs_dir.iterdir()):  # thumbnails of images no longer stored
             for path in list(sub.iterdir()) if sub.is_dir() else [sub]:
                 if path.name.split("-", 1)[0] not in present:
@@ -702,7 +753,6 @@ def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'images'", (counter,))
             if counter and conn.execute("SELECT 1 FROM sqlite_sequence WHERE name = 'images'").fetchone() is None:
                 conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('images', ?)", (counter,))
-            conn.execute("CREATE INDEX images_by_sha ON images(sha256)")
             conn.execute("CREATE INDEX images_by_content ON images(model_id, category, sha256)")
             broken = conn.execute("PRAGMA foreign_key_check(images)").fetchall()
             if broken:
@@ -725,7 +775,7 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _size(path: Path) -> int | None:
+def _size(path: str | Path) -> int | None:
     """The size of a regular file, None if there is none."""
     try:
         info = os.stat(path)
@@ -749,7 +799,7 @@ def _syncfs() -> Callable[[int], int] | None:
 _SYNCFS = _syncfs() if sys.platform.startswith("linux") else None
 
 
-def _make_durable(root: Path, paths: Sequence[Path]) -> None:
+def _make_durable(root: Path, paths: Sequence[str | Path]) -> None:
     """Flush ``paths`` (files or folders under ``root``) to disk: one syncfs of their file system
     where Linux offers it, else an fsync of each."""
     if _SYNCFS is not None:
@@ -760,8 +810,8 @@ def _make_durable(root: Path, paths: Sequence[Path]) -> None:
         finally:
             os.close(fd)
     for path in paths:
-        if path.is_dir():
-            _fsync_dir(path)
+        if os.path.isdir(path):
+            _fsync_dir(Path(path))
         else:
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
