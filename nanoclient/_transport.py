@@ -87,12 +87,14 @@ FormFields = Sequence[tuple[str, str]]
 
 @dataclass(frozen=True)
 class FilePart:
-    """A file to send as one part of a multipart body, read from ``path`` when the request goes out."""
+    """A file to send as one part of a multipart body: ``data`` when given (the file's bytes, already
+    read), else read from ``path`` when the request goes out."""
 
     field: str
     path: str | os.PathLike[str]
     filename: str
     content_type: str = "application/octet-stream"
+    data: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -125,13 +127,15 @@ _BOUNDARY = os.urandom(16).hex()
 
 
 class MultipartBody:
-    """A multipart/form-data body streamed from open files, with a known length.
+    """A multipart/form-data body streamed from open files (or made of parts' bytes already read),
+    with a known length.
 
     ``requests`` sends it with a Content-Length header, reading it in chunks; nothing but
-    the part headers is held in memory. ``seek(0)`` rewinds it (used on redirects).
+    the part headers (and parts given as bytes) is held in memory. ``seek(0)`` rewinds it
+    (used on redirects). When every part is bytes, ``in_memory()`` gives it whole, to send at once.
     """
 
-    def __init__(self, fields: FormFields, files: Sequence[tuple[FilePart, IO[bytes]]]) -> None:
+    def __init__(self, fields: FormFields, files: Sequence[tuple[FilePart, IO[bytes] | None]]) -> None:
         self.boundary = _BOUNDARY
         self.content_type = f"multipart/form-data; boundary={self.boundary}"
         # Each segment is bytes, or (open file, size): the size is fixed when the body is made.
@@ -139,9 +143,11 @@ class MultipartBody:
         for name, value in fields:
             self._segments.append(self._part_header(name, None, None) + str(value).encode("utf-8") + b"\r\n")
         for part, handle in files:
-            size = os.fstat(handle.fileno()).st_size
             self._segments.append(self._part_header(part.field, part.filename, part.content_type))
-            self._segments.append((handle, size))
+            if handle is None:  # the part's bytes are at hand
+                self._segments.append(part.data or b"")
+            else:
+                self._segments.append((handle, os.fstat(handle.fileno()).st_size))
             self._segments.append(b"\r\n")
         self._segments.append(f"--{self.boundary}--\r\n".encode("ascii"))
         self._length = sum(len(s) if isinstance(s, bytes) else s[1] for s in self._segments)
@@ -160,6 +166,12 @@ class MultipartBody:
 
     def __len__(self) -> int:
         return self._length
+
+    def in_memory(self) -> bytes | None:
+        """The whole body as bytes when no part is read from a file (sent at once), else None."""
+        if all(isinstance(segment, bytes) for segment in self._segments):
+            return b"".join(segment for segment in self._segments if isinstance(segment, bytes))
+        return None
 
     def __iter__(self) -> Iterator[bytes]:
         while True:
@@ -360,12 +372,14 @@ class Transport:
             headers: dict[str, str] = {}
             data: Any = list(form) if form else None
             if files:
-                opened = []
+                opened: list[tuple[FilePart, IO[bytes] | None]] = []
                 for part in files:
-                    handles.append(_open_part(part))
-                    opened.append((part, handles[-1]))
-                data = MultipartBody(list(form or ()), opened)
-                headers["Content-Type"] = data.content_type
+                    if part.data is None:
+                        handles.append(_open_part(part))
+                    opened.append((part, None if part.data is not None else handles[-1]))
+                body = MultipartBody(list(form or ()), opened)
+                headers["Content-Type"] = body.content_type
+                data = body.in_memory() or body
             try:
                 return self._session.request(
                     method, url, params=list(params) if params else None, data=data, headers=headers,

@@ -12,6 +12,9 @@ DEFAULT_UPLOAD_BATCH_SIZE = 20
 #: phone photos of several MB must not make a batch of 20 larger than a server accepts (the
 #: local server takes 32 MB per request by default).
 BATCH_MAX_BYTES = 8 * 1024 * 1024
+#: Files to upload of at most this size are read once, checked and sent from memory (at most
+#: 20 such per request: 1.3 MB); larger ones are checked, then streamed from disk when sent.
+UPLOAD_IN_MEMORY_BYTES = 64 * 1024
 #: Files per request in ``Client.predict_files``, ``nanoclient predict`` and ``evaluate``.
 DEFAULT_PREDICT_BATCH_SIZE = 20
 #: Parallel requests in ``Client.predict_files``, ``nanoclient predict`` and ``evaluate``.

@@ -35,6 +35,7 @@ from ._tuning import (
     DEFAULT_UPLOAD_BATCH_SIZE,
     DEFAULT_UPLOAD_WORKERS,
     MAX_WORKERS,
+    UPLOAD_IN_MEMORY_BYTES,
     UPLOAD_LOOKAHEAD_FILES,
 )
 from ._upload import UploadRun, UploadSettings, declares_dedupe, file_size
@@ -47,7 +48,7 @@ from .errors import (
     TrainingFailedError,
     TrainingTimeoutError,
 )
-from .images import check_image_file, sniff_format, unique_categories
+from .images import check_image_file, read_image_file, sniff_format, unique_categories
 from .types import STATE_FAILED, STATE_TRAINED, FileError, Model, PathLike, Prediction, UploadReport
 
 #: The hosted API, used when neither ``base_url`` nor NANONETS_BASE_URL is given.
@@ -510,8 +511,11 @@ def _content_type(path: PathLike) -> str:
 
 
 def _upload_part(path: PathLike) -> FilePart:
-    """The part for one file to upload, under its base name (InvalidImageError or OSError for a bad file)."""
-    return FilePart("file", path, os.path.basename(os.fspath(path)), _checked_content_type(path))
+    """The part for one file to upload, under its base name (InvalidImageError or OSError for a bad file);
+    a small file's bytes are read once, checked and kept for sending."""
+    fmt, data = read_image_file(path, keep_bytes=UPLOAD_IN_MEMORY_BYTES)
+    return FilePart("file", path, os.path.basename(os.fspath(path)),
+                    _CONTENT_TYPES.get(fmt, "application/octet-stream"), data)
 
 
 def _fields_for(fields: Sequence[tuple[str, str]], files: int) -> dict[str, Any]:

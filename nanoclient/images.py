@@ -68,6 +68,17 @@ def check_image_file(path: PathLike, *, max_pixels: int = MAX_PIXELS) -> tuple[s
     InvalidImageError for a file that is not a valid image. The file is opened once (this
     runs for every file of an upload) and decoded whole, as the server will.
     """
+    return _check_file(path, max_pixels, -1)[0]  # -1: never keeps the bytes
+
+
+def read_image_file(path: PathLike, *, keep_bytes: int, max_pixels: int = MAX_PIXELS) -> tuple[str, bytes | None]:
+    """``check_image_file``, returning (format, the bytes checked) for a file of at most ``keep_bytes``
+    bytes (read once: what was checked is what gets sent), (format, None) for a larger one."""
+    (fmt, _, _), data = _check_file(path, max_pixels, keep_bytes)
+    return fmt, data
+
+
+def _check_file(path: PathLike, max_pixels: int, keep_bytes: int) -> tuple[tuple[str, int, int], bytes | None]:
     try:
         handle = open(path, "rb")
     except FileNotFoundError:
@@ -77,10 +88,16 @@ def check_image_file(path: PathLike, *, max_pixels: int = MAX_PIXELS) -> tuple[s
     except OSError as exc:
         raise OSError(f"Cannot read {os.fspath(path)}: {exc.strerror or exc}") from None
     with handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
             raise IsADirectoryError(f"Not a file: {os.fspath(path)}")
         try:
-            return _check_image(handle, os.path.basename(os.fspath(path)), max_pixels)
+            data = handle.read(keep_bytes + 1) if info.st_size <= keep_bytes else None
+            if data is not None and len(data) > keep_bytes:  # it grew since fstat: read it as a stream
+                handle.seek(0)
+                data = None
+            stream: BinaryIO = handle if data is None else io.BytesIO(data)
+            return _check_image(stream, os.path.basename(os.fspath(path)), max_pixels), data
         except OSError as exc:  # only reading the file gets here: _check_image turns Pillow's errors into ours
             raise OSError(f"Cannot read {os.fspath(path)}: {exc.strerror or exc}") from None
 

@@ -10,7 +10,7 @@ from helpers import make_image
 from PIL import Image
 
 from nanoclient.errors import InvalidImageError
-from nanoclient.images import check_image_bytes, check_image_file
+from nanoclient.images import check_image_bytes, check_image_file, read_image_file
 
 
 def noisy_jpeg() -> bytes:
@@ -52,3 +52,21 @@ def test_invalid_images_fail_both_checks_for_the_same_reason(tmp_path, name):
         check_image_file(tmp_path / name, max_pixels=LIMIT)  # before sending: named after the file
     with pytest.raises(InvalidImageError, match=f"^File is {reason}"):
         check_image_bytes(data, max_pixels=LIMIT)  # on the server
+
+
+@pytest.mark.parametrize("name", VALID)
+def test_a_small_file_is_read_once_and_its_bytes_kept(tmp_path, name):
+    """For uploads: the bytes checked are the bytes that will be sent; a larger file is left on disk."""
+    data, expected = VALID[name]
+    (tmp_path / name).write_bytes(data)
+    assert read_image_file(tmp_path / name, keep_bytes=len(data), max_pixels=LIMIT) == (expected[0], data)
+    assert read_image_file(tmp_path / name, keep_bytes=len(data) - 1, max_pixels=LIMIT) == (expected[0], None)
+
+
+@pytest.mark.parametrize("name", INVALID)
+def test_reading_a_file_once_checks_it_the_same(tmp_path, name):
+    data, reason = INVALID[name]
+    (tmp_path / name).write_bytes(data)
+    for keep in (0, len(data)):
+        with pytest.raises(InvalidImageError, match=f"^{name} is {reason}"):
+            read_image_file(tmp_path / name, keep_bytes=keep, max_pixels=LIMIT)

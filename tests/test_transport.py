@@ -343,6 +343,25 @@ def test_multipart_body_reads_the_same_in_any_chunking_and_rewinds(tmp_path):
 
 
 @responses.activate
+def test_parts_given_as_bytes_are_sent_as_they_are_without_opening_the_file(tmp_path):
+    """An upload part read (and checked) once: the bytes checked are the bytes sent, the path is not reopened."""
+    responses.add(responses.POST, URL, json={})
+    transport, _ = make_transport()
+    on_disk = tmp_path / "a.jpg"
+    on_disk.write_bytes(b"\xff\xd8\xff" + b"x" * 100)
+    checked = b"\xff\xd8\xff" + b"checked"
+    transport.request("POST", "Thing/", form=[("modelId", "m")], files=[
+        FilePart("file", tmp_path / "gone.jpg", "gone.jpg", "image/jpeg", data=checked),  # no such file: not opened
+        FilePart("file", on_disk, "a.jpg", "image/jpeg")])
+    sent = responses.calls[0].request
+    form, files = parse_multipart(sent.body, sent.headers["Content-Type"])
+    assert [f.read() for f in files.getlist("file")] == [checked, on_disk.read_bytes()]
+    responses.add(responses.POST, URL, json={})
+    transport.request("POST", "Thing/", files=[FilePart("file", "nowhere", "n.jpg", "image/jpeg", data=checked)])
+    assert isinstance(responses.calls[1].request.body, bytes)  # every part at hand: sent in one piece
+
+
+@responses.activate
 def test_the_key_is_in_no_log_line(caplog):
     responses.add(responses.GET, URL, status=503, json={"message": "x"})
     responses.add(responses.GET, URL, body=requests.exceptions.ConnectionError("reset"))
