@@ -484,7 +484,8 @@ def format_model(model: Model) -> list[str]:
     """Lines describing a model: id and state, accuracy, images per category."""
     lines = [f"model {model.id}: {model.state_name}" + (f" ({model.status})" if model.status else "")]
     if model.accuracy is not None:
-        lines.append(f"  accuracy  {model.accuracy:.3f}  (held out by the server)")
+        measured = f": {model.accuracy_images} images" if model.accuracy_images is not None else ""
+        lines.append(f"  accuracy  {model.accuracy:.3f}  (held out by the server{measured})")
     if model.categories:
         width = max(len(c.name) for c in model.categories)
         lines.append(f"  images    {model.image_count} in {len(model.categories)} categories")

@@ -60,6 +60,9 @@ class Model:
     status: str = ""
     accuracy: float | None = None
     categories: list[Category] = field(default_factory=list)
+    #: How many held-out images ``accuracy`` was measured on, when the server says (the local
+    #: server does; the hosted API documents no such field).
+    accuracy_images: int | None = None
     #: Images each category needs before training, when the server says (the local server does;
     #: the hosted API documents no such field).
     min_images: int | None = None
@@ -90,6 +93,7 @@ class Model:
             accuracy=None if accuracy is None else float(accuracy),
             categories=[Category.from_json(c) for c in data.get("categories") or []],
             min_images=int(data["min_images"]) if isinstance(data.get("min_images"), int) else None,
+            accuracy_images=int(data["accuracy_images"]) if isinstance(data.get("accuracy_images"), int) else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -103,6 +107,8 @@ class Model:
         }
         if self.min_images is not None:
             body["min_images"] = self.min_images
+        if self.accuracy_images is not None:
+            body["accuracy_images"] = self.accuracy_images
         return body
 
 

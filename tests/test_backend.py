@@ -129,7 +129,7 @@ def test_states_from_creation_to_trained(backend):
     assert queued.state in (3, 4)
     assert backend.wait_idle(30)
     trained = backend.get_model(me, model.id)
-    assert (trained.state, trained.status, trained.accuracy) == (5, "Model trained", 0.75)
+    assert (trained.state, trained.status, trained.accuracy, trained.accuracy_images) == (5, "Model trained", 0.75, 4)
     [first, second] = backend.predict_images(me, model.id, [("r.png", make_image(RED)), ("b.png", make_image(BLUE))])
     assert (first.file, first.label, second.file, second.label) == ("r.png", "red", "b.png", "blue")
     assert [label for label, _ in first.scores] == ["red", "blue"]

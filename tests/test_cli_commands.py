@@ -324,10 +324,10 @@ def test_status_text_and_json(runner, fake, tmp_path):
     model_id = trained_model(runner, tmp_path)
     text = invoke(runner, "status", "--model-id", model_id).stdout
     assert text.startswith(f"model {model_id}: trained")
-    assert "accuracy" in text
+    assert "(held out by the server: 2 images)" in text  # 20 % of 12, what the accuracy was measured on
     assert "Red" in text and "Blue" in text and "12 in 2 categories" in text
     model = json.loads(invoke(runner, "status", "--json", "--model-id", model_id).stdout)["model"]
-    assert model["state"] == 5
+    assert model["state"] == 5 and model["accuracy_images"] == 2
     assert {c["name"]: c["count"] for c in model["categories"]} == {"Red": 6, "Blue": 6}
     fresh = create(runner, "A", "B")
     # --wait on a model that is not training returns at once.

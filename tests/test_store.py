@@ -161,7 +161,7 @@ def test_startup_sweep_removes_what_a_crash_leaves(tmp_path):
     (store.classifiers_dir / "99.clf").write_bytes(b"no run refers to this")
     run, _ = store.queue_run(model_id)
     store.start_run(run.id)
-    store.finish_run(run.id, accuracy=0.5, classifier="1.clf")  # its file never made it to disk
+    store.finish_run(run.id, accuracy=0.5, accuracy_images=2, classifier="1.clf")  # its file never made it to disk
     store.close()
     store.image_path(lost_sha).unlink()  # a row pointing at nothing (e.g. a file deleted by hand)
 
@@ -303,7 +303,7 @@ def test_a_version_1_folder_is_upgraded_in_place_keeping_ids(tmp_path):
     store = Store(data)
     try:
         db = store._conn()
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         assert "UNIQUE" not in _images_table(db).upper()
         assert db.execute("SELECT * FROM images ORDER BY id").fetchall() == rows_before
         indexes = {r[0] for r in db.execute(
@@ -318,6 +318,7 @@ def test_a_version_1_folder_is_upgraded_in_place_keeping_ids(tmp_path):
         record = store.model(account, "m1")
         assert record.counts == {"red": 1, "blue": 1} and record.last_image_id == 2
         assert record.done_run.state == RUN_DONE and record.done_run.last_image_id == 2
+        assert record.done_run.accuracy == 0.5 and record.done_run.accuracy_images is None  # not known then
         assert store.training_images("m1", record.done_run.last_image_id) == [
             (store.image_path(sha256_hex(red)), "red"), (store.image_path(sha256_hex(blue)), "blue")]
 
@@ -335,6 +336,30 @@ def test_a_version_1_folder_is_upgraded_in_place_keeping_ids(tmp_path):
         assert again.model(again.account_id("hash-of-key", create=False), "m1").counts == {"red": 2, "blue": 1}
     finally:
         again.close()
+
+
+def test_a_version_2_folder_learns_how_many_images_measured_accuracy(tmp_path):
+    data = tmp_path / "data"
+    store = Store(data)
+    account = store.account_id("hash-of-key", create=True)
+    store.insert_model("m1", account, ["red", "blue"])
+    store.close()
+    db = sqlite3.connect(str(data / DB_NAME), isolation_level=None)
+    db.execute("ALTER TABLE runs DROP COLUMN accuracy_images")  # as version 2 made it
+    db.execute("PRAGMA user_version=2")
+    db.execute("INSERT INTO runs (model_id, state, status, accuracy, classifier, created_at) "
+               "VALUES ('m1', 'done', 'Model trained', 0.75, '1.clf', 0)")
+    db.close()
+    (data / "classifiers" / "1.clf").write_bytes(b"a classifier")  # else the start-up sweep fails the run
+    store = Store(data)
+    try:
+        assert store._conn().execute("PRAGMA user_version").fetchone()[0] == 3
+        done = store.model(account, "m1").done_run
+        assert done.accuracy == 0.75 and done.accuracy_images is None
+        store.finish_run(done.id, accuracy=0.8, accuracy_images=40, classifier="1.clf")
+        assert store.model(account, "m1").done_run.accuracy_images == 40
+    finally:
+        store.close()
 
 
 def test_a_failed_upgrade_leaves_version_1_as_it_was(tmp_path):

@@ -309,6 +309,7 @@ class Backend:
             accuracy=None if done is None or done.accuracy is None else float(done.accuracy),
             categories=[Category(name, record.counts.get(name, 0)) for name in record.categories],
             min_images=self.min_images,  # a local extension: the hosted API says no such thing
+            accuracy_images=None if done is None else done.accuracy_images,  # likewise
         )
 
     def _state(self, record: ModelRecord) -> tuple[int, str]:
@@ -480,7 +481,7 @@ class Backend:
             images = self.store.training_images(run.model_id, run.last_image_id)
             paths = [str(path) for path, _ in images]
             labels = [category for _, category in images]
-            classifier, accuracy, _ = self.trainer.train(paths, labels)
+            classifier, accuracy, held_out = self.trainer.train(paths, labels)
             name = f"{run.id}.clf"
             classifier.save(str(self.store.classifier_path(name)))
         except Exception as exc:
@@ -489,7 +490,8 @@ class Backend:
             reason = str(exc) or type(exc).__name__
             self.store.fail_run(run.id, f"Training failed: {reason}")
             return
-        self.store.finish_run(run.id, accuracy=None if accuracy is None else float(accuracy), classifier=name)
+        self.store.finish_run(run.id, accuracy=None if accuracy is None else float(accuracy),
+                              accuracy_images=int(held_out) if accuracy is not None else None, classifier=name)
         self.classifiers.put(run.model_id, run.id, classifier)
         log.info("model %s trained on %d images in %.1f s (held-out accuracy %s)", run.model_id,
                  len(images), time.monotonic() - started, "n/a" if accuracy is None else f"{accuracy:.3f}")

@@ -173,6 +173,8 @@ _COMPONENTS: dict[str, object] = {
                 "categories": {"type": "array", "items": {"$ref": "#/components/schemas/Category"}},
                 "min_images": {"type": "integer", "minimum": 1,
                                "description": "Local server only: images each category needs before training"},
+                "accuracy_images": {"type": "integer", "minimum": 1,
+                                    "description": "Local server only: held-out images accuracy was measured on"},
             },
         },
         "PartialUpload": {

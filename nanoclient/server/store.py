@@ -43,7 +43,7 @@ log = logging.getLogger("nanoclient.server")
 
 DB_NAME = "nanoclient.sqlite3"
 #: 1: images UNIQUE (model_id, category, sha256). 2: images may repeat (``--no-dedupe``).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Training run states as stored.
 RUN_QUEUED = "queued"
@@ -87,6 +87,7 @@ CREATE TABLE IF NOT EXISTS runs (
     last_image_id INTEGER NOT NULL DEFAULT 0, -- the newest image the run trained on (set at start)
     image_count INTEGER NOT NULL DEFAULT 0,
     accuracy REAL,
+    accuracy_images INTEGER,                  -- how many held-out images accuracy was measured on
     classifier TEXT,                          -- file name under classifiers/, once done
     created_at REAL NOT NULL,
     started_at REAL,
@@ -116,6 +117,7 @@ class RunRecord:
     image_count: int
     accuracy: float | None
     classifier: str | None
+    accuracy_images: int | None
     created_at: float
     started_at: float | None
     finished_at: float | None
@@ -168,7 +170,8 @@ class SweepReport:
 _CATEGORIES_CACHED = 4096
 
 _RUN_COLUMNS = (
-    "id, model_id, state, status, last_image_id, image_count, accuracy, classifier, created_at, started_at, finished_at"
+    "id, model_id, state, status, last_image_id, image_count, accuracy, classifier, accuracy_images, created_at, "
+    "started_at, finished_at"
 )
 
 
@@ -244,6 +247,10 @@ class Store:
         if version == 1:
             _migrate_1_to_2(conn)
             log.warning("data folder %s upgraded from schema version 1 to 2", self.data_dir)
+            version = 2
+        if version == 2:
+            _migrate_2_to_3(conn)
+            log.warning("data folder %s upgraded from schema version 2 to 3", self.data_dir)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -607,12 +614,14 @@ class Store:
             )
             return _run(conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone())
 
-    def finish_run(self, run_id: int, *, accuracy: float | None, classifier: str) -> None:
-        """Mark a run as done, with its held-out accuracy and classifier file name."""
+    def finish_run(self, run_id: int, *, accuracy: float | None, accuracy_images: int | None, classifier: str) -> None:
+        """Mark a run as done, with its held-out accuracy, the images it was measured on and the
+        classifier's file name."""
         with self._write() as conn:
             conn.execute(
-                "UPDATE runs SET state = ?, status = ?, accuracy = ?, classifier = ?, finished_at = ? WHERE id = ?",
-                (RUN_DONE, "Model trained", accuracy, classifier, time.time(), run_id),
+                "UPDATE runs SET state = ?, status = ?, accuracy = ?, accuracy_images = ?, classifier = ?, "
+                "finished_at = ? WHERE id = ?",
+                (RUN_DONE, "Model trained", accuracy, accuracy_images, classifier, time.time(), run_id),
             )
 
     def fail_run(self, run_id: int, status: str) -> None:
@@ -726,6 +735,18 @@ CREATE TABLE images_v2 (
     FOREIGN KEY (model_id, category) REFERENCES categories(model_id, name)
 )
 """
+
+
+def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
+    """Give runs the number of images their accuracy was measured on (NULL for the runs before)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("ALTER TABLE runs ADD COLUMN accuracy_images INTEGER")
+        conn.execute("PRAGMA user_version=3")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
