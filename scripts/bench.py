@@ -22,7 +22,7 @@ as the hosted service may: nanoclient's exactly-once checks are included in its 
   6. the trainer itself (all that `--trainer-only` runs): stratified 5-fold accuracy for 3 seeds of
      the split, every fold, and the expected calibration error of its probabilities; the learning
      curve (accuracy against 10, 25, 50 and 100 training images per category, each the mean of 5
-     random draws tested on all the other images), drawn to docs/learning-curve.png with matplotlib
+     random draws tested on 10 other images per category), drawn to docs/learning-curve.png with matplotlib
      (installed when missing); and the project's shapes, trained on images/train, tested on images/test.
 and prints a table (and writes it as JSON with --json). Everything talks to 127.0.0.1 only.
 The wrapper is installed into this Python's environment when missing (`pip install --no-deps
@@ -66,6 +66,7 @@ TUTORIAL_ACCURACY = 0.833
 #: Training images per category on the learning curve, and the random draws averaged at each.
 CURVE_SIZES = (10, 25, 50, 100)
 CURVE_DRAWS = 5
+CURVE_TEST = 10  # test images per category in each draw: the sample's smallest category has 110
 CV_SEEDS = (0, 1, 2)
 
 
@@ -488,24 +489,27 @@ def trainer_rows(items: Sequence[tuple[Path, str]], plot: Path) -> list[dict[str
 
 
 def learning_curve(paths: Sequence[str], labels: Sequence[str]) -> dict[int, list[float]]:
-    """Accuracy with CURVE_SIZES training images per category: each size drawn CURVE_DRAWS times at
-    random, trained as the server trains, tested on every image not drawn."""
+    """Accuracy with CURVE_SIZES training images per category, trained as the server trains.
+
+    Each of CURVE_DRAWS draws sets aside CURVE_TEST random images of every category to test on
+    (the same test for every size, and balanced, as the tutorial's test set is), then draws each
+    size's training images at random from the others.
+    """
     import numpy as np
 
     from nanoclient.server import trainer
 
     y = np.asarray(labels)
-    all_images = np.arange(len(y))
-    curve: dict[int, list[float]] = {}
-    for size in CURVE_SIZES:
-        curve[size] = []
-        for draw in range(CURVE_DRAWS):
-            rng = np.random.default_rng(1000 * size + draw)
-            chosen = np.concatenate([rng.choice(np.flatnonzero(y == c), size, replace=False) for c in np.unique(y)])
-            rest = np.setdiff1d(all_images, chosen)
+    curve: dict[int, list[float]] = {size: [] for size in CURVE_SIZES}
+    for draw in range(CURVE_DRAWS):
+        rng = np.random.default_rng(draw)
+        shuffled = {c: rng.permutation(np.flatnonzero(y == c)) for c in np.unique(y)}
+        test = np.concatenate([order[:CURVE_TEST] for order in shuffled.values()])
+        for size in CURVE_SIZES:
+            chosen = np.concatenate([order[CURVE_TEST:CURVE_TEST + size] for order in shuffled.values()])
             classifier = trainer.train([paths[i] for i in chosen], list(y[chosen]), seed=draw).classifier
-            probabilities = classifier.predict_proba([paths[i] for i in rest])
-            curve[size].append(float((np.asarray(classifier.labels)[probabilities.argmax(axis=1)] == y[rest]).mean()))
+            probabilities = classifier.predict_proba([paths[i] for i in test])
+            curve[size].append(float((np.asarray(classifier.labels)[probabilities.argmax(axis=1)] == y[test]).mean()))
     return curve
 
 
