@@ -42,8 +42,11 @@ def trained_model(server, tmp_path: Path) -> str:
 
 
 def start_cli(url: str, *args: str, cache: Path, model_id: str) -> subprocess.Popen[str]:
+    """The CLI in its own process, with SIGINT at its default whatever the test runner's (a runner
+    started with ``&`` from a non-interactive shell ignores SIGINT, and its children would too)."""
     return subprocess.Popen([sys.executable, "-m", "nanoclient", *args], env=cli_env(url, KEY, cache=cache,
-                            model_id=model_id), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            model_id=model_id), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def interrupt(proc: subprocess.Popen[str]) -> tuple[float, str, str]:
