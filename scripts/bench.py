@@ -456,12 +456,11 @@ def trainer_rows(items: Sequence[tuple[Path, str]], plot: Path) -> list[dict[str
                  "folds": {str(seed): [round(s, 4) for s in run.scores] for seed, run in runs.items()},
                  "means": {str(seed): round(mean, 4) for seed, mean in means.items()},
                  "seconds": round(time.perf_counter() - start, 1)})
-    pooled = trainer.CrossValidation([], np.concatenate([r.confidence for r in runs.values()]),
-                                     np.concatenate([r.correct for r in runs.values()]))
+    confidence = np.concatenate([r.confidence for r in runs.values()])
+    correct = np.concatenate([r.correct for r in runs.values()])
     rows.append({"benchmark": "trainer: expected calibration error of the top probability (the same folds)",
-                 "nanoclient": round(pooled.calibration_error, 4), "unit": "", "target": "",
-                 "mean_confidence": round(float(pooled.confidence.mean()), 4),
-                 "accuracy": round(float(pooled.correct.mean()), 4)})
+                 "nanoclient": round(trainer.calibration_error(confidence, correct), 4), "unit": "", "target": "",
+                 "mean_confidence": round(float(confidence.mean()), 4), "accuracy": round(float(correct.mean()), 4)})
     for seed, run in runs.items():
         print(f"  5-fold, seed {seed}: {' '.join(f'{s:.3f}' for s in run.scores)} (mean {means[seed]:.4f})",
               file=sys.stderr)

@@ -124,7 +124,7 @@ def test_cross_validation_gives_one_score_per_fold():
 
 def test_calibration_error_is_the_gap_between_confidence_and_accuracy():
     def ece(confidence, correct):
-        return trainer.CrossValidation([], np.array(confidence), np.array(correct, dtype=bool)).calibration_error
+        return trainer.calibration_error(np.array(confidence), np.array(correct, dtype=bool))
 
     assert ece([0.9] * 10, [True] * 9 + [False]) == pytest.approx(0.0)  # "90 %" right 9 times in 10
     assert ece([1.0] * 4, [True, False, True, False]) == pytest.approx(0.5)  # sure, and right half the time

@@ -393,13 +393,18 @@ class CrossValidation(NamedTuple):
 
     @property
     def calibration_error(self) -> float:
-        """Expected calibration error (Guo et al., 2017) over 15 equal-width bins of confidence:
-        the mean gap between how sure the classifier was and how often it was right, weighted by
-        the images in each bin. 0 means that "probability 0.9" is right 9 times in 10."""
-        bins = np.minimum((self.confidence * 15).astype(np.int64), 14)
-        gaps = [abs(self.confidence[bins == b].mean() - self.correct[bins == b].mean()) * (bins == b).sum()
-                for b in np.unique(bins)]
-        return float(sum(gaps) / len(self.confidence))
+        """The expected calibration error of these held-out predictions (``calibration_error``)."""
+        return calibration_error(self.confidence, self.correct)
+
+
+def calibration_error(confidence: np.ndarray, correct: np.ndarray, *, bins: int = 15) -> float:
+    """Expected calibration error (Guo et al., 2017) over ``bins`` equal-width bins of confidence:
+    the mean gap between how sure the classifier was and how often it was right, weighted by the
+    images in each bin. 0 means that "probability 0.9" is right 9 times in 10."""
+    which = np.minimum((confidence * bins).astype(np.int64), bins - 1)
+    gaps = [abs(confidence[which == b].mean() - correct[which == b].mean()) * (which == b).sum()
+            for b in np.unique(which)]
+    return float(sum(gaps) / len(confidence))
 
 
 def cross_validate(images: Sequence[ImageSource], labels: Sequence[str], *, folds: int = 5,
@@ -425,5 +430,5 @@ def cross_validate(images: Sequence[ImageSource], labels: Sequence[str], *, fold
     return CrossValidation(scores, confidence, correct)
 
 
-__all__ = ["Classifier", "CrossValidation", "Features", "ImageSource", "Labels", "Trained", "choose_spectrum_weight",
-           "cross_validate", "decode", "holdout_split", "load_pixels", "train"]
+__all__ = ["Classifier", "CrossValidation", "Features", "ImageSource", "Labels", "Trained", "calibration_error",
+           "choose_spectrum_weight", "cross_validate", "decode", "holdout_split", "load_pixels", "train"]
