@@ -193,6 +193,20 @@ def make_image(color: tuple[int, int, int], *, size: tuple[int, int] = (16, 16),
     return out.getvalue()
 
 
+def colour_folder(root: Path, colours: dict[str, tuple[int, int, int]], counts: dict[str, int], *, start: int = 0,
+                  size: tuple[int, int] = (16, 16)) -> list[Path]:
+    """Write ``counts[category]`` noisy solid-colour PNGs (``colours[category]``) into ``root/<category>/``,
+    numbered from ``start``: a labelled folder as the CLI reads one. The same numbers give the same bytes."""
+    written = []
+    for category, count in counts.items():
+        (root / category).mkdir(parents=True, exist_ok=True)
+        for i in range(start, start + count):
+            path = root / category / f"{category.lower()}_{i:04d}.png"
+            path.write_bytes(make_image(colours[category], size=size, seed=97 * i + len(category)))
+            written.append(path)
+    return written
+
+
 def write_image(path: Path, color: tuple[int, int, int] = (200, 30, 30), *, size: tuple[int, int] = (16, 16),
                 fmt: str = "PNG", seed: int | None = None) -> Path:
     """``make_image(color, ...)`` written to ``path`` (its folder made if need be); returns ``path``."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import make_image
+from helpers import colour_folder, make_image
 
 from nanoclient._record import UploadRecord, file_digest
 from nanoclient.cli import cli
@@ -34,15 +34,7 @@ def fake(tmp_path):
 
 def make_folder(root: Path, counts: dict[str, int], *, start: int = 0) -> list[Path]:
     """Write ``counts[category]`` noisy solid-colour PNGs into ``root/<category>/``."""
-    written = []
-    for category, count in counts.items():
-        folder = root / category
-        folder.mkdir(parents=True, exist_ok=True)
-        for i in range(start, start + count):
-            path = folder / f"{category.lower()}_{i:02d}.png"
-            path.write_bytes(make_image(COLOURS[category], seed=i * 7 + len(category)))
-            written.append(path)
-    return written
+    return colour_folder(root, COLOURS, counts, start=start)
 
 
 def invoke(runner: CliRunner, *args: str, code: int = 0):

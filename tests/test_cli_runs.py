@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import make_image
+from helpers import colour_folder, make_image
 
 from nanoclient.cli import cli
 from nanoclient.testing import fake_nanonets
@@ -35,14 +35,7 @@ def invoke(runner, *args, code=0):
 
 
 def folder(root: Path, per_category: int, start: int = 0) -> list[Path]:
-    written = []
-    for category, colour in COLOURS.items():
-        (root / category).mkdir(parents=True, exist_ok=True)
-        for i in range(start, start + per_category):
-            path = root / category / f"{category.lower()}-{i}.png"
-            path.write_bytes(make_image(colour, seed=97 * i + len(category)))
-            written.append(path)
-    return written
+    return colour_folder(root, COLOURS, dict.fromkeys(COLOURS, per_category), start=start)
 
 
 def new_model(runner) -> str:

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from helpers import cli_env, counts, make_image, run_cli
+from helpers import cli_env, colour_folder, counts, run_cli
 
 from nanoclient import Client
 
@@ -20,14 +20,7 @@ COLOURS = {"red": (220, 30, 30), "blue": (30, 40, 220)}
 
 
 def folder_of(root: Path, per_category: int, start: int = 0) -> list[Path]:
-    written = []
-    for category, colour in COLOURS.items():
-        (root / category).mkdir(parents=True, exist_ok=True)
-        for i in range(start, start + per_category):
-            path = root / category / f"{i:04d}.png"
-            path.write_bytes(make_image(colour, size=(12, 12), seed=1000 * len(category) + i))
-            written.append(path)
-    return written
+    return colour_folder(root, COLOURS, dict.fromkeys(COLOURS, per_category), start=start, size=(12, 12))
 
 
 def trained_model(server, tmp_path: Path) -> str:
