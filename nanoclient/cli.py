@@ -246,6 +246,9 @@ def error_line(exc: BaseException, state: State | None) -> str:
         return f"{why}; check the images and run `nanoclient train` again"
     if isinstance(exc, errors.APITimeoutError):
         return f"timed out: {detail}"
+    if isinstance(exc, errors.APIConnectionError) and exc.request_sent:  # it may have been carried out
+        return (f"the connection to {base_url} broke before its answer: {detail}; the server may have done it, "
+                "so check (`nanoclient models`, `nanoclient status`) before running the command again")
     if isinstance(exc, errors.APIConnectionError):
         return f"cannot reach {base_url}: is the server running? ({detail})"
     if isinstance(exc, errors.BadRequestError):

@@ -191,7 +191,10 @@ def test_error_lines_for_every_error_class():
         errors.TrainingTimeoutError("still training"): "still training",
         ValueError("Invalid base URL: use e.g. https://app.nanonets.com/api/v2"): "Invalid base URL",
         FileNotFoundError("No such file: a.png"): "No such file: a.png",
-        errors.APIConnectionError("refused"): "cannot reach http://127.0.0.1:9/api/v2: is the server running?",
+        errors.APIConnectionError("refused", request_sent=False):
+            "cannot reach http://127.0.0.1:9/api/v2: is the server running?",
+        errors.APIConnectionError("The connection broke before the response was complete"):
+            "broke before its answer: The connection broke before the response was complete; the server may have",
         errors.BadRequestError("Model is not ready to train", hint="Upload more images"): "Upload more images",
         errors.NanonetsError("odd"): "odd",
     }
