@@ -7,7 +7,9 @@ from setuptools import find_packages, setup
 HERE = Path(__file__).parent
 VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "nanoclient" / "_version.py").read_text()).group(1)
 
-SERVER = [
+#: libjpeg-turbo's decoder: checks a JPEG ten times faster than Pillow (nanoclient.images)
+FAST = ["simplejpeg>=1.6"]
+SERVER = FAST + [
     "flask>=2.2",
     "waitress>=2.1",
     "numpy>=1.23",
@@ -47,7 +49,7 @@ setup(
         "tqdm>=4.64",
         "platformdirs>=3",
     ],
-    extras_require={"server": SERVER, "test": TEST},
+    extras_require={"fast": FAST, "server": SERVER, "test": TEST},
     entry_points={
         "console_scripts": ["nanoclient = nanoclient.cli:main"],
         # the nanonets_fake fixture of nanoclient.testing, available in every pytest run

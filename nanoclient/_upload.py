@@ -14,9 +14,11 @@ what the server declares about itself:
     what the server did with it;
   - a request is retried blindly only when it surely was not processed (connection refused,
     429, 503);
-  - every answered batch is checked: the count must have grown by the batch's size. The first
-    batch of several files goes alone; if the count grew by one, the server keeps only the
-    first part, and the rest of the upload goes one file per request;
+  - every answered batch is checked: the count must have grown by the batch's size. If it grew
+    by one, the server keeps only the first part of a request: the batch's other files, and the
+    rest of the upload, go one file per request. (Until the first answer shows which kind of
+    server it is, one batch of several files per category may be in flight: that much is sent
+    twice to a server that keeps one part, and nothing is stored twice.)
   - after an ambiguous failure (read timeout, dropped connection, 5xx other than 503) the
     count is read: grown by the batch means stored, unchanged means sent again, anything
     else means *unsettled*, and the files are reported as such, never counted or doubled.
@@ -309,7 +311,6 @@ class UploadRun:
         self._ready: dict[str, deque[Batch]] = {}
         self._buffered = 0  # files read but not yet sent
         self._busy: set[str] = set()  # categories with a batch in flight (careful mode)
-        self._probing = False  # a batch of several files is testing the server (careful mode)
         self._pending: dict[Future[BatchResult], Batch] = {}
         self._fatal: Exception | None = None
 
@@ -321,13 +322,17 @@ class UploadRun:
         wait_for_workers = True
         try:
             while self._fatal is None:
-                while source is not None and self._wants_more():
-                    source = self._read_one(source, batcher)
                 while len(self._pending) < self.settings.workers:
                     batch = self._next_batch()
                     if batch is None:
                         break
                     self._submit(pool, batch, finished)
+                if source is not None and self._wants_more():
+                    # read on while requests are in flight: a batch goes as soon as it can
+                    source = self._read_one(source, batcher)
+                    while not finished.empty():
+                        self._settle(finished.get())
+                    continue
                 if not self._pending:
                     if source is None and not any(self._ready.values()):
                         break
@@ -375,18 +380,14 @@ class UploadRun:
 
     # -- sending
 
-    def _may_send(self, category: str, batch: Batch) -> bool:
-        if not self.careful:
-            return True
-        if category in self._busy:
-            return False
-        return len(batch.paths) == 1 or self.multi_ok is not None or not self._probing
+    def _may_send(self, category: str) -> bool:
+        return not (self.careful and category in self._busy)
 
     def _next_batch(self) -> Batch | None:
         """The next batch to send: from the category with the most batches waiting, so that with
         one batch per category in flight no category is left to finish alone at the end."""
         sendable = [(len(batches), category) for category, batches in self._ready.items()
-                    if batches and self._may_send(category, batches[0])]
+                    if batches and self._may_send(category)]
         if not sendable:
             return None
         category = max(sendable)[1]
@@ -403,8 +404,6 @@ class UploadRun:
                               resends=self.settings.resends, multi_ok=self.multi_ok)
         if self.careful:
             self._busy.add(batch.category)
-            if len(batch.paths) > 1 and self.multi_ok is None:
-                self._probing = True
         self._buffered -= len(batch.paths)
         future = pool.submit(sender.run, batch, self.counts.get(batch.category, 0))
         self._pending[future] = batch
@@ -415,8 +414,6 @@ class UploadRun:
     def _settle(self, future: Future[BatchResult]) -> None:
         batch = self._pending.pop(future)
         self._busy.discard(batch.category)
-        if len(batch.paths) > 1 and self.multi_ok is None:
-            self._probing = False
         try:
             result = future.result()
         except Exception as exc:  # a bug or an unexpected failure: stop, do not hide it
@@ -426,6 +423,10 @@ class UploadRun:
             self.counts[batch.category] = result.count
             if self.multi_ok is None and result.multi is not None:
                 self.multi_ok = result.multi
+        models = {id(o.model): o.model for o in result.outcomes if isinstance(o, Uploaded)}
+        for model in models.values():  # the most complete model answered (counted once per batch, not per file)
+            if self.report.model is None or model.image_count >= self.report.model.image_count:
+                self.report.model = model
         for outcome in result.outcomes:
             self._record(outcome, batch.category)
         if result.fatal is not None and self._fatal is None:
@@ -436,8 +437,6 @@ class UploadRun:
         path = str(outcome.path)
         if isinstance(outcome, Uploaded):
             report.uploaded.append(path)
-            if report.model is None or outcome.model.image_count >= report.model.image_count:
-                report.model = outcome.model
             if self.on_uploaded is not None:
                 self.on_uploaded(outcome.path, category, outcome.model)
         elif isinstance(outcome, Skipped):

@@ -230,7 +230,7 @@ class Client:
         unless the server surely did not store it: one batch per category is in flight, every
         answer is checked against the category's count, and after an ambiguous failure the
         count says whether the batch landed (see ``nanoclient._upload``). A server that keeps
-        only the first file of a request is detected on the first batch; the rest then goes
+        only the first file of a request is detected by its first answer; the rest then goes
         one file per request.
 
         The report has each file by its path: ``uploaded``, ``skipped`` (not an image, no

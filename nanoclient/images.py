@@ -13,7 +13,9 @@ both run ``_check_image``):
   (20 MB by default). The hosted service documents no limit.
 
 Truncation is caught because Pillow refuses truncated data unless ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES``
-is set, which nothing here does.
+is set, which nothing here does. A JPEG in memory is first decoded by libjpeg-turbo when simplejpeg
+is installed (``nanoclient[fast]``, and the server's extra): what it decodes without a warning is
+valid, anything else goes to Pillow, whose verdict and message are the ones given.
 """
 from __future__ import annotations
 
@@ -108,9 +110,14 @@ def _check_image(stream: BinaryIO, subject: str, max_pixels: int) -> tuple[str, 
     ``subject`` starts the messages ("File", or the file's name). Raises InvalidImageError,
     or OSError if reading the first bytes fails.
     """
-    if sniff_format(stream.read(8)) is None:
+    fmt = sniff_format(stream.read(8))
+    if fmt is None:
         raise InvalidImageError(f"{subject} is not a PNG or JPEG image", hint="Send a .png or .jpg image")
     stream.seek(0)
+    if fmt == "JPEG" and isinstance(stream, io.BytesIO):
+        size = _libjpeg_check(stream.getvalue(), max_pixels)
+        if size is not None:
+            return "JPEG", size[0], size[1]
     from PIL import Image
 
     too_large = f"Resize it below {max_pixels:,} pixels"
@@ -130,6 +137,31 @@ def _check_image(stream: BinaryIO, subject: str, max_pixels: int) -> tuple[str, 
     except Exception as exc:  # Pillow raises many types for broken data
         raise InvalidImageError(f"{subject} is corrupt or truncated ({type(exc).__name__})",
                                 hint="Check the file") from exc
+
+
+def _libjpeg_check(data: bytes, max_pixels: int) -> tuple[int, int] | None:
+    """(width, height) of a JPEG that libjpeg-turbo decodes whole without a single warning, through
+    simplejpeg when it is installed (``pip install nanoclient[fast]``; the server's extra has it);
+    else None, and Pillow decides, with its messages.
+
+    Ten times faster than Pillow on small images (about 0.015 ms against 0.15 ms for 28x28), whose
+    cost is Pillow's parsing of the JPEG markers in Python. It accepts only what Pillow accepts too:
+    strict, it refuses what Pillow would let through with a warning (extraneous bytes, a missing
+    end marker), which Pillow then judges. Importing it costs about 0.1 s once (NumPy).
+    """
+    try:
+        import simplejpeg
+    except ImportError:
+        return None
+    try:
+        height, width, _, _ = simplejpeg.decode_jpeg_header(data)
+        if width * height > max_pixels:
+            return None  # Pillow refuses it, and says why
+        # scaled down by 8, as Pillow's draft: every coefficient is still decoded
+        simplejpeg.decode_jpeg(data, strict=True, min_factor=8, min_width=1, min_height=1)
+    except Exception:  # corrupt, truncated, CMYK, or anything else: Pillow's verdict is the one given
+        return None
+    return int(width), int(height)
 
 
 def _format_name(fmt: str | None) -> str:

@@ -69,7 +69,9 @@ def test_a_service_that_keeps_only_the_first_part_still_gets_every_file_once(ser
     model_id = Client(KEY, server.url).create_model(CATEGORIES).id
     with FaultProxy(server.root, first_part_only=True, fail_after_rate=0.2, seed=5) as proxy:
         result = upload(proxy.url, folder, model_id, tmp_path / "cache")
-        assert proxy.stats.rewritten == 1  # only the first batch had several parts: then one by one
+        # only each category's first batch had several parts (sent before any answer showed the
+        # service's kind): then one by one
+        assert 1 <= proxy.stats.rewritten <= len(CATEGORIES)
     assert result.returncode == 0, result.stderr
     assert truth(server, model_id) == {c: 15 for c in CATEGORIES}
 

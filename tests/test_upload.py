@@ -116,7 +116,9 @@ def test_a_server_that_keeps_only_the_first_part_is_detected_and_the_rest_goes_o
     assert report.ok and len(report.uploaded) == 14
     assert stored_once(api, items) and api.counts == {"Bag": 7, "Coat": 7}
     sizes = [len(names) for _, names, _ in api.requests]
-    assert sizes[0] == 5 and sizes[1:] == [1] * 13  # the first batch went alone and showed it
+    # at most the first batch of each category held several files: its answer showed the server's kind
+    assert sorted(sizes, reverse=True)[:2] == [5, 5] and sorted(sizes)[:-2] == [1] * (len(sizes) - 2)
+    assert sizes[0] == 5 and len(sizes) == 2 + 12
 
 
 def test_a_count_that_grew_wrongly_leaves_the_files_unsettled_not_counted(client, rsps, tmp_path):
