@@ -23,11 +23,9 @@ Heavy modules (requests, Pillow, numpy, tqdm) are imported inside commands, so t
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -43,6 +41,8 @@ from ._tuning import (
 from ._version import __version__
 
 if TYPE_CHECKING:  # imported for annotations only: `nanoclient --help` loads none of them
+    from pathlib import Path
+
     from tqdm import tqdm
 
     from . import config
@@ -162,18 +162,24 @@ class State:
         return tqdm(total=total, unit=unit, file=sys.stderr, disable=disable, dynamic_ncols=True, leave=False)
 
 
-class _RetryLines(logging.Handler):
-    """Each retry of the SDK as one line on stderr: what failed, the wait, and the attempt."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        click.echo(f"retrying: {record.getMessage()}", err=True)
+#: The name of the logging handler that prints the SDK's retries.
+_RETRY_LINES = "nanoclient-cli-retries"
 
 
 def _show_retries() -> None:
-    """Print the SDK's retries on stderr (once per process, however many commands run in it)."""
+    """Print each retry of the SDK as one line on stderr: what failed, the wait, and the attempt
+    (once per process, however many commands run in it). ``logging`` is imported only here: it
+    costs ``--help`` a tenth of its start-up."""
+    import logging
+
+    class RetryLines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            click.echo(f"retrying: {record.getMessage()}", err=True)
+
     logger = logging.getLogger("nanoclient")
-    if not any(isinstance(handler, _RetryLines) for handler in logger.handlers):
-        handler = _RetryLines(logging.INFO)
+    if not any(handler.get_name() == _RETRY_LINES for handler in logger.handlers):
+        handler = RetryLines(logging.INFO)
+        handler.set_name(_RETRY_LINES)
         handler.addFilter(lambda record: record.getMessage().find("; attempt ") > 0)
         logger.addHandler(handler)
         logger.setLevel(min(logger.level or logging.INFO, logging.INFO))
@@ -388,6 +394,16 @@ def error_object(exc: click.ClickException) -> dict[str, Any]:
 # --------------------------------------------------------------------------- options
 
 
+def _as_path(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A path option's value (or values) as ``pathlib.Path``; pathlib is imported only when a command
+    runs, not for ``--help`` (whose start-up it would lengthen by a twentieth)."""
+    from pathlib import Path
+
+    if value is None:
+        return None
+    return tuple(Path(v) for v in value) if isinstance(value, tuple) else Path(value)
+
+
 def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
     """An option callback that puts the option's value, when given, into the State (the last one given wins)."""
 
@@ -407,50 +423,50 @@ def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
     return callback
 
 
-def global_options(*, on_group: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def global_options(*, on_group: bool) -> list[click.Option]:
     """The options of the group and of every command (so they work before and after its name), kept in the State.
 
     Only the group's --retries reads NANOCLIENT_RETRIES and has a default: a command's --retries, when
     given, overrides it.
     """
     retries_from: dict[str, Any] = {"default": DEFAULT_RETRIES, "envvar": RETRIES_ENV} if on_group else {}
-    options = [
-        click.option("--json", is_flag=True, expose_value=False, callback=_store("json"),
+    return [
+        click.Option(["--json"], is_flag=True, expose_value=False, callback=_store("json"),
                      help="Print machine-readable JSON on stdout (messages, and errors as JSON, on stderr)."),
-        click.option("--quiet", "-q", is_flag=True, expose_value=False, callback=_store("quiet"),
+        click.Option(["--quiet", "-q"], is_flag=True, expose_value=False, callback=_store("quiet"),
                      help="No messages or progress on stderr; errors and problem files still show."),
-        click.option("--debug", is_flag=True, expose_value=False, callback=_store("debug"),
+        click.Option(["--debug"], is_flag=True, expose_value=False, callback=_store("debug"),
                      help="Show the full traceback of errors."),
-        click.option("--retries", type=click.IntRange(0, 50), metavar="N", expose_value=False,
+        click.Option(["--retries"], type=click.IntRange(0, 50), metavar="N", expose_value=False,
                      callback=_store("retries"), **retries_from,
                      help="Retry a request that failed on the network, with 408, 429 or 5xx, up to N times with "
                           f"exponential backoff [default: {DEFAULT_RETRIES}; env {RETRIES_ENV}]."),
-        click.option("--api-key", metavar="KEY", expose_value=False, callback=_store("api_key"),
+        click.Option(["--api-key"], metavar="KEY", expose_value=False, callback=_store("api_key"),
                      help="API key [env NANONETS_API_KEY]."),
-        click.option("--base-url", metavar="URL", expose_value=False, callback=_store("base_url"),
+        click.Option(["--base-url"], metavar="URL", expose_value=False, callback=_store("base_url"),
                      help="API base URL, e.g. http://127.0.0.1:8765/api/v2 [env NANONETS_BASE_URL; "
                           "default: the hosted Nanonets API]."),
-        click.option("--model-id", metavar="ID", expose_value=False, callback=_store("model_id"),
+        click.Option(["--model-id"], metavar="ID", expose_value=False, callback=_store("model_id"),
                      help="Model to work on [env NANONETS_MODEL_ID]."),
     ]
 
-    def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
-        for option in reversed(options):
-            func = option(func)
-        return func
 
-    return decorator
+#: The global options of every command: one set of objects, which click keeps no state in, shared by
+#: all (built once, not once per command: that was a tenth of ``--help``'s start-up).
+_COMMAND_OPTIONS = global_options(on_group=False)
 
 
 def api_command(group: click.Group, name: str | None = None, **settings: Any) -> Callable[..., click.Command]:
-    """Register a command taking the global options; it receives ``state`` first."""
+    """Register a command taking the global options (before its own); it receives ``state`` first."""
 
     def decorator(func: Callable[..., Any]) -> click.Command:
         @functools.wraps(func)
         def run(*args: Any, **kwargs: Any) -> Any:
             return func(click.get_current_context().ensure_object(State), *args, **kwargs)
 
-        return group.command(name, **settings)(global_options(on_group=False)(run))
+        command = group.command(name, **settings)(run)
+        command.params[:0] = _COMMAND_OPTIONS
+        return command
 
     return decorator
 
@@ -460,7 +476,6 @@ def api_command(group: click.Group, name: str | None = None, **settings: Any) ->
 
 @click.group(cls=NanoGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "-V", "--version", prog_name="nanoclient")
-@global_options(on_group=True)
 def cli() -> None:
     """Train and use an image classifier: the Nanonets API or a local server.
 
@@ -478,6 +493,9 @@ def cli() -> None:
     The options above work after a command's name too. Exit codes: 0 success, 1 the work
     failed (API, network, files), 2 usage error, 130 interrupted.
     """
+
+
+cli.params.extend(global_options(on_group=True))
 
 
 # --------------------------------------------------------------------------- formatting
@@ -509,7 +527,7 @@ def list_skipped(skipped: Sequence[tuple[PathLike, str]], limit: int = MAX_LISTE
 
 @api_command(cli, "create-model")
 @click.argument("categories", nargs=-1, metavar="[CATEGORY]...")
-@click.option("--from-dir", "from_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+@click.option("--from-dir", "from_dir", type=click.Path(exists=True, file_okay=False), callback=_as_path,
               help="Use the sub-folder names of DIR (or of DIR/train) as the categories.", metavar="DIR")
 def create_model(state: State, categories: tuple[str, ...], from_dir: Path | None) -> None:
     """Create a model from category names or from folder names.
@@ -552,13 +570,13 @@ def create_model(state: State, categories: tuple[str, ...], from_dir: Path | Non
 
 
 @api_command(cli)
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="DIR")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False), callback=_as_path, metavar="DIR")
 @click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=DEFAULT_UPLOAD_WORKERS, show_default=True,
               help="Upload requests in parallel.")
 @click.option("--batch-size", type=click.IntRange(1, 100), default=DEFAULT_UPLOAD_BATCH_SIZE, show_default=True,
               help="Images of one category per request (and at most 8 MB).")
 @click.option("--force", is_flag=True, help="Send every image again, even those the local record says were sent.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), callback=_as_path, default=None,
               metavar="FILE", help="Write one JSON line per file to FILE as its outcome is known: path, category, "
                                    "sha256, outcome and reason.")
 @click.option("--dry-run", is_flag=True, help="Check every file and say what would be sent; send nothing.")
@@ -674,10 +692,10 @@ def status(state: State, wait: bool, timeout: float, poll_interval: float) -> No
 
 
 @api_command(cli)
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path), metavar="PATH...")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True), callback=_as_path, metavar="PATH...")
 @click.option("--top", type=click.IntRange(min=1), default=None, metavar="K",
               help="Show the K most likely labels per file (JSON: keep K scores).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+@click.option("--output", "-o", type=click.Path(dir_okay=False), callback=_as_path, default=None, metavar="FILE",
               help="Also write each result to FILE as it arrives: JSON Lines, or CSV for a .csv name. "
                    "Run again with the same FILE to predict only the files it has no result for.")
 @click.option("--batch-size", type=click.IntRange(1, 100), default=DEFAULT_PREDICT_BATCH_SIZE, show_default=True,
@@ -715,8 +733,8 @@ def predict(state: State, paths: tuple[Path, ...], top: int | None, output: Path
 
 
 @api_command(cli)
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="DIR")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+@click.argument("folder", type=click.Path(exists=True, file_okay=False), callback=_as_path, metavar="DIR")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True), callback=_as_path,
               metavar="FILE", help="Also write a self-contained HTML report (heat map, every mistake) to FILE.")
 @click.option("--batch-size", type=click.IntRange(1, 100), default=DEFAULT_PREDICT_BATCH_SIZE, show_default=True,
               help="Files per request (and at most 8 MB).")

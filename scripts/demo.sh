@@ -18,7 +18,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 step "installing nanoclient[server] into $VENV"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[server]'
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --config-settings editable_mode=compat -e '.[server]'
 PY="$VENV/bin/python"
 nanoclient() { "$PY" -m nanoclient "$@"; }
 

@@ -8,7 +8,7 @@ VENV="${NANOCLIENT_VENV:-.venv}"
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[test]'
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --config-settings editable_mode=compat -e '.[test]'
 "$VENV/bin/python" -m ruff check nanoclient tests scripts setup.py
 "$VENV/bin/python" -m mypy
 exec "$VENV/bin/python" -m pytest "$@"
