@@ -56,7 +56,11 @@ def _normalise_url(base_url: str) -> str:
 class UploadRecord:
     """What one model on one server has received: a set of (sha256, category), kept on disk.
 
-    ``add`` is safe to call from several threads at once.
+    In memory it holds what the file held when it was opened, which is what a run skips; what
+    ``add`` records goes to the file only, so that memory does not grow with the run (a million
+    uploads would be a million keys). Skipping the same bytes twice within one run is the
+    caller's job (``nanoclient upload`` sends each (bytes, category) once). ``add`` is safe to call
+    from several threads at once.
     """
 
     def __init__(self, path: Path, *, base_url: str = "", model_id: str = "") -> None:
@@ -92,23 +96,24 @@ class UploadRecord:
         self._torn = bool(line) and not line.endswith("\n")
 
     def __len__(self) -> int:
+        """How many (sha256, category) the record held when it was opened."""
         return len(self._received)
 
     def __contains__(self, item: tuple[str, str]) -> bool:
-        """True when (sha256, category) was recorded as received."""
+        """True when (sha256, category) was recorded as received before the record was opened."""
         return _key(*item) in self._received
 
     def add(self, sha256: str, category: str, file: str = "") -> None:
-        """Record that the server accepted these bytes in this category; written to disk at once."""
-        key = _key(sha256, category)
+        """Record that the server accepted these bytes in this category; written to disk at once
+        (unless the record held them already when it was opened)."""
+        if _key(sha256, category) in self._received:
+            return
+        line = json.dumps({"sha256": sha256, "category": category, "file": file}) + "\n"
         with self._lock:
-            if key in self._received:
-                return
             if self._handle is None:
                 self._handle = self._open()
-            self._handle.write(json.dumps({"sha256": sha256, "category": category, "file": file}) + "\n")
+            self._handle.write(line)
             self._handle.flush()
-            self._received.add(key)
 
     def _open(self) -> IO[str]:
         """The file, opened for appending once (and started with its header line if new)."""

@@ -92,8 +92,8 @@ def test_record_is_keyed_by_server_and_model(tmp_path):
 def test_record_survives_reopening_and_ignores_a_torn_line(tmp_path):
     record = UploadRecord.for_model("http://h/api/v2", "m", folder=tmp_path)
     record.add("aa", "Bag", "bag1.png")
-    record.add("aa", "Bag", "copy.png")  # same bytes and category: once
     record.add("aa", "Coat", "coat.png")
+    assert len(record) == 0 and ("aa", "Bag") not in record  # what it held when opened: memory stays flat
     lines = record.path.read_text().splitlines()
     assert json.loads(lines[0]) == {"base_url": "http://h/api/v2", "model_id": "m"}
     assert len(lines) == 3
@@ -103,8 +103,11 @@ def test_record_survives_reopening_and_ignores_a_torn_line(tmp_path):
     again = UploadRecord.for_model("http://h/api/v2", "m", folder=tmp_path)
     assert len(again) == 2
     assert ("aa", "Bag") in again and ("aa", "Coat") in again and ("bb", "Bag") not in again
+    again.add("aa", "Bag", "copy.png")  # held already: not written again
     again.add("cc", "Bag")
-    assert ("cc", "Bag") in UploadRecord.for_model("http://h/api/v2", "m", folder=tmp_path)
+    reread = UploadRecord.for_model("http://h/api/v2", "m", folder=tmp_path)
+    assert ("cc", "Bag") in reread and len(reread) == 3
+    assert len(reread.path.read_text().splitlines()) == 5  # header, aa/Bag, aa/Coat, the torn line closed, cc/Bag
 
 
 def test_record_add_from_many_threads(tmp_path):
