@@ -15,7 +15,8 @@ as the hosted service may: nanoclient's exactly-once checks are included in its 
      times, the median is reported);
   3. training: wall time on all images, and the server's RSS after one prediction pass over them
      against after training (what predicting keeps);
-  4. start-up: the `nanoclient` script's `--help` against `python -c "import requests"` (21 rounds, the two in turn; the median of the ratios within a round);
+  4. start-up: the `nanoclient` script's `--help` against `python -c "import requests"` (21 rounds,
+     the two in turn; the median of the ratios within a round);
   5. memory as the work grows, on 20,000 synthetic images (--memory-files) against 1,000: the
      client's peak RSS in `upload`, `predict --output` and `evaluate`, and the server's RSS after
      predicting the 20,000 against after training;
