@@ -272,3 +272,23 @@ def test_crosses_are_not_read_as_stars():
     probe = [star_or_cross(kind, 500 + i) for kind in ("cross", "star") for i in range(20)]
     predicted = [classifier.labels[i] for i in classifier.predict_proba(probe).argmax(axis=1)]
     assert np.mean([p == t for p, t in zip(predicted, ["cross"] * 20 + ["star"] * 20, strict=True)]) >= 0.9
+
+
+def test_a_fit_started_from_another_reaches_the_same_classifier():
+    """``start`` saves solver steps, never changes the answer: another subset's fit, on other
+    standardisation, is carried over to these columns and the optimum is the same."""
+    images = [polygon(sides, seed) for sides in (3, 4, 5) for seed in range(14)]
+    labels = [str(sides) for sides in (3, 4, 5) for _ in range(14)]
+    pixels = trainer.load_pixels(images)
+    features = trainer.Features.fit(pixels, atoms=16)
+    x = features.transform(pixels)
+    subset = np.arange(len(x)) % 3 != 0
+    start = trainer.Classifier.fit(features, x[subset], np.asarray(labels)[subset], spectrum_weight=2.0)
+    cold = trainer.Classifier.fit(features, x, labels, spectrum_weight=1.0)
+    warm = trainer.Classifier.fit(features, x, labels, spectrum_weight=1.0, start=start)
+    carried = start._weights_for(cold.labels, cold.centre, cold.scale)
+    assert carried is not None  # the start's scores, exactly, on the new standardisation
+    assert np.allclose(((x - cold.centre) / cold.scale) @ carried[0].T + carried[1],
+                       ((x - start.centre) / start.scale) @ start.weights.T + start.bias, atol=1e-4)
+    assert not np.allclose(start.predict_proba_features(x), cold.predict_proba_features(x), atol=1e-3)
+    assert np.allclose(warm.predict_proba_features(x), cold.predict_proba_features(x), atol=2e-3)
