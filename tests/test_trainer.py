@@ -292,3 +292,44 @@ def test_a_fit_started_from_another_reaches_the_same_classifier():
                        ((x - start.centre) / start.scale) @ start.weights.T + start.bias, atol=1e-4)
     assert not np.allclose(start.predict_proba_features(x), cold.predict_proba_features(x), atol=1e-3)
     assert np.allclose(warm.predict_proba_features(x), cold.predict_proba_features(x), atol=2e-3)
+
+
+def moved(image: bytes, seed: int, most: int = 4) -> bytes:
+    """``image`` moved by up to ``most`` pixels each way, the uncovered edge in its corner's colour."""
+    rng = random.Random(seed)
+    with Image.open(io.BytesIO(image)) as shape:
+        canvas = Image.new("RGB", shape.size, shape.getpixel((0, 0)))
+        canvas.paste(shape, (rng.randint(-most, most), rng.randint(-most, most)))
+    return encoded(canvas, "PNG")
+
+
+def test_edges_around_the_centre_tell_a_crosss_four_arms_from_a_stars_five_points():
+    """The edge-direction spectrum sees a cross as a square (two directions); where the edges lie
+    around the centre repeats every quarter turn for a cross, every fifth or tenth for a star, at any
+    angle and any place in the image."""
+    for kind in ("cross", "star"):
+        for seed in range(12):
+            image = star_or_cross(kind, seed)
+            for shown in (image, moved(image, seed)):
+                terms = trainer._around_centre(trainer._gradients(trainer._blur(trainer._blur(
+                    trainer.load_pixels([shown]))))[0])[0]
+                fourfold, fivefold = terms[[3, 7]].max(), terms[[4, 9]].max()  # terms 4, 8 and 5, 10
+                assert (fourfold > 2 * fivefold) if kind == "cross" else (fivefold > 2 * fourfold), (
+                    kind, seed, np.round(terms, 2))
+
+
+def test_a_classifier_saved_before_the_edges_around_the_centre_still_predicts(tmp_path):
+    """A file of format 3 (no around-the-centre terms) loads, and predicts as it did when saved."""
+    images, labels = dataset(10)
+    pixels = trainer.load_pixels(images)
+    fitted = trainer.Features.fit(pixels, atoms=16)
+    features = trainer.Features(fitted.mean, fitted.whiten, fitted.atoms, around_centre=False)
+    x = features.transform(pixels)
+    assert x.shape[1] == features.width == trainer.Features(fitted.mean, fitted.whiten, fitted.atoms).width - 12
+    old = trainer.Classifier.fit(features, x, labels)
+    old.save(tmp_path / "old.npz")
+    with np.load(tmp_path / "old.npz") as data:
+        assert int(data["format"]) == 3
+    loaded = trainer.Classifier.load(tmp_path / "old.npz")
+    assert not loaded.features.around_centre
+    assert np.allclose(loaded.predict_proba(images), old.predict_proba(images), atol=1e-6)

@@ -6,11 +6,12 @@ Coates, Lee and Ng (2011), "An analysis of single-layer networks in unsupervised
 learning": small patches are contrast-normalised and whitened,
 a dictionary of patch prototypes is learned from the training images with k-means, and
 each image is described by how strongly each prototype appears in each region of a grid
-and in the whole image (the "triangle" activation, sum-pooled). Histograms of oriented gradients (Dalal and
-Triggs, 2005) add the image's local edge directions, the Fourier magnitudes of its
-whole-image edge-direction histogram a description that does not change when the image
-turns, and the mean colour of each region its colours. A multinomial logistic regression on
-those features gives calibrated probabilities for every category.
+and in the whole image (the "triangle" activation, sum-pooled). Histograms of oriented
+gradients (Dalal and Triggs, 2005) add the image's local edge directions; the Fourier
+magnitudes of its whole-image edge-direction histogram, and of where its edges lie by angle
+around its centre, a description that does not change when the image turns; and the mean
+colour of each region its colours. A multinomial logistic regression on those features gives
+calibrated probabilities for every category.
 
 ``train`` holds out a stratified part to measure accuracy, then fits again on everything.
 A saved classifier is a plain ``.npz`` of arrays (no pickle): loading it runs no code, and
@@ -44,6 +45,7 @@ HOG_CELL = 4  # side of the cells of the histograms of oriented gradients
 HOG_ORIENTATIONS = 9  # gradient directions per histogram
 SPECTRUM_BINS = 72  # directions in the whole-image histogram the rotation-invariant spectrum comes from
 SPECTRUM_TERMS = 12  # Fourier magnitudes kept: invariant to rotation, they tell 3-fold from 4-fold symmetry
+SPECTRUM_WIDTH = 2 * SPECTRUM_TERMS  # the rotation-invariant block: edge directions, then edges around the centre
 #: Weights tried for the spectrum block (against all the shape columns), chosen on a validation split:
 #: objects seen at any angle need it, objects always upright (clothes, digits) do better without.
 SPECTRUM_WEIGHTS = (0.0, 1.0, 2.0)
@@ -51,7 +53,7 @@ REGULARISATION = 0.01  # inverse strength (C) of the logistic regression's L2 pe
 HOLDOUT = 0.2  # fraction held out to measure accuracy
 _DICTIONARY_SAMPLE = 100_000  # patches used to learn the whitening and the dictionary
 _CHUNK = 32  # images featurised at a time: bounds memory, and small arrays stay in cache
-_FORMAT = 3  # version of the saved file layout
+_FORMAT = 4  # version of the saved file layout (3: no edges-around-the-centre terms; still read)
 
 
 def load_pixels(images: Sequence[ImageSource]) -> np.ndarray:
@@ -91,12 +93,17 @@ def _eight_bits(image: Image.Image) -> Image.Image:
 
 
 class Features:
-    """Whitened-patch k-means features (the dictionary is learned by ``fit``)."""
+    """Whitened-patch k-means features (the dictionary is learned by ``fit``).
 
-    def __init__(self, mean: np.ndarray, whiten: np.ndarray, atoms: np.ndarray) -> None:
+    ``around_centre`` False leaves out the rotation-invariant block's second half (``_around_centre``),
+    as the classifiers saved before it (file format 3) were trained.
+    """
+
+    def __init__(self, mean: np.ndarray, whiten: np.ndarray, atoms: np.ndarray, *, around_centre: bool = True) -> None:
         self.mean = mean.astype(np.float32)
         self.whiten = whiten.astype(np.float32)
         self.atoms = atoms.astype(np.float32)
+        self.around_centre = around_centre
 
     @classmethod
     def fit(cls, pixels: np.ndarray, *, atoms: int = ATOMS, seed: int = 0) -> Features:
@@ -124,8 +131,13 @@ class Features:
     def width(self) -> int:
         """Number of features per image."""
         blocks = SIZE // HOG_CELL - 1
-        return ((GRID * GRID + 1) * len(self.atoms) + blocks * blocks * 4 * HOG_ORIENTATIONS + SPECTRUM_TERMS
+        return ((GRID * GRID + 1) * len(self.atoms) + blocks * blocks * 4 * HOG_ORIENTATIONS + self.spectrum_width
                 + GRID * GRID * 3)
+
+    @property
+    def spectrum_width(self) -> int:
+        """Number of columns in the rotation-invariant block (they come just before the colours)."""
+        return SPECTRUM_WIDTH if self.around_centre else SPECTRUM_TERMS
 
     # the colours come last: ``Classifier.fit`` weighs that block against all the others
 
@@ -147,8 +159,12 @@ class Features:
         regions = _pool(active, np.sum)
         whole = regions.reshape(n, GRID * GRID, -1).sum(axis=1)
         # contrast normalisation leaves no trace of colour or brightness: the mean colour of each region does
-        return np.concatenate([regions, whole, _hog(*_gradients(pixels)), _spectrum(*_gradients(_blur(pixels))),
-                               _pool(pixels, np.mean)], axis=1)
+        smooth = _blur(pixels)
+        magnitude, direction = _gradients(smooth)
+        invariant = [_spectrum(magnitude, direction)]
+        if self.around_centre:
+            invariant.append(_around_centre(_gradients(_blur(smooth))[0]))
+        return np.concatenate([regions, whole, _hog(*_gradients(pixels)), *invariant, _pool(pixels, np.mean)], axis=1)
 
 
 def _gradients(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -186,11 +202,34 @@ def _spectrum(magnitude: np.ndarray, direction: np.ndarray) -> np.ndarray:
     a triangle puts its energy in term 3, a square or a cross in term 2, a five-pointed star in term 5.
     The gradients come from a blurred image (``_blur``), so that grain does not spread the histogram.
     """
-    n = len(magnitude)
-    bins = np.minimum((direction * (SPECTRUM_BINS / np.pi)).astype(np.int64), SPECTRUM_BINS - 1)
-    offsets = np.arange(n)[:, None, None] * SPECTRUM_BINS  # one histogram per image in one bincount
     # votes by squared magnitude: the outline's strong edges count, grain and faint texture hardly
-    histogram = np.bincount((bins + offsets).ravel(), weights=(magnitude * magnitude).ravel(),
+    return _circular_spectrum(direction / np.pi, magnitude * magnitude)
+
+
+def _around_centre(magnitude: np.ndarray) -> np.ndarray:
+    """Gradient magnitudes (``_gradients``) -> (n, SPECTRUM_TERMS): the Fourier magnitudes of where
+    the edges lie around the image's centre of edge energy, by angle.
+
+    What ``_spectrum`` misses, it sees: a cross's edges run in two directions, as a square's do, but lie
+    in four arms around the centre, a star's in five. Turning or moving the image leaves them alone.
+    The magnitudes come from an image blurred twice, so that pixel steps along an edge do not show.
+    """
+    energy = magnitude * magnitude
+    rows, cols = np.indices(energy.shape[1:], dtype=np.float32)
+    total = energy.sum(axis=(1, 2)) + 1e-6
+    dy = rows - ((energy * rows).sum(axis=(1, 2)) / total)[:, None, None]
+    dx = cols - ((energy * cols).sum(axis=(1, 2)) / total)[:, None, None]
+    return _circular_spectrum((np.arctan2(dy, dx) % (2 * np.pi)) / (2 * np.pi), energy)
+
+
+def _circular_spectrum(position: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """(n, h, w) positions on a circle in [0, 1) and their weights -> (n, SPECTRUM_TERMS): the Fourier
+    magnitudes (terms 1 to SPECTRUM_TERMS) of each image's SPECTRUM_BINS-bin weighted histogram of
+    the positions, the histogram normalised to sum 1. Turning the circle leaves them alone."""
+    n = len(position)
+    bins = np.minimum((position * SPECTRUM_BINS).astype(np.int64), SPECTRUM_BINS - 1)
+    offsets = np.arange(n)[:, None, None] * SPECTRUM_BINS  # one histogram per image in one bincount
+    histogram = np.bincount((bins + offsets).ravel(), weights=weight.ravel(),
                             minlength=n * SPECTRUM_BINS).reshape(n, SPECTRUM_BINS)
     histogram = histogram / (histogram.sum(axis=1, keepdims=True) + 1e-6)
     return np.abs(np.fft.rfft(histogram, axis=1))[:, 1:SPECTRUM_TERMS + 1].astype(np.float32)
@@ -253,10 +292,11 @@ class Classifier:
             raise ValueError("at least 2 categories with images are needed to train")
         centre, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
         colours = GRID * GRID * 3
-        shape_columns = x.shape[1] - colours - SPECTRUM_TERMS
+        spectrum = features.spectrum_width
+        shape_columns = x.shape[1] - colours - spectrum
         # the few spectrum and colour columns would drown among the many shape and edge columns: a
         # weight of 1 gives a block as much weight as all of those together (0 leaves it out)
-        for block, width, weight in ((slice(shape_columns, -colours), SPECTRUM_TERMS, spectrum_weight),
+        for block, width, weight in ((slice(shape_columns, -colours), spectrum, spectrum_weight),
                                      (slice(-colours, None), colours, 1.0)):
             gain = weight * np.sqrt(shape_columns / width)
             scale[block] = scale[block] / gain if gain > 0 else np.inf
@@ -318,8 +358,9 @@ class Classifier:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the classifier to ``path`` atomically (a temporary file, then a rename)."""
         temp = f"{os.fspath(path)}.{os.getpid()}.tmp"
+        version = _FORMAT if self.features.around_centre else 3
         with open(temp, "wb") as handle:
-            np.savez(handle, format=np.array(_FORMAT), labels=np.array(self.labels, dtype=str),
+            np.savez(handle, format=np.array(version), labels=np.array(self.labels, dtype=str),
                      mean=self.features.mean, whiten=self.features.whiten, atoms=self.features.atoms,
                      centre=self.centre, scale=self.scale, weights=self.weights, bias=self.bias)
             handle.flush()
@@ -330,9 +371,10 @@ class Classifier:
     def load(cls, path: str | os.PathLike[str]) -> Classifier:
         """Read a classifier written by ``save`` (arrays only; nothing is unpickled)."""
         with np.load(path, allow_pickle=False) as data:
-            if int(data["format"]) != _FORMAT:
-                raise ValueError(f"classifier file {path} has format {int(data['format'])}, expected {_FORMAT}")
-            features = Features(data["mean"], data["whiten"], data["atoms"])
+            version = int(data["format"])
+            if version not in (3, _FORMAT):
+                raise ValueError(f"classifier file {path} has format {version}, expected {_FORMAT}")
+            features = Features(data["mean"], data["whiten"], data["atoms"], around_centre=version >= 4)
             return cls([str(label) for label in data["labels"]], features, data["centre"], data["scale"],
                        data["weights"], data["bias"])
 
