@@ -211,7 +211,8 @@ def _around_centre(magnitude: np.ndarray) -> np.ndarray:
     the edges lie around the image's centre of edge energy, by angle.
 
     What ``_spectrum`` misses, it sees: a cross's edges run in two directions, as a square's do, but lie
-    in four arms around the centre, a star's in five. Turning or moving the image leaves them alone.
+    in four arms around the centre (terms 4, 8, 12), a star's in five points (terms 5, 10). Turning
+    or moving the image leaves them alone.
     The magnitudes come from an image blurred twice, so that pixel steps along an edge do not show.
     """
     energy = magnitude * magnitude
