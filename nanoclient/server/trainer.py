@@ -53,7 +53,8 @@ REGULARISATION = 0.01  # inverse strength (C) of the logistic regression's L2 pe
 HOLDOUT = 0.2  # fraction held out to measure accuracy
 _DICTIONARY_SAMPLE = 100_000  # patches used to learn the whitening and the dictionary
 _CHUNK = 32  # images featurised at a time: bounds memory, and small arrays stay in cache
-_FORMAT = 4  # version of the saved file layout (3: no edges-around-the-centre terms; still read)
+_FORMAT = 4  # version of the saved file layout
+_FORMAT_BEFORE_AROUND_CENTRE = 3  # the layout without the edges-around-the-centre terms: still read
 
 
 def load_pixels(images: Sequence[ImageSource]) -> np.ndarray:
@@ -359,7 +360,7 @@ class Classifier:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the classifier to ``path`` atomically (a temporary file, then a rename)."""
         temp = f"{os.fspath(path)}.{os.getpid()}.tmp"
-        version = _FORMAT if self.features.around_centre else 3
+        version = _FORMAT if self.features.around_centre else _FORMAT_BEFORE_AROUND_CENTRE
         with open(temp, "wb") as handle:
             np.savez(handle, format=np.array(version), labels=np.array(self.labels, dtype=str),
                      mean=self.features.mean, whiten=self.features.whiten, atoms=self.features.atoms,
@@ -373,9 +374,9 @@ class Classifier:
         """Read a classifier written by ``save`` (arrays only; nothing is unpickled)."""
         with np.load(path, allow_pickle=False) as data:
             version = int(data["format"])
-            if version not in (3, _FORMAT):
+            if version not in (_FORMAT_BEFORE_AROUND_CENTRE, _FORMAT):
                 raise ValueError(f"classifier file {path} has format {version}, expected {_FORMAT}")
-            features = Features(data["mean"], data["whiten"], data["atoms"], around_centre=version >= 4)
+            features = Features(data["mean"], data["whiten"], data["atoms"], around_centre=version == _FORMAT)
             return cls([str(label) for label in data["labels"]], features, data["centre"], data["scale"],
                        data["weights"], data["bias"])
 
