@@ -18,6 +18,7 @@ SERVER = FAST + [
 TEST = SERVER + [
     "pytest>=7",
     "responses>=0.23",
+    "threadpoolctl>=3",  # which BLAS NumPy uses (a scikit-learn dependency already)
     "schemathesis>=4",  # fuzzes the local server against its own OpenAPI document
     "selenium>=4.11",  # drives Chromium through the dashboard (with the system's chromedriver)
     # the habits checked by scripts/test.sh before the tests; pinned, so that a new release

@@ -2,14 +2,18 @@
 and dropping its kindnesses: --no-dedupe, --shuffle-results, --fail-after-rate."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import pytest
 import requests
 from helpers import URL_LINE, ServerProcess, counts, make_image, upload_images
 
 from nanoclient.server.config import DEDUPE_HEADER
+from nanoclient.server.serve import THREAD_VARIABLES, one_thread_per_computation
 
 
 def _get(server, key, op="Models/"):
@@ -58,6 +62,40 @@ def test_listening_beyond_loopback_needs_a_key(tmp_path):
         assert refused.returncode == 2
         assert "--api-key" in refused.stderr and refused.stdout == ""
     assert not data.exists()
+
+
+def test_one_thread_per_computation_unless_the_user_chose():
+    environ: dict[str, str] = {"PATH": "/bin"}
+    assert one_thread_per_computation(environ)
+    assert environ == {"PATH": "/bin", **dict.fromkeys(THREAD_VARIABLES, "1")}
+    for name in THREAD_VARIABLES:  # any one of them set: the user has chosen, all are left alone
+        chosen = {name: "2"}
+        assert not one_thread_per_computation(chosen)
+        assert chosen == {name: "2"}
+
+
+def _numpy_uses_openblas() -> bool:
+    import numpy  # noqa: F401  (loads its BLAS)
+    from threadpoolctl import threadpool_info
+
+    return any(info["internal_api"] == "openblas" for info in threadpool_info())
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir() or (os.cpu_count() or 1) < 2 or not _numpy_uses_openblas(),
+                    reason="counts OpenBLAS's threads in /proc: Linux, 2 cores or more, NumPy on OpenBLAS")
+def test_the_server_runs_numpys_blas_on_one_thread(server_factory, tmp_path, monkeypatch):
+    """OpenBLAS starts a worker thread for each thread beyond the first as NumPy loads it: the server,
+    which runs its computations side by side itself, has one fewer than when 2 are asked for."""
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+    def threads(env: dict[str, str]) -> int:
+        server = server_factory(data_dir=tmp_path / f"server-{len(env)}", env=env)
+        count = len(os.listdir(f"/proc/{server.proc.pid}/task"))
+        server.stop()
+        return count
+
+    assert threads({"OPENBLAS_NUM_THREADS": "2"}) == threads({}) + 1
 
 
 def test_serve_command_imports_only_click():

@@ -79,9 +79,10 @@ def serve(host: str, port: int, data_dir: Path | None, api_keys: tuple[str, ...]
       nanoclient serve --no-dedupe --shuffle-results --fail-after-rate 0.3
     """
     import logging
+    import os
 
     from .config import keys_from_env
-    from .serve import is_loopback, run_server
+    from .serve import is_loopback, one_thread_per_computation, run_server
 
     keys = tuple(k for k in api_keys if k) or keys_from_env()
     if not keys and not is_loopback(host):
@@ -89,6 +90,7 @@ def serve(host: str, port: int, data_dir: Path | None, api_keys: tuple[str, ...]
             f"refusing to listen on {host} without --api-key: anyone who can reach it could use it. "
             "Pass --api-key KEY (or set NANOCLIENT_SERVER_API_KEYS), or listen on 127.0.0.1."
         )
+    one_thread_per_computation(os.environ)  # before the trainer's import loads NumPy
     try:
         import flask  # noqa: F401
         import waitress  # noqa: F401

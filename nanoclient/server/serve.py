@@ -6,11 +6,31 @@ import logging
 import signal
 import socket
 import sys
+from collections.abc import MutableMapping
 from typing import TextIO
 
 from .config import API_ROOT, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_THREADS, ServerConfig
 
 log = logging.getLogger("nanoclient.server")
+
+#: What the numerical libraries (OpenBLAS, OpenMP, MKL) read, once, for how many threads one computation uses.
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def one_thread_per_computation(environ: MutableMapping[str, str]) -> bool:
+    """Have each NumPy, SciPy and scikit-learn computation of this process run on one thread, unless the
+    user set any of THREAD_VARIABLES (then all are left as they are); True if it did.
+
+    The server runs its computations side by side itself (a prediction per core, training beside them);
+    each spreading over every core as well oversubscribes them. Measured on 2 cores, in process: two
+    prediction threads made 2,000 images/s with one thread each, 1,100 with two; a training during
+    predictions took 8.3 s against 14.4 s; a training alone 6.4 s against 5.0 s. Takes effect for the
+    libraries loaded after it: call it before importing NumPy.
+    """
+    if any(name in environ for name in THREAD_VARIABLES):
+        return False
+    environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+    return True
 
 
 def is_loopback(host: str) -> bool:
