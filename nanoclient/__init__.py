@@ -21,6 +21,7 @@ _EXPORTS = {
     "Prediction": "types",
     "FileError": "types",
     "UploadReport": "types",
+    "UploadJournal": "_journal",
     "NanonetsError": "errors",
     "APIStatusError": "errors",
     "BadRequestError": "errors",
@@ -35,12 +36,14 @@ _EXPORTS = {
     "APITimeoutError": "errors",
     "TrainingFailedError": "errors",
     "TrainingTimeoutError": "errors",
+    "UploadInProgressError": "errors",
 }
 
 __all__ = ["__version__", "errors", *_EXPORTS]
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import errors as errors
+    from ._journal import UploadJournal as UploadJournal
     from .client import Client as Client
     from .errors import APIConnectionError as APIConnectionError
     from .errors import APIStatusError as APIStatusError
@@ -56,6 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .errors import ServerError as ServerError
     from .errors import TrainingFailedError as TrainingFailedError
     from .errors import TrainingTimeoutError as TrainingTimeoutError
+    from .errors import UploadInProgressError as UploadInProgressError
     from .types import Category as Category
     from .types import FileError as FileError
     from .types import Model as Model

@@ -18,6 +18,8 @@ from .cli import CliFailure, Interrupted, State, error_line, format_model, info,
 from .types import FileError, Prediction
 
 if TYPE_CHECKING:
+    from ._journal import UploadJournal
+    from ._upload import Resend
     from .evaluate import EvaluationResult
     from .types import Model, PathLike
 
@@ -150,7 +152,7 @@ class UploadLedger:
 
 
 def run_upload(state: State, folder: Path, *, workers: int, batch_size: int, force: bool,
-               report_path: Path | None, dry_run: bool) -> None:
+               report_path: Path | None, dry_run: bool, unsettled: str = "skip", wait_lock: bool = False) -> None:
     """``nanoclient upload``: every file of the folder accounted for, by its path.
 
     Each file ends as one of: uploaded; already there (recorded as uploaded to this model, or
@@ -159,8 +161,12 @@ def run_upload(state: State, folder: Path, *, workers: int, batch_size: int, for
     store it); unsettled (the client could not find out). ``--report`` writes one JSON line per
     file as it is known; ``--json`` carries the same list. Exit 1 if any file is invalid,
     refused or unsettled.
+
+    The model's upload journal (``_journal``) makes the command exactly-once across interruptions:
+    the SDK settles what an earlier run left on its way, skips what the model has, and does not
+    resend unsettled files unless ``unsettled`` is "resend" ("accept" records them as uploaded).
     """
-    from ._record import UploadRecord, file_digest
+    from ._journal import UploadJournal, file_digest
     from .images import find_labelled_images
 
     client = state.client()
@@ -176,8 +182,8 @@ def run_upload(state: State, folder: Path, *, workers: int, batch_size: int, for
     click.get_current_context().call_on_close(ledger.close)
     for path, reason in strangers:
         ledger.note(path, "", INVALID, reason)
-    record = UploadRecord.for_model(client.base_url, model_id)
-    click.get_current_context().call_on_close(record.close)
+    journal = UploadJournal.for_model(client.base_url, model_id, wait=wait_lock)
+    click.get_current_context().call_on_close(journal.close)
     # Memory grows with the folder here: paths as str, digests as 32 bytes, one entry per file.
     digests: dict[str, bytes] = {}  # the files to send
     first_of: dict[tuple[bytes, str], str] = {}  # (bytes, category) -> the file sent for them
@@ -192,42 +198,71 @@ def run_upload(state: State, folder: Path, *, workers: int, batch_size: int, for
         earlier = first_of.setdefault((digest, category), file)
         if earlier != file:
             ledger.note(file, category, ALREADY, f"the same bytes as {earlier}", digest.hex())
-        elif not force and (digest.hex(), category) in record:
-            ledger.note(file, category, ALREADY, "recorded as uploaded to this model (--force sends it again)",
-                        digest.hex())
-            ledger.recorded += 1
         else:
             digests[file] = digest
             to_send.append((file, category))
     del items, first_of
-    if ledger.recorded:
-        info(f"{ledger.recorded} images already uploaded to this model (local record); --force sends them again")
     if dry_run:
-        _dry_run(state, model, to_send, digests, ledger)
+        _dry_run(state, model, _journal_filter(journal, to_send, digests, ledger, force), digests, ledger)
         return
+    if unsettled == "accept" and journal.unsettled_files:
+        with journal.locked():
+            info(f"{journal.accept_unsettled()} unsettled images recorded as uploaded to this model")
 
     def uploaded(path: PathLike, category: str, _model: Model) -> None:
-        digest = digests[str(path)].hex()
-        record.add(digest, category, str(path))
-        ledger.note(path, category, UPLOADED, "", digest)
+        ledger.note(path, category, UPLOADED, "", digests[str(path)].hex())
 
+    resend: Resend = "all" if force else "unsettled" if unsettled == "resend" else "missing"
     with state.progress(len(to_send)) as bar:
         try:
             outcome = client.upload_files(model_id, round_robin(to_send), workers=workers, batch_size=batch_size,
-                                          progress=bar.update, on_uploaded=uploaded)
+                                          progress=bar.update, on_uploaded=uploaded, journal=journal,
+                                          resend=resend, digest=lambda path: digests[str(path)].hex())
         except KeyboardInterrupt as exc:
             bar.close()
-            raise Interrupted(f"{ledger.count(UPLOADED)} of {len(to_send)} images uploaded (and recorded); "
-                              "run the same command to resume") from exc
-    category_of = dict(to_send) if outcome.skipped or outcome.failed or outcome.unsettled else {}
+            raise Interrupted(f"{ledger.count(UPLOADED)} of {len(to_send)} images uploaded; run the same command "
+                              "to resume (what was on its way is settled first, from the model's counts)") from exc
+    category_of = dict(to_send) if outcome.skipped or outcome.failed or outcome.unsettled or outcome.already else {}
+    for file in outcome.already:
+        ledger.note(file, category_of[file], ALREADY, "recorded as uploaded to this model (--force sends it again)",
+                    digests[file].hex())
+        ledger.recorded += 1
+    if ledger.recorded:
+        info(f"{ledger.recorded} images already uploaded to this model (upload journal); --force sends them again")
     for file, reason in outcome.skipped:
         ledger.note(file, category_of.get(file, ""), INVALID, reason, digests[file].hex())
     for file, error in outcome.failed:
         ledger.note(file, category_of.get(file, ""), REFUSED, error_line(error, state), digests[file].hex())
     for file, why in outcome.unsettled:
-        ledger.note(file, category_of.get(file, ""), UNSETTLED,
-                    f"{why}; check the model's counts before sending it again", digests[file].hex())
+        ledger.note(file, category_of.get(file, ""), UNSETTLED, why, digests[file].hex())
+    if outcome.unsettled:
+        warn(f"{len(outcome.unsettled)} images are unsettled: the model may or may not hold them. Compare its "
+             "counts (nanoclient status) with the folder, then run again with --unsettled resend to send them, "
+             "or --unsettled accept to record them as uploaded")
     _upload_summary(state, model, client.get_model(model_id), ledger, len(unnamed))
+
+
+def _journal_filter(journal: UploadJournal, to_send: list[tuple[str, str]], digests: dict[str, bytes],
+                    ledger: UploadLedger, force: bool) -> list[tuple[str, str]]:
+    """For ``--dry-run``: the files an upload would send by what the journal says (the others noted)."""
+    if force:
+        return to_send
+    sending = []
+    for file, category in to_send:
+        state = journal.state(digests[file].hex(), category)
+        if state == "stored":
+            ledger.note(file, category, ALREADY, "recorded as uploaded to this model (--force sends it again)",
+                        digests[file].hex())
+        elif state == "unsettled":
+            ledger.note(file, category, UNSETTLED, f"{journal.unsettled_reason(digests[file].hex(), category)}; "
+                        "not sent again unless --unsettled resend", digests[file].hex())
+        else:
+            sending.append((file, category))
+    pending = sum(len(batch.files) for batch in journal.open_batches)
+    if pending:
+        info(f"{pending} images were on their way when an upload stopped: the upload settles them first, "
+             "from the model's counts")
+    return sending
 
 
 def _upload_summary(state: State, before: Model, after: Model, ledger: UploadLedger, unnamed: int) -> None:

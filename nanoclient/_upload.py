@@ -24,17 +24,26 @@ what the server declares about itself:
     else means *unsettled*, and the files are reported as such, never counted or doubled.
 
   This relies on nobody else uploading to the same model and category during the run.
+
+With an upload journal (``_journal.UploadJournal``), each request is recorded before it goes and
+its outcome once known, so that a run stopped in any way is settled by the next one (see
+``_journal``); files the journal has as stored are not sent again, nor, unless asked, files it has
+as unsettled.
 """
 from __future__ import annotations
 
 import os
 import queue
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_futures
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
+from ._journal import UploadJournal, file_digest
 from ._transport import FilePart, may_have_been_processed
 from .errors import (
     APIConnectionError,
@@ -59,6 +68,13 @@ SendBatch = Callable[[str, Sequence[FilePart], bool], Model]
 ReadModel = Callable[[], Model]
 #: Checks one file and makes its part; raises InvalidImageError or OSError for a file that cannot be sent.
 MakePart = Callable[[PathLike], FilePart]
+#: The SHA-256 of a file's bytes, as hex (OSError if it cannot be read).
+Digest = Callable[[PathLike], str]
+#: Which files a run with a journal sends: those not recorded as stored ("missing"), those and the
+#: unsettled ones ("unsettled"), or every one ("all").
+Resend = Literal["missing", "unsettled", "all"]
+#: Seconds that Ctrl-C waits for the answers already on their way, so that their outcome is recorded.
+INTERRUPT_GRACE = 1.0
 
 
 def declares_dedupe(headers: Mapping[str, str]) -> bool:
@@ -76,6 +92,8 @@ class Batch:
     category: str
     paths: list[PathLike] = field(default_factory=list)
     size: int = 0
+    #: The files' SHA-256 (hex), in the order of ``paths``, when a journal records them.
+    digests: list[str] = field(default_factory=list)
 
 
 class Batcher:
@@ -90,7 +108,7 @@ class Batcher:
         self.max_bytes = max_bytes
         self._open: dict[str, Batch] = {}
 
-    def add(self, path: PathLike, category: str, size: int) -> list[Batch]:
+    def add(self, path: PathLike, category: str, size: int, digest: str = "") -> list[Batch]:
         """Put a file in its category's open batch; return the batches this closed."""
         closed: list[Batch] = []
         batch = self._open.get(category)
@@ -100,6 +118,7 @@ class Batcher:
         if batch is None:
             batch = self._open[category] = Batch(category)
         batch.paths.append(path)
+        batch.digests.append(digest)
         batch.size += size
         if len(batch.paths) >= self.max_files:
             closed.append(self._open.pop(category))
@@ -121,6 +140,13 @@ class Uploaded:
 
     path: PathLike
     model: Model
+
+
+@dataclass(frozen=True)
+class Already:
+    """The journal records the file as stored on the model: it was not sent again."""
+
+    path: PathLike
 
 
 @dataclass(frozen=True)
@@ -148,7 +174,7 @@ class Unsettled:
 
 
 #: What happened to one file.
-FileOutcome = Uploaded | Skipped | Failed | Unsettled
+FileOutcome = Uploaded | Already | Skipped | Failed | Unsettled
 
 
 @dataclass
@@ -168,13 +194,16 @@ class _BatchSender:
     """Sends one batch in a worker thread and works out what the server did with each file."""
 
     def __init__(self, send: SendBatch, read_model: ReadModel, make_part: MakePart, *, careful: bool,
-                 resends: int, multi_ok: bool | None) -> None:
+                 resends: int, multi_ok: bool | None, journal: UploadJournal | None = None,
+                 stop: threading.Event | None = None) -> None:
         self.send = send
         self.read_model = read_model
         self.make_part = make_part
         self.careful = careful
         self.resends = resends
         self.multi_ok = multi_ok
+        self.journal = journal
+        self.stop = stop or threading.Event()
 
     def run(self, batch: Batch, count: int | None) -> BatchResult:
         result = BatchResult(count=count)
@@ -187,12 +216,15 @@ class _BatchSender:
             except OSError as exc:
                 result.outcomes.append(Skipped(path, str(exc)))
         groups: deque[list[FilePart]] = deque([parts] if parts else [])
-        while groups and result.fatal is None:
-            self._send_group(batch.category, groups, result)
+        digests = dict(zip(map(str, batch.paths), batch.digests, strict=True))
+        while groups and result.fatal is None and not self.stop.is_set():
+            self._send_group(batch.category, groups, result, digests)
         return result
 
-    def _send_group(self, category: str, groups: deque[list[FilePart]], result: BatchResult) -> None:
-        """Send the first group of ``groups`` until its fate is known (more groups may be queued)."""
+    def _send_group(self, category: str, groups: deque[list[FilePart]], result: BatchResult,
+                    digests: Mapping[str, str]) -> None:
+        """Send the first group of ``groups`` until its fate is known (more groups may be queued),
+        recorded in the journal before it goes and once its fate is known."""
         group = groups.popleft()
         if self.careful and result.count is None:  # the count was lost: read it before sending more
             try:
@@ -201,6 +233,24 @@ class _BatchSender:
                 result.outcomes += [Failed(p.path, exc) for p in group]
                 result.fatal = exc if isinstance(exc, FATAL_ERRORS) else None
                 return
+        if self.journal is None:
+            self._send(category, group, groups, result)
+            return
+        entry = self.journal.begin(category, result.count if self.careful else None,
+                                   [(digests.get(str(p.path), ""), str(p.path)) for p in group])
+        known = len(result.outcomes)
+        self._send(category, group, groups, result)
+        outcomes = result.outcomes[known:]
+        unsettled = [o for o in outcomes if isinstance(o, Unsettled)]
+        if unsettled:
+            self.journal.unsettled(entry, unsettled[0].reason, result.count)
+        else:  # what was stored is the group's first files: all, the first one, or none
+            self.journal.stored(entry, sum(isinstance(o, Uploaded) for o in outcomes))
+
+    def _send(self, category: str, group: list[FilePart], groups: deque[list[FilePart]],
+              result: BatchResult) -> None:
+        """Send one group, retrying while that is safe, and add its files' outcomes to ``result``
+        (or queue them again as smaller groups)."""
         tries = 0
         while True:
             try:
@@ -296,8 +346,14 @@ class UploadRun:
     def __init__(self, settings: UploadSettings, model: Model, send: SendBatch, read_model: ReadModel,
                  make_part: MakePart, size_of: Callable[[PathLike], int],
                  progress: Callable[[int], object] | None = None,
-                 on_uploaded: Callable[[PathLike, str, Model], object] | None = None) -> None:
+                 on_uploaded: Callable[[PathLike, str, Model], object] | None = None, *,
+                 journal: UploadJournal | None = None, digest: Digest | None = None,
+                 resend: Resend = "missing") -> None:
         self.settings = settings
+        self.journal = journal
+        self.digest = digest
+        self.resend = resend
+        self._stop = threading.Event()
         self.careful = not settings.dedupe
         self.send = send
         self.read_model = read_model
@@ -342,7 +398,11 @@ class UploadRun:
                     continue
                 self._settle(finished.get())
         except KeyboardInterrupt:
-            wait_for_workers = False  # stop now: the requests in flight are abandoned, not waited for
+            # Stop now: nothing more is sent, and the answers already on their way get a moment to
+            # arrive (so that the journal records them); after that they are abandoned, not waited for.
+            wait_for_workers = False
+            self._stop.set()
+            wait_for_futures(list(self._pending), timeout=INTERRUPT_GRACE)
             raise
         finally:
             pool.shutdown(wait=wait_for_workers, cancel_futures=True)
@@ -370,10 +430,33 @@ class UploadRun:
         if not category:
             self._record(Skipped(path, "No category"), category)
             return source
-        for batch in batcher.add(path, category, self.size_of(path)):
+        digest = ""
+        if self.journal is not None:
+            try:
+                digest = (self.digest or file_digest)(path)
+            except (OSError, ValueError) as exc:
+                self._record(Skipped(path, str(exc)), category)
+                return source
+            if not self._journal_sends(path, digest, category):
+                return source
+        for batch in batcher.add(path, category, self.size_of(path), digest):
             self._queue(batch)
         self._buffered += 1
         return source
+
+    def _journal_sends(self, path: PathLike, digest: str, category: str) -> bool:
+        """Whether a file goes, by what the journal says of it (recording the outcome of one that does not)."""
+        assert self.journal is not None
+        state = None if self.resend == "all" else self.journal.state(digest, category)
+        if state == "stored":
+            self._record(Already(path), category)
+            return False
+        if state == "unsettled" and self.resend == "missing":
+            why = self.journal.unsettled_reason(digest, category)
+            self._record(Unsettled(path, f"unsettled since an earlier upload ({why}): not sent again, "
+                                         "as that might store it twice"), category)
+            return False
+        return True
 
     def _queue(self, batch: Batch) -> None:
         self._ready.setdefault(batch.category, deque()).append(batch)
@@ -394,14 +477,17 @@ class UploadRun:
         batches = self._ready[category]
         batch = batches.popleft()
         if self.multi_ok is False and len(batch.paths) > 1:  # the server keeps one part: split
-            batches.extendleft(Batch(category, [p]) for p in reversed(batch.paths[1:]))
-            batch = Batch(category, batch.paths[:1])
+            singles = [Batch(category, [path], digests=[digest]) for path, digest in zip(batch.paths, batch.digests,
+                                                                                         strict=True)]
+            batches.extendleft(reversed(singles[1:]))
+            batch = singles[0]
         return batch
 
     def _submit(self, pool: ThreadPoolExecutor, batch: Batch,
                 finished: queue.SimpleQueue[Future[BatchResult]]) -> None:
         sender = _BatchSender(self.send, self.read_model, self.make_part, careful=self.careful,
-                              resends=self.settings.resends, multi_ok=self.multi_ok)
+                              resends=self.settings.resends, multi_ok=self.multi_ok, journal=self.journal,
+                              stop=self._stop)
         if self.careful:
             self._busy.add(batch.category)
         self._buffered -= len(batch.paths)
@@ -439,6 +525,8 @@ class UploadRun:
             report.uploaded.append(path)
             if self.on_uploaded is not None:
                 self.on_uploaded(outcome.path, category, outcome.model)
+        elif isinstance(outcome, Already):
+            report.already.append(path)
         elif isinstance(outcome, Skipped):
             report.skipped.append((path, outcome.reason))
         elif isinstance(outcome, Unsettled):
@@ -462,5 +550,6 @@ def part_name(path: PathLike) -> str:
     return Path(path).name
 
 
-__all__ = ["Batch", "Batcher", "BatchResult", "UploadRun", "UploadSettings", "FileOutcome", "Uploaded", "Skipped",
-           "Failed", "Unsettled", "DEDUPE_HEADER", "declares_dedupe", "file_size"]
+__all__ = ["Batch", "Batcher", "BatchResult", "UploadRun", "UploadSettings", "FileOutcome", "Uploaded", "Already",
+           "Skipped", "Failed", "Unsettled", "Resend", "Digest", "INTERRUPT_GRACE", "DEDUPE_HEADER", "declares_dedupe",
+           "file_size"]

@@ -575,13 +575,18 @@ def create_model(state: State, categories: tuple[str, ...], from_dir: Path | Non
               help="Upload requests in parallel.")
 @click.option("--batch-size", type=click.IntRange(1, 100), default=DEFAULT_UPLOAD_BATCH_SIZE, show_default=True,
               help="Images of one category per request (and at most 8 MB).")
-@click.option("--force", is_flag=True, help="Send every image again, even those the local record says were sent.")
+@click.option("--force", is_flag=True, help="Send every image again, even those the upload journal says were stored.")
+@click.option("--unsettled", type=click.Choice(["skip", "resend", "accept"]), default="skip", show_default=True,
+              help="Images an earlier upload could not settle (maybe stored): leave them (exit 1), send them "
+                   "again, or record them as uploaded.")
+@click.option("--wait-lock", is_flag=True, help="If another upload to this model runs on this machine, wait for "
+                                                "it to end (default: exit 1).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), callback=_as_path, default=None,
               metavar="FILE", help="Write one JSON line per file to FILE as its outcome is known: path, category, "
                                    "sha256, outcome and reason.")
 @click.option("--dry-run", is_flag=True, help="Check every file and say what would be sent; send nothing.")
-def upload(state: State, folder: Path, workers: int, batch_size: int, force: bool, report_path: Path | None,
-           dry_run: bool) -> None:
+def upload(state: State, folder: Path, workers: int, batch_size: int, force: bool, unsettled: str,
+           wait_lock: bool, report_path: Path | None, dry_run: bool) -> None:
     """Upload labelled images from a folder.
 
     DIR holds one sub-folder per category, or train/ (and test/) folders that do.
@@ -603,7 +608,7 @@ def upload(state: State, folder: Path, workers: int, batch_size: int, force: boo
     from ._cli_runs import run_upload
 
     run_upload(state, folder, workers=workers, batch_size=batch_size, force=force, report_path=report_path,
-               dry_run=dry_run)
+               dry_run=dry_run, unsettled=unsettled, wait_lock=wait_lock)
 
 
 # --------------------------------------------------------------------------- train / status

@@ -26,6 +26,7 @@ from typing import Any, Literal, overload
 from urllib.parse import quote, urlsplit
 
 from ._env import API_KEY_ENV, BASE_URL_ENV, HOSTED_BASE_URL, mask_key
+from ._journal import UploadJournal
 from ._predict import predict_outcomes
 from ._transport import FilePart, Transport, is_loopback_host, may_have_been_processed
 from ._tuning import (
@@ -38,7 +39,7 @@ from ._tuning import (
     UPLOAD_IN_MEMORY_BYTES,
     UPLOAD_LOOKAHEAD_FILES,
 )
-from ._upload import UploadRun, UploadSettings, declares_dedupe, file_size
+from ._upload import Resend, UploadRun, UploadSettings, declares_dedupe, file_size
 from ._version import __version__
 from .errors import (
     BadRequestError,
@@ -217,6 +218,9 @@ class Client:
         batch_size: int = DEFAULT_UPLOAD_BATCH_SIZE,
         progress: Callable[[int], object] | None = None,
         on_uploaded: Callable[[PathLike, str, Model], object] | None = None,
+        journal: UploadJournal | PathLike | None = None,
+        resend: Resend = "missing",
+        digest: Callable[[PathLike], str] | None = None,
     ) -> UploadReport:
         """Upload many (path, category) pairs, each file stored exactly once.
 
@@ -244,8 +248,19 @@ class Client:
         model, an exhausted quota or a server that cannot be reached even after retries stops
         the upload: requests in flight finish (and are reported), the rest are not sent, and
         the error is raised.
+
+        ``journal`` (an ``UploadJournal``, or the path of its file) makes the upload exactly-once
+        across restarts of the program, however it stopped: each request is recorded before it
+        goes, the requests an earlier run left open are settled first from the model's counts,
+        files the journal records as stored are not sent again (``report.already``), and files it
+        records as unsettled are reported unsettled and not sent. ``resend="unsettled"`` sends those
+        too, ``resend="all"`` every file. Only one upload at a time may use a journal: another one
+        raises UploadInProgressError (or waits, if the journal was made with ``wait=True``).
+        ``digest(path)`` gives a file's SHA-256 in hex if the caller has it (default: read the file).
         """
         model_id = _required(model_id, "model id")
+        if resend not in ("missing", "unsettled", "all"):
+            raise ValueError("resend must be 'missing', 'unsettled' or 'all'")
         workers = _worker_count(workers)
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -253,7 +268,27 @@ class Client:
         first = next(iterator, None)
         if first is None:
             return UploadReport()
+        if journal is None:
+            return self._upload_run(model_id, itertools.chain([first], iterator), workers, batch_size, progress,
+                                    on_uploaded, None, resend, digest)
+        if not isinstance(journal, UploadJournal):
+            journal = UploadJournal(journal)
+        journal.bind(self.base_url, model_id)
+        try:
+            with journal.locked():
+                return self._upload_run(model_id, itertools.chain([first], iterator), workers, batch_size,
+                                        progress, on_uploaded, journal, resend, digest)
+        finally:
+            journal.close()
+
+    def _upload_run(self, model_id: str, items: Iterable[tuple[PathLike, str]], workers: int, batch_size: int,
+                    progress: Callable[[int], object] | None,
+                    on_uploaded: Callable[[PathLike, str, Model], object] | None, journal: UploadJournal | None,
+                    resend: Resend, digest: Callable[[PathLike], str] | None) -> UploadReport:
+        """One run of ``upload_files``: the model read, what the journal left open settled, the files sent."""
         model, dedupe = self._model_and_dedupe(model_id)
+        if journal is not None:
+            journal.settle({c.name: c.count for c in model.categories}, by_count=not dedupe)
         settings = UploadSettings(
             workers=workers, batch_size=batch_size, max_batch_bytes=BATCH_MAX_BYTES,
             lookahead=max(UPLOAD_LOOKAHEAD_FILES, 2 * workers * batch_size),
@@ -264,8 +299,9 @@ class Client:
             send=lambda category, parts, idempotent: self._upload_parts(model_id, category, parts, idempotent),
             read_model=lambda: self.get_model(model_id),
             make_part=_upload_part, size_of=file_size, progress=progress, on_uploaded=on_uploaded,
+            journal=journal, digest=digest, resend=resend,
         )
-        return run.run(itertools.chain([first], iterator))
+        return run.run(items)
 
     def upload_urls(self, model_id: str, urls: Sequence[str], category: str) -> UploadReport:
         """Have the server fetch image URLs into a category; report each URL by what became of it.

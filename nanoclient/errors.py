@@ -14,7 +14,8 @@
     ├── APIConnectionError           the server could not be reached, or the connection broke
     │   └── APITimeoutError          no answer in time
     ├── TrainingFailedError          the model reached state -1; ``model`` says why
-    └── TrainingTimeoutError         ``wait_until_trained`` ran out of time
+    ├── TrainingTimeoutError         ``wait_until_trained`` ran out of time
+    └── UploadInProgressError        another upload is using the same upload journal (``pid``)
 
 Every error carries ``message`` (the server's text, or ours), ``method`` and ``url`` of the
 request when there was one, and ``errors`` (the detail list of the JSON error body, whose
@@ -181,6 +182,15 @@ class TrainingTimeoutError(NanonetsError, builtins.TimeoutError):
         self.model = model
 
 
+class UploadInProgressError(NanonetsError):
+    """Another upload (``pid``: its process) holds the upload journal this one would use: two at once
+    to the same model would confuse the counts by which each keeps its files stored once."""
+
+    def __init__(self, message: str, *, pid: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.pid = pid
+
+
 #: The 0.x names, kept for one release: use APIConnectionError and APITimeoutError.
 ConnectionError = APIConnectionError
 TimeoutError = APITimeoutError
@@ -217,6 +227,7 @@ __all__ = [
     "APITimeoutError",
     "TrainingFailedError",
     "TrainingTimeoutError",
+    "UploadInProgressError",
     "ConnectionError",
     "TimeoutError",
     "INVALID_IMAGE_REASON",

@@ -170,14 +170,16 @@ class FileError:
 class UploadReport:
     """What an upload did with each file (or URL), by its path as given.
 
-    ``uploaded``: stored by the server. ``skipped``: never sent, with why (not an image, no
-    category). ``failed``: sent and refused, or not sent because of the error, which says why;
-    the server did not store them. ``unsettled``: the server may or may not have stored them and
+    ``uploaded``: stored by the server. ``already``: not sent, as the upload journal records them
+    as stored on the model. ``skipped``: never sent, with why (not an image, no category).
+    ``failed``: sent and refused, or not sent because of the error, which says why; the server
+    did not store them. ``unsettled``: the server may or may not have stored them and
     the client could not find out (see ``Client.upload_files``); check the model's counts
     before sending them again.
     """
 
     uploaded: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, Exception]] = field(default_factory=list)
     unsettled: list[tuple[str, str]] = field(default_factory=list)
@@ -192,6 +194,7 @@ class UploadReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "uploaded": len(self.uploaded),
+            "already": len(self.already),
             "skipped": len(self.skipped),
             "failed": len(self.failed),
             "unsettled": len(self.unsettled),

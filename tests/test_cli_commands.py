@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from helpers import colour_folder, make_image
 
-from nanoclient._record import UploadRecord, file_digest
+from nanoclient._journal import UploadJournal, file_digest
 from nanoclient.cli import cli
 from nanoclient.testing import fake_nanonets
 
@@ -164,7 +164,7 @@ def _upload_resumes_from_the_record(runner, fake, tmp_path):
     files = make_folder(tmp_path / "set", {"Red": 6, "Blue": 6})
     model_id = create(runner, "Red", "Blue")
     # An earlier run that was interrupted after 5 files: the record holds just those.
-    record = UploadRecord.for_model(BASE_URL, model_id)
+    record = UploadJournal.for_model(BASE_URL, model_id)
     for path in files[:5]:
         record.add(file_digest(path), path.parent.name, str(path))
     before = fake.request_count

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from nanoclient import config
-from nanoclient._record import UploadRecord, file_digest
+from nanoclient._journal import UploadJournal, file_digest
 
 
 def _write_config(path, **values):
@@ -80,17 +80,17 @@ def test_save_file_updates_keeps_and_removes(tmp_path):
 
 
 def test_record_is_keyed_by_server_and_model(tmp_path):
-    a = UploadRecord.for_model("http://127.0.0.1:1/api/v2/", "m1", folder=tmp_path)
-    same = UploadRecord.for_model("http://127.0.0.1:1/api/v2", "m1", folder=tmp_path)
-    other_model = UploadRecord.for_model("http://127.0.0.1:1/api/v2", "m2", folder=tmp_path)
-    other_server = UploadRecord.for_model("http://127.0.0.1:2/api/v2", "m1", folder=tmp_path)
+    a = UploadJournal.for_model("http://127.0.0.1:1/api/v2/", "m1", folder=tmp_path)
+    same = UploadJournal.for_model("http://127.0.0.1:1/api/v2", "m1", folder=tmp_path)
+    other_model = UploadJournal.for_model("http://127.0.0.1:1/api/v2", "m2", folder=tmp_path)
+    other_server = UploadJournal.for_model("http://127.0.0.1:2/api/v2", "m1", folder=tmp_path)
     assert a.path == same.path
     assert len({a.path, other_model.path, other_server.path}) == 3
     assert a.path.parent == tmp_path / "uploads"
 
 
 def test_record_survives_reopening_and_ignores_a_torn_line(tmp_path):
-    record = UploadRecord.for_model("http://h/api/v2", "m", folder=tmp_path)
+    record = UploadJournal.for_model("http://h/api/v2", "m", folder=tmp_path)
     record.add("aa", "Bag", "bag1.png")
     record.add("aa", "Coat", "coat.png")
     assert len(record) == 0 and ("aa", "Bag") not in record  # what it held when opened: memory stays flat
@@ -100,32 +100,32 @@ def test_record_survives_reopening_and_ignores_a_torn_line(tmp_path):
     with open(record.path, "a") as handle:
         handle.write('{"sha256": "bb", "categ')  # interrupted mid-line
 
-    again = UploadRecord.for_model("http://h/api/v2", "m", folder=tmp_path)
+    again = UploadJournal.for_model("http://h/api/v2", "m", folder=tmp_path)
     assert len(again) == 2
     assert ("aa", "Bag") in again and ("aa", "Coat") in again and ("bb", "Bag") not in again
     again.add("aa", "Bag", "copy.png")  # held already: not written again
     again.add("cc", "Bag")
-    reread = UploadRecord.for_model("http://h/api/v2", "m", folder=tmp_path)
+    reread = UploadJournal.for_model("http://h/api/v2", "m", folder=tmp_path)
     assert ("cc", "Bag") in reread and len(reread) == 3
     assert len(reread.path.read_text().splitlines()) == 5  # header, aa/Bag, aa/Coat, the torn line closed, cc/Bag
 
 
 def test_record_add_from_many_threads(tmp_path):
-    record = UploadRecord.for_model("http://h/api/v2", "m", folder=tmp_path)
+    record = UploadJournal.for_model("http://h/api/v2", "m", folder=tmp_path)
     threads = [threading.Thread(target=lambda i=i: [record.add(f"{i}-{j}", "Bag") for j in range(50)])
                for i in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    reread = UploadRecord.for_model("http://h/api/v2", "m", folder=tmp_path)
+    reread = UploadJournal.for_model("http://h/api/v2", "m", folder=tmp_path)
     assert len(reread) == 400
     assert len(record.path.read_text().splitlines()) == 401
 
 
 def test_record_defaults_to_the_cache_env_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("NANOCLIENT_CACHE_DIR", str(tmp_path / "cache"))
-    record = UploadRecord.for_model("http://h/api/v2", "m")
+    record = UploadJournal.for_model("http://h/api/v2", "m")
     assert record.path.parent == tmp_path / "cache" / "uploads"
 
 
