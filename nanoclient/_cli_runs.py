@@ -102,6 +102,10 @@ def run_evaluation(state: State, model_id: str, folder: Path, *, batch_size: int
     for path, reason in skipped:
         info(f"skipped {path}: {reason}")
     client = state.client()
+    seen = trained_on(client.base_url, model_id, items)
+    if seen:
+        warn(f"{seen} of the {len(items)} images were uploaded to this model for training (upload journal): "
+             "its accuracy on them overstates how it does on new images; evaluate on images it was not trained on")
     with state.progress(len(items), min_total=batch_size + 1) as bar:
         try:
             result = evaluate_images(client, model_id, items, skipped=skipped, progress=bar.update,
@@ -114,6 +118,23 @@ def run_evaluation(state: State, model_id: str, folder: Path, *, batch_size: int
     if not result.n:
         raise CliFailure(f"none of the {len(items)} images under {folder} could be predicted")
     return result
+
+
+def trained_on(base_url: str, model_id: str, items: Sequence[tuple[Path, str]]) -> int:
+    """How many of the labelled ``items`` this machine's upload journal records as uploaded to the model
+    under the same label (0 when there is no journal): images the model was trained on."""
+    from ._journal import UploadJournal, file_digest
+
+    journal = UploadJournal.for_model(base_url, model_id)
+    if not len(journal):
+        return 0
+    seen = 0
+    for path, category in items:
+        try:
+            seen += journal.state(file_digest(path), category) == "stored"
+        except OSError:  # the evaluation names the file
+            continue
+    return seen
 
 
 class UploadLedger:

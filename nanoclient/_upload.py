@@ -402,7 +402,9 @@ class UploadRun:
             # arrive (so that the journal records them); after that they are abandoned, not waited for.
             wait_for_workers = False
             self._stop.set()
-            wait_for_futures(list(self._pending), timeout=INTERRUPT_GRACE)
+            done, _ = wait_for_futures(list(self._pending), timeout=INTERRUPT_GRACE)
+            for future in done:  # reported too, so that the caller's account of what was stored is whole
+                self._settle(future)
             raise
         finally:
             pool.shutdown(wait=wait_for_workers, cancel_futures=True)

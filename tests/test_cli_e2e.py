@@ -51,7 +51,7 @@ def test_whole_flow_against_a_real_server(server_factory, tmp_path):
     assert (uploaded["uploaded"], uploaded["invalid"], uploaded["failed"]) == (18, 1, 0)
     assert uploaded["model"]["state"] == 2
 
-    # Run again: the local record says everything is there, so nothing is sent.
+    # Run again: the upload journal says everything is there, so nothing is sent.
     again = json.loads(run("upload", images, "--json", code=1).stdout)
     assert (again["uploaded"], again["already_there"], again["invalid"]) == (0, 18, 1)
 
@@ -69,6 +69,11 @@ def test_whole_flow_against_a_real_server(server_factory, tmp_path):
     assert all(p["label"] == Path(p["file"]).parent.name for p in predictions)
     text = run("predict", images / "test" / "Blue").stdout.splitlines()
     assert len(text) == 2 and all(line.split()[1] == "Blue" for line in text)
+
+    evaluated = run("evaluate", images / "test")
+    assert "for training" not in evaluated.stderr
+    on_training = run("evaluate", images / "train", code=1)  # 1: the truncated file
+    assert "18 of the 19 images were uploaded to this model for training" in on_training.stderr
 
     listed = json.loads(run("models", "--json").stdout)
     assert [m["model_id"] for m in listed] == [env["NANONETS_MODEL_ID"]]

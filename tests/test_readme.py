@@ -141,10 +141,10 @@ def test_the_workflow_by_hand_runs_as_written(block, runner, monkeypatch, workdi
 
 def test_the_workflow_blocks_were_found():
     assert len(SHELL_BLOCKS) >= 2 and any("nanoclient train --wait" in b for b in SHELL_BLOCKS)
-    assert len(PYTHON_BLOCKS) == 1
+    assert len(PYTHON_BLOCKS) == 2
 
 
-@pytest.mark.parametrize("block", PYTHON_BLOCKS)
+@pytest.mark.parametrize("block", PYTHON_BLOCKS[:1])
 def test_the_sdk_example_runs_as_written(block, monkeypatch, workdir, capsys):
     monkeypatch.setenv("NANONETS_API_KEY", "readme-key")
     with fake_nanonets():  # at the hosted URL, which the example uses when NANONETS_BASE_URL is unset
@@ -152,3 +152,14 @@ def test_the_sdk_example_runs_as_written(block, monkeypatch, workdir, capsys):
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].split()[0] == "120"  # every image of the three categories uploaded
     assert printed[-1].split()[:2] == ["images/test/Circle/circle_000.png", "Circle"]
+
+
+def test_the_journal_example_resumes_as_written(monkeypatch, workdir, capsys):
+    monkeypatch.setenv("NANONETS_API_KEY", "readme-key")
+    with fake_nanonets():
+        from nanoclient import Client
+
+        Client().create_model(sorted(path.name for path in (workdir / "images" / "train").iterdir()))
+        for _ in range(2):
+            exec(compile(PYTHON_BLOCKS[1], "README.md (upload journal)", "exec"), {"__name__": "readme_example"})
+    assert capsys.readouterr().out.splitlines() == ["200 0 0", "0 200 0"]
