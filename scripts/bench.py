@@ -98,7 +98,7 @@ def local_server(data_dir: Path, *args: str) -> Iterator[tuple[str, int]]:
 
 def cli_env(base_url: str, model_id: str = "") -> dict[str, str]:
     env = dict(os.environ, NANONETS_API_KEY=API_KEY, NANONETS_BASE_URL=base_url)
-    env["NANOCLIENT_CACHE_DIR"] = tempfile.mkdtemp(prefix="nanoclient-bench-cache-")  # fresh resume record
+    env["NANOCLIENT_CACHE_DIR"] = tempfile.mkdtemp(prefix="nanoclient-bench-cache-")  # a fresh upload journal
     if model_id:
         env["NANONETS_MODEL_ID"] = model_id
     return env
@@ -193,10 +193,11 @@ def wrapper_upload(base_url: str, model_id: str, items: Sequence[tuple[Path, str
 
 
 def sdk_upload(base_url: str, model_id: str, items: Sequence[tuple[Path, str]]) -> float:
-    """`Client.upload_files` with its defaults (the same work as the wrapper's call)."""
-    with Client(API_KEY, base_url) as client:
+    """`Client.upload_files` with its defaults (the same work as the wrapper's call), with an upload
+    journal as `nanoclient upload` keeps one: what exactly-once across restarts costs is in the figure."""
+    with Client(API_KEY, base_url) as client, tempfile.TemporaryDirectory(prefix="nanoclient-bench-journal-") as tmp:
         start = time.perf_counter()
-        report = client.upload_files(model_id, list(items))
+        report = client.upload_files(model_id, list(items), journal=Path(tmp) / "journal.jsonl")
         elapsed = time.perf_counter() - start
         assert report.ok and client.get_model(model_id).image_count == len(items)  # each stored exactly once
     return elapsed
