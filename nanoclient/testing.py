@@ -155,6 +155,7 @@ def fake_nanonets(
         dedupe=dedupe,
         shuffle_results=shuffle_results,
         max_upload_mb=max_upload_mb,
+        train_in_child=False,  # no process to start per training in a user's tests
     )
     backend = Backend.from_config(config, trainer=trainer)
     try:

@@ -60,8 +60,10 @@ class StandInTrainer:
 
         self.Classifier = Classifier
 
-        def train(images, labels, holdout=0.2, seed=0):
+        def train(images, labels, holdout=0.2, seed=0, progress=None):
             trainer.calls.append(len(images))
+            if progress is not None:
+                progress("features 50%")
             trainer.started.set()
             if trainer.gate is not None:
                 trainer.gate.wait(30)
@@ -147,7 +149,8 @@ def test_trained_model_keeps_predicting_while_images_arrive_and_it_retrains(back
     trainer.gate, trainer.started = threading.Event(), threading.Event()
     backend.train(me, model_id)
     assert trainer.started.wait(30)
-    assert backend.get_model(me, model_id).state == 4
+    training = backend.get_model(me, model_id)
+    assert training.state == 4 and training.status.startswith("Training: features 50%")  # how far it is
     assert backend.train(me, model_id).state == 4  # nothing new since it started: not queued twice
     assert backend.predict_images(me, model_id, [("x.png", make_image(BLUE))])[0].label == "blue"
     trainer.gate.set()

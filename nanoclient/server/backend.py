@@ -177,6 +177,10 @@ class Backend:
         Opening the store sweeps it; starting takes up training left unfinished by a stop or crash.
         """
         store = Store(config.data_dir)
+        if trainer is None and config.train_in_child:
+            from .trainer_process import ProcessTrainer
+
+            trainer = ProcessTrainer(work_dir=store.tmp_dir)
         try:
             return cls(
                 store,
@@ -319,7 +323,7 @@ class Backend:
             if run.state == RUN_QUEUED:
                 return STATE_QUEUED, "Queued for training" + serving
             if run.state == RUN_TRAINING:
-                return STATE_TRAINING, "Training" + serving
+                return STATE_TRAINING, (run.status or "Training") + serving
             up_to_date = record.last_image_id <= run.last_image_id
             if run.state == RUN_DONE and up_to_date:
                 return STATE_TRAINED, "Model trained"
@@ -481,13 +485,19 @@ class Backend:
             images = self.store.training_images(run.model_id, run.last_image_id)
             paths = [str(path) for path, _ in images]
             labels = [category for _, category in images]
-            classifier, accuracy, held_out = self.trainer.train(paths, labels)
+            classifier, accuracy, held_out = self.trainer.train(
+                paths, labels, progress=lambda text: self.store.set_run_status(run.id, f"Training: {text}"))
             name = f"{run.id}.clf"
             classifier.save(str(self.store.classifier_path(name)))
         except Exception as exc:
             if not isinstance(exc, ValueError):
                 log.exception("training run %s of model %s failed", run.id, run.model_id)
             reason = str(exc) or type(exc).__name__
+            self.store.fail_run(run.id, f"Training failed: {reason}")
+            return
+        except MemoryError as exc:  # in this process (training in a child raises a MemoryError of its own)
+            reason = str(exc) or f"out of memory on {len(paths)} images"
+            log.error("training run %s of model %s ran out of memory: %s", run.id, run.model_id, reason)
             self.store.fail_run(run.id, f"Training failed: {reason}")
             return
         self.store.finish_run(run.id, accuracy=None if accuracy is None else float(accuracy),

@@ -71,6 +71,10 @@ class ServerConfig:
     #: Trained classifiers kept loaded for predictions, at most: those of the models most recently
     #: used; a model beyond them loads its classifier from disk again. This bounds the server's memory.
     classifier_cache: int = 8
+    #: Train in a child process (``trainer_process``): the memory training takes goes back to the system
+    #: when it ends, running out of it fails the run instead of the server, and the server's threads keep
+    #: answering meanwhile. The in-process fake trains in its own process.
+    train_in_child: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))

@@ -6,7 +6,7 @@ any object of the same shape, e.g. a stand-in that trains in no time.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, SupportsFloat
 
 
@@ -38,11 +38,14 @@ class Trainer(Protocol):
     def Classifier(self) -> ClassifierLoader:  # the name the trainer module gives its class
         """Loads saved classifiers."""
 
-    def train(self, images: Sequence[str], labels: Sequence[str]) -> tuple[TrainedClassifier, float | None, int]:
+    def train(self, images: Sequence[str], labels: Sequence[str], *, progress: Callable[[str], object] | None = None
+              ) -> tuple[TrainedClassifier, float | None, int]:
         """Fit a classifier on image files and their labels; return it, its held-out accuracy (None: not
-        measured) and how many images that accuracy was measured on.
+        measured) and how many images that accuracy was measured on. ``progress`` is told how far it
+        is, in a few words ("features 40%", "fitting"), as often as it likes.
 
-        ValueError, its message meant for the user, when the images cannot train a classifier.
+        ValueError, its message meant for the user, when the images cannot train a classifier;
+        MemoryError when it ran out of memory.
         """
 
 

@@ -624,6 +624,11 @@ class Store:
                 (RUN_DONE, "Model trained", accuracy, accuracy_images, classifier, time.time(), run_id),
             )
 
+    def set_run_status(self, run_id: int, status: str) -> None:
+        """Say how far a run in training is (its status), unless it changed state meanwhile."""
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET status = ? WHERE id = ? AND state = ?", (status, run_id, RUN_TRAINING))
+
     def fail_run(self, run_id: int, status: str) -> None:
         """Mark a run as failed, with the reason."""
         with self._write() as conn:

@@ -17,6 +17,14 @@ calibrated probabilities for every category.
 A saved classifier is a plain ``.npz`` of arrays (no pickle): loading it runs no code, and
 predicting needs only NumPy and Pillow.
 
+Memory and time grow with the number of images only through the feature matrix (float32, one
+row per image, filled in chunks as the images are decoded; 940 MB for 60,000 images): the
+dictionary is learned from at most ``DICTIONARY_IMAGES`` images, the spectrum's weight chosen on
+at most ``CHOICE_IMAGES``, and with more training images than features the softmax layer is
+fitted in blocks over the standardised matrix (``softmax.fit_softmax``, the same objective as
+scikit-learn's, which would copy the matrix into float64), preconditioned by the features'
+covariance on a sample.
+
 This module knows images and arrays, nothing of HTTP or SQLite.
 """
 from __future__ import annotations
@@ -32,10 +40,14 @@ from numpy.lib.stride_tricks import sliding_window_view
 if TYPE_CHECKING:
     from PIL import Image
 
+    from .softmax import Preconditioner
+
 #: An image as a file path or as its bytes.
 ImageSource = Union[str, "os.PathLike[str]", bytes]
 #: Category labels, one per image: a sequence or a NumPy array of strings.
 Labels = Sequence[str] | np.ndarray
+#: Told how training goes, in a few words ("features 40%", "fitting").
+Progress = Callable[[str], object]
 
 SIZE = 28  # images are normalised to SIZE x SIZE grey-scale pixels
 PATCH = 5  # side of the square patches the dictionary is learned on
@@ -52,7 +64,11 @@ SPECTRUM_WEIGHTS = (0.0, 1.0, 2.0)
 REGULARISATION = 0.01  # inverse strength (C) of the logistic regression's L2 penalty
 HOLDOUT = 0.2  # fraction held out to measure accuracy
 _DICTIONARY_SAMPLE = 100_000  # patches used to learn the whitening and the dictionary
+DICTIONARY_IMAGES = 2_000  # images the dictionary is learned from, at most (their patches are sampled)
+CHOICE_IMAGES = 2_000  # training images the spectrum's weight is chosen on, at most
+PRECONDITION_IMAGES = 4_000  # images whose covariance preconditions the large fit
 _CHUNK = 32  # images featurised at a time: bounds memory, and small arrays stay in cache
+_DECODE_CHUNK = 512  # images decoded at a time while the feature matrix is filled
 _FORMAT = 4  # version of the saved file layout
 _FORMAT_BEFORE_AROUND_CENTRE = 3  # the layout without the edges-around-the-centre terms: still read
 
@@ -123,10 +139,37 @@ class Features:
         kmeans = MiniBatchKMeans(k, random_state=seed, n_init=3, batch_size=4096).fit(white)
         return cls(mean, whiten, kmeans.cluster_centers_)
 
-    def transform(self, pixels: np.ndarray) -> np.ndarray:
-        """(n, SIZE, SIZE, 3) pixels -> (n, width) features: shapes, edge directions, then colours."""
-        parts = [self._transform(pixels[i:i + _CHUNK]) for i in range(0, len(pixels), _CHUNK)]
-        return np.concatenate(parts) if parts else np.empty((0, self.width), np.float32)
+    def transform(self, pixels: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """(n, SIZE, SIZE, 3) pixels -> (n, width) float32 features: shapes, edge directions, then
+        colours; written into ``out`` (n rows) when given."""
+        if out is None:
+            out = np.empty((len(pixels), self.width), np.float32)
+        for i in range(0, len(pixels), _CHUNK):
+            out[i:i + _CHUNK] = self._transform(pixels[i:i + _CHUNK])
+        return out
+
+    def transform_images(self, images: Sequence[ImageSource], out: np.ndarray | None = None, *, workers: int = 1,
+                         progress: Callable[[int], object] | None = None) -> np.ndarray:
+        """The (n, width) float32 features of images decoded ``_DECODE_CHUNK`` at a time, so that the
+        pixels of only a few chunks are ever held, written into ``out`` (n rows) when given; ``workers``
+        threads share the chunks (NumPy and Pillow release the GIL for most of the work).
+        ``progress(k)`` is told each time k more images are done."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if out is None:
+            out = np.empty((len(images), self.width), np.float32)
+        target = out
+
+        def chunk(first: int) -> int:
+            part = images[first:first + _DECODE_CHUNK]
+            self.transform(load_pixels(part), target[first:first + _DECODE_CHUNK])
+            return len(part)
+
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            for done in pool.map(chunk, range(0, len(images), _DECODE_CHUNK)):
+                if progress is not None:
+                    progress(done)
+        return out
 
     @property
     def width(self) -> int:
@@ -292,16 +335,7 @@ class Classifier:
         names = sorted(set(y.tolist()))
         if len(names) < 2:
             raise ValueError("at least 2 categories with images are needed to train")
-        centre, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
-        colours = GRID * GRID * 3
-        spectrum = features.spectrum_width
-        shape_columns = x.shape[1] - colours - spectrum
-        # the few spectrum and colour columns would drown among the many shape and edge columns: a
-        # weight of 1 gives a block as much weight as all of those together (0 leaves it out)
-        for block, width, weight in ((slice(shape_columns, -colours), spectrum, spectrum_weight),
-                                     (slice(-colours, None), colours, 1.0)):
-            gain = weight * np.sqrt(shape_columns / width)
-            scale[block] = scale[block] / gain if gain > 0 else np.inf
+        centre, scale = standardisation(features, x, spectrum_weight)
         z = ((x - centre) / scale).astype(np.float64)
         model = LogisticRegression(C=REGULARISATION, max_iter=300, solver="newton-cg",
                                    warm_start=start is not None)
@@ -328,12 +362,34 @@ class Classifier:
             bias = np.concatenate([-bias / 2, bias / 2])
         return cls([str(name) for name in model.classes_], features, centre, scale, coef, bias)
 
-    def _weights_for(self, names: list[str], centre: np.ndarray, scale: np.ndarray
+    @classmethod
+    def fit_standardised(cls, features: Features, z: np.ndarray, labels: Labels, centre: np.ndarray,
+                         scale: np.ndarray, *, start: Classifier | None = None,
+                         precondition: Preconditioner | None = None, progress: Progress | None = None) -> Classifier:
+        """Fit the softmax layer on features already standardised in place (``z = (x - centre) / scale``,
+        float32, more rows than columns), in blocks: nothing of the size of ``z`` is allocated.
+        The same optimum as ``fit`` on ``x`` (``precondition``: see ``softmax``); ``progress`` hears
+        "fitting (iteration N)"."""
+        from .softmax import fit_softmax
+
+        y = np.asarray(labels)
+        names = sorted(set(y.tolist()))
+        if len(names) < 2:
+            raise ValueError("at least 2 categories with images are needed to train")
+        initial = None if start is None else start._weights_for(names, centre, scale, binary_too=True)
+        coef, bias = fit_softmax(z, np.searchsorted(names, y), len(names), c=REGULARISATION, start=initial,
+                                 precondition=precondition,
+                                 on_iteration=None if progress is None else
+                                 lambda k: progress(f"fitting (iteration {k})") if k % 10 == 0 else None)
+        return cls(names, features, centre, scale, coef, bias)
+
+    def _weights_for(self, names: list[str], centre: np.ndarray, scale: np.ndarray, *, binary_too: bool = False
                      ) -> tuple[np.ndarray, np.ndarray] | None:
         """This softmax layer as (coef, intercept) on features standardised by ``centre`` and
         ``scale`` instead of its own (the same scores), for a solver to start from; None when the
-        labels differ or there are only two (scikit-learn keeps one row for those)."""
-        if self.labels != names or len(names) < 3:
+        labels differ or there are only two (scikit-learn keeps one row for those, unless ``binary_too``:
+        ``fit_softmax`` keeps one per label)."""
+        if self.labels != names or (len(names) < 3 and not binary_too):
             return None
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(np.isinf(scale) | np.isinf(self.scale), 0.0, scale / self.scale)
@@ -379,6 +435,29 @@ class Classifier:
             features = Features(data["mean"], data["whiten"], data["atoms"], around_centre=version == _FORMAT)
             return cls([str(label) for label in data["labels"]], features, data["centre"], data["scale"],
                        data["weights"], data["bias"])
+
+
+def standardisation(features: Features, x: np.ndarray, spectrum_weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """(centre, scale) that standardise the columns of ``x`` (from ``features``), with the spectrum block
+    weighted by ``spectrum_weight`` and the colours by 1 against all the shape columns; computed in
+    blocks, in float64, with nothing of the size of ``x`` allocated."""
+    total, squares = np.zeros(x.shape[1]), np.zeros(x.shape[1])
+    for first in range(0, len(x), 1024):  # float64 sums of float32 blocks: 16 MB at a time for 3,907 columns
+        block = x[first:first + 1024]
+        total += block.sum(axis=0, dtype=np.float64)
+        squares += np.square(block).sum(axis=0, dtype=np.float64)
+    centre = total / max(len(x), 1)
+    scale = np.sqrt(np.maximum(squares / max(len(x), 1) - centre * centre, 0.0)) + 1e-6
+    colours = GRID * GRID * 3
+    spectrum = features.spectrum_width
+    shape_columns = x.shape[1] - colours - spectrum
+    # the few spectrum and colour columns would drown among the many shape and edge columns: a
+    # weight of 1 gives a block as much weight as all of those together (0 leaves it out)
+    for block_columns, width, weight in ((slice(shape_columns, -colours), spectrum, spectrum_weight),
+                                         (slice(-colours, None), colours, 1.0)):
+        gain = weight * np.sqrt(shape_columns / width)
+        scale[block_columns] = scale[block_columns] / gain if gain > 0 else np.inf
+    return centre, scale
 
 
 def holdout_split(labels: Labels, *, fraction: float = HOLDOUT, seed: int = 0
@@ -434,7 +513,7 @@ class Trained(NamedTuple):
 
 
 def train(images: Sequence[ImageSource], labels: Sequence[str], *, holdout: float = HOLDOUT,
-          seed: int = 0) -> Trained:
+          seed: int = 0, workers: int = 1, progress: Progress | None = None) -> Trained:
     """Fit a classifier on labelled images; return it and its held-out accuracy.
 
     A stratified ``holdout`` fraction is set aside. Without it, the feature dictionary is
@@ -442,22 +521,90 @@ def train(images: Sequence[ImageSource], labels: Sequence[str], *, holdout: floa
     The returned classifier uses that dictionary and weight with a softmax layer fitted on
     every image. The accuracy is None when some category has too few images to hold any
     out. ValueError (its message meant for the user) when the images cannot train a classifier.
+
+    The images are decoded in chunks by ``workers`` threads straight into the feature matrix, the
+    only thing whose size grows with them (see the module's docstring). ``progress`` hears how far
+    training is: "learning the dictionary", "features N%", "choosing the weights", "fitting", ...
     """
     if len(images) != len(labels):
         raise ValueError("images and labels differ in length")
     if len(set(labels)) < 2:
         raise ValueError("at least 2 categories with images are needed to train")
-    pixels, y = load_pixels(images), np.asarray(labels)
+    tell = progress or (lambda _: None)
     split = holdout_split(labels, fraction=holdout, seed=seed) if holdout > 0 else None
-    train_idx = np.arange(len(y)) if split is None else split[0]
-    features = Features.fit(pixels[train_idx], seed=seed)
-    x = features.transform(pixels)
-    weight, start = _choose_spectrum_weight(features, x[train_idx], y[train_idx], seed=seed)
+    # the training images first, then the held-out ones: each part is a slice of the feature matrix
+    order = np.arange(len(labels)) if split is None else np.concatenate(split)
+    n_train = len(labels) if split is None else len(split[0])
+    y = np.asarray(labels)[order]
+    tell("learning the dictionary")
+    sample = np.arange(n_train)
+    if n_train > DICTIONARY_IMAGES:
+        sample = np.sort(np.random.default_rng(seed).choice(n_train, DICTIONARY_IMAGES, replace=False))
+    features = Features.fit(load_pixels([images[int(order[i])] for i in sample]), seed=seed)
+    ordered = [images[int(i)] for i in order]
+    # The matrix's pages are only touched as its rows are filled: the weights are chosen and the
+    # preconditioner made on the first rows (training images in random order) while it is still small.
+    x = np.empty((len(ordered), features.width), np.float32)
+    head = min(n_train, max(CHOICE_IMAGES, PRECONDITION_IMAGES))
+    counted = _FeatureProgress(len(ordered), tell)
+    features.transform_images(ordered[:head], x[:head], workers=workers, progress=counted)
+    tell("choosing the weights")
+    choice = slice(0, min(n_train, CHOICE_IMAGES))
+    weight, start = _choose_spectrum_weight(features, x[choice], y[choice], seed=seed)
+    large = n_train >= x.shape[1]
+    precondition = _preconditioner(features, x[:head], weight, n_train) if large else None
+    features.transform_images(ordered[head:], x[head:], workers=workers, progress=counted)
+    if not large:  # fewer images than features: exact and fast in the images' coordinates
+        tell("fitting")
+        if split is None:
+            return Trained(Classifier.fit(features, x, y, spectrum_weight=weight, start=start), None, 0)
+        partial = Classifier.fit(features, x[:n_train], y[:n_train], spectrum_weight=weight, start=start)
+        final = Classifier.fit(features, x, y, spectrum_weight=weight, start=partial)
+        return Trained(final, partial.accuracy(x[n_train:], y[n_train:]), len(y) - n_train)
+    # many images: standardise the matrix in place (by the training part's statistics) and fit in blocks
+    centre, scale = standardisation(features, x[:n_train], weight)
+    x -= centre.astype(np.float32)
+    x /= scale.astype(np.float32)
+    tell("fitting")
+    partial = Classifier.fit_standardised(features, x[:n_train], y[:n_train], centre, scale, start=start,
+                                          precondition=precondition, progress=tell)
     if split is None:
-        return Trained(Classifier.fit(features, x, y, spectrum_weight=weight, start=start), None, 0)
-    partial = Classifier.fit(features, x[train_idx], y[train_idx], spectrum_weight=weight, start=start)
-    final = Classifier.fit(features, x, y, spectrum_weight=weight, start=partial)
-    return Trained(final, partial.accuracy(x[split[1]], y[split[1]]), len(split[1]))
+        return Trained(partial, None, 0)
+    held_out = _accuracy_standardised(partial, x[n_train:], y[n_train:])
+    tell("fitting on every image")
+    final = Classifier.fit_standardised(features, x, y, centre, scale, start=partial, precondition=precondition,
+                                        progress=lambda text: tell(text.replace("fitting", "fitting on every image")))
+    return Trained(final, held_out, len(y) - n_train)
+
+
+class _FeatureProgress:
+    """Counts the images whose features are done and tells "features N%" when N changes."""
+
+    def __init__(self, total: int, tell: Progress) -> None:
+        self.total, self.tell, self.done, self.shown = max(total, 1), tell, 0, -1
+
+    def __call__(self, more: int) -> None:
+        self.done += more
+        percent = 100 * self.done // self.total
+        if percent != self.shown:
+            self.shown = percent
+            self.tell(f"features {percent}%")
+
+
+def _preconditioner(features: Features, x: np.ndarray, weight: float, n_train: int) -> Preconditioner:
+    """The large fit's preconditioner (``softmax``), from rows ``x`` standardised by their own statistics:
+    close enough to the training part's, and ready before the feature matrix is filled."""
+    from .softmax import Preconditioner
+
+    centre, scale = standardisation(features, x, weight)
+    z = ((x - centre) / scale).astype(np.float32)
+    return Preconditioner(z, 1.0 / (REGULARISATION * n_train))
+
+
+def _accuracy_standardised(classifier: Classifier, z: np.ndarray, labels: np.ndarray) -> float:
+    """``classifier.accuracy`` for features already standardised by its own centre and scale."""
+    scores = z @ classifier.weights.T + classifier.bias
+    return float((np.asarray(classifier.labels)[scores.argmax(axis=1)] == labels).mean())
 
 
 class CrossValidation(NamedTuple):
