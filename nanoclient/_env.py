@@ -16,6 +16,8 @@ CONFIG_ENV = "NANOCLIENT_CONFIG"
 CACHE_ENV = "NANOCLIENT_CACHE_DIR"
 #: Retries per request in the CLI.
 RETRIES_ENV = "NANOCLIENT_RETRIES"
+#: Seconds a request may take in the CLI, its retries included.
+TIMEOUT_ENV = "NANOCLIENT_TIMEOUT"
 
 
 def mask_key(key: str) -> str:
@@ -24,4 +26,4 @@ def mask_key(key: str) -> str:
 
 
 __all__ = ["HOSTED_BASE_URL", "API_KEY_ENV", "BASE_URL_ENV", "MODEL_ID_ENV", "CONFIG_ENV", "CACHE_ENV", "RETRIES_ENV",
-           "mask_key"]
+           "TIMEOUT_ENV", "mask_key"]

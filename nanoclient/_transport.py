@@ -316,10 +316,14 @@ class Transport:
             pause = 0.0 if attempt else self.limit.pause_remaining()  # a retry has just waited its own delay
             if pause > 0:  # another request was told to wait: so is this one
                 self._sleep(pause)
+            # an attempt never outlasts the deadline: a silent server costs the deadline, not timeout x attempts
+            timeout = self.timeout
+            if self.deadline is not None:
+                timeout = max(0.5, min(timeout, self.deadline - (self._clock() - started)))
             self.limit.acquire()
             throttled, retry_after = False, None
             try:
-                response = self._send_once(method, url, params, form, files)
+                response = self._send_once(method, url, params, form, files, timeout)
             except _Retryable as failure:
                 self.limit.release()
                 error: NanonetsError = failure.error
@@ -365,8 +369,10 @@ class Transport:
         params: FormFields | None,
         form: FormFields | None,
         files: Sequence[FilePart] | None,
+        timeout: float,
     ) -> requests.Response:
-        """One attempt: open the files, send, read the whole answer; failures become _Retryable or errors."""
+        """One attempt of at most ``timeout`` seconds per wait (connecting, the TLS handshake, each read):
+        open the files, send, read the whole answer; failures become _Retryable or errors."""
         handles: list[IO[bytes]] = []
         try:
             headers: dict[str, str] = {}
@@ -383,22 +389,30 @@ class Transport:
             try:
                 return self._session.request(
                     method, url, params=list(params) if params else None, data=data, headers=headers,
-                    timeout=(self.timeout, self.timeout),
+                    timeout=(timeout, timeout),
                 )
             except requests.exceptions.SSLError as exc:
+                if _plain_http_answer(exc):  # https:// to a plain-HTTP server that answered at once
+                    raise APIConnectionError(
+                        f"{_netloc(url)} answered in plain HTTP, not TLS: use http:// instead of https:// in the "
+                        "base URL",
+                        method=method, url=url, request_sent=False) from None
                 raise APIConnectionError(f"TLS error talking to {_netloc(url)} ({_reason(exc)})",
                                       method=method, url=url, request_sent=False) from None
+            except requests.exceptions.ProxyError as exc:
+                raise _Retryable(APIConnectionError(_proxy_failure(self._session, url, exc), method=method,
+                                                    url=url, request_sent=False), not_sent=True) from None
             except requests.exceptions.ConnectTimeout as exc:
                 raise _Retryable(APIConnectionError(
-                    f"Could not connect to {_netloc(url)} within {self.timeout:g} s ({_reason(exc)})",
+                    f"Could not connect to {_address(url)} within {timeout:g} s ({_reason(exc)})",
                     method=method, url=url, request_sent=False), not_sent=True) from None
             except requests.exceptions.ReadTimeout as exc:
                 if _tls_handshake_timed_out(exc):  # https:// to a plain-HTTP server: another try is no better
                     raise APIConnectionError(
-                        f"The TLS handshake with {_netloc(url)} got no answer within {self.timeout:g} s: "
-                        "the server seems to speak plain HTTP (try http://)",
+                        f"The TLS handshake with {_netloc(url)} got no answer within {timeout:g} s: "
+                        "the server seems to speak plain HTTP (use http:// instead of https:// in the base URL)",
                         method=method, url=url, request_sent=False) from None
-                raise _Retryable(APITimeoutError(f"No response within {self.timeout:g} s",
+                raise _Retryable(APITimeoutError(f"No response from {method} {_address(url)} within {timeout:g} s",
                                                  method=method, url=url)) from None
             except requests.exceptions.ConnectionError as exc:
                 if _not_http(exc):  # http:// to a TLS server, or another protocol: another try is no better
@@ -459,6 +473,43 @@ def _one_line(error: NanonetsError) -> str:
 def _tls_handshake_timed_out(exc: BaseException) -> bool:
     """True when a read timeout happened in the TLS handshake (the server is not speaking TLS)."""
     return any(isinstance(item, OSError) and "handshake" in str(item).lower() for item in _causes(exc))
+
+
+def _plain_http_answer(exc: BaseException) -> bool:
+    """True when a TLS handshake failed because the server answered in plain HTTP (OpenSSL's "wrong
+    version number", or "record layer failure" / "packet length too long" in some versions)."""
+    text = " ".join(str(item) for item in _causes(exc)).lower()
+    return any(sign in text for sign in ("wrong version number", "record layer failure", "packet length too long",
+                                         "http request"))
+
+
+def _proxy_failure(session: requests.Session, url: str, exc: BaseException) -> str:
+    """What to say when the proxy (not the API) could not be reached or refused: which proxy, from
+    which setting, and how to go around it."""
+    from requests.utils import get_environ_proxies, select_proxy
+
+    proxies = dict(session.proxies)
+    proxies.update({k: v for k, v in get_environ_proxies(url).items() if k not in proxies})
+    proxy = select_proxy(url, proxies) or "the proxy"
+    scheme = urlsplit(url).scheme
+    source = next((name for name in (f"{scheme.upper()}_PROXY", f"{scheme}_proxy", "ALL_PROXY", "all_proxy")
+                   if os.environ.get(name) == proxy), "")
+    shown = _hide_credentials(proxy)
+    return (f"Could not reach {_address(url)} through the proxy {shown}" + (f" (from {source})" if source else "")
+            + f" ({_reason(exc)}): check the proxy, or bypass it with NO_PROXY={urlsplit(url).hostname}")
+
+
+def _hide_credentials(url: str) -> str:
+    """A URL with any user name and password replaced by ***."""
+    parts = urlsplit(url)
+    if not (parts.username or parts.password):
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
+def _address(url: str) -> str:
+    """The URL without its query string (which may hold a model id but never the key): scheme, host, port, path."""
+    return urlsplit(url)._replace(query="", fragment="").geturl()
 
 
 def _not_http(exc: BaseException) -> bool:

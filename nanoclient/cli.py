@@ -30,7 +30,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from ._env import HOSTED_BASE_URL, RETRIES_ENV, mask_key
+from ._env import HOSTED_BASE_URL, RETRIES_ENV, TIMEOUT_ENV, mask_key
 from ._tuning import (
     DEFAULT_PREDICT_BATCH_SIZE,
     DEFAULT_PREDICT_WORKERS,
@@ -53,8 +53,10 @@ if TYPE_CHECKING:  # imported for annotations only: `nanoclient --help` loads no
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 #: Seconds one request may take in all, its retries and their waits included: past it the command
-#: says what failed and how long it tried, instead of going on in silence.
+#: says what failed and how long it tried, instead of going on in silence (--timeout sets it).
 REQUEST_DEADLINE = 300.0
+#: Seconds one attempt may wait for the server (to connect, for each part of its answer).
+ATTEMPT_TIMEOUT = 30.0
 #: Retries per request. Higher than the SDK's 3: a CLI run is often a long unattended upload.
 #: (An upload is resent blindly only when surely not processed, or to a server that deduplicates.)
 DEFAULT_RETRIES = 10
@@ -100,6 +102,7 @@ class State:
         self.quiet = False
         self.debug = debug
         self.retries = DEFAULT_RETRIES
+        self.timeout = REQUEST_DEADLINE
         self._settings: config.Settings | None = None
         self._client: Client | None = None
 
@@ -125,7 +128,7 @@ class State:
             from .client import Client
 
             self._client = Client(api_key=settings.api_key, base_url=settings.base_url, max_retries=self.retries,
-                                  deadline=REQUEST_DEADLINE)
+                                  timeout=min(ATTEMPT_TIMEOUT, self.timeout), deadline=self.timeout)
             click.get_current_context().call_on_close(self._client.close)
             if not self.quiet:
                 _show_retries()
@@ -251,7 +254,7 @@ def error_line(exc: BaseException, state: State | None) -> str:
             why = f"training failed: {why}"
         return f"{why}; check the images and run `nanoclient train` again"
     if isinstance(exc, errors.APITimeoutError):
-        return f"timed out: {detail}"
+        return f"timed out: {detail}; --timeout SECONDS sets how long a request may take"
     if isinstance(exc, errors.APIConnectionError) and exc.request_sent:  # it may have been carried out
         return (f"the connection to {base_url} broke before its answer: {detail}; the server may have done it, "
                 "so check (`nanoclient models`, `nanoclient status`) before running the command again")
@@ -430,6 +433,7 @@ def global_options(*, on_group: bool) -> list[click.Option]:
     given, overrides it.
     """
     retries_from: dict[str, Any] = {"default": DEFAULT_RETRIES, "envvar": RETRIES_ENV} if on_group else {}
+    timeout_from: dict[str, Any] = {"default": REQUEST_DEADLINE, "envvar": TIMEOUT_ENV} if on_group else {}
     return [
         click.Option(["--json"], is_flag=True, expose_value=False, callback=_store("json"),
                      help="Print machine-readable JSON on stdout (messages, and errors as JSON, on stderr)."),
@@ -441,6 +445,10 @@ def global_options(*, on_group: bool) -> list[click.Option]:
                      callback=_store("retries"), **retries_from,
                      help="Retry a request that failed on the network, with 408, 429 or 5xx, up to N times with "
                           f"exponential backoff [default: {DEFAULT_RETRIES}; env {RETRIES_ENV}]."),
+        click.Option(["--timeout"], type=click.FloatRange(min=0, min_open=True), metavar="SECONDS", expose_value=False,
+                     callback=_store("timeout"), **timeout_from,
+                     help="Give up on a request after SECONDS, its retries included (an attempt waits at most "
+                          f"{ATTEMPT_TIMEOUT:g} s) [default: {REQUEST_DEADLINE:g}; env {TIMEOUT_ENV}]."),
         click.Option(["--api-key"], metavar="KEY", expose_value=False, callback=_store("api_key"),
                      help="API key [env NANONETS_API_KEY]."),
         click.Option(["--base-url"], metavar="URL", expose_value=False, callback=_store("base_url"),
@@ -635,15 +643,15 @@ def _wait(state: State, model_id: str, timeout: float, poll_interval: float) -> 
 
 
 _wait_options = [
-    click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=3600.0, show_default=True,
-                 metavar="S", help="With --wait: give up after S seconds (exit 1)."),
+    click.option("--wait-timeout", "timeout", type=click.FloatRange(min=0, min_open=True), default=3600.0,
+                 show_default=True, metavar="S", help="With --wait: give up after S seconds (exit 1)."),
     click.option("--poll-interval", type=click.FloatRange(min=0, min_open=True), default=2.0, show_default=True,
                  metavar="S", help="With --wait: seconds between status checks."),
 ]
 
 
 def wait_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--timeout and --poll-interval, for commands with --wait."""
+    """--wait-timeout and --poll-interval, for commands with --wait."""
     for option in reversed(_wait_options):
         func = option(func)
     return func
@@ -655,13 +663,13 @@ def wait_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def train(state: State, wait: bool, timeout: float, poll_interval: float) -> None:
     """Train the model (--wait to wait until it is trained).
 
-    Exits with 1 if training fails or --timeout passes first. Ctrl-C stops the waiting, not
+    Exits with 1 if training fails or --wait-timeout passes first. Ctrl-C stops the waiting, not
     the training (exit 130): `nanoclient status --wait` waits again.
 
     \b
     Examples:
       nanoclient train --wait
-      nanoclient train --wait --timeout 600 --json
+      nanoclient train --wait --wait-timeout 600 --json
     """
     model_id = state.model_id()
     model = state.client().train(model_id)

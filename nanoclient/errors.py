@@ -77,7 +77,7 @@ class NanonetsError(Exception):
 
     def __str__(self) -> str:
         text = self._label()
-        if self.method and self.url:
+        if self.method and self.url and self.url.split("?", 1)[0] not in text:  # unless the message names it
             text = f"{text} ({self.method} {self.url})"
         hint = self.hint
         if hint and hint != self.message:

@@ -67,7 +67,7 @@ step "nanoclient upload $IMAGES"
 nanoclient upload "$IMAGES"
 
 step "nanoclient train --wait"
-nanoclient train --wait --poll-interval 0.5 --timeout 600
+nanoclient train --wait --poll-interval 0.5 --wait-timeout 600
 
 step "nanoclient predict $IMAGES/test"
 nanoclient predict "$IMAGES/test"

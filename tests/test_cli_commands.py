@@ -283,7 +283,7 @@ def test_train_with_too_few_images_is_one_line(runner, fake, tmp_path):
 
 
 def test_train_timeout_reached(runner, tmp_path):
-    """A training that cannot finish: --wait gives up after --timeout with exit 1."""
+    """A training that cannot finish: --wait gives up after --wait-timeout with exit 1."""
     release = threading.Event()
 
     class SlowTrainer:
@@ -300,10 +300,10 @@ def test_train_timeout_reached(runner, tmp_path):
         make_folder(tmp_path / "set", {"Red": 5, "Blue": 5})
         model_id = create(runner, "Red", "Blue")
         invoke(runner, "upload", tmp_path / "set", "--model-id", model_id)
-        result = invoke(runner, "train", "--wait", "--timeout", "0.3", "--poll-interval", "0.05",
+        result = invoke(runner, "train", "--wait", "--wait-timeout", "0.3", "--poll-interval", "0.05",
                         "--model-id", model_id, code=1)
         assert "did not finish within 0.3 s" in result.stderr
-        status = invoke(runner, "status", "--wait", "--timeout", "0.2", "--poll-interval", "0.05",
+        status = invoke(runner, "status", "--wait", "--wait-timeout", "0.2", "--poll-interval", "0.05",
                         "--model-id", model_id, code=1)
         assert "did not finish" in status.stderr
         release.set()

@@ -55,7 +55,7 @@ def test_whole_flow_against_a_real_server(server_factory, tmp_path):
     again = json.loads(run("upload", images, "--json", code=1).stdout)
     assert (again["uploaded"], again["already_there"], again["invalid"]) == (0, 18, 1)
 
-    trained = run("train", "--wait", "--poll-interval", "0.2", "--timeout", "120", "--json")
+    trained = run("train", "--wait", "--poll-interval", "0.2", "--wait-timeout", "120", "--json")
     model = json.loads(trained.stdout)["model"]
     assert model["state"] == 5 and 0 <= model["accuracy"] <= 1
     assert "trained" in trained.stderr

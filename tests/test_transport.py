@@ -250,7 +250,8 @@ def test_read_timeout_against_a_silent_server():
     server = RawServer(lambda conn: release.wait(10))
     try:
         transport = Transport(server.url, KEY, timeout=0.2, max_retries=1, sleep=lambda s: None)
-        with pytest.raises(errors.APITimeoutError, match="No response within 0.2 s"):
+        timed_out = r"No response from GET http://127\.0\.0\.1:\d+/api/v2/Models/ within 0\.2 s"
+        with pytest.raises(errors.APITimeoutError, match=timed_out):
             transport.request("GET", "Models/")
     finally:
         release.set()

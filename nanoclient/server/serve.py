@@ -62,6 +62,33 @@ def dashboard_url(host: str, port: int) -> str:
     return base_url(host, port)[: -len(API_ROOT)] + "/"
 
 
+#: What a client that sent a TLS handshake to this plain-HTTP port gets at once: not TLS, so its TLS layer
+#: fails on the spot ("wrong version number") instead of waiting for an answer until its timeout.
+TLS_REFUSAL = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+               b"Content-Length: 60\r\n\r\nThis is a plain-HTTP server: use http://, not https://.    \n")
+
+
+def plain_http_channel() -> type:
+    """waitress's connection class, but a connection that opens with a TLS handshake record (https:// to
+    this plain-HTTP port) is answered with TLS_REFUSAL and closed at once; waitress alone waits for a
+    request line that never comes, and the client for its timeout (30 s)."""
+    from waitress.channel import HTTPChannel
+
+    class PlainHTTPChannel(HTTPChannel):  # type: ignore[misc]
+        _first = True
+
+        def received(self, data: bytes) -> bool:
+            if self._first and data:
+                self._first = False
+                if data[:1] == b"\x16" and data[1:2] == b"\x03":  # TLS: handshake record, version 3.x
+                    self.write_soon(TLS_REFUSAL)
+                    self.close_when_flushed = True
+                    return False
+            return bool(super().received(data))
+
+    return PlainHTTPChannel
+
+
 def run_server(config: ServerConfig, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
                threads: int = DEFAULT_THREADS, out: TextIO | None = None, err: TextIO | None = None) -> None:
     """Serve until SIGTERM or SIGINT; print the base URL on ``out`` (stdout) once listening, alone
@@ -90,6 +117,7 @@ def run_server(config: ServerConfig, *, host: str = DEFAULT_HOST, port: int = DE
     except BaseException:
         backend.close(wait=False)
         raise
+    server.channel_class = plain_http_channel()
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # waitress's loop shuts its threads down on this
