@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from .types import Model, PathLike
 
 #: The outcomes an upload report names, for each file.
-UPLOADED, ALREADY, INVALID, REFUSED, UNSETTLED = "uploaded", "already there", "invalid", "refused", "unsettled"
+UPLOADED, ALREADY, SKIPPED, INVALID, REFUSED, UNSETTLED = (
+    "uploaded", "already there", "skipped", "invalid", "refused", "unsettled")
 
 
 def prediction_record(outcome: Prediction | FileError, top: int | None = None) -> dict[str, Any]:
@@ -46,9 +47,14 @@ def text_line(record: dict[str, Any], width: int, top: int | None) -> str:
     return f"{record['file']:<{width}}  {labels}"
 
 
+#: Widest path column of ``predict``'s text lines: longer paths push their line's labels right, not every line's.
+MAX_PATH_COLUMN = 60
+
+
 def run_predictions(state: State, model_id: str, paths: Sequence[Path], *, output: Path | None, top: int | None,
-                    batch_size: int, workers: int) -> None:
-    """``nanoclient predict``: every file predicted, each line printed as its answer comes."""
+                    batch_size: int, workers: int, skipped: Sequence[tuple[Path, str]] = ()) -> None:
+    """``nanoclient predict``: every file predicted, each line printed as its answer comes; ``skipped``
+    (files of the folders given that are no images) named and counted."""
     from ._results import ResultFile
 
     results = ResultFile(output) if output is not None else None
@@ -57,7 +63,9 @@ def run_predictions(state: State, model_id: str, paths: Sequence[Path], *, outpu
     todo = [path for path in paths if results is None or str(path) not in results.done]
     if results is not None and len(todo) < len(paths):
         info(f"{len(paths) - len(todo)} files already have a result in {output}; predicting the other {len(todo)}")
-    width = max((len(str(path)) for path in todo), default=0)
+    for path, reason in skipped:
+        info(f"skipped {path}: {reason}")
+    width = min(max((len(str(path)) for path in todo), default=0), MAX_PATH_COLUMN)
     predicted = failed = 0
     client = state.client()
     with state.progress(len(todo), min_total=batch_size + 1) as bar:
@@ -82,7 +90,9 @@ def run_predictions(state: State, model_id: str, paths: Sequence[Path], *, outpu
             how = (f"run the same command to resume: the results so far are in {output}" if output is not None
                    else "pass --output FILE to keep the results and resume")
             raise Interrupted(f"{done}; {how}") from exc
-    summary = f"predicted {predicted} files" + (f", {failed} failed" if failed else "")
+    summary = f"predicted {predicted} {_plural(predicted, 'file')}" + (f", {failed} failed" if failed else "")
+    if skipped:
+        summary += f", {len(skipped)} skipped (not images)"
     if output is not None:
         summary += f"; results in {output}"
     info(summary)
@@ -153,16 +163,22 @@ class UploadLedger:
         self.recorded = 0  # files skipped because the local record has them
         self.report = RecordFile(report_path) if report_path is not None else None
 
-    def note(self, path: PathLike, category: str, outcome: str, reason: str = "", sha256: str = "") -> None:
-        """Record one file's outcome (and name it on stderr if it is a failure)."""
+    def note(self, path: PathLike, category: str, outcome: str, reason: str = "", sha256: str = "", *,
+             quiet: bool = False) -> None:
+        """Record one file's outcome (and name it on stderr if it was skipped or failed, unless ``quiet``:
+        the caller said it another way)."""
         entry = {"file": str(path), "category": category, "sha256": sha256, "outcome": outcome, "reason": reason}
         self.counts[outcome] += 1
         if self.keep:
             self.files.append(entry)
         if self.report is not None:
             self.report.write(entry)
+        if quiet:
+            return
         if outcome in (INVALID, REFUSED, UNSETTLED):
             warn(f"{'failed' if outcome == REFUSED else outcome} {path}: {reason}")
+        elif outcome == SKIPPED:
+            info(f"skipped {path}: {reason}")
 
     def count(self, outcome: str) -> int:
         return self.counts[outcome]
@@ -195,19 +211,24 @@ def run_upload(state: State, folder: Path, *, workers: int, batch_size: int, for
     model = client.get_model(model_id)
     items, unnamed = find_labelled_images(folder)
     if not items:
-        raise CliFailure(f"no images in {folder}: expected one sub-folder per category with .png or .jpg files")
-    for path, reason in unnamed:
-        info(f"skipped {path}: {reason}")
+        raise CliFailure(f"no images in {folder}: expected one sub-folder per category with PNG or JPEG images")
     items, strangers = split_by_category(folder, items, model)
     ledger = UploadLedger(report_path, keep=state.json)
     click.get_current_context().call_on_close(ledger.close)
-    for path, reason in strangers:
-        ledger.note(path, "", INVALID, reason)
+    for path, reason in unnamed:
+        ledger.note(path, "", SKIPPED, reason)
+    for category, count in Counter(category for _, category in strangers).items():  # one line per folder
+        warn(f"not sent: the {count} {_plural(count, 'image')} in folder {category!r}: it is not a category of "
+             f"model {model.id}")
+    for path, category in strangers:
+        ledger.note(path, category, INVALID, f"folder {category!r} is not a category of model {model.id}", quiet=True)
     journal = UploadJournal.for_model(client.base_url, model_id, wait=wait_lock)
     click.get_current_context().call_on_close(journal.close)
     # Memory grows with the folder here: paths as str, digests as 32 bytes, one entry per file.
     digests: dict[str, bytes] = {}  # the files to send
     first_of: dict[tuple[bytes, str], str] = {}  # (bytes, category) -> the file sent for them
+    label_of: dict[bytes, tuple[str, str]] = {}  # bytes -> the first (category, file) they were seen in
+    conflicts: list[dict[str, str]] = []
     to_send: list[tuple[str, str]] = []
     for found, category in items:
         file = str(found)
@@ -216,13 +237,18 @@ def run_upload(state: State, folder: Path, *, workers: int, batch_size: int, for
         except OSError as exc:
             ledger.note(file, category, INVALID, str(exc))
             continue
+        other_category, other = label_of.setdefault(digest, (category, file))
+        if other_category != category:
+            conflicts.append({"file": file, "category": category, "same_as": other, "same_as_category": other_category})
+            warn(f"the same image in two categories: {file} ({category}) has the same bytes as {other} "
+                 f"({other_category}); the model would learn both labels for it")
         earlier = first_of.setdefault((digest, category), file)
         if earlier != file:
             ledger.note(file, category, ALREADY, f"the same bytes as {earlier}", digest.hex())
         else:
             digests[file] = digest
             to_send.append((file, category))
-    del items, first_of
+    del items, first_of, label_of
     if dry_run:
         _dry_run(state, model, _journal_filter(journal, to_send, digests, ledger, force), digests, ledger)
         return
@@ -260,7 +286,7 @@ def run_upload(state: State, folder: Path, *, workers: int, batch_size: int, for
         warn(f"{len(outcome.unsettled)} images are unsettled: the model may or may not hold them. Compare its "
              "counts (nanoclient status) with the folder, then run again with --unsettled resend to send them, "
              "or --unsettled accept to record them as uploaded")
-    _upload_summary(state, model, client.get_model(model_id), ledger, len(unnamed))
+    _upload_summary(state, model, client.get_model(model_id), ledger, conflicts)
 
 
 def _journal_filter(journal: UploadJournal, to_send: list[tuple[str, str]], digests: dict[str, bytes],
@@ -286,22 +312,28 @@ def _journal_filter(journal: UploadJournal, to_send: list[tuple[str, str]], dige
     return sending
 
 
-def _upload_summary(state: State, before: Model, after: Model, ledger: UploadLedger, unnamed: int) -> None:
-    """The result: counts (what the server newly stored apart from what it already had), the files, the model."""
+def _upload_summary(state: State, before: Model, after: Model, ledger: UploadLedger,
+                    conflicts: list[dict[str, str]]) -> None:
+    """The result: counts (what the server newly stored apart from what it already had) that add up to the
+    files seen, the files, the images found in two categories, the model."""
     sent = ledger.count(UPLOADED)
     newly = max(0, after.image_count - before.image_count)
+    not_images = ledger.count(SKIPPED)
+    seen = sum(ledger.counts.values())
     result = {
         "uploaded": sent, "newly_stored": min(newly, sent), "already_stored": max(0, sent - newly),
         "already_there": ledger.count(ALREADY), "invalid": ledger.count(INVALID), "failed": ledger.count(REFUSED),
-        "unsettled": ledger.count(UNSETTLED), "not_images": unnamed,
-        "skipped": ledger.count(ALREADY) + ledger.count(INVALID) + unnamed,  # every file not sent, for scripts of 0.x
+        "unsettled": ledger.count(UNSETTLED), "not_images": not_images,
+        "skipped": ledger.count(ALREADY) + ledger.count(INVALID) + not_images,  # every file not sent, for 0.x scripts
+        "files_seen": seen, "conflicts": conflicts,
         "files": ledger.files, "model": after.to_json(),
     }
     summary = (f"uploaded {sent} ({result['newly_stored']} newly stored, {result['already_stored']} the server "
-               f"already had), already there {result['already_there']}, invalid {result['invalid']}, "
-               f"failed {result['failed']}")
+               f"already had), already there {result['already_there']}, not images {not_images}, "
+               f"invalid {result['invalid']}, failed {result['failed']}")
     if result["unsettled"]:
         summary += f", unsettled {result['unsettled']}"
+    summary += f": {seen} {_plural(seen, 'file')}"
     state.emit(result, "\n".join([summary, *format_model(after)]))
     if result["invalid"] or result["failed"] or result["unsettled"]:
         raise click.exceptions.Exit(1)
@@ -325,12 +357,19 @@ def _dry_run(state: State, model: Model, to_send: list[tuple[str, str]], digests
         short = (f"  below the training minimum of {model.min_images}"
                  if model.min_images is not None and total < model.min_images else "")
         lines.append(f"  {category.name}: {category.count} + {adding.get(category.name, 0)} = {total}{short}")
-    lines.append(f"already there {ledger.count(ALREADY)}, invalid {ledger.count(INVALID)}")
+    unsettled = f", unsettled {ledger.count(UNSETTLED)}" if ledger.count(UNSETTLED) else ""
+    lines.append(f"already there {ledger.count(ALREADY)}, not images {ledger.count(SKIPPED)}, invalid "
+                 f"{ledger.count(INVALID)}{unsettled}")
     data = {"dry_run": True, "would_upload": {c.name: adding.get(c.name, 0) for c in model.categories},
             "min_images": model.min_images, "files": ledger.files, "model": model.to_json()}
     state.emit(data, "\n".join(lines))
     if ledger.count(INVALID):
         raise click.exceptions.Exit(1)
+
+
+def _plural(count: int, word: str) -> str:
+    """``word``, or its plural for any count but one ("1 file", "2 files")."""
+    return word if count == 1 else f"{word}s"
 
 
 def round_robin(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -347,7 +386,7 @@ def round_robin(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def split_by_category(folder: Path, items: list[tuple[Path, str]], model: Model
                       ) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
-    """Keep the items whose folder is a category of the model; name the other folders (error if none match)."""
+    """(the items whose folder is a category of the model, the others); error if none match."""
     known = {c.name for c in model.categories}
     found = sorted({category for _, category in items})
     strangers = [name for name in found if name not in known]
@@ -357,8 +396,7 @@ def split_by_category(folder: Path, items: list[tuple[Path, str]], model: Model
             f"({', '.join(sorted(known))})"
         )
     kept = [(path, category) for path, category in items if category in known]
-    dropped = [(path, f"folder {category!r} is not a category of model {model.id}") for path, category in items
-               if category not in known]
+    dropped = [(path, category) for path, category in items if category not in known]
     return kept, dropped
 
 

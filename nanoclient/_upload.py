@@ -432,6 +432,9 @@ class UploadRun:
         if not category:
             self._record(Skipped(path, "No category"), category)
             return source
+        if category not in self.counts:  # the server would refuse it: not sent
+            self._record(Skipped(path, f"{category!r} is not a category of the model"), category)
+            return source
         digest = ""
         if self.journal is not None:
             try:

@@ -260,6 +260,8 @@ def error_line(exc: BaseException, state: State | None) -> str:
                 "so check (`nanoclient models`, `nanoclient status`) before running the command again")
     if isinstance(exc, errors.APIConnectionError):
         return f"cannot reach {base_url}: is the server running? ({detail})"
+    if isinstance(exc, errors.BadRequestError) and "not trained" in exc.message.lower():
+        return f"the model is not trained yet: run `nanoclient train --wait` first (the server said: {detail})"
     if isinstance(exc, errors.BadRequestError):
         return detail
     if isinstance(exc, errors.NanonetsError):
@@ -736,10 +738,11 @@ def predict(state: State, paths: tuple[Path, ...], top: int | None, output: Path
     from .images import find_images
 
     model_id = state.model_id()
-    found = find_images(paths)
+    found, skipped = find_images(paths)
     if not found:
-        raise CliFailure(f"no images found in {', '.join(map(str, paths))} (looked for .png, .jpg, .jpeg)")
-    run_predictions(state, model_id, found, output=output, top=top, batch_size=batch_size, workers=workers)
+        raise CliFailure(f"no images found in {', '.join(map(str, paths))} (looked for PNG and JPEG files)")
+    run_predictions(state, model_id, found, output=output, top=top, batch_size=batch_size, workers=workers,
+                    skipped=skipped)
 
 
 # --------------------------------------------------------------------------- evaluate

@@ -19,6 +19,7 @@ valid, anything else goes to Pillow, whose verdict and message are the ones give
 """
 from __future__ import annotations
 
+import errno
 import io
 import os
 import stat
@@ -31,7 +32,7 @@ from ._tuning import UPLOAD_IN_MEMORY_BYTES
 from .errors import InvalidImageError
 from .types import PathLike
 
-#: File name endings treated as images when walking folders.
+#: File name endings of images, for messages and for naming sent files (images are found by content).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 #: Formats the API accepts, as Pillow names them.
 ACCEPTED_FORMATS = ("JPEG", "PNG")
@@ -52,6 +53,32 @@ def sniff_format(head: bytes) -> str | None:
     if head.startswith(_JPEG_MAGIC):
         return "JPEG"
     return None
+
+
+#: Formats that users' folders hold and the API does not take, by their first bytes: named in the reason.
+_OTHER_FORMATS = ((b"GIF87a", "GIF"), (b"GIF89a", "GIF"), (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
+                  (b"%PDF", "PDF"))
+
+
+def not_an_image(path: PathLike) -> str | None:
+    """Why a file found in a folder is not sent as an image (None: it starts like a PNG or a JPEG, whatever
+    its name). The one rule of upload, predict, evaluate and --dry-run for the files of a folder; the whole
+    check (``check_image_file``) comes when the file is sent."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError as exc:
+        return f"cannot read it: {exc.strerror or exc}"
+    if sniff_format(head) is not None:
+        return None
+    if not head:
+        return "an empty file"
+    kind = next((name for magic, name in _OTHER_FORMATS if head.startswith(magic)), None)
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        kind = "WEBP"
+    elif head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypavif"):
+        kind = "HEIC/AVIF"
+    return f"not a PNG or JPEG image{f' ({kind})' if kind else ''}"
 
 
 def check_image_bytes(data: bytes, *, max_pixels: int = MAX_PIXELS) -> tuple[str, int, int]:
@@ -178,9 +205,9 @@ def is_image_name(path: PathLike) -> bool:
 
 #: The sub-folders of a split layout: DIR/train and DIR/test, each with one folder per category.
 SPLITS = ("train", "test")
-#: The reason ``find_labelled_images`` gives for a file not named like an image; any other reason
-#: is a problem of the walk (a dangling link, an unreadable folder, a FIFO) that should be named.
-NOT_AN_IMAGE_NAME = "not a .png or .jpg file"
+#: How the reasons ``not_an_image`` gives for a file that is no image start; any other reason of a
+#: walk is a problem (a dangling link, an unreadable folder, a FIFO) that should be named.
+NOT_AN_IMAGE = "not a PNG or JPEG image"
 
 
 def category_name(folder_name: str) -> str:
@@ -231,48 +258,57 @@ def find_labelled_images(root: PathLike, split: str = "train") -> tuple[list[tup
     """Walk a labelled folder: return ((path, category) pairs, (path, reason) skipped).
 
     The category of an image is ``category_name`` of the sub-folder it sits in (files in deeper
-    folders belong to the top one). Files not named like images are skipped, and so is what
-    cannot be walked (a dangling link, an unreadable folder: see ``_walk_files``), each with the reason.
+    folders belong to the top one). A file is an image by its content, whatever its name
+    (``not_an_image``); the others are skipped, and so is what is not walked (a link to a folder,
+    a dangling link, an unreadable folder: see ``_walk_files``), each with the reason. Hidden
+    names (starting with a dot, as ``.DS_Store``) are left out of the accounts.
     """
     items: list[tuple[Path, str]] = []
     skipped: list[tuple[Path, str]] = []
     for category, folder in category_folders(root, split):
         for path in _walk_files(folder, skipped):
-            if is_image_name(path):
+            reason = not_an_image(path)
+            if reason is None:
                 items.append((path, category))
             else:
-                skipped.append((path, NOT_AN_IMAGE_NAME))
+                skipped.append((path, reason))
     return items, skipped
 
 
-def find_images(paths: Iterable[PathLike]) -> list[Path]:
-    """Expand files and folders (recursively, sorted) into the image files to predict.
+def find_images(paths: Iterable[PathLike]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Expand files and folders (recursively, sorted) into (the image files to predict, (path, reason)
+    skipped), by the rule of ``find_labelled_images``: in a folder, images by their content, the rest
+    skipped with the reason.
 
-    Files named explicitly are kept whatever their name; a missing path raises FileNotFoundError.
-    A dangling link named like an image is kept too, so that checking the files names it as failed.
+    Files named explicitly are kept whatever they hold (predicting one that is no image names it as
+    failed); a missing path raises FileNotFoundError.
     """
     found: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            problems: list[tuple[Path, str]] = []
-            files = _walk_files(p, problems)
-            files += [path for path, _ in problems if path.is_symlink()]
-            found.extend(sorted(f for f in files if is_image_name(f)))
+            for path in _walk_files(p, skipped):
+                reason = not_an_image(path)
+                if reason is None:
+                    found.append(path)
+                else:
+                    skipped.append((path, reason))
         elif p.exists():
             found.append(p)
         else:
             raise FileNotFoundError(f"No such file or folder: {p}")
-    return found
+    return found, skipped
 
 
 def _walk_files(folder: Path, problems: list[tuple[Path, str]]) -> list[Path]:
-    """The regular files under ``folder``, sorted; hidden names are left out at every depth.
+    """The regular files under ``folder`` and its sub-folders, sorted; hidden names are left out at every depth.
 
-    Symbolic links are followed at every depth, to files and folders alike, and each real folder is
-    walked once, so that a link back up cannot loop. What cannot be walked is added to ``problems``
-    as (path, reason) and the walk goes on: a dangling link, a folder that cannot be read, a file
-    that is not a regular file (a FIFO, a socket, a device).
+    Symbolic links to files are followed; links to folders are not (their images would take this
+    folder's label as well as their own), and each real folder is walked once. What is not walked is
+    added to ``problems`` as (path, reason) and the walk goes on: a link to a folder, a dangling or
+    looping link, a folder that cannot be read, a file that is not a regular file (a FIFO, a socket,
+    a device).
     """
     files: list[Path] = []
     seen: set[tuple[int, int]] = set()
@@ -295,15 +331,28 @@ def _walk_files(folder: Path, problems: list[tuple[Path, str]]) -> list[Path]:
                 is_dir, is_file = entry.is_dir(), entry.is_file()
             except OSError:  # a link to itself, or in a loop of links
                 is_dir = is_file = False
-            if is_dir:
+            if is_dir and entry.is_symlink():
+                problems.append((path, f"a symbolic link to a folder ({_link_target(path)}): not followed, so that "
+                                       "no image gets two labels; link the files, or make it a category folder"))
+            elif is_dir:
                 pending.append(path)
             elif is_file:
                 files.append(path)
             elif entry.is_symlink():
-                problems.append((path, f"broken symbolic link to {_link_target(path)}"))
+                problems.append((path, _broken_link(path)))
             else:
                 problems.append((path, "not a regular file"))
     return sorted(files)
+
+
+def _broken_link(link: Path) -> str:
+    """Why a link that leads to no file cannot be read: it loops, or its target is missing."""
+    try:
+        link.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"a symbolic link that loops ({_link_target(link)})"
+    return f"broken symbolic link to {_link_target(link)}"
 
 
 def _link_target(link: Path) -> str:

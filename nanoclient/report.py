@@ -149,8 +149,9 @@ def _card(name: str, value: str, note: str, extra_class: str) -> str:
 
 
 def _worst_class(result: EvaluationResult) -> tuple[str, ClassScores] | None:
+    """The label with the lowest F1, or None when there is no such label (fewer than two, or all equal)."""
     present = [(label, s) for label, s in result.per_class.items() if s.support > 0]
-    if len(present) < 2:
+    if len(present) < 2 or len({s.f1 for _, s in present}) == 1:  # none is harder than another
         return None
     return min(present, key=lambda pair: (pair[1].f1, pair[0]))
 

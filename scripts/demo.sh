@@ -2,7 +2,7 @@
 # The main job, end to end on this machine: start a local server, create a model from
 # images/, upload images/train, train it, predict images/test and report the accuracy
 # (per class and as a confusion matrix, with `nanoclient evaluate`).
-# Needs only Python 3.9+ (and the package index the first time): it creates .venv and
+# Needs only Python 3.10+ (and the package index the first time): it creates .venv and
 # installs nanoclient[server] if needed. Exits non-zero if any step fails.
 #   ./scripts/demo.sh                 # the project's images/
 #   ./scripts/demo.sh path/to/images  # any folder with train/<category>/ and test/<category>/

@@ -108,7 +108,7 @@ def test_upload_text_output_and_env_model_id(runner, fake, tmp_path, monkeypatch
     monkeypatch.setenv("NANONETS_MODEL_ID", create(runner, "Red", "Blue"))
     result = invoke(runner, "upload", tmp_path / "set")
     assert result.stdout.splitlines()[0] == ("uploaded 2 (2 newly stored, 0 the server already had), "
-                                             "already there 0, invalid 0, failed 0")
+                                             "already there 0, not images 0, invalid 0, failed 0: 2 files")
     assert "needs more images" in result.stdout
 
 
@@ -132,7 +132,7 @@ def test_upload_names_folders_that_are_not_categories(runner, fake, tmp_path):
     make_folder(tmp_path / "set", {"Red": 2, "Green": 2})
     model_id = create(runner, "Red", "Blue")
     result = invoke(runner, "upload", tmp_path / "set", "--json", "--model-id", model_id, code=1)
-    assert "folder 'Green' is not a category of model" in result.stderr
+    assert "the 2 images in folder 'Green': it is not a category of model" in result.stderr
     report = json.loads(result.stdout)
     assert (report["uploaded"], report["invalid"]) == (2, 2)
 
@@ -376,7 +376,7 @@ def test_predict_skips_invalid_files_and_exits_1(runner, fake, tmp_path):
     assert sorted(row["file"] for row in rows) == sorted([str(bad), str(good)])
     assert [row for row in rows if "error" in row] == [{"file": str(bad), "error": rows[0].get("error") or
                                                         rows[1].get("error")}]
-    assert f"failed {bad}:" in result.stderr and "predicted 1 files, 1 failed" in result.stderr
+    assert f"failed {bad}:" in result.stderr and "predicted 1 file, 1 failed" in result.stderr
 
 
 def test_predict_missing_file_and_empty_folder(runner, fake, tmp_path):

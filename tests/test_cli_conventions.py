@@ -92,10 +92,13 @@ def test_upload_names_a_dangling_link_and_sends_the_rest(runner, fake, tmp_path)
     result = runner.invoke(cli, ["upload", str(tmp_path / "set"), "--json", "--model-id", model_id])
     assert result.exit_code in (0, 1), result.stderr  # whether a skipped file fails the upload is upload's rule
     report = json.loads(result.stdout)
-    assert report["uploaded"] == 8  # the symlinked sub-folder's images too
-    # named by its path with the walk's reason (images.find_labelled_images returns it as skipped)
+    assert report["uploaded"] == 6  # not the linked folder's images: they would have two labels
+    # each named by its path with the walk's reason (images.find_labelled_images returns them as skipped)
     named = [line for line in result.stderr.splitlines() if str(gone) in line]
     assert named and "broken symbolic link" in named[0], result.stderr
+    linked = [line for line in result.stderr.splitlines() if str(tmp_path / "set" / "Bag" / "more") in line]
+    assert linked and "a symbolic link to a folder" in linked[0] and "not followed" in linked[0]
+    assert report["not_images"] == 2 and report["files_seen"] == 8
 
 
 @pytest.mark.parametrize("args", [["Bag"], ["Bag", "--json"], ["--from-dir", "{one}"]])

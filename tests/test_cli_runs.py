@@ -80,13 +80,16 @@ def test_a_server_that_already_had_the_images_is_counted_apart(runner, tmp_path,
 
 def test_dry_run_checks_everything_and_sends_nothing(runner, fake, tmp_path):
     folder(tmp_path / "set", 2)
-    (tmp_path / "set" / "Red" / "fake.png").write_text("not an image")
+    (tmp_path / "set" / "Red" / "fake.png").write_text("not an image")  # skipped: images go by content
+    (tmp_path / "set" / "Red" / "cut.png").write_bytes(make_image((9, 9, 9))[:60])  # a PNG, truncated: invalid
     model_id = new_model(runner)
     before = fake.request_count
     result = invoke(runner, "upload", tmp_path / "set", "--dry-run", "--model-id", model_id, code=1)
     assert "would upload 4 images" in result.stdout and "nothing was sent" in result.stdout
     assert "below the training minimum of 3" in result.stdout  # the local server says its minimum
-    assert "fake.png" in result.stderr
+    assert "not images 1, invalid 1" in result.stdout
+    assert "skipped" in result.stderr and "fake.png: not a PNG or JPEG image" in result.stderr
+    assert "invalid" in result.stderr and "cut.png" in result.stderr
     assert fake.request_count - before == 1  # one read of the model, no upload
     assert sum(c.count for c in fake.backend.get_model(fake.backend.authenticate(KEY), model_id).categories) == 0
 
@@ -115,3 +118,70 @@ def test_predict_output_holds_a_record_per_file_and_a_rerun_skips_them(runner, f
     again = invoke(runner, "predict", tmp_path / "test", "--output", output, "--model-id", model_id, code=1)
     assert f"{len(tests)} files already have a result" in again.stderr  # the failed one is tried again
     assert again.stdout == "" and "broken.png" in again.stderr
+
+
+def test_every_file_of_the_folder_has_one_report_line_and_the_counts_add_up(runner, fake, tmp_path):
+    """Broken and looping links, other formats, a JPEG without a suffix, Thumbs.db: each in --report and counted."""
+    good = folder(tmp_path / "set", 2)
+    red = tmp_path / "set" / "Red"
+    (red / "photo").write_bytes(make_image((200, 10, 10), fmt="JPEG"))  # a JPEG with no suffix: uploaded
+    (red / "pic.webp").write_bytes(b"RIFF\x10\x00\x00\x00WEBPVP8 " + bytes(8))
+    (red / "anim.gif").write_bytes(b"GIF89a" + bytes(20))
+    (red / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0" + bytes(12))
+    (red / "gone.png").symlink_to(tmp_path / "deleted.png")
+    (red / "loop.png").symlink_to(red / "loop.png")
+    report_path = tmp_path / "report.jsonl"
+    result = invoke(runner, "upload", tmp_path / "set", "--report", report_path, "--json", "--model-id",
+                    new_model(runner))
+    lines = [json.loads(line) for line in report_path.read_text().splitlines()]
+    seen = sorted(str(path) for path in (tmp_path / "set").rglob("*") if path.is_file() or path.is_symlink())
+    assert sorted(line["file"] for line in lines) == seen  # exactly one line per file
+    outcomes = {Path(line["file"]).name: line["outcome"] for line in lines}
+    assert outcomes["photo"] == "uploaded" and all(outcomes[p.name] == "uploaded" for p in good)
+    assert {outcomes[name] for name in ("pic.webp", "anim.gif", "Thumbs.db", "gone.png", "loop.png")} == {"skipped"}
+    summary = json.loads(result.stdout)
+    assert summary["files_seen"] == len(seen) == summary["uploaded"] + summary["not_images"]
+    assert "not images 5" in invoke(runner, "upload", tmp_path / "set", "--model-id",
+                                    json.loads(invoke(runner, "create-model", *COLOURS, "--json").stdout)["model_id"]
+                                    ).stdout
+
+
+def test_the_same_bytes_under_two_categories_are_named_with_both_paths(runner, fake, tmp_path):
+    files = folder(tmp_path / "set", 2)
+    twin = tmp_path / "set" / "Blue" / "twin.png"
+    twin.write_bytes(files[0].read_bytes())  # a Red image, filed under Blue too
+    result = invoke(runner, "upload", tmp_path / "set", "--json", "--model-id", new_model(runner))
+    named = [line for line in result.stderr.splitlines() if "the same image in two categories" in line]
+    assert len(named) == 1 and f"{twin} (Blue)" in named[0] and f"{files[0]} (Red)" in named[0]
+    [conflict] = json.loads(result.stdout)["conflicts"]
+    assert {(conflict["file"], conflict["category"]), (conflict["same_as"], conflict["same_as_category"])} == {
+        (str(twin), "Blue"), (str(files[0]), "Red")}
+
+
+def test_a_folder_that_is_no_category_is_one_line_not_one_per_file(runner, fake, tmp_path):
+    folder(tmp_path / "set", 2)
+    colour_folder(tmp_path / "set", {"Green": (30, 200, 40)}, {"Green": 30})
+    result = invoke(runner, "upload", tmp_path / "set", "--dry-run", "--model-id", new_model(runner), code=1)
+    lines = [line for line in result.stderr.splitlines() if "Green" in line]
+    assert lines == [f"not sent: the 30 images in folder 'Green': it is not a category of model "
+                     f"{result.stdout.split('model ')[1].split(';')[0]}"]
+
+
+def test_predict_lines_are_not_all_padded_to_the_longest_path(runner, fake, tmp_path):
+    folder(tmp_path / "train", 3)
+    model_id = new_model(runner)
+    invoke(runner, "upload", tmp_path / "train", "--model-id", model_id)
+    invoke(runner, "train", "--wait", "--poll-interval", "0.05", "--model-id", model_id)
+    short = folder(tmp_path / "t", 1, start=40)[0]
+    deep = tmp_path.joinpath(*["a-rather-long-folder-name"] * 8, "x.png")
+    deep.parent.mkdir(parents=True)
+    deep.write_bytes(short.read_bytes())
+    result = invoke(runner, "predict", short, deep, "--model-id", model_id)
+    by_file = {line.split()[0]: line for line in result.stdout.splitlines()}
+    assert len(by_file[str(short)]) < 100 < len(str(deep))
+
+
+def test_predict_on_an_untrained_model_says_the_command_to_run(runner, fake, tmp_path):
+    files = folder(tmp_path / "set", 1)
+    result = invoke(runner, "predict", files[0], "--model-id", new_model(runner), code=1)
+    assert "not trained yet: run `nanoclient train --wait` first" in result.stderr

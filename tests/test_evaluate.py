@@ -178,14 +178,18 @@ def test_find_then_evaluate_images_in_two_steps(tmp_path):
     write_image(tmp_path / "dog" / "d.png", (0, 200, 0))
     (tmp_path / "dog" / "fake.jpg").write_text("text, not a JPEG")
     (tmp_path / "dog" / "notes.txt").write_text("not named like an image")
-    items, skipped = find_test_images(tmp_path)
-    assert [(p.name, label) for p, label in items] == [("c.png", "cat"), ("d.png", "dog"), ("fake.jpg", "dog")]
-    assert [p.name for p, _ in skipped] == ["notes.txt"]
-    client = FakeClient({"c.png": "dog", "d.png": "dog"})
+    (tmp_path / "dog" / "photo").write_bytes((tmp_path / "dog" / "d.png").read_bytes())  # a PNG without a suffix
+    (tmp_path / "dog" / "cut.jpg").write_bytes(b"\xff\xd8\xff" + b"garbage" * 10)  # starts like a JPEG
+    items, skipped = find_test_images(tmp_path)  # by content, whatever the name
+    assert [(p.name, label) for p, label in items] == [("c.png", "cat"), ("cut.jpg", "dog"), ("d.png", "dog"),
+                                                       ("photo", "dog")]
+    assert sorted((p.name, reason) for p, reason in skipped) == [("fake.jpg", "not a PNG or JPEG image"),
+                                                                 ("notes.txt", "not a PNG or JPEG image")]
+    client = FakeClient({"c.png": "dog", "d.png": "dog", "photo": "dog"})
     result = evaluate_images(client, "m", items, skipped=skipped)
-    assert [Path(p).name for p in client.calls[0][1]] == ["c.png", "d.png", "fake.jpg"]
-    assert result.accuracy == 0.5 and result.per_class["dog"].precision == 0.5
-    assert [Path(f).name for f, _ in result.skipped] == ["notes.txt", "fake.jpg"]
+    assert [Path(p).name for p in client.calls[0][1]] == ["c.png", "cut.jpg", "d.png", "photo"]
+    assert result.accuracy == 2 / 3 and result.per_class["dog"].precision == 2 / 3
+    assert sorted(Path(f).name for f, _ in result.skipped) == ["cut.jpg", "fake.jpg", "notes.txt"]
 
 
 def test_run_evaluation_uses_the_folder_itself_without_test_split(tmp_path):

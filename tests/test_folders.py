@@ -61,21 +61,21 @@ def test_walking_gives_each_file_its_normalised_category(tmp_path):
     assert sorted(name for name, _ in category_folders(root)) == ["Bag", "Bag", "Coat"]
 
 
-def test_links_are_followed_at_every_depth_and_each_folder_is_walked_once(tmp_path):
+def test_links_to_files_and_categories_are_followed_links_to_folders_inside_a_category_are_not(tmp_path):
     elsewhere = folders(tmp_path / "elsewhere", "more")
     root = folders(tmp_path / "set", "Bag", "Coat")
     (root / "Bag" / "linked").symlink_to(elsewhere / "more", target_is_directory=True)  # inside a category
-    (root / "Bag" / "loop").symlink_to(root / "Bag", target_is_directory=True)         # back up: no loop
-    (root / "Bag" / "again").symlink_to(elsewhere / "more", target_is_directory=True)  # reached twice: once
+    (root / "Bag" / "loop").symlink_to(root / "Bag", target_is_directory=True)         # back up
     (root / "Shoe").symlink_to(elsewhere, target_is_directory=True)                   # a linked category
     (root / "Coat" / "b.png").symlink_to(root / "Bag" / "a.png")                       # a linked file
     items, skipped = find_labelled_images(root)
     found = sorted((path.relative_to(root).as_posix(), category) for path, category in items)
-    bag_more = [entry for entry in found if entry[1] == "Bag" and entry[0] != "Bag/a.png"]
-    assert len(bag_more) == 1 and bag_more[0][0] in ("Bag/linked/a.png", "Bag/again/a.png")
-    assert ("Coat/b.png", "Coat") in found and ("Shoe/more/a.png", "Shoe") in found
-    assert len(found) == 5 and skipped == []
-    assert len(find_images([root / "Bag"])) == 2
+    assert found == [("Bag/a.png", "Bag"), ("Coat/a.png", "Coat"), ("Coat/b.png", "Coat"), ("Shoe/more/a.png", "Shoe")]
+    reasons = {path.relative_to(root).as_posix(): reason for path, reason in skipped}
+    assert sorted(reasons) == ["Bag/linked", "Bag/loop"]  # no image gets two labels
+    assert all(reason.startswith("a symbolic link to a folder") for reason in reasons.values())
+    found_for_predict, skipped_for_predict = find_images([root / "Bag"])
+    assert found_for_predict == [root / "Bag" / "a.png"] and len(skipped_for_predict) == 2  # the same rule
 
 
 def test_a_dangling_link_is_one_skipped_file_with_the_reason(tmp_path):
@@ -86,9 +86,9 @@ def test_a_dangling_link_is_one_skipped_file_with_the_reason(tmp_path):
     assert len(items) == 2
     reasons = dict(skipped)
     assert reasons[root / "Bag" / "gone.png"] == f"broken symbolic link to {tmp_path / 'missing.png'}"
-    assert reasons[root / "Coat" / "self.png"].startswith("broken symbolic link")
-    # predict keeps it, so that checking the files names it as failed instead of dropping it silently
-    assert root / "Bag" / "gone.png" in find_images([root])
+    assert reasons[root / "Coat" / "self.png"].startswith("a symbolic link that loops")
+    # predict's rule is the same: skipped, with the same reasons
+    assert find_images([root]) == ([root / "Bag" / "a.png", root / "Coat" / "a.png"], skipped)
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
@@ -97,7 +97,7 @@ def test_special_files_are_skipped_not_opened(tmp_path):
     os.mkfifo(root / "Bag" / "pipe.png")  # opening it would block until someone writes
     items, skipped = find_labelled_images(root)
     assert len(items) == 2 and skipped == [(root / "Bag" / "pipe.png", "not a regular file")]
-    assert root / "Bag" / "pipe.png" not in find_images([root])
+    assert root / "Bag" / "pipe.png" not in find_images([root])[0]
 
 
 def test_an_unreadable_folder_is_named_and_the_walk_goes_on(tmp_path, monkeypatch):
@@ -114,3 +114,29 @@ def test_an_unreadable_folder_is_named_and_the_walk_goes_on(tmp_path, monkeypatc
     items, skipped = find_labelled_images(root)
     assert len(items) == 2
     assert skipped == [(locked, "cannot read this folder: Permission denied")]
+
+
+def test_images_are_found_by_content_whatever_their_name_and_the_rest_say_what_they_are(tmp_path):
+    from helpers import make_image
+
+    root = folders(tmp_path / "set", "Bag")
+    png, jpeg = make_image((10, 200, 10)), make_image((200, 10, 10), fmt="JPEG")
+    (root / "Bag" / "no-suffix").write_bytes(jpeg)
+    (root / "Bag" / "photo.jfif").write_bytes(jpeg)
+    (root / "Bag" / "upper.PNG").write_bytes(png)
+    (root / "Bag" / "anim.gif").write_bytes(b"GIF89a" + bytes(20))
+    (root / "Bag" / "pic.webp").write_bytes(b"RIFF\x10\x00\x00\x00WEBPVP8 " + bytes(8))
+    (root / "Bag" / "scan.tiff").write_bytes(b"II*\x00" + bytes(12))
+    (root / "Bag" / "old.bmp").write_bytes(b"BM" + bytes(20))
+    (root / "Bag" / "lying.png").write_text("a text file named like an image")
+    (root / "Bag" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0" + bytes(12))
+    (root / "Bag" / "empty.jpg").write_bytes(b"")
+    (root / "Bag" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")  # hidden: outside the accounts
+    items, skipped = find_labelled_images(root)
+    assert sorted(path.name for path, _ in items) == ["a.png", "no-suffix", "photo.jfif", "upper.PNG"]
+    reasons = {path.name: reason for path, reason in skipped}
+    assert reasons == {"anim.gif": "not a PNG or JPEG image (GIF)", "pic.webp": "not a PNG or JPEG image (WEBP)",
+                       "scan.tiff": "not a PNG or JPEG image (TIFF)", "old.bmp": "not a PNG or JPEG image (BMP)",
+                       "lying.png": "not a PNG or JPEG image", "Thumbs.db": "not a PNG or JPEG image",
+                       "empty.jpg": "an empty file"}
+    assert find_images([root]) == (sorted(path for path, _ in items), sorted(skipped))  # predict: the same rule

@@ -163,3 +163,8 @@ def test_the_journal_example_resumes_as_written(monkeypatch, workdir, capsys):
         for _ in range(2):
             exec(compile(PYTHON_BLOCKS[1], "README.md (upload journal)", "exec"), {"__name__": "readme_example"})
     assert capsys.readouterr().out.splitlines() == ["200 0 0", "0 200 0"]
+
+
+def test_the_scripts_and_the_readme_ask_for_the_same_python():
+    required = re.search(r'python_requires=">=(\d+\.\d+)"', (ROOT / "setup.py").read_text()).group(1)
+    assert f"Python {required}+" in README and f"Python {required}+" in (ROOT / "scripts" / "demo.sh").read_text()

@@ -159,7 +159,7 @@ def never_answer(conn: socket.socket) -> None:
 @pytest.mark.parametrize("behaviour,error,message", [
     (reset_mid_response, errors.APIConnectionError, "connection broke"),
     (bad_gateway_html, errors.ServerError, "Bad Gateway"),
-    (never_answer, errors.APITimeoutError, "No response within 0.5 s"),
+    (never_answer, errors.APITimeoutError, "No response from GET http:.* within 0.5 s"),
 ])
 def test_network_faults_become_nanoclient_errors_after_retries(behaviour, error, message):
     raw = RawServer(behaviour)

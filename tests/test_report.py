@@ -138,3 +138,10 @@ def test_write_report_and_no_mistakes(tmp_path):
     assert "No mistakes" in html and 'class="mistake"' not in html
     assert "100.0%" in html
     assert [p.name for p in out.parent.iterdir()] == ["report.html"]  # no temporary file left behind
+
+
+def test_no_label_is_called_hardest_when_every_label_scores_alike(tmp_path):
+    perfect = render_report(evaluate_labels(["a", "b", "a"], ["a", "b", "a"], files=["1", "2", "3"]))
+    assert "Hardest label" not in perfect
+    mixed = render_report(evaluate_labels(["a", "a", "a", "b"], ["a", "a", "b", "b"], files=["1", "2", "3", "4"]))
+    assert "Hardest label" in mixed
