@@ -303,7 +303,7 @@ def test_a_version_1_folder_is_upgraded_in_place_keeping_ids(tmp_path):
     store = Store(data)
     try:
         db = store._conn()
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         assert "UNIQUE" not in _images_table(db).upper()
         assert db.execute("SELECT * FROM images ORDER BY id").fetchall() == rows_before
         indexes = {r[0] for r in db.execute(
@@ -346,6 +346,7 @@ def test_a_version_2_folder_learns_how_many_images_measured_accuracy(tmp_path):
     store.close()
     db = sqlite3.connect(str(data / DB_NAME), isolation_level=None)
     db.execute("ALTER TABLE runs DROP COLUMN accuracy_images")  # as version 2 made it
+    db.execute("ALTER TABLE categories DROP COLUMN count")
     db.execute("PRAGMA user_version=2")
     db.execute("INSERT INTO runs (model_id, state, status, accuracy, classifier, created_at) "
                "VALUES ('m1', 'done', 'Model trained', 0.75, '1.clf', 0)")
@@ -353,7 +354,7 @@ def test_a_version_2_folder_learns_how_many_images_measured_accuracy(tmp_path):
     (data / "classifiers" / "1.clf").write_bytes(b"a classifier")  # else the start-up sweep fails the run
     store = Store(data)
     try:
-        assert store._conn().execute("PRAGMA user_version").fetchone()[0] == 3
+        assert store._conn().execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         done = store.model(account, "m1").done_run
         assert done.accuracy == 0.75 and done.accuracy_images is None
         store.finish_run(done.id, accuracy=0.8, accuracy_images=40, classifier="1.clf")
@@ -387,3 +388,24 @@ def test_a_folder_from_a_newer_version_is_refused(tmp_path):
     db.close()
     with pytest.raises(StoreVersionError, match="newer than this nanoclient"):
         Store(tmp_path / "data")
+
+
+def test_a_version_3_folder_learns_its_category_counts(tmp_path):
+    data = tmp_path / "data"
+    store = Store(data)
+    account = store.account_id("hash-of-key", create=True)
+    store.insert_model("m1", account, ["red", "blue"])
+    store.add_images("m1", [("red", "a" * 64, "a.png"), ("red", "b" * 64, "b.png"), ("blue", "c" * 64, "c.png")])
+    store.close()
+    db = sqlite3.connect(str(data / DB_NAME), isolation_level=None)
+    db.execute("ALTER TABLE categories DROP COLUMN count")  # as version 3 made it
+    db.execute("PRAGMA user_version=3")
+    db.close()
+    store = Store(data, sweep=False)
+    try:
+        assert store._conn().execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert store.model(account, "m1").counts == {"red": 2, "blue": 1}
+        store.add_images("m1", [("blue", "d" * 64, "d.png")])
+        assert store.model(account, "m1").counts == {"red": 2, "blue": 2}
+    finally:
+        store.close()
