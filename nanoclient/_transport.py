@@ -8,7 +8,8 @@ Retry policy (``max_retries`` extra attempts, like openai-python):
 
 * retried: connection failures (refused, reset, broken mid-response), read timeouts,
   HTTP 408, 429 and 5xx;
-* never retried: any other 4xx, TLS errors, and 2xx bodies that are not JSON;
+* never retried: any other 4xx, TLS errors (a TLS handshake that gets no answer included: the
+  port speaks plain HTTP), a server that does not answer in HTTP, and 2xx bodies that are not JSON;
 * wait before retry ``n`` (0-based): ``min(0.5 * 2**n, 8)`` seconds, less up to 25 % jitter,
   or the server's ``Retry-After`` (seconds or an HTTP date, capped at 60 s) when it sends one;
 * a request marked ``idempotent=False`` (it creates or stores something) is retried only when
@@ -16,6 +17,10 @@ Retry policy (``max_retries`` extra attempts, like openai-python):
   429 or 503. After any other failure (a read timeout, a connection dropped once the request
   went out, another 5xx) it raises, and ``may_have_been_processed(error)`` says so: the caller
   finds out what happened before sending it again (``client.py`` does, for uploads).
+
+Each attempt waits at most ``timeout`` seconds for each part of the answer, and at most
+``connect_timeout`` (10 s, or ``timeout`` if shorter) to connect, TLS handshake included: https://
+to a plain-HTTP server that stays silent is said after that, not after the whole timeout.
 
 Every request of a Transport holds a slot of one ``AdaptiveLimit`` while it is on the wire, so
 that a 429 or 503 slows every thread of the client down together (see ``_throttle``).
@@ -37,6 +42,7 @@ import ipaddress
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -78,6 +84,10 @@ NOT_PROCESSED_STATUSES = frozenset({429, 503})
 THROTTLE_STATUSES = frozenset({429, 503})
 #: Connections kept open per host: enough for the largest worker pools the client uses.
 DEFAULT_POOL_SIZE = 32
+#: Longest wait to open a connection, TLS handshake included (urllib3 runs the handshake under the connect
+#: timeout). Shorter than the default 30 s attempt: a handshake that gets no answer in 10 s is a plain-HTTP
+#: server waiting for a request line, and a refused or dropped SYN is retried anyway.
+CONNECT_TIMEOUT = 10.0
 #: Bytes read from a file per chunk while streaming a multipart body.
 CHUNK_SIZE = 256 * 1024
 
@@ -234,16 +244,19 @@ class Transport:
         pool_size: int = DEFAULT_POOL_SIZE,
         user_agent: str = "nanoclient",
         deadline: float | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
         sleep: Callable[[float], Any] | None = None,
         random: Callable[[], float] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries cannot be negative")
-        if timeout <= 0:
+        if timeout <= 0 or connect_timeout <= 0:
             raise ValueError("timeout must be positive")
         self.base_url = base_url.rstrip("/")
         self.timeout = float(timeout)
+        #: Seconds to open a connection, TLS handshake included (never more than ``timeout``).
+        self.connect_timeout = float(connect_timeout)
         self.max_retries = int(max_retries)
         self.pool_size = int(pool_size)
         #: Seconds a request may take in all, its retries and waits included (None: only max_retries counts).
@@ -371,8 +384,9 @@ class Transport:
         files: Sequence[FilePart] | None,
         timeout: float,
     ) -> requests.Response:
-        """One attempt of at most ``timeout`` seconds per wait (connecting, the TLS handshake, each read):
-        open the files, send, read the whole answer; failures become _Retryable or errors."""
+        """One attempt of at most ``timeout`` seconds per wait (each read; connecting and the TLS handshake
+        at most ``connect_timeout``): open the files, send, read the whole answer; failures become
+        _Retryable or errors."""
         handles: list[IO[bytes]] = []
         try:
             headers: dict[str, str] = {}
@@ -386,40 +400,52 @@ class Transport:
                 body = MultipartBody(list(form or ()), opened)
                 headers["Content-Type"] = body.content_type
                 data = body.in_memory() or body
+            connect = min(timeout, self.connect_timeout)
             try:
                 return self._session.request(
                     method, url, params=list(params) if params else None, data=data, headers=headers,
-                    timeout=(timeout, timeout),
+                    timeout=(connect, timeout),
                 )
             except requests.exceptions.SSLError as exc:
                 if _plain_http_answer(exc):  # https:// to a plain-HTTP server that answered at once
                     raise APIConnectionError(
                         f"{_netloc(url)} answered in plain HTTP, not TLS: use http:// instead of https:// in the "
                         "base URL",
-                        method=method, url=url, request_sent=False) from None
+                        method=method, url=url, request_sent=False, diagnosis="scheme") from None
                 raise APIConnectionError(f"TLS error talking to {_netloc(url)} ({_reason(exc)})",
                                       method=method, url=url, request_sent=False) from None
             except requests.exceptions.ProxyError as exc:
                 raise _Retryable(APIConnectionError(_proxy_failure(self._session, url, exc), method=method,
-                                                    url=url, request_sent=False), not_sent=True) from None
+                                                    url=url, request_sent=False, diagnosis="proxy"),
+                                 not_sent=True) from None
             except requests.exceptions.ConnectTimeout as exc:
+                if _selected_proxy(self._session, url):  # the connection that timed out was the proxy's
+                    raise _Retryable(APIConnectionError(_proxy_failure(self._session, url, exc), method=method,
+                                                        url=url, request_sent=False, diagnosis="proxy"),
+                                     not_sent=True) from None
                 raise _Retryable(APIConnectionError(
-                    f"Could not connect to {_address(url)} within {timeout:g} s ({_reason(exc)})",
+                    f"Could not connect to {_address(url)} within {_seconds(connect)} s ({_reason(exc)})",
                     method=method, url=url, request_sent=False), not_sent=True) from None
             except requests.exceptions.ReadTimeout as exc:
                 if _tls_handshake_timed_out(exc):  # https:// to a plain-HTTP server: another try is no better
                     raise APIConnectionError(
-                        f"The TLS handshake with {_netloc(url)} got no answer within {timeout:g} s: "
-                        "the server seems to speak plain HTTP (use http:// instead of https:// in the base URL)",
-                        method=method, url=url, request_sent=False) from None
-                raise _Retryable(APITimeoutError(f"No response from {method} {_address(url)} within {timeout:g} s",
-                                                 method=method, url=url)) from None
+                        f"The TLS handshake for {method} {_address(url)} got no answer within {_seconds(connect)} s: "
+                        f"does {_netloc(url)} speak plain HTTP? If so, use http:// instead of https:// in the "
+                        "base URL",
+                        method=method, url=url, request_sent=False, diagnosis="scheme") from None
+                raise _Retryable(APITimeoutError(
+                    f"No response from {method} {_address(url)} within {_seconds(timeout)} s",
+                    method=method, url=url)) from None
             except requests.exceptions.ConnectionError as exc:
                 if _not_http(exc):  # http:// to a TLS server, or another protocol: another try is no better
                     raise APIConnectionError(
                         f"{_netloc(url)} does not answer in HTTP: is it an https:// server, or another service?",
-                        method=method, url=url, request_sent=False) from None
+                        method=method, url=url, request_sent=False, diagnosis="scheme") from None
                 not_sent = _never_connected(exc)
+                if not_sent and _selected_proxy(self._session, url):  # a SOCKS proxy fails as a connection does
+                    raise _Retryable(APIConnectionError(_proxy_failure(self._session, url, exc), method=method,
+                                                        url=url, request_sent=False, diagnosis="proxy"),
+                                     not_sent=True) from None
                 what = (f"Could not connect to {_netloc(url)}" if not_sent
                         else "The connection broke before the response was complete")
                 raise _Retryable(APIConnectionError(f"{what} ({_reason(exc)})", method=method, url=url,
@@ -430,6 +456,9 @@ class Transport:
                     method=method, url=url)) from None
             except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                     requests.exceptions.InvalidSchema) as exc:
+                bad_proxy = _bad_proxy_url(self._session, url, exc)
+                if bad_proxy:  # the proxy's URL is what requests could not use, not the API's
+                    raise ValueError(bad_proxy) from None
                 raise ValueError(f"Invalid URL {url} ({_reason(exc)})") from None
             except requests.exceptions.TooManyRedirects:
                 raise ServerError(f"Too many redirects from {_netloc(url)}", method=method, url=url) from None
@@ -486,25 +515,68 @@ def _plain_http_answer(exc: BaseException) -> bool:
 def _proxy_failure(session: requests.Session, url: str, exc: BaseException) -> str:
     """What to say when the proxy (not the API) could not be reached or refused: which proxy, from
     which setting, and how to go around it."""
+    return (f"Could not reach {_address(url)} through {_proxy_in_use(session, url)} ({_reason(exc)}): "
+            f"check the proxy, or bypass it with NO_PROXY={urlsplit(url).hostname}")
+
+
+def _bad_proxy_url(session: requests.Session, url: str, exc: BaseException) -> str:
+    """What to say when requests cannot use the proxy's URL (malformed, or SOCKS without PySocks);
+    '' when no proxy is in use or ``url`` itself is what is wrong."""
+    proxy = _selected_proxy(session, url)
+    if not proxy:
+        return ""
+    try:
+        requests.Request("GET", url).prepare()
+    except requests.exceptions.RequestException:
+        return ""
+    reason = _hide_credentials_in(_reason(exc), proxy)  # a parse error quotes pieces of the URL
+    return (f"Cannot use {_proxy_in_use(session, url)} for {_address(url)} ({reason}): fix it, or bypass it "
+            f"with NO_PROXY={urlsplit(url).hostname}")
+
+
+def _selected_proxy(session: requests.Session, url: str) -> str:
+    """The proxy requests uses for ``url`` (from the session, else the environment), or ''."""
     from requests.utils import get_environ_proxies, select_proxy
 
     proxies = dict(session.proxies)
-    proxies.update({k: v for k, v in get_environ_proxies(url).items() if k not in proxies})
-    proxy = select_proxy(url, proxies) or "the proxy"
+    if session.trust_env:
+        proxies.update({k: v for k, v in get_environ_proxies(url).items() if k not in proxies})
+    return select_proxy(url, proxies) or ""
+
+
+def _proxy_in_use(session: requests.Session, url: str) -> str:
+    """'the proxy http://***@host:3128 (from HTTPS_PROXY)': the proxy requests chose for ``url``, its
+    credentials hidden, and the environment variable it came from ('a proxy' if none is found)."""
+    proxy = _selected_proxy(session, url)
+    if not proxy:
+        return "a proxy"
     scheme = urlsplit(url).scheme
     source = next((name for name in (f"{scheme.upper()}_PROXY", f"{scheme}_proxy", "ALL_PROXY", "all_proxy")
                    if os.environ.get(name) == proxy), "")
-    shown = _hide_credentials(proxy)
-    return (f"Could not reach {_address(url)} through the proxy {shown}" + (f" (from {source})" if source else "")
-            + f" ({_reason(exc)}): check the proxy, or bypass it with NO_PROXY={urlsplit(url).hostname}")
+    return f"the proxy {_hide_credentials(proxy)}" + (f" (from {source})" if source else "")
 
 
-def _hide_credentials(url: str) -> str:
-    """A URL with any user name and password replaced by ***."""
-    parts = urlsplit(url)
-    if not (parts.username or parts.password):
-        return url
-    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
+def _hide_credentials(proxy: str) -> str:
+    """A proxy's URL with any user name and password replaced by ***, with or without a scheme (users
+    set ``user:secret@host:3128``, which requests then refuses, and that error names it too)."""
+    scheme, sep, rest = proxy.partition("://") if "://" in proxy else ("", "", proxy)
+    if "@" not in rest:
+        return proxy
+    # up to the last @, not the first /: a password may hold an unescaped / (a proxy's URL has no path)
+    return f"{scheme}{sep}***@{rest.rpartition('@')[2]}"
+
+
+def _hide_credentials_in(text: str, proxy: str) -> str:
+    """``text``, or 'not a valid URL' if it quotes any piece of the proxy's user name or password."""
+    rest = proxy.partition("://")[2] if "://" in proxy else proxy
+    userinfo = rest.rpartition("@")[0]
+    pieces = [piece for piece in re.split(r"[:/@]", userinfo) if piece]
+    return "not a valid URL" if any(piece in text for piece in pieces) else text
+
+
+def _seconds(value: float) -> str:
+    """Seconds for a message: '30', '2.5', '0.25' (an attempt cut short by the deadline is no '4.99999')."""
+    return f"{value:.2g}" if value < 1 else f"{round(value, 1):g}"
 
 
 def _address(url: str) -> str:

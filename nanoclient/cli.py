@@ -255,6 +255,12 @@ def error_line(exc: BaseException, state: State | None) -> str:
         return f"{why}; check the images and run `nanoclient train` again"
     if isinstance(exc, errors.APITimeoutError):
         return f"timed out: {detail}; --timeout SECONDS sets how long a request may take"
+    if isinstance(exc, errors.APIConnectionError) and exc.diagnosis == "proxy":  # not the server's fault
+        return f"proxy error: {detail}"
+    if isinstance(exc, errors.APIConnectionError) and exc.diagnosis == "scheme":
+        source = state.settings.source_of("base_url") if state else "nowhere"
+        where = "" if source == "nowhere" else f" (from {source})"
+        return f"cannot talk to {base_url}{where}: {detail}"
     if isinstance(exc, errors.APIConnectionError) and exc.request_sent:  # it may have been carried out
         return (f"the connection to {base_url} broke before its answer: {detail}; the server may have done it, "
                 "so check (`nanoclient models`, `nanoclient status`) before running the command again")

@@ -32,7 +32,7 @@ does not exist raises ``FileNotFoundError``.
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from .types import Model
@@ -149,16 +149,27 @@ class ServerError(APIStatusError):
     """5xx, or an answer that is not the API's JSON: the server failed (idempotent calls were retried)."""
 
 
+#: What the client found wrong when a server could not be talked to: the proxy between them
+#: (``"proxy"``), or the base URL's scheme (``"scheme"``: https:// to a plain-HTTP server, http:// to
+#: a TLS one, or a port that does not speak HTTP).
+Diagnosis = Literal["proxy", "scheme"]
+
+
 class APIConnectionError(NanonetsError, builtins.ConnectionError):
     """The server could not be reached, or the connection broke mid-response.
 
     ``request_sent`` is False when the request surely never reached the server (the
     connection could not be opened), True when it may have been received and acted on.
+    ``diagnosis`` is ``"proxy"`` when the proxy (HTTPS_PROXY, ...) failed rather than the server,
+    ``"scheme"`` when the base URL's scheme does not match what the port speaks, None otherwise;
+    the message then says what to change.
     """
 
-    def __init__(self, message: str, *, request_sent: bool = True, **kwargs: Any) -> None:
+    def __init__(self, message: str, *, request_sent: bool = True, diagnosis: Diagnosis | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.request_sent = request_sent
+        self.diagnosis = diagnosis
 
 
 class APITimeoutError(APIConnectionError, builtins.TimeoutError):

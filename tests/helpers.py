@@ -326,6 +326,10 @@ class RawServer:
 
     def close(self) -> None:
         self._stop.set()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() under way (close() alone does not, on Linux)
+        except OSError:
+            pass
         self.sock.close()
         for conn in self.open:
             conn.close()

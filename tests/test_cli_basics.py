@@ -193,6 +193,12 @@ def test_error_lines_for_every_error_class():
         FileNotFoundError("No such file: a.png"): "No such file: a.png",
         errors.APIConnectionError("refused", request_sent=False):
             "cannot reach http://127.0.0.1:9/api/v2: is the server running?",
+        # what the transport recognised is said as such, not as a server that may be down (issue 27)
+        errors.APIConnectionError("Could not reach X through the proxy http://p:3128", request_sent=False,
+                                  diagnosis="proxy"): "proxy error: Could not reach X through the proxy http://p:3128",
+        errors.APIConnectionError("h:1 answered in plain HTTP, not TLS: use http://", request_sent=False,
+                                  diagnosis="scheme"):
+            "cannot talk to http://127.0.0.1:9/api/v2",
         errors.APIConnectionError("The connection broke before the response was complete"):
             "broke before its answer: The connection broke before the response was complete; the server may have",
         errors.BadRequestError("Model is not ready to train", hint="Upload more images"): "Upload more images",
@@ -202,6 +208,8 @@ def test_error_lines_for_every_error_class():
         line = error_line(exc, state)
         assert expected in line, (type(exc).__name__, line)
         assert "\n" not in line
+        if getattr(exc, "diagnosis", None):
+            assert "is the server running" not in line, line
 
 
 @pytest.mark.parametrize("args,env,attempts", [([], {}, 11), (["--retries", "2"], {}, 3),

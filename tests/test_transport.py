@@ -451,6 +451,56 @@ def test_https_to_a_plain_http_server_is_said_so_and_not_retried():
         server.close()
 
 
+def test_a_tls_handshake_that_gets_no_answer_costs_the_connect_timeout_not_the_read_timeout():
+    """urllib3 runs the handshake under the connect timeout: a silent plain-HTTP port is said after it
+    (10 s by default), once, however long the request may wait for an answer."""
+    def plain_http_silence(conn):
+        conn.settimeout(5)
+        try:
+            conn.recv(4096)
+            conn.recv(4096)
+        except OSError:
+            pass
+
+    assert Transport(BASE, KEY).connect_timeout == 10
+    server = RawServer(plain_http_silence)
+    try:
+        sleeps = []
+        https = server.url.replace("http://", "https://")
+        transport = Transport(https, KEY, timeout=60, connect_timeout=0.3, max_retries=3, sleep=sleeps.append)
+        with pytest.raises(errors.APIConnectionError) as info:
+            transport.request("GET", "Thing/")
+        assert sleeps == [] and server.connections == 1
+    finally:
+        server.close()
+    assert info.value.diagnosis == "scheme" and not isinstance(info.value, errors.APITimeoutError)
+    assert info.value.message.startswith(f"The TLS handshake for GET {https}/Thing/ got no answer within 0.3 s: ")
+    assert "speak plain HTTP? If so, use http:// instead of https://" in info.value.message
+
+
+def test_attempts_share_the_deadline_so_a_silent_server_costs_the_deadline_not_timeout_times_attempts():
+    now = [0.0]
+    timeouts = []
+
+    def silent(method, url, *, timeout, **kwargs):
+        timeouts.append(timeout)
+        now[0] += timeout[1]
+        raise requests.exceptions.ReadTimeout("Read timed out.")
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    transport = Transport(BASE, KEY, timeout=30, deadline=45, max_retries=10, sleep=sleep, random=lambda: 0.0,
+                          clock=lambda: now[0])
+    transport._session.request = silent
+    with pytest.raises(errors.APITimeoutError) as info:
+        transport.request("GET", "Models/")
+    # the second attempt gets what is left of the 45 s (connecting: 10 s at most), and no third is started
+    assert timeouts == [(10, 30), (10, 14.5)] and now[0] == 45
+    assert info.value.message == (f"No response from GET {BASE}/Models/ within 14.5 s "
+                                  "(gave up after 2 attempts over 45 s)")
+
+
 def test_an_answer_that_is_not_http_is_said_so_and_not_retried():
     def tls_alert(conn):  # what a TLS server sends to a plain-HTTP request: an alert record
         conn.sendall(b"\x15\x03\x01\x00\x02\x02\x46")
@@ -459,9 +509,10 @@ def test_an_answer_that_is_not_http_is_said_so_and_not_retried():
     try:
         sleeps = []
         transport = Transport(server.url, KEY, max_retries=3, sleep=sleeps.append)
-        with pytest.raises(errors.APIConnectionError, match="does not answer in HTTP"):
+        with pytest.raises(errors.APIConnectionError, match="does not answer in HTTP") as info:
             transport.request("GET", "Thing/")
         assert sleeps == [] and server.connections == 1
+        assert info.value.diagnosis == "scheme"
     finally:
         server.close()
 

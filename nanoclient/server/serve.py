@@ -62,10 +62,15 @@ def dashboard_url(host: str, port: int) -> str:
     return base_url(host, port)[: -len(API_ROOT)] + "/"
 
 
+_TLS_REFUSAL_BODY = b"This is a plain-HTTP server: use http://, not https://.\n"
 #: What a client that sent a TLS handshake to this plain-HTTP port gets at once: not TLS, so its TLS layer
 #: fails on the spot ("wrong version number") instead of waiting for an answer until its timeout.
 TLS_REFUSAL = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
-               b"Content-Length: 60\r\n\r\nThis is a plain-HTTP server: use http://, not https://.    \n")
+               b"Content-Length: %d\r\n\r\n%s" % (len(_TLS_REFUSAL_BODY), _TLS_REFUSAL_BODY))
+
+
+#: The first byte of a TLS record that carries a handshake (a ClientHello opens every TLS connection).
+TLS_HANDSHAKE = b"\x16"
 
 
 def plain_http_channel() -> type:
@@ -78,15 +83,29 @@ def plain_http_channel() -> type:
         _first = True
 
         def received(self, data: bytes) -> bool:
+            # runs on waitress's main loop; the refusal is far below the buffer's high-water mark, so
+            # write_soon does not wait, and once close_when_flushed is set waitress ignores what follows
             if self._first and data:
                 self._first = False
-                if data[:1] == b"\x16" and data[1:2] == b"\x03":  # TLS: handshake record, version 3.x
+                if data[:1] == TLS_HANDSHAKE:  # no HTTP request starts with this byte
                     self.write_soon(TLS_REFUSAL)
                     self.close_when_flushed = True
                     return False
             return bool(super().received(data))
 
     return PlainHTTPChannel
+
+
+def answer_tls_at_once(server: object) -> None:
+    """Give every listening socket of a waitress server (one, or several for a name with IPv4 and IPv6
+    addresses) the connection class of ``plain_http_channel``."""
+    from waitress.server import BaseWSGIServer
+
+    channel = plain_http_channel()
+    listeners = [server, *getattr(server, "map", {}).values()]
+    for listener in listeners:
+        if isinstance(listener, BaseWSGIServer):
+            listener.channel_class = channel
 
 
 def run_server(config: ServerConfig, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
@@ -117,7 +136,7 @@ def run_server(config: ServerConfig, *, host: str = DEFAULT_HOST, port: int = DE
     except BaseException:
         backend.close(wait=False)
         raise
-    server.channel_class = plain_http_channel()
+    answer_tls_at_once(server)
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # waitress's loop shuts its threads down on this
