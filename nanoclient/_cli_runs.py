@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from .evaluate import EvaluationResult
     from .types import Model, PathLike
 
-#: The outcomes an upload report names, for each file.
-UPLOADED, ALREADY, SKIPPED, INVALID, REFUSED, UNSETTLED = (
-    "uploaded", "already there", "skipped", "invalid", "refused", "unsettled")
+#: The outcomes an upload report names, for each file (``WOULD_UPLOAD``: with ``--dry-run``).
+UPLOADED, ALREADY, SKIPPED, INVALID, REFUSED, UNSETTLED, WOULD_UPLOAD = (
+    "uploaded", "already there", "skipped", "invalid", "refused", "unsettled", "would upload")
 
 
 def prediction_record(outcome: Prediction | FileError, top: int | None = None) -> dict[str, Any]:
@@ -62,7 +62,9 @@ def run_predictions(state: State, model_id: str, paths: Sequence[Path], *, outpu
         click.get_current_context().call_on_close(results.close)
     todo = [path for path in paths if results is None or str(path) not in results.done]
     if results is not None and len(todo) < len(paths):
-        info(f"{len(paths) - len(todo)} files already have a result in {output}; predicting the other {len(todo)}")
+        had = len(paths) - len(todo)
+        info(f"{had} {_plural(had, 'file')} already {'has' if had == 1 else 'have'} a result in {output}; "
+             f"predicting the other {len(todo)}")
     for path, reason in skipped:
         info(f"skipped {path}: {reason}")
     width = min(max((len(str(path)) for path in todo), default=0), MAX_PATH_COLUMN)
@@ -92,7 +94,7 @@ def run_predictions(state: State, model_id: str, paths: Sequence[Path], *, outpu
             raise Interrupted(f"{done}; {how}") from exc
     summary = f"predicted {predicted} {_plural(predicted, 'file')}" + (f", {failed} failed" if failed else "")
     if skipped:
-        summary += f", {len(skipped)} skipped (not images)"
+        summary += f", {len(skipped)} skipped"
     if output is not None:
         summary += f"; results in {output}"
     info(summary)
@@ -161,12 +163,16 @@ class UploadLedger:
         self.keep = keep
         self.counts: Counter[str] = Counter()
         self.recorded = 0  # files skipped because the local record has them
+        self.ignored = 0  # hidden and system names (images.is_ignored_name): skipped, never named on stderr
+        self.remarks: dict[str, str] = {}  # file -> what its line says besides its outcome's reason
         self.report = RecordFile(report_path) if report_path is not None else None
 
     def note(self, path: PathLike, category: str, outcome: str, reason: str = "", sha256: str = "", *,
              quiet: bool = False) -> None:
         """Record one file's outcome (and name it on stderr if it was skipped or failed, unless ``quiet``:
-        the caller said it another way)."""
+        the caller said it another way). A ``remark`` made on the file joins its reason."""
+        remark = self.remarks.pop(str(path), "")
+        reason = f"{reason}; {remark}" if reason and remark else reason or remark
         entry = {"file": str(path), "category": category, "sha256": sha256, "outcome": outcome, "reason": reason}
         self.counts[outcome] += 1
         if self.keep:
@@ -179,6 +185,17 @@ class UploadLedger:
             warn(f"{'failed' if outcome == REFUSED else outcome} {path}: {reason}")
         elif outcome == SKIPPED:
             info(f"skipped {path}: {reason}")
+
+    def ignore(self, path: PathLike, reason: str) -> None:
+        """Record a hidden or system name (``.DS_Store``, ``Thumbs.db``, ``.git/``): a ``skipped`` line in the
+        report, counted apart as ignored, and not named on stderr."""
+        self.ignored += 1
+        self.note(path, "", SKIPPED, reason, quiet=True)
+
+    def remark(self, path: PathLike, text: str) -> None:
+        """Say ``text`` in the file's line too, whatever its outcome (noted later)."""
+        earlier = self.remarks.get(str(path))
+        self.remarks[str(path)] = f"{earlier}; {text}" if earlier else text
 
     def count(self, outcome: str) -> int:
         return self.counts[outcome]
@@ -193,11 +210,13 @@ def run_upload(state: State, folder: Path, *, workers: int, batch_size: int, for
     """``nanoclient upload``: every file of the folder accounted for, by its path.
 
     Each file ends as one of: uploaded; already there (recorded as uploaded to this model, or
-    the same bytes as another file of the same category in this folder); invalid (not sent: not
-    an image, unreadable, a folder that is not a category); refused (sent, and the server did not
-    store it); unsettled (the client could not find out). ``--report`` writes one JSON line per
-    file as it is known; ``--json`` carries the same list. Exit 1 if any file is invalid,
-    refused or unsettled.
+    the same bytes as another file of the same category in this folder); skipped (not a PNG or JPEG
+    by its first bytes, not walked, no category; or a hidden or system name, counted as ignored and
+    not named on stderr); invalid (not sent: not a whole image, unreadable, a folder that is not a
+    category); refused (sent, and the server did not store it); unsettled (the client could not find
+    out). ``--report`` writes one JSON line per file as it is known (with ``--dry-run``, "would
+    upload" for the files that pass); ``--json`` carries the same list; the same bytes under two
+    categories are named in both files' lines. Exit 1 if any file is invalid, refused or unsettled.
 
     The model's upload journal (``_journal``) makes the command exactly-once across interruptions:
     the SDK settles what an earlier run left on its way, skips what the model has, and does not
@@ -209,7 +228,8 @@ def run_upload(state: State, folder: Path, *, workers: int, batch_size: int, for
     client = state.client()
     model_id = state.model_id()
     model = client.get_model(model_id)
-    items, unnamed = find_labelled_images(folder)
+    ignored: list[tuple[Path, str]] = []
+    items, unnamed = find_labelled_images(folder, ignored=ignored)
     if not items:
         raise CliFailure(f"no images in {folder}: expected one sub-folder per category with PNG or JPEG images")
     items, strangers = split_by_category(folder, items, model)
@@ -217,6 +237,8 @@ def run_upload(state: State, folder: Path, *, workers: int, batch_size: int, for
     click.get_current_context().call_on_close(ledger.close)
     for path, reason in unnamed:
         ledger.note(path, "", SKIPPED, reason)
+    for path, reason in ignored:
+        ledger.ignore(path, reason)
     for category, count in Counter(category for _, category in strangers).items():  # one line per folder
         warn(f"not sent: the {count} {_plural(count, 'image')} in folder {category!r}: it is not a category of "
              f"model {model.id}")
@@ -242,6 +264,8 @@ def run_upload(state: State, folder: Path, *, workers: int, batch_size: int, for
             conflicts.append({"file": file, "category": category, "same_as": other, "same_as_category": other_category})
             warn(f"the same image in two categories: {file} ({category}) has the same bytes as {other} "
                  f"({other_category}); the model would learn both labels for it")
+            ledger.remark(file, f"the same bytes as {other}, in category {other_category!r}")
+            ledger.remark(other, f"the same bytes as {file}, in category {category!r}")
         earlier = first_of.setdefault((digest, category), file)
         if earlier != file:
             ledger.note(file, category, ALREADY, f"the same bytes as {earlier}", digest.hex())
@@ -275,7 +299,8 @@ def run_upload(state: State, folder: Path, *, workers: int, batch_size: int, for
                     digests[file].hex())
         ledger.recorded += 1
     if ledger.recorded:
-        info(f"{ledger.recorded} images already uploaded to this model (upload journal); --force sends them again")
+        info(f"{ledger.recorded} {_plural(ledger.recorded, 'image')} already uploaded to this model (upload journal); "
+             "--force sends them again")
     for file, reason in outcome.skipped:
         ledger.note(file, category_of.get(file, ""), INVALID, reason, digests[file].hex())
     for file, error in outcome.failed:
@@ -283,9 +308,10 @@ def run_upload(state: State, folder: Path, *, workers: int, batch_size: int, for
     for file, why in outcome.unsettled:
         ledger.note(file, category_of.get(file, ""), UNSETTLED, why, digests[file].hex())
     if outcome.unsettled:
-        warn(f"{len(outcome.unsettled)} images are unsettled: the model may or may not hold them. Compare its "
-             "counts (nanoclient status) with the folder, then run again with --unsettled resend to send them, "
-             "or --unsettled accept to record them as uploaded")
+        count = len(outcome.unsettled)
+        warn(f"unsettled: {count} {_plural(count, 'image')}, which the model may or may not hold. Compare its counts "
+             "(nanoclient status) with the folder, then run again with --unsettled resend to send what is "
+             "unsettled, or --unsettled accept to record it as uploaded")
     _upload_summary(state, model, client.get_model(model_id), ledger, conflicts)
 
 
@@ -307,8 +333,8 @@ def _journal_filter(journal: UploadJournal, to_send: list[tuple[str, str]], dige
             sending.append((file, category))
     pending = sum(len(batch.files) for batch in journal.open_batches)
     if pending:
-        info(f"{pending} images were on their way when an upload stopped: the upload settles them first, "
-             "from the model's counts")
+        info(f"an earlier upload stopped with {pending} {_plural(pending, 'image')} on the way: the next upload "
+             f"settles {'it' if pending == 1 else 'them'} first, from the model's counts")
     return sending
 
 
@@ -318,19 +344,20 @@ def _upload_summary(state: State, before: Model, after: Model, ledger: UploadLed
     files seen, the files, the images found in two categories, the model."""
     sent = ledger.count(UPLOADED)
     newly = max(0, after.image_count - before.image_count)
-    not_images = ledger.count(SKIPPED)
+    not_images = ledger.count(SKIPPED) - ledger.ignored
     seen = sum(ledger.counts.values())
     result = {
         "uploaded": sent, "newly_stored": min(newly, sent), "already_stored": max(0, sent - newly),
         "already_there": ledger.count(ALREADY), "invalid": ledger.count(INVALID), "failed": ledger.count(REFUSED),
-        "unsettled": ledger.count(UNSETTLED), "not_images": not_images,
-        "skipped": ledger.count(ALREADY) + ledger.count(INVALID) + not_images,  # every file not sent, for 0.x scripts
+        "unsettled": ledger.count(UNSETTLED), "not_images": not_images, "ignored": ledger.ignored,
+        # every file not sent, for 0.x scripts
+        "skipped": ledger.count(ALREADY) + ledger.count(INVALID) + ledger.count(SKIPPED),
         "files_seen": seen, "conflicts": conflicts,
         "files": ledger.files, "model": after.to_json(),
     }
     summary = (f"uploaded {sent} ({result['newly_stored']} newly stored, {result['already_stored']} the server "
                f"already had), already there {result['already_there']}, not images {not_images}, "
-               f"invalid {result['invalid']}, failed {result['failed']}")
+               f"{_ignored_count(ledger)}invalid {result['invalid']}, failed {result['failed']}")
     if result["unsettled"]:
         summary += f", unsettled {result['unsettled']}"
     summary += f": {seen} {_plural(seen, 'file')}"
@@ -351,20 +378,26 @@ def _dry_run(state: State, model: Model, to_send: list[tuple[str, str]], digests
     adding: dict[str, int] = {}
     for path in valid:
         adding[category_of[str(path)]] = adding.get(category_of[str(path)], 0) + 1
-    lines = [f"would upload {len(valid)} images to model {model.id}; nothing was sent"]
+        ledger.note(path, category_of[str(path)], WOULD_UPLOAD, "", digests[str(path)].hex())
+    lines = [f"would upload {len(valid)} {_plural(len(valid), 'image')} to model {model.id}; nothing was sent"]
     for category in model.categories:
         total = category.count + adding.get(category.name, 0)
         short = (f"  below the training minimum of {model.min_images}"
                  if model.min_images is not None and total < model.min_images else "")
         lines.append(f"  {category.name}: {category.count} + {adding.get(category.name, 0)} = {total}{short}")
     unsettled = f", unsettled {ledger.count(UNSETTLED)}" if ledger.count(UNSETTLED) else ""
-    lines.append(f"already there {ledger.count(ALREADY)}, not images {ledger.count(SKIPPED)}, invalid "
-                 f"{ledger.count(INVALID)}{unsettled}")
+    lines.append(f"already there {ledger.count(ALREADY)}, not images {ledger.count(SKIPPED) - ledger.ignored}, "
+                 f"{_ignored_count(ledger)}invalid {ledger.count(INVALID)}{unsettled}")
     data = {"dry_run": True, "would_upload": {c.name: adding.get(c.name, 0) for c in model.categories},
             "min_images": model.min_images, "files": ledger.files, "model": model.to_json()}
     state.emit(data, "\n".join(lines))
     if ledger.count(INVALID):
         raise click.exceptions.Exit(1)
+
+
+def _ignored_count(ledger: UploadLedger) -> str:
+    """The summary's part for hidden and system names, when there are any ("ignored 2 (hidden or system), ")."""
+    return f"ignored {ledger.ignored} (hidden or system), " if ledger.ignored else ""
 
 
 def _plural(count: int, word: str) -> str:

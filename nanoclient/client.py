@@ -237,11 +237,11 @@ class Client:
         only the first file of a request is detected by its first answer; the rest then goes
         one file per request.
 
-        The report has each file by its path: ``uploaded``, ``skipped`` (not an image, no
-        category), ``failed`` (with the error; not stored) and ``unsettled`` (the client
-        could not find out). A batch refused as invalid or too large is sent again one file
-        per request, so only the files at fault fail. ``report.model`` is the most complete
-        model the server returned.
+        The report has each file by its path: ``uploaded``, ``skipped`` (not sent: not an image,
+        no category, or one the model lacks), ``failed`` (with the error; not stored) and
+        ``unsettled`` (the client could not find out). A batch refused as invalid or too large
+        is sent again one file per request, so only the files at fault fail. ``report.model`` is
+        the most complete model the server returned.
 
         ``progress(1)`` is called once per finished file and ``on_uploaded(path, category,
         model)`` once per uploaded file, both in the calling thread. A wrong key, an unknown

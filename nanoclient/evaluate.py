@@ -197,13 +197,15 @@ def evaluate_predictions(items: Sequence[tuple[PathLike, str]], predictions: Seq
 def find_test_images(root: PathLike) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
     """The images to evaluate under ``root``: ((path, true label) pairs, (path, reason) skipped).
 
-    ``root`` holds one sub-folder per category, or a ``test/`` folder that does. Files not
-    named like images are skipped with the reason (the others are checked once, as they are
-    predicted). Raises FileNotFoundError when no image is found.
+    ``root`` holds one sub-folder per category, or a ``test/`` folder that does. Images are found
+    by the rule of ``upload`` and ``predict`` (``images.find_labelled_images``): by their first
+    bytes, whatever the name; the other files are skipped with the reason, hidden and system names
+    (``.DS_Store``, ``Thumbs.db``) left out. Each image is checked whole once, as it is predicted.
+    Raises FileNotFoundError when no image is found.
     """
     found, skipped = find_labelled_images(root, split="test")
     if not found:
-        raise FileNotFoundError(f"No images found under {root}: pass a folder with one sub-folder of .png/.jpg "
+        raise FileNotFoundError(f"No images found under {root}: pass a folder with one sub-folder of PNG or JPEG "
                                 "images per category (or a test/ folder that has them)")
     return found, skipped
 

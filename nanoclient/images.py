@@ -32,6 +32,9 @@ from ._tuning import UPLOAD_IN_MEMORY_BYTES
 from .errors import InvalidImageError
 from .types import PathLike
 
+#: (path, reason) pairs: what a walk of a folder skips or ignores, and why.
+PathReasons = list[tuple[Path, str]]
+
 #: File name endings of images, for messages and for naming sent files (images are found by content).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 #: Formats the API accepts, as Pillow names them.
@@ -205,9 +208,21 @@ def is_image_name(path: PathLike) -> bool:
 
 #: The sub-folders of a split layout: DIR/train and DIR/test, each with one folder per category.
 SPLITS = ("train", "test")
-#: How the reasons ``not_an_image`` gives for a file that is no image start; any other reason of a
-#: walk is a problem (a dangling link, an unreadable folder, a FIFO) that should be named.
-NOT_AN_IMAGE = "not a PNG or JPEG image"
+#: Names (in lower case) that operating systems leave in folders: thumbnail caches, folder settings, the
+#: resource forks of a zip made on a Mac. Ignored as hidden names are (``is_ignored_name``).
+SYSTEM_NAMES = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini", "__macosx", "icon\r"})
+
+
+def is_ignored_name(path: PathLike) -> bool:
+    """True for a name nobody means as data: hidden (``.DS_Store``, ``.git``, ``._photo.jpg``) or left by the
+    operating system (``SYSTEM_NAMES``: ``Thumbs.db``, ``desktop.ini``, ``__MACOSX``).
+
+    A walk never reads such a file nor enters such a folder, and does not name it on stderr: it is no
+    category, and no image. ``upload --report`` still has one ``skipped`` line for each, so that its
+    accounts hold every name under the folder.
+    """
+    name = os.path.basename(os.fspath(path))
+    return name.startswith(".") or name.lower() in SYSTEM_NAMES
 
 
 def category_name(folder_name: str) -> str:
@@ -224,8 +239,9 @@ def category_name(folder_name: str) -> str:
 def labelled_root(root: PathLike, split: str = "train") -> Path:
     """The folder whose sub-folders are categories: ``root/split`` in the split layout, else ``root``.
 
-    The split layout is a ``root`` whose sub-folders (hidden ones aside) are exactly ``train`` and/or
-    ``test``; in any other folder every sub-folder is a category, ``train`` and ``test`` included.
+    The split layout is a ``root`` whose sub-folders (hidden and system ones aside) are exactly
+    ``train`` and/or ``test``; in any other folder every sub-folder is a category, ``train`` and
+    ``test`` included.
     Raises NotADirectoryError for a ``root`` that is no folder, FileNotFoundError for a split layout
     without ``split``.
     """
@@ -242,31 +258,37 @@ def labelled_root(root: PathLike, split: str = "train") -> Path:
 
 
 def category_folders(root: PathLike, split: str = "train") -> list[tuple[str, Path]]:
-    """(category, folder) of each category folder of a labelled folder, sorted (hidden folders ignored).
+    """(category, folder) of each category folder of a labelled folder, sorted (hidden and system folders,
+    ``is_ignored_name``, are none).
 
     Two folders whose names differ only by what ``category_name`` drops name the same category.
     """
-    return sorted((category_name(folder.name), folder) for folder in _sub_folders(labelled_root(root, split)))
+    return _category_entries(labelled_root(root, split), [], None)
 
 
 def _sub_folders(folder: Path) -> list[Path]:
-    """The sub-folders of ``folder`` that are not hidden, symbolic links to folders included."""
-    return [path for path in folder.iterdir() if not path.name.startswith(".") and path.is_dir()]
+    """The sub-folders of ``folder`` whose names are not ignored (hidden, ``__MACOSX``), symbolic links to
+    folders included."""
+    return [path for path in folder.iterdir() if not is_ignored_name(path) and path.is_dir()]
 
 
-def find_labelled_images(root: PathLike, split: str = "train") -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
+def find_labelled_images(root: PathLike, split: str = "train", *, ignored: PathReasons | None = None
+                         ) -> tuple[list[tuple[Path, str]], PathReasons]:
     """Walk a labelled folder: return ((path, category) pairs, (path, reason) skipped).
 
     The category of an image is ``category_name`` of the sub-folder it sits in (files in deeper
     folders belong to the top one). A file is an image by its content, whatever its name
-    (``not_an_image``); the others are skipped, and so is what is not walked (a link to a folder,
-    a dangling link, an unreadable folder: see ``_walk_files``), each with the reason. Hidden
-    names (starting with a dot, as ``.DS_Store``) are left out of the accounts.
+    (``not_an_image``); the others are skipped with the reason, and so is what is not walked (a link
+    to a folder inside a category, a dangling link, an unreadable folder: see ``_walk_files``) and a
+    file beside the category folders, which has no category. Names nobody means as data
+    (``is_ignored_name``: ``.DS_Store``, ``Thumbs.db``, ``.git/``) are neither: they go to ``ignored``
+    with the reason when a list is given (``upload --report`` accounts for them), else nowhere.
     """
     items: list[tuple[Path, str]] = []
-    skipped: list[tuple[Path, str]] = []
-    for category, folder in category_folders(root, split):
-        for path in _walk_files(folder, skipped):
+    skipped: PathReasons = []
+    base = labelled_root(root, split)
+    for category, folder in _category_entries(base, skipped, ignored):
+        for path in _walk_files(folder, skipped, ignored):
             reason = not_an_image(path)
             if reason is None:
                 items.append((path, category))
@@ -275,20 +297,20 @@ def find_labelled_images(root: PathLike, split: str = "train") -> tuple[list[tup
     return items, skipped
 
 
-def find_images(paths: Iterable[PathLike]) -> tuple[list[Path], list[tuple[Path, str]]]:
+def find_images(paths: Iterable[PathLike]) -> tuple[list[Path], PathReasons]:
     """Expand files and folders (recursively, sorted) into (the image files to predict, (path, reason)
     skipped), by the rule of ``find_labelled_images``: in a folder, images by their content, the rest
-    skipped with the reason.
+    skipped with the reason, hidden and system names (``is_ignored_name``) left out.
 
     Files named explicitly are kept whatever they hold (predicting one that is no image names it as
     failed); a missing path raises FileNotFoundError.
     """
     found: list[Path] = []
-    skipped: list[tuple[Path, str]] = []
+    skipped: PathReasons = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            for path in _walk_files(p, skipped):
+            for path in _walk_files(p, skipped, None):
                 reason = not_an_image(path)
                 if reason is None:
                     found.append(path)
@@ -301,14 +323,36 @@ def find_images(paths: Iterable[PathLike]) -> tuple[list[Path], list[tuple[Path,
     return found, skipped
 
 
-def _walk_files(folder: Path, problems: list[tuple[Path, str]]) -> list[Path]:
-    """The regular files under ``folder`` and its sub-folders, sorted; hidden names are left out at every depth.
+def _category_entries(base: Path, skipped: PathReasons, ignored: PathReasons | None) -> list[tuple[str, Path]]:
+    """(category, folder) of each category folder of the labelled folder ``base``, sorted (as
+    ``category_folders``); what else ``base`` holds goes to ``skipped`` with the reason (a file there has
+    no category) or to ``ignored``."""
+    categories: list[tuple[str, Path]] = []
+    with os.scandir(base) as scan:
+        entries = sorted(scan, key=lambda entry: entry.name)
+    for entry in entries:
+        path, kind = Path(entry.path), _entry_kind(entry)
+        if is_ignored_name(entry.name):
+            if ignored is not None:
+                ignored.append((path, _ignored_reason(entry.name, kind)))
+        elif kind in ("folder", "linked folder"):  # a linked category folder is a category
+            categories.append((category_name(entry.name), path))
+        elif kind == "file":
+            skipped.append((path, "not in a category folder: put it in the sub-folder of its category"))
+        else:
+            skipped.append((path, _not_walked(path)))
+    return sorted(categories)
+
+
+def _walk_files(folder: Path, problems: PathReasons, ignored: PathReasons | None) -> list[Path]:
+    """The regular files under ``folder`` and its sub-folders, sorted.
 
     Symbolic links to files are followed; links to folders are not (their images would take this
     folder's label as well as their own), and each real folder is walked once. What is not walked is
     added to ``problems`` as (path, reason) and the walk goes on: a link to a folder, a dangling or
     looping link, a folder that cannot be read, a file that is not a regular file (a FIFO, a socket,
-    a device).
+    a device). Hidden and system names (``is_ignored_name``) are neither read nor entered, at every
+    depth: they go to ``ignored`` (when given) with the reason.
     """
     files: list[Path] = []
     seen: set[tuple[int, int]] = set()
@@ -321,28 +365,51 @@ def _walk_files(folder: Path, problems: list[tuple[Path, str]]) -> list[Path]:
                 continue
             seen.add((identity.st_dev, identity.st_ino))
             with os.scandir(current) as scan:
-                entries = [entry for entry in scan if not entry.name.startswith(".")]
+                entries = list(scan)
         except OSError as exc:
             problems.append((current, f"cannot read this folder: {exc.strerror or exc}"))
             continue
         for entry in entries:
-            path = Path(entry.path)
-            try:
-                is_dir, is_file = entry.is_dir(), entry.is_file()
-            except OSError:  # a link to itself, or in a loop of links
-                is_dir = is_file = False
-            if is_dir and entry.is_symlink():
+            path, kind = Path(entry.path), _entry_kind(entry)
+            if is_ignored_name(entry.name):
+                if ignored is not None:
+                    ignored.append((path, _ignored_reason(entry.name, kind)))
+            elif kind == "linked folder":
                 problems.append((path, f"a symbolic link to a folder ({_link_target(path)}): not followed, so that "
                                        "no image gets two labels; link the files, or make it a category folder"))
-            elif is_dir:
+            elif kind == "folder":
                 pending.append(path)
-            elif is_file:
+            elif kind == "file":
                 files.append(path)
-            elif entry.is_symlink():
-                problems.append((path, _broken_link(path)))
             else:
-                problems.append((path, "not a regular file"))
+                problems.append((path, _not_walked(path)))
     return sorted(files)
+
+
+def _entry_kind(entry: os.DirEntry[str]) -> str:
+    """What a folder's entry is, links followed: "folder", "linked folder" (a symbolic link to a folder),
+    "file", or "other" (a dangling or looping link, a FIFO, a socket, a device)."""
+    try:
+        is_dir, is_file = entry.is_dir(), entry.is_file()
+    except OSError:  # a link to itself, or in a loop of links
+        return "other"
+    if is_dir:
+        return "linked folder" if entry.is_symlink() else "folder"
+    return "file" if is_file else "other"
+
+
+def _ignored_reason(name: str, kind: str) -> str:
+    """Why a hidden or system name (``is_ignored_name``) is left out: what it is, and that it is not read."""
+    what = "hidden" if name.startswith(".") else "system"
+    if kind in ("folder", "linked folder"):
+        return f"a {what} folder: ignored, not walked"
+    return f"a {what} file: ignored"
+
+
+def _not_walked(path: Path) -> str:
+    """Why an entry that is neither a folder nor a regular file is skipped: a broken or looping link, or
+    a special file (opening a FIFO would block)."""
+    return _broken_link(path) if path.is_symlink() else "not a regular file"
 
 
 def _broken_link(link: Path) -> str:

@@ -91,6 +91,10 @@ def test_dry_run_checks_everything_and_sends_nothing(runner, fake, tmp_path):
     assert "skipped" in result.stderr and "fake.png: not a PNG or JPEG image" in result.stderr
     assert "invalid" in result.stderr and "cut.png" in result.stderr
     assert fake.request_count - before == 1  # one read of the model, no upload
+    report_path = tmp_path / "dry.jsonl"
+    invoke(runner, "upload", tmp_path / "set", "--dry-run", "--report", report_path, "--model-id", model_id, code=1)
+    outcomes = [json.loads(line)["outcome"] for line in report_path.read_text().splitlines()]
+    assert sorted(outcomes) == ["invalid", "skipped", *["would upload"] * 4]  # one line per file, as an upload
     assert sum(c.count for c in fake.backend.get_model(fake.backend.authenticate(KEY), model_id).categories) == 0
 
 
@@ -121,41 +125,56 @@ def test_predict_output_holds_a_record_per_file_and_a_rerun_skips_them(runner, f
 
 
 def test_every_file_of_the_folder_has_one_report_line_and_the_counts_add_up(runner, fake, tmp_path):
-    """Broken and looping links, other formats, a JPEG without a suffix, Thumbs.db: each in --report and counted."""
+    """Broken and looping links, other formats, a JPEG without a suffix, a file beside the category folders,
+    hidden and system names: each in --report and counted; the hidden and system ones not named on stderr."""
     good = folder(tmp_path / "set", 2)
     red = tmp_path / "set" / "Red"
     (red / "photo").write_bytes(make_image((200, 10, 10), fmt="JPEG"))  # a JPEG with no suffix: uploaded
     (red / "pic.webp").write_bytes(b"RIFF\x10\x00\x00\x00WEBPVP8 " + bytes(8))
     (red / "anim.gif").write_bytes(b"GIF89a" + bytes(20))
-    (red / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0" + bytes(12))
     (red / "gone.png").symlink_to(tmp_path / "deleted.png")
     (red / "loop.png").symlink_to(red / "loop.png")
+    (tmp_path / "set" / "stray.png").write_bytes(make_image((1, 200, 1)))  # no category
+    (red / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0" + bytes(12))
+    (red / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (red / ".cache").mkdir()
+    (red / ".cache" / "copy.png").write_bytes(good[0].read_bytes())  # inside a hidden folder: not walked
     report_path = tmp_path / "report.jsonl"
     result = invoke(runner, "upload", tmp_path / "set", "--report", report_path, "--json", "--model-id",
                     new_model(runner))
     lines = [json.loads(line) for line in report_path.read_text().splitlines()]
-    seen = sorted(str(path) for path in (tmp_path / "set").rglob("*") if path.is_file() or path.is_symlink())
-    assert sorted(line["file"] for line in lines) == seen  # exactly one line per file
+    seen = sorted(str(path) for path in (tmp_path / "set").rglob("*")
+                  if (path.is_file() or path.is_symlink()) and ".cache" not in path.parts)
+    assert sorted(line["file"] for line in lines) == sorted([*seen, str(red / ".cache")])  # one line each
     outcomes = {Path(line["file"]).name: line["outcome"] for line in lines}
     assert outcomes["photo"] == "uploaded" and all(outcomes[p.name] == "uploaded" for p in good)
-    assert {outcomes[name] for name in ("pic.webp", "anim.gif", "Thumbs.db", "gone.png", "loop.png")} == {"skipped"}
+    skipped = ("pic.webp", "anim.gif", "gone.png", "loop.png", "stray.png", "Thumbs.db", ".DS_Store", ".cache")
+    assert {outcomes[name] for name in skipped} == {"skipped"}
     summary = json.loads(result.stdout)
-    assert summary["files_seen"] == len(seen) == summary["uploaded"] + summary["not_images"]
-    assert "not images 5" in invoke(runner, "upload", tmp_path / "set", "--model-id",
-                                    json.loads(invoke(runner, "create-model", *COLOURS, "--json").stdout)["model_id"]
-                                    ).stdout
+    assert (summary["not_images"], summary["ignored"]) == (5, 3)
+    assert summary["files_seen"] == len(lines) == summary["uploaded"] + summary["not_images"] + summary["ignored"]
+    assert "Thumbs.db" not in result.stderr and ".DS_Store" not in result.stderr and ".cache" not in result.stderr
+    assert "stray.png: not in a category folder" in result.stderr
+    text = invoke(runner, "upload", tmp_path / "set", "--model-id",
+                  json.loads(invoke(runner, "create-model", *COLOURS, "--json").stdout)["model_id"]).stdout
+    assert "not images 5, ignored 3 (hidden or system), invalid 0, failed 0: 13 files" in text
 
 
 def test_the_same_bytes_under_two_categories_are_named_with_both_paths(runner, fake, tmp_path):
     files = folder(tmp_path / "set", 2)
     twin = tmp_path / "set" / "Blue" / "twin.png"
     twin.write_bytes(files[0].read_bytes())  # a Red image, filed under Blue too
-    result = invoke(runner, "upload", tmp_path / "set", "--json", "--model-id", new_model(runner))
+    report_path = tmp_path / "report.jsonl"
+    result = invoke(runner, "upload", tmp_path / "set", "--json", "--report", report_path, "--model-id",
+                    new_model(runner))
     named = [line for line in result.stderr.splitlines() if "the same image in two categories" in line]
     assert len(named) == 1 and f"{twin} (Blue)" in named[0] and f"{files[0]} (Red)" in named[0]
     [conflict] = json.loads(result.stdout)["conflicts"]
     assert {(conflict["file"], conflict["category"]), (conflict["same_as"], conflict["same_as_category"])} == {
         (str(twin), "Blue"), (str(files[0]), "Red")}
+    reasons = {line["file"]: line["reason"] for line in map(json.loads, report_path.read_text().splitlines())}
+    assert reasons[str(twin)] == f"the same bytes as {files[0]}, in category 'Red'"  # --report says it too
+    assert reasons[str(files[0])] == f"the same bytes as {twin}, in category 'Blue'"
 
 
 def test_a_folder_that_is_no_category_is_one_line_not_one_per_file(runner, fake, tmp_path):
@@ -185,3 +204,27 @@ def test_predict_on_an_untrained_model_says_the_command_to_run(runner, fake, tmp
     files = folder(tmp_path / "set", 1)
     result = invoke(runner, "predict", files[0], "--model-id", new_model(runner), code=1)
     assert "not trained yet: run `nanoclient train --wait` first" in result.stderr
+
+
+def test_upload_and_predict_take_the_same_files_of_a_folder_and_name_the_same_skipped(runner, fake, tmp_path):
+    folder(tmp_path / "set", 3)
+    red = tmp_path / "set" / "Red"
+    (red / "IMG_0001").write_bytes(make_image((210, 20, 20), fmt="JPEG"))  # no suffix
+    (red / "photo.jfif").write_bytes(make_image((215, 25, 25), fmt="JPEG", seed=2))
+    (red / "pic.webp").write_bytes(b"RIFF\x10\x00\x00\x00WEBPVP8 " + bytes(8))
+    (red / "gone.png").symlink_to(tmp_path / "deleted.png")
+    (red / "loop.png").symlink_to(red / "loop.png")
+    (red / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0" + bytes(12))
+    (red / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    model_id = new_model(runner)
+    upload = invoke(runner, "upload", tmp_path / "set", "--json", "--model-id", model_id)
+    uploaded = {entry["file"] for entry in json.loads(upload.stdout)["files"] if entry["outcome"] == "uploaded"}
+    invoke(runner, "train", "--wait", "--poll-interval", "0.05", "--model-id", model_id)
+    predict = invoke(runner, "predict", tmp_path / "set", "--json", "--model-id", model_id)
+    assert {json.loads(line)["file"] for line in predict.stdout.splitlines()} == uploaded
+    assert {str(red / "IMG_0001"), str(red / "photo.jfif")} <= uploaded
+    for result in (upload, predict):
+        named = sorted(line.split(":")[0] for line in result.stderr.splitlines() if line.startswith("skipped "))
+        assert named == [f"skipped {red / name}" for name in ("gone.png", "loop.png", "pic.webp")]
+        assert "Thumbs.db" not in result.stderr and ".DS_Store" not in result.stderr
+    assert f"predicted {len(uploaded)} files, 3 skipped" in predict.stderr

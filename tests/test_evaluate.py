@@ -180,6 +180,9 @@ def test_find_then_evaluate_images_in_two_steps(tmp_path):
     (tmp_path / "dog" / "notes.txt").write_text("not named like an image")
     (tmp_path / "dog" / "photo").write_bytes((tmp_path / "dog" / "d.png").read_bytes())  # a PNG without a suffix
     (tmp_path / "dog" / "cut.jpg").write_bytes(b"\xff\xd8\xff" + b"garbage" * 10)  # starts like a JPEG
+    (tmp_path / "dog" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0" + bytes(12))  # system and hidden names:
+    (tmp_path / "dog" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")  # neither images nor skipped
+    (tmp_path / "__MACOSX" / "dog").mkdir(parents=True)  # no category either
     items, skipped = find_test_images(tmp_path)  # by content, whatever the name
     assert [(p.name, label) for p, label in items] == [("c.png", "cat"), ("cut.jpg", "dog"), ("d.png", "dog"),
                                                        ("photo", "dog")]

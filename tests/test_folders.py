@@ -131,12 +131,49 @@ def test_images_are_found_by_content_whatever_their_name_and_the_rest_say_what_t
     (root / "Bag" / "lying.png").write_text("a text file named like an image")
     (root / "Bag" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0" + bytes(12))
     (root / "Bag" / "empty.jpg").write_bytes(b"")
-    (root / "Bag" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")  # hidden: outside the accounts
+    (root / "Bag" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")  # hidden: ignored, as Thumbs.db
     items, skipped = find_labelled_images(root)
     assert sorted(path.name for path, _ in items) == ["a.png", "no-suffix", "photo.jfif", "upper.PNG"]
     reasons = {path.name: reason for path, reason in skipped}
     assert reasons == {"anim.gif": "not a PNG or JPEG image (GIF)", "pic.webp": "not a PNG or JPEG image (WEBP)",
                        "scan.tiff": "not a PNG or JPEG image (TIFF)", "old.bmp": "not a PNG or JPEG image (BMP)",
-                       "lying.png": "not a PNG or JPEG image", "Thumbs.db": "not a PNG or JPEG image",
-                       "empty.jpg": "an empty file"}
+                       "lying.png": "not a PNG or JPEG image", "empty.jpg": "an empty file"}
     assert find_images([root]) == (sorted(path for path, _ in items), sorted(skipped))  # predict: the same rule
+
+
+def test_hidden_and_system_names_are_ignored_quietly_and_given_to_whoever_accounts_for_them(tmp_path):
+    root = folders(tmp_path / "set", "Bag", "Bag/.thumbnails", "Bag/__MACOSX", ".git", "__MACOSX/Bag")
+    (root / "Bag" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (root / "Bag" / "thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0" + bytes(12))  # any case, as Windows writes it
+    (root / "Bag" / "._a.png").write_bytes(b"\x00\x05\x16\x07")  # a Mac's resource fork, hidden
+    items, skipped = find_labelled_images(root)
+    assert items == [(root / "Bag" / "a.png", "Bag")] and skipped == []  # nothing named on stderr
+    assert [name for name, _ in category_folders(root)] == ["Bag"]  # neither .git nor __MACOSX is a category
+    ignored: list[tuple[Path, str]] = []
+    assert find_labelled_images(root, ignored=ignored) == (items, skipped)
+    assert sorted((path.relative_to(root).as_posix(), reason) for path, reason in ignored) == [
+        (".git", "a hidden folder: ignored, not walked"),
+        ("Bag/.DS_Store", "a hidden file: ignored"),
+        ("Bag/._a.png", "a hidden file: ignored"),
+        ("Bag/.thumbnails", "a hidden folder: ignored, not walked"),
+        ("Bag/__MACOSX", "a system folder: ignored, not walked"),
+        ("Bag/thumbs.db", "a system file: ignored"),
+        ("__MACOSX", "a system folder: ignored, not walked"),
+    ]
+    assert find_images([root]) == ([root / "Bag" / "a.png"], [])  # predict: the same rule
+
+
+def test_a_file_beside_the_category_folders_is_skipped_for_having_no_category(tmp_path):
+    root = folders(tmp_path / "set", "Bag", "Coat")
+    write_image(root / "lost.png")
+    (root / "labels.csv").write_text("file,label\n")
+    (root / "gone").symlink_to(tmp_path / "missing", target_is_directory=True)
+    items, skipped = find_labelled_images(root)
+    assert sorted(category for _, category in items) == ["Bag", "Coat"]
+    assert skipped == [(root / "gone", f"broken symbolic link to {tmp_path / 'missing'}"),
+                       (root / "labels.csv", "not in a category folder: put it in the sub-folder of its category"),
+                       (root / "lost.png", "not in a category folder: put it in the sub-folder of its category")]
+    split = folders(tmp_path / "split", "train/Bag", "test/Bag")
+    write_image(split / "train" / "stray.png")
+    write_image(split / "beside.png")  # outside the train/ folder an upload reads
+    assert [path.name for path, _ in find_labelled_images(split)[1]] == ["stray.png"]
