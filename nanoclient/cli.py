@@ -267,7 +267,7 @@ def error_line(exc: BaseException, state: State | None) -> str:
     if isinstance(exc, errors.APIConnectionError):
         return f"cannot reach {base_url}: is the server running? ({detail})"
     if isinstance(exc, errors.BadRequestError) and "not trained" in exc.message.lower():
-        return f"the model is not trained yet: run `nanoclient train --wait` first (the server said: {detail})"
+        return f"the model is not trained yet: run `nanoclient train --wait` first (the server said: {exc.message})"
     if isinstance(exc, errors.BadRequestError):
         return detail
     if isinstance(exc, errors.NanonetsError):
