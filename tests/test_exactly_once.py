@@ -16,6 +16,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 from faultproxy import FaultProxy
 from helpers import cli_env, colour_folder, counts, run_cli
 
@@ -86,10 +87,13 @@ def sdk_upload(url: str, folder: Path, model_id: str, journal: Path) -> subproce
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
 
 
-def test_the_cli_stopped_at_many_moments_then_run_again_stores_each_image_once(server_factory, tmp_path):
+@pytest.mark.parametrize("server_args", [("--latency-ms", "40"),
+                                         ("--latency-ms", "20", "--fail-after-rate", "0.2", "--fail-seed", "5")],
+                         ids=["with-latency", "with-answers-lost-after-storing"])
+def test_the_cli_stopped_at_many_moments_then_run_again_stores_each_image_once(server_factory, tmp_path, server_args):
     folder = tmp_path / "imgs"
     folder_of(folder, 60)
-    server = server_factory("--no-dedupe", "--latency-ms", "40")
+    server = server_factory("--no-dedupe", *server_args)
     model_id = new_model(server.url)
     cache = tmp_path / "cache"
     for sig, count in MOMENTS:
@@ -99,19 +103,6 @@ def test_the_cli_stopped_at_many_moments_then_run_again_stores_each_image_once(s
     assert counts(server.url, model_id, KEY) == dict.fromkeys(COLOURS, 60)
     report = json.loads(final.stdout)
     assert report["unsettled"] == 0 and report["uploaded"] + report["already_there"] == 180
-
-
-def test_with_answers_lost_after_storing_too(server_factory, tmp_path):
-    folder = tmp_path / "imgs"
-    folder_of(folder, 60)
-    server = server_factory("--no-dedupe", "--latency-ms", "20", "--fail-after-rate", "0.2", "--fail-seed", "5")
-    model_id = new_model(server.url)
-    cache = tmp_path / "cache"
-    for sig, count in MOMENTS:
-        stop_at(cli_upload(server.url, folder, model_id, cache), server.url, model_id, sig, count)
-    final = run_cli(server.url, KEY, "upload", folder, "--json", cache=cache, model_id=model_id)
-    assert final.returncode == 0, final.stderr
-    assert counts(server.url, model_id, KEY) == dict.fromkeys(COLOURS, 60)
 
 
 def test_a_program_using_the_sdk_with_a_journal_killed_and_restarted_stores_each_image_once(server_factory,

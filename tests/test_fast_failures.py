@@ -52,7 +52,7 @@ def test_the_sdks_timeout_message_names_the_url():
 
 def test_a_proxy_that_cannot_be_reached_is_named_with_its_variable_and_no_proxy(monkeypatch):
     """The API's host is never contacted (the proxy would be): only the proxy's loopback port is."""
-    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy", "https_proxy"):
+    for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     proxy_port = closed_port()
     monkeypatch.setenv("HTTPS_PROXY", f"http://user:secret@127.0.0.1:{proxy_port}")

@@ -749,15 +749,9 @@ CREATE TABLE images_v2 (
 
 def _migrate_3_to_4(conn: sqlite3.Connection) -> None:
     """Keep each category's image count in its row (counting 60,000 rows took 5 ms per model read)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _upgrade(conn, 4):
         conn.execute("ALTER TABLE categories ADD COLUMN count INTEGER NOT NULL DEFAULT 0")
         _recount(conn)
-        conn.execute("PRAGMA user_version=4")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def _recount(conn: sqlite3.Connection) -> None:
@@ -768,10 +762,17 @@ def _recount(conn: sqlite3.Connection) -> None:
 
 def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
     """Give runs the number of images their accuracy was measured on (NULL for the runs before)."""
+    with _upgrade(conn, 3):
+        conn.execute("ALTER TABLE runs ADD COLUMN accuracy_images INTEGER")
+
+
+@contextmanager
+def _upgrade(conn: sqlite3.Connection, version: int) -> Iterator[None]:
+    """One step of ``_migrate``: its statements and the new ``user_version``, all or nothing."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute("ALTER TABLE runs ADD COLUMN accuracy_images INTEGER")
-        conn.execute("PRAGMA user_version=3")
+        yield
+        conn.execute(f"PRAGMA user_version={int(version)}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
