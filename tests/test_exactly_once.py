@@ -15,10 +15,11 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from faultproxy import FaultProxy
-from helpers import cli_env, colour_folder, counts, run_cli
+from helpers import ServerProcess, cli_env, colour_folder, counts, run_cli
 
 from nanoclient import Client, UploadJournal
 
@@ -56,6 +57,23 @@ def new_model(url: str) -> str:
     raise AssertionError("could not create a model")
 
 
+class Setting(NamedTuple):
+    """A folder of images, a ``serve --no-dedupe`` and a model on it (``setting``)."""
+
+    folder: Path
+    files: list[Path]
+    server: ServerProcess
+    model_id: str
+
+
+def setting(server_factory, tmp_path: Path, per_category: int, *server_args: str) -> Setting:
+    """``per_category`` images of each colour in tmp_path/imgs, ``serve --no-dedupe SERVER_ARGS``, a new model."""
+    folder = tmp_path / "imgs"
+    files = folder_of(folder, per_category)
+    server = server_factory("--no-dedupe", *server_args)
+    return Setting(folder, files, server, new_model(server.url))
+
+
 def total(url: str, model_id: str) -> int:
     return sum(counts(url, model_id, KEY).values())
 
@@ -91,10 +109,7 @@ def sdk_upload(url: str, folder: Path, model_id: str, journal: Path) -> subproce
                                          ("--latency-ms", "20", "--fail-after-rate", "0.2", "--fail-seed", "5")],
                          ids=["with-latency", "with-answers-lost-after-storing"])
 def test_the_cli_stopped_at_many_moments_then_run_again_stores_each_image_once(server_factory, tmp_path, server_args):
-    folder = tmp_path / "imgs"
-    folder_of(folder, 60)
-    server = server_factory("--no-dedupe", *server_args)
-    model_id = new_model(server.url)
+    folder, files, server, model_id = setting(server_factory, tmp_path, 60, *server_args)
     cache = tmp_path / "cache"
     for sig, count in MOMENTS:
         stop_at(cli_upload(server.url, folder, model_id, cache), server.url, model_id, sig, count)
@@ -107,10 +122,7 @@ def test_the_cli_stopped_at_many_moments_then_run_again_stores_each_image_once(s
 
 def test_a_program_using_the_sdk_with_a_journal_killed_and_restarted_stores_each_image_once(server_factory,
                                                                                           tmp_path):
-    folder = tmp_path / "imgs"
-    folder_of(folder, 60)
-    server = server_factory("--no-dedupe", "--latency-ms", "40")
-    model_id = new_model(server.url)
+    folder, files, server, model_id = setting(server_factory, tmp_path, 60, "--latency-ms", "40")
     journal = tmp_path / "uploads.jsonl"
     for sig, count in MOMENTS:
         stop_at(sdk_upload(server.url, folder, model_id, journal), server.url, model_id, sig, count)
@@ -123,10 +135,7 @@ def test_a_program_using_the_sdk_with_a_journal_killed_and_restarted_stores_each
 
 
 def test_ctrl_c_says_what_was_done_and_the_rerun_sends_the_rest_once(server_factory, tmp_path):
-    folder = tmp_path / "imgs"
-    folder_of(folder, 60)
-    server = server_factory("--no-dedupe", "--latency-ms", "200")
-    model_id = new_model(server.url)
+    folder, files, server, model_id = setting(server_factory, tmp_path, 60, "--latency-ms", "200")
     cache = tmp_path / "cache"
     upload = cli_upload(server.url, folder, model_id, cache)
     while total(server.url, model_id) < 10:
@@ -144,11 +153,8 @@ def test_ctrl_c_says_what_was_done_and_the_rerun_sends_the_rest_once(server_fact
 def test_a_run_whose_outcome_could_not_be_read_is_settled_by_the_next_one(server_factory, tmp_path):
     """Every upload's answer is lost after the server stored it and every other count check is refused:
     the run ends with unsettled files; the next run settles them from the counts and sends nothing twice."""
-    folder = tmp_path / "imgs"
-    files = folder_of(folder, 12)
+    folder, files, server, model_id = setting(server_factory, tmp_path, 12)
     items = [(path, path.parent.name) for path in files]
-    server = server_factory("--no-dedupe")
-    model_id = new_model(server.url)
     journal = UploadJournal(tmp_path / "j.jsonl")
     with FaultProxy(server.root, fail_after_rate=1.0, drop_mode="500", rate_limit_every_nth=2,
                     rate_limit_paths=["/Model/"], rate_limit_retry_after=None) as proxy:
@@ -163,10 +169,7 @@ def test_a_run_whose_outcome_could_not_be_read_is_settled_by_the_next_one(server
 
 
 def test_a_second_upload_to_the_same_model_says_another_runs_or_waits_for_it(server_factory, tmp_path):
-    folder = tmp_path / "imgs"
-    folder_of(folder, 40)
-    server = server_factory("--no-dedupe", "--latency-ms", "100")
-    model_id = new_model(server.url)
+    folder, files, server, model_id = setting(server_factory, tmp_path, 40, "--latency-ms", "100")
     cache = tmp_path / "cache"
     first = cli_upload(server.url, folder, model_id, cache)
     while total(server.url, model_id) == 0:
@@ -185,10 +188,7 @@ def test_a_second_upload_to_the_same_model_says_another_runs_or_waits_for_it(ser
 def test_unsettled_files_are_not_sent_again_by_a_plain_rerun(server_factory, tmp_path):
     """Two machines (two journals) uploading the same folder at once confuse the counts: the files
     whose fate is unknown stay unsettled, and the next run says so instead of storing them again."""
-    folder = tmp_path / "imgs"
-    folder_of(folder, 30)
-    server = server_factory("--no-dedupe", "--latency-ms", "60")
-    model_id = new_model(server.url)
+    folder, files, server, model_id = setting(server_factory, tmp_path, 30, "--latency-ms", "60")
     one = cli_upload(server.url, folder, model_id, tmp_path / "machine-1", "--json")
     two = cli_upload(server.url, folder, model_id, tmp_path / "machine-2", "--json")
     out, _ = one.communicate(timeout=120)
