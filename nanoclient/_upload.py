@@ -46,6 +46,7 @@ from typing import Literal
 
 from ._journal import UploadJournal, file_digest
 from ._transport import FilePart, may_have_been_processed
+from ._wire import DEDUPE_BY_SHA256, DEDUPE_HEADER
 from .errors import (
     APIConnectionError,
     AuthenticationError,
@@ -57,8 +58,6 @@ from .errors import (
 )
 from .types import Model, PathLike, UploadReport
 
-#: The response header by which a server declares that it counts identical bytes once.
-DEDUPE_HEADER = "Nanoclient-Dedupe"
 #: Errors after which every other file would fail the same way: the upload stops.
 #: (APIConnectionError comes only after every retry: the server is gone, not one request.)
 FATAL_ERRORS = (AuthenticationError, NotFoundError, PaymentRequiredError, APIConnectionError)
@@ -80,7 +79,7 @@ INTERRUPT_GRACE = 1.0
 
 def declares_dedupe(headers: Mapping[str, str]) -> bool:
     """True when a server's response says that it counts identical bytes once."""
-    return headers.get(DEDUPE_HEADER, "").strip().lower() == "sha256"
+    return headers.get(DEDUPE_HEADER, "").strip().lower() == DEDUPE_BY_SHA256
 
 
 # ---------------------------------------------------------------------- batching

@@ -41,6 +41,7 @@ from ._tuning import (
 )
 from ._upload import Resend, UploadRun, UploadSettings, declares_dedupe, file_size
 from ._version import __version__
+from ._wire import API_ROOT, IMAGE_CATEGORIZATION, LOCAL_ROOT, MEDIA_TYPES, SERVER_HEADER, SERVER_LOCAL
 from .errors import (
     BadRequestError,
     InvalidImageError,
@@ -59,15 +60,10 @@ DEFAULT_TIMEOUT = 30.0
 #: Extra attempts after a failed request (see ``_transport`` for which failures are retried).
 DEFAULT_MAX_RETRIES = 3
 
-_API = "ImageCategorization"
-#: The response header by which a local ``nanoclient serve`` says what it is, and its value (the
-#: SDK does not import the server package: these must stay equal to server/config.py's).
-LOCAL_SERVER_HEADER = "Nanoclient-Server"
-LOCAL_SERVER = "local"
-#: Where the local server's own extension lives, beside the API's root.
-_API_ROOT = "/api/v2"
-_LOCAL_ROOT = "/local/v1"
-_CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg"}
+_API = IMAGE_CATEGORIZATION
+#: The response header by which a local ``nanoclient serve`` says what it is, and its value.
+LOCAL_SERVER_HEADER, LOCAL_SERVER = SERVER_HEADER, SERVER_LOCAL
+_CONTENT_TYPES = MEDIA_TYPES
 
 
 class Client:
@@ -509,9 +505,9 @@ def _check_base_url(url: str) -> None:
 
 def _local_root(base_url: str) -> str | None:
     """The local extension's root beside a base URL ending in /api/v2, else None."""
-    if not urlsplit(base_url).path.rstrip("/").endswith(_API_ROOT):
+    if not urlsplit(base_url).path.rstrip("/").endswith(API_ROOT):
         return None
-    return base_url.rstrip("/")[: -len(_API_ROOT)] + _LOCAL_ROOT
+    return base_url.rstrip("/")[: -len(API_ROOT)] + LOCAL_ROOT
 
 
 def _required(value: Any, what: str) -> str:

@@ -21,6 +21,7 @@ from html import escape
 from pathlib import Path
 
 from ._version import __version__
+from ._wire import MEDIA_TYPES
 from .evaluate import ClassScores, EvaluationResult, Mistake
 from .types import PathLike
 
@@ -33,7 +34,7 @@ PIXELATED_BELOW = 128
 #: Number of scores listed under each misclassified image.
 TOP_SCORES = 3
 
-_MIME = {"PNG": "image/png", "JPEG": "image/jpeg"}
+_MIME = MEDIA_TYPES
 
 
 def write_report(result: EvaluationResult, path: PathLike, *, title: str | None = None) -> Path:

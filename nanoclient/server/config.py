@@ -6,31 +6,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+# The wire facts the SDK shares (the API's root, the local extension's, the Nanoclient-* headers):
+# defined in nanoclient._wire, named here too for the server's modules.
+from .._wire import API_ROOT as API_ROOT
+from .._wire import DEDUPE_BY_SHA256 as DEDUPE_BY_SHA256
+from .._wire import DEDUPE_HEADER as DEDUPE_HEADER
+from .._wire import LOCAL_ROOT as LOCAL_ROOT
+from .._wire import SERVER_HEADER as SERVER_HEADER
+from .._wire import SERVER_LOCAL as SERVER_LOCAL
+
 #: Environment variable with the accepted API keys, comma-separated.
 API_KEYS_ENV = "NANOCLIENT_SERVER_API_KEYS"
-#: Path prefix of the API; the printed base URL ends with it.
-API_ROOT = "/api/v2"
-#: Path prefix of the local server's own extension (for its dashboard), outside the hosted API's paths.
-LOCAL_ROOT = "/local/v1"
 #: Where ``nanoclient serve`` listens by default: loopback only, so no key is needed.
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 #: Worker threads of waitress: four times the 8 upload requests one client keeps in flight,
 #: so that the server's concurrency never limits a client, or a few at once.
 DEFAULT_THREADS = 32
-#: Response header by which the local server declares that it deduplicates uploads: present
-#: (value DEDUPE_BY_SHA256) on every API response when identical bytes uploaded to the same
-#: model and category are counted once, absent with ``--no-dedupe``. A plain header, so that a
-#: proxy can strip it. The SDK must not import the server package: it keeps its own copy of
-#: this name, which must stay equal to this one.
-DEDUPE_HEADER = "Nanoclient-Dedupe"
-#: The value of DEDUPE_HEADER: what identifies "identical bytes".
-DEDUPE_BY_SHA256 = "sha256"
-#: Response header by which the local server says what it is (value SERVER_LOCAL), on every
-#: response: the CLI stores an evaluation report only on a server that says so. A proxy may strip
-#: it; then the CLI does nothing more. The SDK keeps its own copy of these names (client.py).
-SERVER_HEADER = "Nanoclient-Server"
-SERVER_LOCAL = "local"
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from flask import Response, jsonify
 
+from .._wire import IMAGE_CATEGORIZATION
 from ..types import Model, Prediction
 from . import forms
 from .backend import Account, Backend, url_errors
@@ -47,7 +48,7 @@ from .openapi import (
 )
 
 #: Where the operations live, below API_ROOT.
-PREFIX = "/ImageCategorization"
+PREFIX = "/" + IMAGE_CATEGORIZATION
 #: The account of the one operation that needs no key (no account has id 0: ids start at 1).
 ANONYMOUS = Account(0)
 #: How long a browser may keep a thumbnail without asking again (it never changes: see local.py).
