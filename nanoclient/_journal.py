@@ -152,6 +152,8 @@ class UploadJournal:
         self._open: dict[int, JournalBatch] = {}  # begun, never done: in flight when a run stopped
         self._unsettled: dict[int, JournalBatch] = {}
         self._unsettled_keys: dict[bytes, int] = {}
+        # per category, the unsettled requests whose count after is unknown: the next count seen settles them
+        self._awaiting: dict[str, set[int]] = {}
         self._next_id = 1
         self._torn = False  # the file does not end with a newline
         self._read_as = self._signature()
@@ -207,8 +209,8 @@ class UploadJournal:
                                      [(str(sha), str(file)) for sha, file in files])
                 self._next_id = max(self._next_id, batch.id + 1)
                 if batch.before is not None:  # the count before it settles an earlier unsettled request
-                    for earlier in [b for b in self._unsettled.values() if b.category == batch.category]:
-                        self._settle_unsettled(earlier, batch.before)
+                    for earlier in list(self._awaiting.get(batch.category, ())):
+                        self._settle_unsettled(self._unsettled[earlier], batch.before)
                 self._open[batch.id] = batch
             elif "done" in entry:
                 self._apply_done(_int(entry["done"]), entry)
@@ -224,6 +226,8 @@ class UploadJournal:
         if "unsettled" in entry:
             batch.reason, batch.after = str(entry["unsettled"]), _int_or_none(entry.get("after"))
             self._unsettled[batch.id] = batch
+            if batch.after is None and batch.before is not None:
+                self._awaiting.setdefault(batch.category, set()).add(batch.id)
             for sha, _ in batch.files:
                 self._unsettled_keys[_key(sha, batch.category)] = batch.id
             return
@@ -233,6 +237,7 @@ class UploadJournal:
     def _forget_unsettled(self, batch_id: int) -> JournalBatch | None:
         batch = self._unsettled.pop(batch_id, None)
         if batch is not None:
+            self._awaiting.get(batch.category, set()).discard(batch_id)
             for sha, _ in batch.files:
                 if self._unsettled_keys.get(_key(sha, batch.category)) == batch_id:
                     del self._unsettled_keys[_key(sha, batch.category)]
@@ -247,6 +252,7 @@ class UploadJournal:
             self._apply_done(batch.id, {"stored": grew})
         else:
             batch.after = count
+            self._awaiting.get(batch.category, set()).discard(batch.id)
 
     def state(self, sha256: str, category: str) -> FileState:
         """What the journal says of these bytes in this category: "stored" (on the model: skip them),
