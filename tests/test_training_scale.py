@@ -180,3 +180,28 @@ def test_a_model_whose_training_runs_out_of_memory_fails_with_a_status_that_says
         assert backend.create_model(me, ["a", "b"]).state == 0  # the server goes on
     finally:
         backend.close(wait=True)
+
+
+def test_a_stand_in_trainer_without_progress_still_trains(tmp_path):
+    """Users' stand-ins (fake_nanonets(trainer=...)) written before training told its progress keep working."""
+    from nanoclient.server.backend import Backend
+    from nanoclient.server.store import Store
+
+    class OldStandIn:
+        Classifier = trainer.Classifier
+
+        @staticmethod
+        def train(images, labels):  # no progress parameter
+            return trainer.train(images, labels)
+
+    backend = Backend(Store(tmp_path / "data"), min_images=2, trainer=OldStandIn).start()
+    try:
+        me = backend.authenticate("key")
+        model = backend.create_model(me, list(COLOURS))
+        for name, colour in COLOURS.items():
+            backend.upload_images(me, model.id, name, [(f"{i}.png", make_image(colour, seed=i)) for i in range(3)])
+        backend.train(me, model.id)
+        backend.wait_idle(60)
+        assert backend.get_model(me, model.id).state == 5
+    finally:
+        backend.close(wait=True)

@@ -82,6 +82,17 @@ def key_hash(api_key: str) -> str:
     return hashlib.sha256(api_key.encode("utf-8")).hexdigest()
 
 
+def _tells_progress(trainer: Trainer) -> bool:
+    """Whether the trainer's ``train`` takes ``progress`` (a stand-in written before it existed may not)."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(trainer.train).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "progress" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
 class ClassifierCache:
     """The loaded classifiers of the ``size`` models most recently used, by model id (LRU); thread-safe.
 
@@ -485,8 +496,9 @@ class Backend:
             images = self.store.training_images(run.model_id, run.last_image_id)
             paths = [str(path) for path, _ in images]
             labels = [category for _, category in images]
-            classifier, accuracy, held_out = self.trainer.train(
-                paths, labels, progress=lambda text: self.store.set_run_status(run.id, f"Training: {text}"))
+            told = {"progress": lambda text: self.store.set_run_status(run.id, f"Training: {text}")}
+            classifier, accuracy, held_out = self.trainer.train(paths, labels, **(told if _tells_progress(
+                self.trainer) else {}))
             name = f"{run.id}.clf"
             classifier.save(str(self.store.classifier_path(name)))
         except Exception as exc:
