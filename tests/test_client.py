@@ -21,7 +21,6 @@ from apimock import API, BASE, UploadApi, json_response, model_json
 from helpers import KEY, KEY_B64, PATIENCE, assert_key_hidden, make_image, request_multipart, write_image
 
 from nanoclient import Client, errors
-from nanoclient import client as client_module
 from nanoclient.client import DEFAULT_BASE_URL
 from nanoclient.types import FileError, Model, Prediction
 
@@ -939,7 +938,9 @@ def test_predict_files_raises_by_default_and_an_error_every_file_gets_always_rai
 
 
 def test_prediction_batches_are_capped_by_bytes_and_a_413_batch_is_split(client, rsps, tmp_path, monkeypatch):
-    monkeypatch.setattr(client_module, "BATCH_MAX_BYTES", 2500)
+    from nanoclient import _image_categorization
+
+    monkeypatch.setattr(_image_categorization, "BATCH_MAX_BYTES", 2500)
     paths, numbers = numbered_images(tmp_path, 6)  # about 800 bytes each
     callback, sent = refusing_label_callback(numbers, too_large_over=1700)
     rsps.add_callback(responses.POST, API + "/LabelFile/", callback=callback)

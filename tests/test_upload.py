@@ -17,7 +17,7 @@ from apimock import API, BASE, UploadApi, json_response, model_json
 from helpers import KEY, PATIENCE, make_image
 
 from nanoclient import Client, errors
-from nanoclient import client as client_module
+from nanoclient import _image_categorization as operations_module
 
 
 def images(folder: Path, categories: list[str], per_category: int) -> list[tuple]:
@@ -309,7 +309,7 @@ def test_a_server_that_cannot_be_reached_stops_the_upload(client, rsps, tmp_path
 
 @pytest.mark.parametrize("batch_size", [1, 3])
 def test_items_are_consumed_lazily(client, rsps, tmp_path, monkeypatch, batch_size):
-    monkeypatch.setattr(client_module, "UPLOAD_LOOKAHEAD_FILES", 10)
+    monkeypatch.setattr(operations_module, "UPLOAD_LOOKAHEAD_FILES", 10)
     image = tmp_path / "a.png"
     image.write_bytes(make_image((1, 2, 3)))
     yielded = [0]
@@ -327,7 +327,7 @@ def test_items_are_consumed_lazily(client, rsps, tmp_path, monkeypatch, batch_si
 
 
 def test_batches_hold_one_category_and_respect_the_byte_cap(client, rsps, tmp_path, monkeypatch):
-    monkeypatch.setattr(client_module, "BATCH_MAX_BYTES", 4000)
+    monkeypatch.setattr(operations_module, "BATCH_MAX_BYTES", 4000)
     api = UploadApi(rsps)
     small = images(tmp_path, ["Bag", "Coat"], 5)  # about 800 bytes each
     big = tmp_path / "big.png"

@@ -40,8 +40,22 @@ def best_labels(client: Client, model: Model, paths: list[Path]) -> dict[str, st
     return {p.file: p.label for p in predictions if p.probability >= 0.5}
 
 
+def resume_upload(client: Client, model: Model, folder: Path) -> int:
+    """An upload that a restart of the program resumes (an upload journal), through the resource's name."""
+    from nanoclient import UploadInProgressError, UploadJournal
+
+    journal = UploadJournal.for_model(client.base_url, model.id, wait=False)
+    try:
+        report = client.image_categorization.upload_files(model.id, labelled(folder), journal=journal,
+                                                          resend="unsettled")
+    except UploadInProgressError as exc:
+        raise SystemExit(f"another upload runs (process {exc.pid})") from exc
+    return len(report.uploaded) + len(report.already)
+
+
 def main() -> None:
     with Client("key", "http://127.0.0.1:8765/api/v2", timeout=10.0, max_retries=2) as client:
         model = train_on(client, Path("images/train"))
+        print(resume_upload(client, model, Path("images/train")))
         accuracy: float | None = model.accuracy
         print(accuracy, best_labels(client, model, sorted(Path("images/test").rglob("*.png"))))
