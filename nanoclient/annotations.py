@@ -266,13 +266,13 @@ def read_annotations(path: str | os.PathLike[str]) -> list[Annotation]:
         raise AnnotationError(source, "is not an annotation file: use .json (the API's form or COCO), "
                                       ".xml (Pascal VOC) or .csv")
     data = Path(source).read_bytes()
+    if suffix == ".xml":
+        return [_read_voc(source, data)]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise AnnotationError(source, f"is not UTF-8 text ({exc.reason} at byte {exc.start}): "
                                       "save it with the UTF-8 encoding") from None
-    if suffix == ".xml":
-        return [_read_voc(source, text)]
     if suffix == ".csv":
         return _read_csv(source, text)
     return _read_json(source, text)
@@ -287,14 +287,16 @@ def _read_json(source: str, text: str) -> list[Annotation]:
     if isinstance(document, dict):
         if "filename" not in document and any(key in document for key in ("images", "annotations", "categories")):
             return _read_coco(source, document)
-        return [_api_entry(source, document, "")]
+        return [_api_entry(source, document, None)]
     if isinstance(document, list):
-        return [_api_entry(source, entry, f"entry {index}: ") for index, entry in enumerate(document)]
+        return [_api_entry(source, entry, index) for index, entry in enumerate(document)]
     raise AnnotationError(source, 'is neither an annotation ({"filename", "object"}), a list of them, nor COCO '
                                   '({"images", "annotations", "categories"}): give one of these forms')
 
 
-def _api_entry(source: str, entry: object, where: str) -> Annotation:
+def _api_entry(source: str, entry: object, index: int | None) -> Annotation:
+    """One document's annotation; ``index``: its place in the file's list, None when the file is one object."""
+    where = "" if index is None else f"entry {index}: "
     if not isinstance(entry, dict):
         raise AnnotationError(source, f'{where}is {json.dumps(entry)}, not an object: give '
                                       '{"filename": ..., "object": [...]} for each document')
@@ -304,7 +306,7 @@ def _api_entry(source: str, entry: object, where: str) -> Annotation:
         raise AnnotationError(source, f"{where}{problem}: give the name of the document it labels, "
                                       'like "filename": "invoice_001.png"')
     name = _base_name(filename)
-    where = f"{where or ''}{name}: " if not where else f"{where[:-2]} ({name}): "
+    where = f"{name}: " if index is None else f"entry {index} ({name}): "
     objects = entry.get("object")
     items: list[object]
     if objects is None:
@@ -440,13 +442,29 @@ def _coco_box(item: Mapping[str, object], field: str) -> FieldBox:
                     math.ceil(x + width), math.ceil(y + height))
 
 
-def _read_voc(source: str, text: str) -> Annotation:
-    upper = text.upper()
-    if "<!DOCTYPE" in upper or "<!ENTITY" in upper:
-        raise AnnotationError(source, "declares a DOCTYPE or an ENTITY, which are refused for safety: "
-                                      "remove the declaration (Pascal VOC needs none)")
+class _Declaration(Exception):
+    """A DOCTYPE declaration (where entities are declared) met while parsing."""
+
+
+class _NoDoctypeBuilder(ET.TreeBuilder):
+    """The standard tree builder, refusing a DOCTYPE as soon as the parser meets one."""
+
+    def doctype(self, name: str, pubid: str | None, system: str | None) -> None:
+        raise _Declaration
+
+
+def _read_voc(source: str, data: bytes) -> Annotation:
+    refused = ("declares a DOCTYPE or an ENTITY, which are refused for safety: "
+               "remove the declaration (Pascal VOC needs none)")
+    if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
+        raise AnnotationError(source, refused)
+    # Also refused while parsing, whatever the file's encoding (an ENTITY can only be declared in a DOCTYPE).
+    parser: ET.XMLParser[ET.Element] = ET.XMLParser(target=_NoDoctypeBuilder())
     try:
-        root = ET.fromstring(text)
+        parser.feed(data)
+        root = parser.close()
+    except _Declaration:
+        raise AnnotationError(source, refused) from None
     except ET.ParseError as exc:
         line, column = exc.position
         raise AnnotationError(source, f"is not well-formed XML (column {column + 1}): fix the syntax",
