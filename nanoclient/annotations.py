@@ -589,6 +589,9 @@ def _csv_box(row: list[str], columns: Mapping[str, int], width: int, line: int) 
     cells: dict[str, str] = {}
     for name, index in columns.items():
         if index >= len(row):
+            if any("\n" in cell for cell in row):
+                raise _Bad(f"has no {name} column (only {len(row)} of {width}), and a quote is left open: "
+                           "close the quote, or its text runs on to the next quote")
             raise _Bad(f"has no {name} column (only {len(row)} of {width}): give every column of the header")
         cells[name] = row[index]
     name = _base_name(cells["file"].strip())
