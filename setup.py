@@ -15,7 +15,10 @@ SERVER = FAST + [
     "numpy>=1.23",
     "scikit-learn>=1.2",
 ]
-TEST = SERVER + [
+#: OCR models on the local server: PDF pages rendered by PDFium (the text engine is the system's
+#: Tesseract: scripts/system_deps.sh installs it on Debian)
+OCR = ["pypdfium2>=4"]
+TEST = SERVER + OCR + [
     "pytest>=7",
     "responses>=0.23",
     "threadpoolctl>=3",  # which BLAS NumPy uses (a scikit-learn dependency already)
@@ -50,7 +53,7 @@ setup(
         "tqdm>=4.64",
         "platformdirs>=3",
     ],
-    extras_require={"fast": FAST, "server": SERVER, "test": TEST},
+    extras_require={"fast": FAST, "server": SERVER, "ocr": SERVER + OCR, "test": TEST},
     entry_points={
         "console_scripts": ["nanoclient = nanoclient.cli:main"],
         # the nanonets_fake fixture of nanoclient.testing, available in every pytest run

@@ -4,9 +4,9 @@
 # ./scripts/test.sh -k upload -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The browser tests need Debian's chromium and chromium-driver: installed here where this can (root with
-# apt-get), else named as missing (those tests are then skipped, each saying why).
-./scripts/browser_deps.sh
+# The browser tests need Debian's chromium and chromium-driver, OCR models its tesseract-ocr: installed here
+# where this can (root with apt-get), else named as missing (those tests are then skipped, each saying why).
+./scripts/system_deps.sh
 VENV="${NANOCLIENT_VENV:-.venv}"
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"

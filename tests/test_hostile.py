@@ -52,7 +52,7 @@ def test_fuzz_every_operation_no_5xx_and_errors_shaped_as_documented(tmp_path, l
     from hypothesis import HealthCheck, given, settings
     from schemathesis import checks
 
-    from nanoclient.server.operations import OPERATIONS
+    from nanoclient.server.routes import ROUTES as OPERATIONS
 
     app = create_app(ServerConfig(data_dir=tmp_path / "data", min_images=2, fetch_timeout=1))
     schema = schemathesis.openapi.from_wsgi("/api/v2/openapi.json", app)

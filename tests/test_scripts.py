@@ -1,4 +1,5 @@
-"""The test command installs what the browser tests need (scripts/browser_deps.sh), or names what is missing.
+"""The test command installs the system packages the browser tests and the OCR engine need
+(scripts/system_deps.sh), or names what is missing.
 
 The script runs under bash with a PATH of stand-ins only: which commands exist, the user id (``id -u``)
 and ``apt-get`` (which writes its arguments to a log) are the test's to choose.
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "browser_deps.sh"
+SCRIPT = ROOT / "scripts" / "system_deps.sh"
 BASH = "/bin/bash"
 
 pytestmark = pytest.mark.skipif(not Path(BASH).exists(), reason="no /bin/bash here")
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.skipif(not Path(BASH).exists(), reason="no /bin/bash he
 
 def run_deps(tmp_path: Path, commands: list[str], *, uid: int = 1000, apt_fails: bool = False
              ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
-    """browser_deps.sh with only ``commands`` (and ``id``) on the PATH; returns the run and apt-get's calls."""
+    """system_deps.sh with only ``commands`` (and ``id``) on the PATH; returns the run and apt-get's calls."""
     bin_dir, log = tmp_path / "bin", tmp_path / "apt.log"
     bin_dir.mkdir()
     scripts = {name: "exit 0" for name in commands}
@@ -35,7 +36,7 @@ def run_deps(tmp_path: Path, commands: list[str], *, uid: int = 1000, apt_fails:
 
 
 def test_chromium_without_its_driver_names_the_driver_package(tmp_path):
-    result, apt = run_deps(tmp_path, ["chromium"])
+    result, apt = run_deps(tmp_path, ["chromium", "tesseract"])
     assert result.returncode == 0 and apt == []
     assert result.stderr.startswith("note: chromium-driver not installed: the browser tests will be skipped")
     assert "apt-get install chromium-driver," in result.stderr
@@ -44,22 +45,23 @@ def test_chromium_without_its_driver_names_the_driver_package(tmp_path):
 def test_as_root_with_apt_get_the_missing_packages_are_installed(tmp_path):
     result, apt = run_deps(tmp_path, ["apt-get"], uid=0)
     assert result.returncode == 0
-    assert apt == ["update -qq", "install -y -qq chromium chromium-driver"]
+    assert apt == ["update -qq", "install -y -qq chromium chromium-driver tesseract-ocr"]
 
 
 def test_a_failed_install_is_said_and_the_tests_still_run(tmp_path):
     result, apt = run_deps(tmp_path, ["apt-get", "chromium-browser"], uid=0, apt_fails=True)
     assert result.returncode == 0 and apt == ["update -qq"]
     assert "warning: could not install chromium-driver: the browser tests will be skipped" in result.stderr
+    assert "warning: could not install tesseract-ocr: OCR models cannot be trained or read" in result.stderr
 
 
-def test_nothing_is_said_or_installed_when_both_are_there(tmp_path):
-    result, apt = run_deps(tmp_path, ["apt-get", "chromium", "chromedriver"], uid=0)
+def test_nothing_is_said_or_installed_when_all_are_there(tmp_path):
+    result, apt = run_deps(tmp_path, ["apt-get", "chromium", "chromedriver", "tesseract"], uid=0)
     assert (result.returncode, result.stderr, apt) == (0, "", [])
 
 
 def test_the_test_command_and_ci_run_it_first():
     test_sh = (ROOT / "scripts" / "test.sh").read_text()
-    assert test_sh.index("./scripts/browser_deps.sh") < test_sh.index("-m pytest")
+    assert test_sh.index("./scripts/system_deps.sh") < test_sh.index("-m pytest")
     ci = (ROOT / ".ci" / "run").read_text()
     assert "exec ./scripts/test.sh" in ci and "apt-get" not in ci  # CI runs the same command as anyone

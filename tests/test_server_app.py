@@ -91,7 +91,7 @@ def test_the_openapi_document_lists_exactly_the_routes(make_app):
     """No route the document does not list, no listed operation without a route."""
     import re
 
-    from nanoclient.server.operations import OPERATIONS
+    from nanoclient.server.routes import ROUTES as OPERATIONS
 
     app = make_app()
     spec = app.test_client().get("/api/v2/openapi.json").get_json()

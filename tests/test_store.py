@@ -303,7 +303,7 @@ def test_a_version_1_folder_is_upgraded_in_place_keeping_ids(tmp_path):
     store = Store(data)
     try:
         db = store._conn()
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
         assert "UNIQUE" not in _images_table(db).upper()
         assert db.execute("SELECT * FROM images ORDER BY id").fetchall() == rows_before
         indexes = {r[0] for r in db.execute(
@@ -407,5 +407,29 @@ def test_a_version_3_folder_learns_its_category_counts(tmp_path):
         assert store.model(account, "m1").counts == {"red": 2, "blue": 1}
         store.add_images("m1", [("blue", "d" * 64, "d.png")])
         assert store.model(account, "m1").counts == {"red": 2, "blue": 2}
+    finally:
+        store.close()
+
+
+def test_a_version_4_folder_learns_that_its_models_classify(tmp_path):
+    data = tmp_path / "data"
+    store = Store(data)
+    account = store.account_id("hash-of-key", create=True)
+    store.insert_model("m1", account, ["red", "blue"])
+    store.add_images("m1", [("red", "a" * 64, "a.png")])
+    store.close()
+    db = sqlite3.connect(str(data / DB_NAME), isolation_level=None)
+    db.execute("ALTER TABLE models DROP COLUMN type")  # as version 4 made it
+    db.execute("PRAGMA user_version=4")
+    db.close()
+    store = Store(data, sweep=False)
+    try:
+        assert store._conn().execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        record = store.model(account, "m1")
+        assert record.type == "classification" and record.counts == {"red": 1, "blue": 0}
+        store.insert_model("m2", account, ["total"], model_type="ocr")
+        assert store.model(account, "m2").type == "ocr"
+        assert store.model_categories(account, "m2") is None  # not a classification model's categories
+        assert store.model_categories(account, "m2", model_type="ocr") == ["total"]
     finally:
         store.close()

@@ -35,8 +35,10 @@ from .config import API_ROOT, DEDUPE_BY_SHA256, DEDUPE_HEADER, SERVER_HEADER, SE
 from .dashboard import NOTHING_CSP, PAGE_CSP
 from .dashboard import assets as dashboard_assets
 from .local import LocalData
+from .ocr_backend import OcrModels
 from .openapi import openapi_document
-from .operations import ANONYMOUS, OPERATIONS, PREFIX, Call, Operation
+from .operations import ANONYMOUS, PREFIX, Call, Operation
+from .routes import ROUTES
 from .wire import FailedAfterProcessingError, ServiceUnavailableError, error_body, wire_form
 
 if TYPE_CHECKING:
@@ -81,13 +83,14 @@ def create_app(config: ServerConfig, backend: Backend | None = None) -> Flask:
     # its own stream: shuffling does not move the failures
     shuffler = random.Random(config.fail_seed) if config.shuffle_results else None
     local = LocalData(backend)
-    app.extensions[EXTENSION] = {"backend": backend, "config": config, "local": local}
-    operations = {operation.name: operation for operation in OPERATIONS}
-    for operation in OPERATIONS:
-        view = _view(operation, backend, shuffler, local)
+    ocr = OcrModels(backend)
+    app.extensions[EXTENSION] = {"backend": backend, "config": config, "local": local, "ocr": ocr}
+    operations = {operation.name: operation for operation in ROUTES}
+    for operation in ROUTES:
+        view = _view(operation, backend, shuffler, local, ocr)
         for rule in (operation.rule, operation.rule + "/"):
             app.add_url_rule(rule, operation.name, view, methods=[operation.method])
-    document = openapi_document(OPERATIONS)
+    document = openapi_document(ROUTES)
 
     def fail_after_processing(response: Response) -> Response:
         """With --fail-after-rate, replace a processed mutation's 2xx answer by a 500 or a dropped connection."""
@@ -106,7 +109,7 @@ def create_app(config: ServerConfig, backend: Backend | None = None) -> Flask:
 
     @app.before_request
     def _inject_faults() -> Response | None:
-        if not request.path.startswith(IC + "/"):
+        if not _is_api(operations.get(request.endpoint or "")):
             return None  # /healthz and the OpenAPI document are never delayed or failed
         if config.latency_ms:
             time.sleep(config.latency_ms / 1000.0)
@@ -126,7 +129,7 @@ def create_app(config: ServerConfig, backend: Backend | None = None) -> Flask:
         response.headers[SERVER_HEADER] = SERVER_LOCAL
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers.setdefault("Content-Security-Policy", NOTHING_CSP)
-        if not request.path.startswith(IC + "/"):
+        if not _is_api(operations.get(request.endpoint or "")) and not request.path.startswith(IC + "/"):
             return response
         response = fail_after_processing(response)
         if backend.dedupe:  # the backend's actual behaviour, whoever configured it
@@ -198,13 +201,18 @@ def create_app(config: ServerConfig, backend: Backend | None = None) -> Flask:
 
 
 def _view(operation: Operation, backend: Backend, shuffler: random.Random | None,
-          local: LocalData) -> Callable[..., Response]:
+          local: LocalData, ocr: OcrModels) -> Callable[..., Response]:
     """The Flask view of an operation: its handler, given the account the authentication hook found."""
 
     def view(**path: str) -> Response:
-        return operation.handler(Call(backend, g.get("account", ANONYMOUS), path, shuffler, local))
+        return operation.handler(Call(backend, g.get("account", ANONYMOUS), path, shuffler, local, ocr))
 
     return view
+
+
+def _is_api(operation: Operation | None) -> bool:
+    """Whether a request is one of the hosted API's operations (faults are injected into those only)."""
+    return operation is not None and not operation.local
 
 
 def _error(exc: NanonetsError) -> Response:

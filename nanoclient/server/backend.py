@@ -50,7 +50,7 @@ from ..types import (
 from .config import ServerConfig
 from .fetch import FetchError, fetch_url
 from .protocols import TrainedClassifier, Trainer
-from .store import RUN_DONE, RUN_FAILED, RUN_QUEUED, RUN_TRAINING, ModelRecord, Store
+from .store import RUN_DONE, RUN_FAILED, RUN_QUEUED, RUN_TRAINING, ModelRecord, RunRecord, Store
 
 log = logging.getLogger("nanoclient.server")
 
@@ -58,6 +58,10 @@ log = logging.getLogger("nanoclient.server")
 Fetcher = Callable[[str], bytes]
 #: A file received for upload or prediction: (file name, bytes).
 NamedBytes = tuple[str, bytes]
+#: Trains one run of a model of another type (registered with ``Backend.register_type``).
+TypeTrainer = Callable[[RunRecord, ModelRecord], None]
+#: Describes a model of another type as the API shows it.
+TypeDescriber = Callable[[ModelRecord], Model]
 
 _CATEGORY_NAME_MAX = 200
 _CATEGORIES_MAX = 1000
@@ -179,6 +183,12 @@ class Backend:
         self._idle = threading.Condition()
         self._worker: threading.Thread | None = None
         self._stopping = threading.Event()
+        #: The other model types' training and description, by type (``register_type``).
+        self._types: dict[str, tuple[TypeTrainer, TypeDescriber]] = {}
+
+    def register_type(self, model_type: str, *, train: TypeTrainer, describe: TypeDescriber) -> None:
+        """Let the training queue and the model list serve another model type (e.g. OCR's ``OcrModels``)."""
+        self._types[model_type] = (train, describe)
 
     @classmethod
     def from_config(cls, config: ServerConfig, *, trainer: Trainer | None = None,
@@ -302,8 +312,9 @@ class Backend:
         return self._describe(self._record(account, model_id))
 
     def list_models(self, account: Account) -> list[Model]:
-        """Every model of the account, oldest first."""
-        return [self._describe(record) for record in self.store.models(account.id)]
+        """Every model of the account, of every type, oldest first."""
+        return [self._types[record.type][1](record) if record.type in self._types else self._describe(record)
+                for record in self.store.models(account.id)]
 
     def _record(self, account: Account, model_id: str | None) -> ModelRecord:
         if not model_id:
@@ -311,6 +322,9 @@ class Backend:
         record = self.store.model(account.id, str(model_id))
         if record is None:
             raise NotFoundError("Model does not exist", hint="Check that the model id is correct")
+        if record.type != "classification":
+            raise NotFoundError(f"Model {record.id} is an {record.type} model, not an image categorization model",
+                                hint="Use the paths of its type, e.g. OCR/Model/{model_id}")
         return record
 
     def _describe(self, record: ModelRecord) -> Model:
@@ -328,6 +342,11 @@ class Backend:
         )
 
     def _state(self, record: ModelRecord) -> tuple[int, str]:
+        return self.model_state(record)
+
+    def model_state(self, record: ModelRecord, *, items: str = "images", label: str = "category") -> tuple[int, str]:
+        """The model's state and status, derived from its runs and counts (``items``: what it is trained on,
+        ``label``: what they are counted by; an OCR model counts documents by field)."""
         run = record.latest_run
         serving = " (the previous training still answers predictions)" if record.done_run else ""
         if run is not None:
@@ -342,13 +361,13 @@ class Backend:
                 return STATE_FAILED, run.status or "Training failed"
         total = sum(record.counts.values())
         if total == 0:
-            return STATE_CREATED, "No images uploaded yet"
+            return STATE_CREATED, f"No {items} uploaded yet"
         short = [f"{name} has {record.counts[name]} of {self.min_images}" for name in record.categories
                  if record.counts[name] < self.min_images]
         if short:
-            return STATE_NEEDS_IMAGES, "Needs more images: " + ", ".join(short) + serving
+            return STATE_NEEDS_IMAGES, f"Needs more {items}: " + ", ".join(short) + serving
         if record.done_run is not None:
-            return STATE_READY, "New images since the last training: ready to train again" + serving
+            return STATE_READY, f"New {items} since the last training: ready to train again" + serving
         return STATE_READY, "Ready to train"
 
     # ------------------------------------------------------------------ uploads
@@ -390,6 +409,18 @@ class Backend:
                 hint="The model's categories are: " + ", ".join(categories),
             )
         return str(model_id)
+
+    def check_image(self, data: bytes) -> None:
+        """InvalidImageError if the bytes are not a PNG or JPEG image within the server's limits."""
+        check_image_bytes(data, max_pixels=self.max_pixels)
+
+    def check_urls(self, urls: Sequence[str]) -> list[str]:
+        """The URLs sent, stripped; BadRequestError if there are none or too many."""
+        return self._check_urls(urls)
+
+    def fetch(self, url: str) -> bytes:
+        """The bytes at a URL, within the server's limits (raises FetchError)."""
+        return self._fetch(url)
 
     def _check_images(self, files: Sequence[NamedBytes]) -> None:
         problems = []
@@ -462,8 +493,14 @@ class Backend:
                 hint="Upload at least {} images to each category; short: {}".format(
                     self.min_images, ", ".join(f"{n} ({record.counts[n]})" for n in short)),
             )
-        run, created = self.store.queue_run(record.id)
-        model = self.get_model(account, record.id)  # read before the worker can pick the run up: state 3 or 4
+        return self.queue_training(account, record.id, describe=self._describe)
+
+    def queue_training(self, account: Account, model_id: str, *, describe: TypeDescriber) -> Model:
+        """Queue a training run of a model found ready, and describe it (queued or training)."""
+        run, created = self.store.queue_run(model_id)
+        record = self.store.model(account.id, model_id)
+        assert record is not None
+        model = describe(record)  # read before the worker can pick the run up: state 3 or 4
         if created:
             self._enqueue(run.id)
         return model
@@ -490,6 +527,15 @@ class Backend:
     def _train_run(self, run_id: int) -> None:
         run = self.store.start_run(run_id)
         if run is None:
+            return
+        record = self.store.model_by_id(run.model_id)
+        if record is not None and record.type in self._types:
+            try:
+                self._types[record.type][0](run, record)
+            except Exception as exc:
+                if not isinstance(exc, ValueError):
+                    log.exception("training run %s of model %s failed", run.id, run.model_id)
+                self.store.fail_run(run.id, f"Training failed: {str(exc) or type(exc).__name__}")
             return
         started = time.monotonic()
         try:
@@ -583,4 +629,5 @@ def url_errors(failed: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"reason": "bad_url", "url": url, "message": f"{url}: {why}"} for url, why in failed]
 
 
-__all__ = ["Account", "Backend", "ClassifierCache", "key_hash", "url_errors", "Fetcher"]
+__all__ = ["Account", "Backend", "ClassifierCache", "key_hash", "url_errors", "Fetcher", "NamedBytes", "TypeTrainer",
+           "TypeDescriber"]

@@ -166,7 +166,7 @@ _COMPONENTS: dict[str, object] = {
             "required": ["model_id", "model_type", "state", "status", "categories"],
             "properties": {
                 "model_id": STRING,
-                "model_type": {"type": "string", "enum": ["classification"]},
+                "model_type": {"type": "string", "enum": ["classification", "ocr"]},
                 "state": {"type": "integer", "enum": [-1, 0, 1, 2, 3, 4, 5]},
                 "status": STRING,
                 "accuracy": {"type": "number", "nullable": True, "minimum": 0, "maximum": 1},

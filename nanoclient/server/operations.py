@@ -31,6 +31,7 @@ from .backend import Account, Backend, url_errors
 from .config import API_ROOT, LOCAL_ROOT
 from .dashboard import REPORT_CSP
 from .local import LocalData
+from .ocr_backend import OcrModels
 from .openapi import (
     FILE,
     FILES,
@@ -67,6 +68,13 @@ class Call:
     shuffler: random.Random | None = None
     #: The local extension's operations (None where the app has none, e.g. a test's Call).
     local: LocalData | None = None
+    #: The OCR models' operations (None where the app has none: made on the call's backend).
+    ocr: OcrModels | None = None
+
+    @property
+    def ocr_models(self) -> OcrModels:
+        """The OCR part of the domain, made on the call's backend if the app gave none."""
+        return self.ocr if self.ocr is not None else OcrModels(self.backend)
 
     @property
     def extension(self) -> LocalData:
@@ -115,7 +123,7 @@ class Operation:
     #: The OpenAPI operationId, also the Flask endpoint.
     name: str
     method: str
-    #: Below PREFIX, in OpenAPI form (``/Model/{model_id}``); every variable is a string.
+    #: Below its family's prefix, in OpenAPI form (``/Model/{model_id}``); every variable is a string.
     path: str
     handler: Handler
     summary: str
@@ -137,6 +145,8 @@ class Operation:
     auth: bool = True
     #: A longer description for the document.
     description: str = ""
+    #: The family of paths it lives in, below API_ROOT (the model type's: ImageCategorization, OCR, ...).
+    family: str = IMAGE_CATEGORIZATION
 
     @property
     def server(self) -> str:
@@ -146,7 +156,7 @@ class Operation:
     @property
     def documented_path(self) -> str:
         """The path as the OpenAPI document lists it, below its server URL (``server``)."""
-        return self.path if self.local else PREFIX + self.path
+        return self.path if self.local else "/" + self.family + self.path
 
     @property
     def rule(self) -> str:
@@ -182,7 +192,7 @@ def get_model_by_path(call: Call) -> Response:
 
 
 def list_models(call: Call) -> Response:
-    return _json([model.to_json() for model in call.backend.list_models(call.account)])
+    return json_response([model.to_json() for model in call.backend.list_models(call.account)])
 
 
 def upload_file(call: Call) -> Response:
@@ -216,7 +226,7 @@ def label_urls(call: Call) -> Response:
 def local_images(call: Call) -> Response:
     page = call.extension.images(call.account, call.path["model_id"], forms.field("category"),
                                  forms.field("page"), forms.field("per_page"))
-    return _json(page.to_json())
+    return json_response(page.to_json())
 
 
 def local_thumbnail(call: Call) -> Response:
@@ -232,16 +242,17 @@ def local_thumbnail(call: Call) -> Response:
 
 
 def local_put_report(call: Call) -> Response:
-    return _json(call.extension.put_report(call.account, call.path["model_id"], forms.file_bytes("report")).to_json())
+    info = call.extension.put_report(call.account, call.path["model_id"], forms.file_bytes("report"))
+    return json_response(info.to_json())
 
 
 def local_report_info(call: Call) -> Response:
-    return _json(call.extension.report_info(call.account, call.path["model_id"]).to_json())
+    return json_response(call.extension.report_info(call.account, call.path["model_id"]).to_json())
 
 
 def local_report_link(call: Call) -> Response:
     token, seconds = call.extension.report_link(call.account, call.path["model_id"])
-    return _json({"token": token, "url": f"{LOCAL_ROOT}/report-links/{token}", "expires_in": seconds})
+    return json_response({"token": token, "url": f"{LOCAL_ROOT}/report-links/{token}", "expires_in": seconds})
 
 
 def local_open_report(call: Call) -> Response:
@@ -375,23 +386,24 @@ OPERATIONS: tuple[Operation, ...] = (
 # ---------------------------------------------------------------------- rendering
 
 
-def _json(body: object, status: int = 200) -> Response:
+def json_response(body: object, status: int = 200) -> Response:
     response = jsonify(body)
     response.status_code = status
     return response
 
 
 def _model(model: Model) -> Response:
-    return _json(model.to_json())
+    return json_response(model.to_json())
 
 
 def _partial_upload(model: Model, failed: Sequence[tuple[str, str]]) -> Response:
     """202 for UploadUrls when some URLs failed: the model, plus which URLs failed and why."""
-    return _json({**model.to_json(), "message": "Some URLs could not be fetched", "errors": url_errors(failed)}, 202)
+    return json_response({**model.to_json(), "message": "Some URLs could not be fetched",
+                          "errors": url_errors(failed)}, 202)
 
 
 def _predictions(results: Sequence[Prediction], status: int = 200) -> Response:
-    return _json({
+    return json_response({
         "message": "Success" if status == 200 else "Some inputs could not be predicted",
         "result": [
             {
@@ -404,4 +416,4 @@ def _predictions(results: Sequence[Prediction], status: int = 200) -> Response:
     }, status)
 
 
-__all__ = ["ANONYMOUS", "OPERATIONS", "PREFIX", "Call", "Form", "Handler", "Operation", "Reply"]
+__all__ = ["ANONYMOUS", "OPERATIONS", "PREFIX", "Call", "Form", "Handler", "Operation", "Reply", "json_response"]

@@ -1,0 +1,484 @@
+"""The local server's OCR models: documents with labelled fields, training a field extractor, reading pages.
+
+``OcrModels`` is the OCR part of the domain, beside the classification part (``Backend``), whose accounts,
+store, training queue, URL fetching and limits it shares: it registers its training with the backend's
+queue (``Backend.register_trainer``) and keeps its models in the same tables, with ``type`` "ocr", their
+fields as the categories, and their training files in ``documents`` (docs/OCR-API.md says what each
+operation takes and answers). Pages are read by ``ocr_engine``; the fields are learnt by ``ocr_fields``.
+Like ``Backend``, it knows nothing of HTTP or SQL, and raises the shared errors of ``nanoclient.errors``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import BadRequestError, InvalidImageError, NotFoundError
+from ..images import unique_categories
+from ..types import Category, Model
+from .backend import Account, Backend, NamedBytes, url_errors
+from .ocr_engine import EngineMissingError, Page, TesseractEngine, is_pdf, page_sizes, render_pages
+from .ocr_fields import FieldExtractor, FieldValue, LabelledBox
+from .store import DocumentRecord, InferenceRecord, ModelRecord, RunRecord
+
+log = logging.getLogger("nanoclient.server")
+
+#: The model type of OCR models, as the API names it.
+OCR_TYPE = "ocr"
+#: Pages read at once (each by its own Tesseract process).
+READERS = max(1, min(4, os.cpu_count() or 1))
+#: Pages whose words are kept in memory, so that training again does not read them again.
+WORDS_CACHED = 20000
+#: Files per upload or prediction request.
+FILES_MAX = 50
+#: A field's name: at most this many characters.
+FIELD_NAME_MAX = 200
+#: Seconds in a day, for ImageLevelInferences' days since the epoch.
+DAY = 86400
+
+
+@dataclass(frozen=True)
+class PageResult:
+    """One page of a prediction: which input and page, its ids, its state and its fields."""
+
+    id: str
+    request_file_id: str
+    input: str
+    page: int
+    state: str  # "success", "failure" or "pending"
+    message: str
+    fields: tuple[FieldValue, ...] = ()
+    created_at: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry of ``result`` in a prediction answer (docs/OCR-API.md)."""
+        return {
+            "message": self.message, "input": self.input, "page": self.page, "id": self.id,
+            "request_file_id": self.request_file_id, "status": self.state,
+            "prediction": [{"label": v.field, "ocr_text": v.text, "score": v.score, "xmin": v.xmin,
+                            "ymin": v.ymin, "xmax": v.xmax, "ymax": v.ymax} for v in self.fields],
+        }
+
+
+class OcrModels:
+    """OCR models over a classification ``Backend``'s accounts, store, queue and fetcher."""
+
+    def __init__(self, backend: Backend, *, engine: TesseractEngine | None = None) -> None:
+        self.backend = backend
+        self.store = backend.store
+        self.engine = engine or TesseractEngine()
+        self._readers: Executor = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="nanoclient-ocr")
+        self._async: Executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nanoclient-ocr-async")
+        self._words: OrderedDict[tuple[str, int], Page] = OrderedDict()
+        self._words_lock = threading.Lock()
+        self._extractors: dict[str, tuple[int, FieldExtractor]] = {}
+        backend.register_type(OCR_TYPE, train=self._train_run, describe=self._describe)
+        for record in self.store.pending_inferences():  # their files were never kept: say so
+            self.store.finish_inference(record.id, "failure", json.dumps(
+                {"message": "Failed: the server stopped before this page was read; send it again"}))
+
+    def close(self) -> None:
+        """Stop reading pages (the backend closes the store)."""
+        self._async.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+
+    # ------------------------------------------------------------------ models
+
+    def create_model(self, account: Account, fields: Sequence[str]) -> Model:
+        """Create an OCR model that extracts these fields (non-empty, distinct names)."""
+        try:
+            names = unique_categories(list(fields))
+        except ValueError as exc:
+            raise BadRequestError(str(exc).replace("categor", "field").replace("Categor", "Field")) from None
+        if any(len(name) > FIELD_NAME_MAX for name in names):
+            raise BadRequestError(f"Field name longer than {FIELD_NAME_MAX} characters", hint="Use shorter names")
+        model_id = str(uuid.uuid4())
+        self.store.insert_model(model_id, account.id, names, model_type=OCR_TYPE)
+        return self.get_model(account, model_id)
+
+    def get_model(self, account: Account, model_id: str | None) -> Model:
+        """The OCR model; NotFoundError if the account has none with that id (or it is of another type)."""
+        return self._describe(self._record(account, model_id))
+
+    def annotations(self, account: Account, model_id: str | None) -> tuple[Model, list[DocumentRecord]]:
+        """The model and every training document it holds, oldest first."""
+        record = self._record(account, model_id)
+        return self._describe(record), self.store.documents(record.id)
+
+    def _record(self, account: Account, model_id: str | None) -> ModelRecord:
+        if not model_id:
+            raise BadRequestError("Missing model id", hint="Put the model id in the path: OCR/Model/{model_id}")
+        record = self.store.model(account.id, str(model_id))
+        if record is None:
+            raise NotFoundError("Model does not exist", hint="Check that the model id is correct")
+        if record.type != OCR_TYPE:
+            raise NotFoundError(f"Model {record.id} is a {record.type} model, not an OCR model",
+                                hint="Use the ImageCategorization paths for it")
+        return record
+
+    def _describe(self, record: ModelRecord) -> Model:
+        state, status = self.backend.model_state(record, items="documents", label="field")
+        done = record.done_run
+        return Model(
+            id=record.id, type=OCR_TYPE, state=state, status=status,
+            accuracy=None if done is None or done.accuracy is None else float(done.accuracy),
+            categories=[Category(name, record.counts.get(name, 0)) for name in record.categories],
+            min_images=self.backend.min_images,
+            accuracy_images=None if done is None else done.accuracy_images,
+        )
+
+    # ------------------------------------------------------------------ training files
+
+    def upload(self, account: Account, model_id: str | None, files: Sequence[NamedBytes],
+               data: object) -> tuple[Model, list[DocumentRecord]]:
+        """Add documents with their annotations (``data``: the API's list, one entry per file, by file name):
+        all of them, or none if any file or annotation is wrong. Return the model and the request's documents."""
+        record = self._record(account, model_id)
+        if not files:
+            raise BadRequestError("Missing file", hint="Send one or more PNG, JPEG or PDF files as 'file' parts")
+        if len(files) > FILES_MAX:
+            raise BadRequestError(f"Too many files ({len(files)})", hint=f"Send at most {FILES_MAX} per request")
+        by_name = _annotations_by_file(data, [name for name, _ in files])
+        items = []
+        for name, content in files:
+            sizes = self._sizes(name, content)
+            boxes = _check_boxes(name, by_name.get(name, []), record.categories, sizes)
+            items.append((content, name, boxes))
+        shas = self.store.put_images([content for content, _, _ in items])
+        rows = [(sha, name[:500], json.dumps(boxes), sorted({b["name"] for b in boxes}))
+                for sha, (_, name, boxes) in zip(shas, items, strict=True)]
+        ids, stored = self.store.add_documents_and_read(account.id, record.id, rows, dedupe=self.backend.dedupe)
+        if stored is None:  # pragma: no cover - models are never deleted
+            raise NotFoundError("Model does not exist", hint="Check that the model id is correct")
+        documents = {doc.id: doc for doc in self.store.documents(record.id)}
+        return self._describe(stored), [documents[i] for i in dict.fromkeys(ids)]
+
+    def upload_urls(self, account: Account, model_id: str | None, urls: Sequence[str],
+                    data: object) -> tuple[Model, list[DocumentRecord], list[tuple[str, str]]]:
+        """Fetch documents by URL and add those that worked with their annotations (named by URL);
+        return (model, the documents added, [(url, why it failed)]). BadRequestError if none worked."""
+        self._record(account, model_id)
+        fetched, failed = self._fetch(urls)
+        if not fetched:
+            raise BadRequestError("None of the URLs gave a PNG, JPEG or PDF document", errors=url_errors(failed))
+        model, documents = self.upload(account, model_id, fetched, data)
+        return model, documents, failed
+
+    def _sizes(self, name: str, content: bytes) -> list[tuple[int, int]]:
+        """Each page's size, checking that the file is a document (else InvalidImageError naming it)."""
+        try:
+            if not is_pdf(content):
+                self.backend.check_image(content)
+            return page_sizes(content)
+        except InvalidImageError as exc:
+            raise InvalidImageError(f"{name}: {exc.message}", errors=[
+                {"reason": "invalid_image", "message": f"{name}: {exc.message}"}]) from None
+        except (ValueError, OSError) as exc:
+            raise InvalidImageError(f"{name}: not a PNG, JPEG or PDF document ({exc})", errors=[
+                {"reason": "invalid_image", "message": f"{name}: not a PNG, JPEG or PDF document"}]) from None
+        except EngineMissingError as exc:
+            raise BadRequestError(f"{name}: {exc}") from None
+
+    def _fetch(self, urls: Sequence[str]) -> tuple[list[NamedBytes], list[tuple[str, str]]]:
+        cleaned = self.backend.check_urls(urls)
+        fetched, failed = [], []
+        for url in cleaned:
+            try:
+                fetched.append((url, self.backend.fetch(url)))
+            except Exception as exc:  # a fetch must never take the request down
+                failed.append((url, str(getattr(exc, "message", exc)) or type(exc).__name__))
+        return fetched, failed
+
+    # ------------------------------------------------------------------ training
+
+    def train(self, account: Account, model_id: str | None) -> Model:
+        """Queue the model for training (answered at once); BadRequestError if a field lacks documents."""
+        record = self._record(account, model_id)
+        short = [name for name in record.categories if record.counts[name] < self.backend.min_images]
+        if short:
+            raise BadRequestError("Model is not ready to train", hint="Label each field in at least {} documents; "
+                                  "short: {}".format(self.backend.min_images,
+                                                     ", ".join(f"{n} ({record.counts[n]})" for n in short)))
+        return self.backend.queue_training(account, record.id, describe=self._describe)
+
+    def _train_run(self, run: RunRecord, record: ModelRecord) -> None:
+        """Read every training document and fit the extractor (called by the backend's training worker)."""
+        from . import ocr_fields
+
+        documents = self.store.documents(run.model_id, run.last_image_id)
+        pages_done = [0]
+        total = sum(_page_total(doc) for doc in documents) or 1
+
+        def read(document: DocumentRecord) -> list[tuple[Page, list[LabelledBox]]]:
+            pages = self._read_document(document.sha256, self.store.image_path(document.sha256).read_bytes())
+            boxes: dict[int, list[LabelledBox]] = {}
+            for item in json.loads(document.annotation):
+                box = item["bndbox"]
+                boxes.setdefault(int(item.get("page", 0)), []).append(LabelledBox(
+                    item["name"], item.get("ocr_text"), box["xmin"], box["ymin"], box["xmax"], box["ymax"]))
+            pages_done[0] += len(pages)
+            self.store.set_run_status(run.id, f"Training: reading documents {min(99, 100 * pages_done[0] // total)}%")
+            return [(page, boxes.get(index, [])) for index, page in enumerate(pages)]
+
+        read_documents = list(self._readers.map(read, documents))
+        extractor, measured, held_out = ocr_fields.train(
+            read_documents, record.categories,
+            progress=lambda text: self.store.set_run_status(run.id, f"Training: {text}"))
+        name = f"{run.id}.ocr"
+        extractor.save(str(self.store.classifier_path(name)))
+        self.store.finish_run(run.id, accuracy=measured, accuracy_images=held_out if measured is not None else None,
+                              classifier=name)
+        self._extractors[run.model_id] = (run.id, extractor)
+        log.info("OCR model %s trained on %d documents (held-out exact-text accuracy %s on %d values)",
+                 run.model_id, len(documents), "n/a" if measured is None else f"{measured:.3f}", held_out)
+
+    def _extractor(self, record: ModelRecord) -> FieldExtractor:
+        done = record.done_run
+        if done is None or not done.classifier:
+            raise BadRequestError("Model is not trained yet", hint="Call Train and wait until the model's state is 5")
+        known = self._extractors.get(record.id)
+        if known is None or known[0] != done.id:
+            known = (done.id, FieldExtractor.load(self.store.classifier_path(done.classifier)))
+            self._extractors[record.id] = known
+        return known[1]
+
+    # ------------------------------------------------------------------ reading pages
+
+    def _read_document(self, sha: str, content: bytes) -> list[Page]:
+        """The words of every page of a document, from the cache when it was read before."""
+        pages: list[Page] = []
+        for index, image in enumerate(render_pages(content)):
+            key = (sha, index)
+            with self._words_lock:
+                page = self._words.get(key)
+                if page is not None:
+                    self._words.move_to_end(key)
+            if page is None:
+                page = self.engine.read(image)
+                with self._words_lock:
+                    self._words[key] = page
+                    while len(self._words) > WORDS_CACHED:
+                        self._words.popitem(last=False)
+            pages.append(page)
+        return pages
+
+    # ------------------------------------------------------------------ predictions
+
+    def predict(self, account: Account, model_id: str | None, files: Sequence[NamedBytes], *,
+                asynchronous: bool = False) -> list[PageResult]:
+        """Read the fields of each file's pages, in input order; with ``asynchronous`` answer at once
+        with pending pages, read in the background and fetched later by id (``inference``)."""
+        record = self._record(account, model_id)
+        extractor = self._extractor(record)
+        if not files:
+            raise BadRequestError("Missing file", hint="Send one or more PNG, JPEG or PDF files as 'file' parts")
+        if len(files) > FILES_MAX:
+            raise BadRequestError(f"Too many files ({len(files)})", hint=f"Send at most {FILES_MAX} per request")
+        counts = [len(self._sizes(name, content)) for name, content in files]
+        now = time.time()
+        pending: list[PageResult] = []
+        for (name, _), count in zip(files, counts, strict=True):
+            file_id = str(uuid.uuid4())
+            pending.extend(PageResult(str(uuid.uuid4()), file_id, name, page, "pending", "Pending", (), now)
+                           for page in range(count))
+        self.store.add_inferences([_inference_record(record.id, result) for result in pending])
+        if asynchronous:
+            self._async.submit(self._read_all, record.id, extractor, files, pending)
+            return pending
+        return self._read_all(record.id, extractor, files, pending)
+
+    def predict_urls(self, account: Account, model_id: str | None, urls: Sequence[str], *,
+                     asynchronous: bool = False) -> tuple[list[PageResult], int]:
+        """Predict documents by URL; return (pages in URL order, a failure entry per URL that failed, and
+        how many failed). BadRequestError if none could be fetched."""
+        record = self._record(account, model_id)
+        self._extractor(record)
+        fetched, failed = self._fetch(urls)
+        if not fetched:
+            raise BadRequestError("None of the URLs gave a PNG, JPEG or PDF document", errors=url_errors(failed))
+        results = self.predict(account, model_id, fetched, asynchronous=asynchronous)
+        by_url: dict[str, list[PageResult]] = {}
+        for result in results:
+            by_url.setdefault(result.input, []).append(result)
+        reasons = dict(failed)
+        ordered: list[PageResult] = []
+        for url in self.backend.check_urls(urls):
+            if url in by_url:
+                ordered.extend(by_url.pop(url))
+            elif url in reasons:
+                ordered.append(PageResult("", "", url, 0, "failure", f"Failed: {reasons.pop(url)}"))
+        return ordered, len(failed)
+
+    def _read_all(self, model_id: str, extractor: FieldExtractor, files: Sequence[NamedBytes],
+                  pending: Sequence[PageResult]) -> list[PageResult]:
+        by_input: dict[str, list[PageResult]] = {}
+        for result in pending:
+            by_input.setdefault(result.request_file_id, []).append(result)
+
+        def one(item: tuple[NamedBytes, list[PageResult]]) -> list[PageResult]:
+            (name, content), pages = item
+            done = []
+            try:
+                read = list(self._readers.map(self.engine.read, render_pages(content)))
+                for result, page in zip(pages, read, strict=True):
+                    done.append(PageResult(result.id, result.request_file_id, result.input, result.page, "success",
+                                           "Success", tuple(extractor.predict(page)), result.created_at))
+            except Exception as exc:
+                log.warning("reading %s failed: %r", name, exc)
+                done = [PageResult(r.id, r.request_file_id, r.input, r.page, "failure", f"Failed: {exc}", (),
+                                   r.created_at) for r in pages]
+            for result in done:
+                self.store.finish_inference(result.id, result.state, json.dumps(result.to_json()))
+            return done
+
+        groups = list(zip(files, by_input.values(), strict=True))
+        return [result for group in map(one, groups) for result in group]
+
+    def inference(self, account: Account, model_id: str | None, inference_id: str | None) -> list[PageResult]:
+        """A stored prediction: the page with this id, or every page of the input with this request file id."""
+        record = self._record(account, model_id)
+        if not inference_id:
+            raise BadRequestError("Missing inference id", hint="Use an id from a prediction's answer")
+        found = self.store.inference(record.id, inference_id)
+        pages = [found] if found is not None else [
+            r for r in self.store.inferences(record.id, 0, 1 << 40) if r.request_file_id == inference_id]
+        if not pages:
+            raise NotFoundError("Inference does not exist", hint="Use an id from a prediction's answer")
+        return [_page_result(r) for r in pages]
+
+    def inferences(self, account: Account, model_id: str | None, start_day: str | None,
+                   end_day: str | None) -> list[PageResult]:
+        """The model's predicted pages made from day ``start_day`` to day ``end_day`` (days since 1970-01-01)."""
+        record = self._record(account, model_id)
+        first, last = _day(start_day, "start_day_interval"), _day(end_day, "current_batch_day")
+        if first > last:
+            raise BadRequestError("start_day_interval is after current_batch_day",
+                                  hint="Give the first day, then the last (days since 1970-01-01)")
+        return [_page_result(r) for r in self.store.inferences(record.id, first, last)]
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def today() -> int:
+    """Today, in days since 1970-01-01 (UTC): what ImageLevelInferences' days count."""
+    return int(time.time() // DAY)
+
+
+def _day(value: str | None, name: str) -> int:
+    if value is None or not str(value).strip():
+        raise BadRequestError(f"Missing {name}", hint=f"Pass {name} as a whole number of days since 1970-01-01 "
+                                                     f"(today is {today()})")
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise BadRequestError(f"{name} must be a whole number of days since 1970-01-01",
+                              hint=f"Today is {today()}") from None
+
+
+def _inference_record(model_id: str, result: PageResult) -> InferenceRecord:
+    return InferenceRecord(result.id, model_id, result.request_file_id, result.input, result.page, result.state,
+                           "", int(result.created_at // DAY), result.created_at)
+
+
+def _page_result(record: InferenceRecord) -> PageResult:
+    if record.state == "pending" or not record.result:
+        return PageResult(record.id, record.request_file_id, record.input, record.page, record.state, "Pending",
+                          (), record.created_at)
+    body = json.loads(record.result)
+    values = tuple(FieldValue(p["label"], p["ocr_text"], p["score"], p["xmin"], p["ymin"], p["xmax"], p["ymax"])
+                   for p in body.get("prediction", []))
+    return PageResult(record.id, record.request_file_id, record.input, record.page, record.state,
+                      str(body.get("message", "")), values, record.created_at)
+
+
+def _page_total(document: DocumentRecord) -> int:
+    return 1 + max((int(item.get("page", 0)) for item in json.loads(document.annotation)), default=0)
+
+
+def _annotations_by_file(data: object, names: Sequence[str]) -> dict[str, list[Mapping[str, Any]]]:
+    """The annotation ``data`` (a list of {"filename", "object"}, or one such object) by file name.
+
+    BadRequestError for an entry naming no file of the request, or a file named twice.
+    """
+    if data is None or data == "":
+        return {}
+    if isinstance(data, (str, bytes)):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            raise BadRequestError("data is not JSON", hint='Send data as a JSON list of {"filename", "object"}') \
+                from None
+    entries = data if isinstance(data, list) else [data]
+    found: dict[str, list[Mapping[str, Any]]] = {}
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
+            raise BadRequestError("Each entry of data needs a filename",
+                                  hint='Send data as a JSON list of {"filename": ..., "object": [...]}')
+        name = entry["filename"]
+        if name not in names:
+            raise BadRequestError(f"data names {name!r}, which is not a file of this request",
+                                  hint="Name each file part as its entry's filename says")
+        if name in found:
+            raise BadRequestError(f"data has two entries for {name!r}", hint="Send one entry per file")
+        objects = entry.get("object")
+        if objects is None or objects == {}:
+            objects = []
+        elif isinstance(objects, dict):
+            objects = [objects]
+        if not isinstance(objects, list) or not all(isinstance(o, dict) for o in objects):
+            raise BadRequestError(f"{name}: object must be a list of boxes", hint='Each box is {"name", "ocr_text", '
+                                  '"bndbox": {"xmin", "ymin", "xmax", "ymax"}}')
+        found[name] = objects
+    return found
+
+
+def _check_boxes(name: str, objects: Sequence[Mapping[str, Any]], fields: Sequence[str],
+                 sizes: Sequence[tuple[int, int]]) -> list[dict[str, Any]]:
+    """The boxes of one file in the stored form; BadRequestError naming the file and field for a bad one."""
+    boxes = []
+    for item in objects:
+        field = item.get("name")
+        if field not in fields:
+            raise BadRequestError(f"{name}: {field!r} is not a field of the model",
+                                  hint="The model's fields are: " + ", ".join(fields))
+        box = item.get("bndbox")
+        if not isinstance(box, dict):
+            raise BadRequestError(f"{name}: field {field!r} has no bndbox", hint="Give xmin, ymin, xmax, ymax")
+        try:
+            xmin, ymin = (math.floor(float(box[k])) for k in ("xmin", "ymin"))
+            xmax, ymax = (math.ceil(float(box[k])) for k in ("xmax", "ymax"))
+            page = int(item.get("page", 0) or 0)
+        except (KeyError, TypeError, ValueError):
+            raise BadRequestError(f"{name}: field {field!r} has a box without numeric xmin, ymin, xmax, ymax",
+                                  hint="Give each coordinate as a number of pixels") from None
+        if not 0 <= page < len(sizes):
+            raise BadRequestError(f"{name}: field {field!r} is on page {page}, but the file has {len(sizes)}",
+                                  hint="Count pages from 0")
+        width, height = sizes[page]
+        if xmin >= xmax or ymin >= ymax:
+            raise BadRequestError(f"{name}: field {field!r} has an empty box ({xmin},{ymin})-({xmax},{ymax})",
+                                  hint="xmin must be below xmax and ymin below ymax")
+        if xmin < 0 or ymin < 0 or xmax > width or ymax > height:
+            raise BadRequestError(f"{name}: field {field!r}'s box ({xmin},{ymin})-({xmax},{ymax}) is outside the "
+                                  f"page ({width} x {height})", hint="Give boxes in pixels of the page")
+        text = item.get("ocr_text")
+        stored: dict[str, Any] = {"name": field, "bndbox": {"xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax}}
+        if text is not None:
+            stored["ocr_text"] = text if isinstance(text, str) else json.dumps(text)
+        if page:
+            stored["page"] = page
+        boxes.append(stored)
+    return boxes
+
+
+__all__ = ["OCR_TYPE", "OcrModels", "PageResult", "today"]

@@ -1,0 +1,219 @@
+"""The OCR models' operations, one declaration each (see ``operations`` for what a declaration drives).
+
+They live in three families of paths (docs/OCR-API.md): ``OCR/Model/{model_id}/...`` and
+``Inferences/Model/{model_id}/...`` of the reference, and ``ObjectDetection/Model/...``, which the
+official wrapper sends for OCR models: every OCR operation is declared in both the OCR and the
+ObjectDetection family (``_both``), the same handler on the same model.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from flask import Response, request
+
+from .._wire import OBJECT_DETECTION
+from .._wire import OCR as OCR_FAMILY
+from ..errors import BadRequestError
+from ..types import Model
+from . import forms
+from .backend import url_errors
+from .ocr_backend import OCR_TYPE, PageResult
+from .openapi import FILES, STRING, STRINGS, Schema
+from .operations import Call, Form, Operation, Reply, json_response
+from .store import DocumentRecord
+
+#: The family of the inference operations.
+INFERENCES = "Inferences"
+_OBJECT: Schema = {"type": "object"}
+_MODEL: Schema = {"$ref": "#/components/schemas/Model"}
+_ASYNC: Schema = {"type": "string", "enum": ["true", "false"]}
+
+
+# ---------------------------------------------------------------------- handlers
+
+
+def create_model(call: Call) -> Response:
+    model_type = forms.json_body().get("model_type") or forms.field("model_type")
+    if model_type not in (None, "", OCR_TYPE):
+        raise BadRequestError(f"model_type {model_type!r} is not served here", hint='Send "model_type": "ocr"')
+    return _model(call.ocr_models.create_model(call.account, forms.values("categories")))
+
+
+def get_model(call: Call) -> Response:
+    return _model(call.ocr_models.get_model(call.account, call.path["model_id"]))
+
+
+def get_annotations(call: Call) -> Response:
+    model, documents = call.ocr_models.annotations(call.account, call.path["model_id"])
+    return _meta_and_data(model, documents)
+
+
+def upload_file(call: Call) -> Response:
+    model, documents = call.ocr_models.upload(call.account, _model_id(call), forms.files(), _data())
+    return _meta_and_data(model, documents)
+
+
+def upload_urls(call: Call) -> Response:
+    model, documents, failed = call.ocr_models.upload_urls(call.account, _model_id(call), forms.values("urls"),
+                                                           _data())
+    if not failed:
+        return _meta_and_data(model, documents)
+    body = {**_meta_and_data_body(model, documents), "message": "Some URLs could not be fetched",
+            "errors": url_errors(failed)}
+    return json_response(body, 202)
+
+
+def train(call: Call) -> Response:
+    return _model(call.ocr_models.train(call.account, _model_id(call)))
+
+
+def label_file(call: Call) -> Response:
+    asynchronous = _asynchronous()
+    results = call.ocr_models.predict(call.account, _model_id(call), forms.files(), asynchronous=asynchronous)
+    return _predictions(results, asynchronous=asynchronous)
+
+
+def label_urls(call: Call) -> Response:
+    asynchronous = _asynchronous()
+    results, failed = call.ocr_models.predict_urls(call.account, _model_id(call), forms.values("urls"),
+                                                   asynchronous=asynchronous)
+    return _predictions(results, asynchronous=asynchronous, status=202 if failed else 200)
+
+
+def inference(call: Call) -> Response:
+    pages = call.ocr_models.inference(call.account, call.path["model_id"], call.path["inference_id"])
+    return _predictions(pages)
+
+
+def inferences(call: Call) -> Response:
+    pages = call.ocr_models.inferences(call.account, call.path["model_id"], forms.field("start_day_interval"),
+                                       forms.field("current_batch_day"))
+    items = [{
+        "id": page.id, "model_id": call.path["model_id"], "day_since_epoch": int(page.created_at // 86400),
+        "hour_of_day": int(page.created_at % 86400 // 3600), "is_moderated": False, "input": page.input,
+        "page": page.page, "request_file_id": page.request_file_id, "status": page.state,
+        "url": f"inferences/{page.id}",
+        "predicted_boxes": [{"label": v.field, "ocr_text": v.text, "xmin": v.xmin, "ymin": v.ymin, "xmax": v.xmax,
+                             "ymax": v.ymax} for v in page.fields],
+    } for page in pages]
+    return json_response({"moderated_images_count": 0, "unmoderated_images_count": len(items),
+                          "moderated_images": [], "unmoderated_images": items})
+
+
+# ---------------------------------------------------------------------- reading and rendering
+
+
+def _model_id(call: Call) -> str:
+    """The path's model id; a ``modelId`` sent as well (the wrapper does) must be the same."""
+    model_id = call.path["model_id"]
+    sent = forms.field("modelId")
+    if sent and sent != model_id:
+        raise BadRequestError(f"modelId {sent!r} is not the model of the path ({model_id})",
+                              hint="Send the model id in the path only")
+    return model_id
+
+
+def _asynchronous() -> bool:
+    return str(request.args.get("async", "")).strip().lower() in ("true", "1", "yes")
+
+
+def _data() -> object:
+    """The annotation list ``data``: a JSON body's list, a form field or a (file-less) part with JSON text."""
+    sent = forms.json_body().get("data")
+    if sent is not None:
+        return sent
+    raw = forms.file_bytes("data")
+    if not raw:
+        return None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequestError("data is not JSON", hint='Send data as a JSON list of {"filename", "object"}') \
+            from None
+
+
+def _model(model: Model) -> Response:
+    return json_response(model.to_json())
+
+
+def _meta_and_data_body(model: Model, documents: Sequence[DocumentRecord]) -> dict[str, Any]:
+    meta = model.to_json()
+    capitals = {"ModelID": model.id, "ModelType": model.type, "State": model.state, "Status": model.status,
+                "Accuracy": model.accuracy, "Categories": meta["categories"]}
+    return {
+        "Meta": {**capitals, **meta},
+        "Data": [{"id": str(doc.id), "filename": doc.name, "object": json.loads(doc.annotation)}
+                 for doc in documents],
+    }
+
+
+def _meta_and_data(model: Model, documents: Sequence[DocumentRecord]) -> Response:
+    return json_response(_meta_and_data_body(model, documents))
+
+
+def _predictions(results: Sequence[PageResult], *, asynchronous: bool = False, status: int = 200) -> Response:
+    pages = [result.to_json() for result in results]
+    message = "Success" if status == 200 else "Some inputs could not be predicted"
+    if not asynchronous:
+        return json_response({"message": message, "result": pages}, status)
+    by_input: dict[str, list[dict[str, Any]]] = {}
+    for page in pages:
+        by_input.setdefault(page["request_file_id"] or page["input"], []).append(page)
+    return json_response({"message": message, "result": [{"message": "Success", "result": group}
+                                                         for group in by_input.values()]}, status)
+
+
+# ---------------------------------------------------------------------- the table
+
+_MODEL_REPLY = {200: Reply(_MODEL, "The model")}
+_META = {200: Reply(_OBJECT, "The model (Meta) and its training files (Data)")}
+_PAGES = {200: Reply(_OBJECT, "One result per page of each input")}
+
+
+def _both(name: str, method: str, path: str, handler: Any, **kwargs: Any) -> tuple[Operation, ...]:
+    """The operation in the OCR family, and under ObjectDetection as the official wrapper sends it."""
+    return (Operation(name, method, path, handler, family=OCR_FAMILY, **kwargs),
+            Operation(name + "ObjectDetection", method, path, handler, family=OBJECT_DETECTION, **kwargs))
+
+
+OCR_OPERATIONS: tuple[Operation, ...] = (
+    *_both("ocrCreateModel", "POST", "/Model/", create_model,
+           summary="Create an OCR model with its fields (JSON categories and model_type ocr, or a form)",
+           body=Form({"categories": STRINGS}), replies=_MODEL_REPLY, errors=(400,), mutates=True),
+    *_both("ocrGetModel", "GET", "/Model/{model_id}", get_model,
+           summary="Get an OCR model", replies=_MODEL_REPLY, errors=(400, 404)),
+    *_both("ocrAnnotations", "GET", "/Model/{model_id}/Annotations", get_annotations,
+           summary="The model and every training file with its labelled boxes", replies=_META, errors=(400, 404)),
+    *_both("ocrUploadFile", "POST", "/Model/{model_id}/UploadFile/", upload_file,
+           summary="Upload training documents (PNG, JPEG, PDF) with their annotations",
+           body=Form({"file": FILES, "data": STRING}, multipart=True,
+                     content_types={"file": "image/png, image/jpeg, application/pdf, application/octet-stream"}),
+           replies=_META, errors=(400, 404, 413), mutates=True),
+    *_both("ocrUploadUrls", "POST", "/Model/{model_id}/UploadUrls/", upload_urls,
+           summary="Upload training documents by URL with their annotations",
+           body=Form({"urls": STRINGS, "data": STRING}),
+           replies={**_META, 202: Reply(_OBJECT, "Only some URLs could be fetched: those were stored")},
+           errors=(400, 404), mutates=True),
+    *_both("ocrTrain", "POST", "/Model/{model_id}/Train/", train,
+           summary="Start training", replies=_MODEL_REPLY, errors=(400, 404), mutates=True),
+    *_both("ocrLabelFile", "POST", "/Model/{model_id}/LabelFile/", label_file,
+           summary="Read the fields of documents (async=true: answer at once, fetch by id later)",
+           body=Form({"file": FILES}, multipart=True,
+                     content_types={"file": "image/png, image/jpeg, application/pdf, application/octet-stream"}),
+           options={"async": _ASYNC}, replies=_PAGES, errors=(400, 404, 413)),
+    *_both("ocrLabelUrls", "POST", "/Model/{model_id}/LabelUrls/", label_urls,
+           summary="Read the fields of documents given by URL",
+           body=Form({"urls": STRINGS}), options={"async": _ASYNC},
+           replies={**_PAGES, 202: Reply(_OBJECT, "Only some URLs could be fetched")}, errors=(400, 404)),
+    Operation("ocrInference", "GET", "/Model/{model_id}/ImageLevelInferences/{inference_id}", inference,
+              family=INFERENCES, summary="One page's prediction by its id (or every page of an input by its "
+                                         "request_file_id)", replies=_PAGES, errors=(400, 404)),
+    Operation("ocrInferences", "GET", "/Model/{model_id}/ImageLevelInferences", inferences, family=INFERENCES,
+              summary="The predicted pages of days start_day_interval to current_batch_day (days since 1970-01-01)",
+              query=("start_day_interval", "current_batch_day"),
+              replies={200: Reply(_OBJECT, "The pages predicted on those days")}, errors=(400, 404)),
+)
+
+__all__ = ["INFERENCES", "OCR_OPERATIONS"]
