@@ -1,4 +1,4 @@
-"""nanoclient: train and use an image classifier, hosted (Nanonets) or on this machine.
+"""nanoclient: train and use image classifiers and OCR models, hosted (Nanonets) or on this machine.
 
     from nanoclient import Client
     with Client() as client:                      # key from NANONETS_API_KEY
@@ -22,6 +22,16 @@ _EXPORTS = {
     "FileError": "types",
     "UploadReport": "types",
     "UploadJournal": "_journal",
+    "Ocr": "_ocr",
+    "OcrPage": "ocr_types",
+    "OcrField": "ocr_types",
+    "OcrTable": "ocr_types",
+    "OcrCell": "ocr_types",
+    "OcrUploadReport": "ocr_types",
+    "Annotation": "annotations",
+    "FieldBox": "annotations",
+    "AnnotationError": "annotations",
+    "read_annotations": "annotations",
     "NanonetsError": "errors",
     "APIStatusError": "errors",
     "BadRequestError": "errors",
@@ -44,6 +54,11 @@ __all__ = ["__version__", "errors", *_EXPORTS]
 if TYPE_CHECKING:  # pragma: no cover
     from . import errors as errors
     from ._journal import UploadJournal as UploadJournal
+    from ._ocr import Ocr as Ocr
+    from .annotations import Annotation as Annotation
+    from .annotations import AnnotationError as AnnotationError
+    from .annotations import FieldBox as FieldBox
+    from .annotations import read_annotations as read_annotations
     from .client import Client as Client
     from .errors import APIConnectionError as APIConnectionError
     from .errors import APIStatusError as APIStatusError
@@ -60,6 +75,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .errors import TrainingFailedError as TrainingFailedError
     from .errors import TrainingTimeoutError as TrainingTimeoutError
     from .errors import UploadInProgressError as UploadInProgressError
+    from .ocr_types import OcrCell as OcrCell
+    from .ocr_types import OcrField as OcrField
+    from .ocr_types import OcrPage as OcrPage
+    from .ocr_types import OcrTable as OcrTable
+    from .ocr_types import OcrUploadReport as OcrUploadReport
     from .types import Category as Category
     from .types import FileError as FileError
     from .types import Model as Model

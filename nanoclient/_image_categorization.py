@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 
 from ._journal import UploadJournal
 from ._predict import predict_outcomes
+from ._training import wait_until_trained
 from ._transport import FilePart, Transport, may_have_been_processed
 from ._tuning import (
     BATCH_MAX_BYTES,
@@ -36,11 +37,9 @@ from .errors import (
     InvalidImageError,
     NanonetsError,
     ServerError,
-    TrainingFailedError,
-    TrainingTimeoutError,
 )
 from .images import check_image_file, read_image_file, sniff_format, unique_categories
-from .types import STATE_FAILED, STATE_TRAINED, FileError, Model, PathLike, Prediction, UploadReport
+from .types import FileError, Model, PathLike, Prediction, UploadReport
 
 _API = IMAGE_CATEGORIZATION
 #: The response header by which a local ``nanoclient serve`` says what it is, and its value.
@@ -101,31 +100,9 @@ class ImageCategorization:
         TrainingFailedError (``.model`` says why) if training fails, and TrainingTimeoutError after
         ``timeout`` seconds.
         """
-        model_id = _required(model_id, "model id")
-        if poll_interval <= 0:
-            raise ValueError("poll_interval must be positive")
-        deadline = self._monotonic() + timeout
-        last: tuple[int, str] | None = None
-        while True:
-            model = self.get_model(model_id)
-            if (model.state, model.status) != last:
-                last = (model.state, model.status)
-                if on_update is not None:
-                    on_update(model)
-            if model.state == STATE_TRAINED:
-                return model
-            if model.state == STATE_FAILED:
-                raise TrainingFailedError(
-                    f"Training of model {model_id} failed" + (f": {model.status}" if model.status else ""),
-                    model=model,
-                )
-            remaining = deadline - self._monotonic()
-            if remaining <= 0:
-                raise TrainingTimeoutError(
-                    f"Model {model_id} was still in state {model.state} ({model.state_name}) after {timeout:g} s",
-                    hint="Wait longer, or check again later with get_model()", model=model,
-                )
-            self._sleep(min(poll_interval, remaining))
+        return wait_until_trained(self.get_model, _required(model_id, "model id"), timeout=timeout,
+                                  poll_interval=poll_interval, on_update=on_update, sleep=self._sleep,
+                                  monotonic=self._monotonic)
 
     # ------------------------------------------------------------------ uploads
 

@@ -39,6 +39,7 @@ import copy
 import email.utils
 import io
 import ipaddress
+import json
 import logging
 import os
 import random
@@ -303,13 +304,15 @@ class Transport:
         form: FormFields | None = None,
         files: Sequence[FilePart] | None = None,
         idempotent: bool = True,
+        json_body: Any = None,
     ) -> Any:
         """Send a request (retrying as the policy says) and return its decoded JSON body.
 
-        ``form`` is sent form-urlencoded, or as multipart fields when there are ``files``.
-        Raises the ``nanoclient.errors`` class matching the failure.
+        ``form`` is sent form-urlencoded, or as multipart fields when there are ``files``; ``json_body``
+        (instead of a form) as a JSON body. Raises the ``nanoclient.errors`` class matching the failure.
         """
-        return self.send(method, path, params=params, form=form, files=files, idempotent=idempotent).data
+        return self.send(method, path, params=params, form=form, files=files, idempotent=idempotent,
+                         json_body=json_body).data
 
     def send(
         self,
@@ -320,6 +323,7 @@ class Transport:
         form: FormFields | None = None,
         files: Sequence[FilePart] | None = None,
         idempotent: bool = True,
+        json_body: Any = None,
     ) -> Reply:
         """Like ``request``, but return the whole successful answer: status, headers and JSON body."""
         url = self.url(path)
@@ -336,7 +340,7 @@ class Transport:
             self.limit.acquire()
             throttled, retry_after = False, None
             try:
-                response = self._send_once(method, url, params, form, files, timeout)
+                response = self._send_once(method, url, params, form, files, timeout, json_body)
             except _Retryable as failure:
                 self.limit.release()
                 error: NanonetsError = failure.error
@@ -383,6 +387,7 @@ class Transport:
         form: FormFields | None,
         files: Sequence[FilePart] | None,
         timeout: float,
+        json_body: Any = None,
     ) -> requests.Response:
         """One attempt of at most ``timeout`` seconds per wait (each read; connecting and the TLS handshake
         at most ``connect_timeout``): open the files, send, read the whole answer; failures become
@@ -391,6 +396,9 @@ class Transport:
         try:
             headers: dict[str, str] = {}
             data: Any = list(form) if form else None
+            if json_body is not None:
+                headers["Content-Type"] = "application/json"
+                data = json.dumps(json_body).encode("utf-8")
             if files:
                 opened: list[tuple[FilePart, IO[bytes] | None]] = []
                 for part in files:

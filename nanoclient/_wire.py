@@ -16,6 +16,8 @@ LOCAL_ROOT = "/local/v1"
 IMAGE_CATEGORIZATION = "ImageCategorization"
 OCR = "OCR"
 OBJECT_DETECTION = "ObjectDetection"
+#: The family of an OCR model's stored predictions (ImageLevelInferences).
+INFERENCES = "Inferences"
 
 #: Response header by which a server declares that it counts identical bytes uploaded to the same
 #: model and category once (value ``DEDUPE_BY_SHA256``); the local server sends it unless
@@ -31,5 +33,5 @@ SERVER_LOCAL = "local"
 #: The media type of each image format the API takes, by Pillow's name for it.
 MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg"}
 
-__all__ = ["API_ROOT", "LOCAL_ROOT", "IMAGE_CATEGORIZATION", "OCR", "OBJECT_DETECTION", "DEDUPE_HEADER",
+__all__ = ["API_ROOT", "LOCAL_ROOT", "IMAGE_CATEGORIZATION", "OCR", "OBJECT_DETECTION", "INFERENCES", "DEDUPE_HEADER",
            "DEDUPE_BY_SHA256", "SERVER_HEADER", "SERVER_LOCAL", "MEDIA_TYPES"]

@@ -60,6 +60,7 @@ __all__ = [
     "check_annotation",
     "match_documents",
     "read_annotations",
+    "annotation_from_json",
 ]
 
 #: File name endings of the annotation files ``read_annotations`` reads (compared lower-cased).
@@ -292,6 +293,12 @@ def _read_json(source: str, text: str) -> list[Annotation]:
         return [_api_entry(source, entry, index) for index, entry in enumerate(document)]
     raise AnnotationError(source, 'is neither an annotation ({"filename", "object"}), a list of them, nor COCO '
                                   '({"images", "annotations", "categories"}): give one of these forms')
+
+
+def annotation_from_json(entry: object, *, source: str = "") -> Annotation:
+    """One document's annotation in the API's form (``{"filename", "object"}``), as a service lists it;
+    AnnotationError (naming ``source``) if it is not one."""
+    return _api_entry(source, entry, None)
 
 
 def _api_entry(source: str, entry: object, index: int | None) -> Annotation:

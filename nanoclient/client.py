@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from ._env import API_KEY_ENV, BASE_URL_ENV, HOSTED_BASE_URL, mask_key
 from ._image_categorization import LOCAL_SERVER, LOCAL_SERVER_HEADER, ImageCategorization
+from ._ocr import Ocr
 from ._transport import Transport, is_loopback_host
 from ._tuning import DEFAULT_PREDICT_BATCH_SIZE, DEFAULT_PREDICT_WORKERS, DEFAULT_UPLOAD_WORKERS, MAX_WORKERS
 from ._version import __version__
@@ -78,6 +79,12 @@ class Client(ImageCategorization):
 
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
+
+    @property
+    def ocr(self) -> Ocr:
+        """The OCR operations (docs/OCR-API.md): ``client.ocr.create_model(fields)``, ``upload``, ``train``,
+        ``predict_file``, ``submit_file`` / ``wait_for``, ``inferences``, over this client's connection."""
+        return Ocr(self._transport, sleep=self._sleep, monotonic=self._monotonic)
 
     @property
     def image_categorization(self) -> ImageCategorization:

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Response, request
 
-from .._wire import OBJECT_DETECTION
+from .._wire import INFERENCES, OBJECT_DETECTION
 from .._wire import OCR as OCR_FAMILY
 from ..errors import BadRequestError
 from ..types import Model
@@ -24,8 +24,6 @@ from .openapi import FILES, STRING, STRINGS, Schema
 from .operations import Call, Form, Operation, Reply, json_response
 from .store import DocumentRecord
 
-#: The family of the inference operations.
-INFERENCES = "Inferences"
 _OBJECT: Schema = {"type": "object"}
 _MODEL: Schema = {"$ref": "#/components/schemas/Model"}
 _ASYNC: Schema = {"type": "string", "enum": ["true", "false"]}
@@ -72,14 +70,14 @@ def train(call: Call) -> Response:
 def label_file(call: Call) -> Response:
     asynchronous = _asynchronous()
     results = call.ocr_models.predict(call.account, _model_id(call), forms.files(), asynchronous=asynchronous)
-    return _predictions(results, asynchronous=asynchronous)
+    return _predictions(call.in_answer_order(results), asynchronous=asynchronous)
 
 
 def label_urls(call: Call) -> Response:
     asynchronous = _asynchronous()
     results, failed = call.ocr_models.predict_urls(call.account, _model_id(call), forms.values("urls"),
                                                    asynchronous=asynchronous)
-    return _predictions(results, asynchronous=asynchronous, status=202 if failed else 200)
+    return _predictions(call.in_answer_order(results), asynchronous=asynchronous, status=202 if failed else 200)
 
 
 def inference(call: Call) -> Response:
@@ -216,4 +214,4 @@ OCR_OPERATIONS: tuple[Operation, ...] = (
               replies={200: Reply(_OBJECT, "The pages predicted on those days")}, errors=(400, 404)),
 )
 
-__all__ = ["INFERENCES", "OCR_OPERATIONS"]
+__all__ = ["OCR_OPERATIONS"]

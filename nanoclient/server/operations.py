@@ -21,6 +21,7 @@ import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from flask import Response, jsonify
 
@@ -81,13 +82,16 @@ class Call:
         """The local extension, made on the call's backend if the app gave none."""
         return self.local if self.local is not None else LocalData(self.backend)
 
-    def in_answer_order(self, results: Sequence[Prediction]) -> list[Prediction]:
+    def in_answer_order(self, results: Sequence[Answer]) -> list[Answer]:
         """Results in input order, or shuffled with --shuffle-results (the hosted service promises no order)."""
         ordered = list(results)
         if self.shuffler is not None:
             self.shuffler.shuffle(ordered)
         return ordered
 
+
+#: One entry of an answer listing results (a prediction, an OCR page).
+Answer = TypeVar("Answer")
 
 #: What answers an operation: one authenticated call in, its JSON response out.
 Handler = Callable[[Call], Response]

@@ -1,0 +1,343 @@
+"""The OCR API (docs/OCR-API.md): one method per operation, plus batch helpers (``Ocr``, ``client.ocr``).
+
+    with Client() as client:
+        model = client.ocr.create_model(["invoice_number", "total"])
+        client.ocr.upload(model.id, [("invoice_1.png", annotation_1), ...])   # nanoclient.annotations
+        client.ocr.train(model.id)
+        client.ocr.wait_until_trained(model.id)
+        for page in client.ocr.predict_file(model.id, "scan.pdf"):
+            print(page.page, page.field("total"))
+
+It sends what the hosted service is known to accept (the reference's forms, else the official
+wrapper's) and never relies on what only the local server does: an upload is made exactly once by the
+training files the model lists (``Annotations``), before sending and after a request whose outcome is
+unknown; prediction answers are matched to inputs by name and page, never by position.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from ._training import wait_until_trained
+from ._transport import FilePart, Transport, may_have_been_processed
+from ._wire import INFERENCES, OBJECT_DETECTION, OCR
+from .annotations import Annotation, annotation_from_json
+from .errors import NanonetsError, ServerError
+from .ocr_types import OcrPage, OcrUploadReport
+from .types import Model, PathLike
+
+#: Documents per upload request (the official wrapper sends 20; fewer keeps a retry small).
+UPLOAD_BATCH = 10
+#: Documents per synchronous prediction request (the reference documents one per request).
+PREDICT_BATCH = 1
+#: Concurrent requests of an upload or a prediction run.
+WORKERS = 4
+#: The media types of documents, by their first bytes.
+_SIGNATURES = ((b"%PDF-", "application/pdf"), (b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))
+
+
+def document_type(path: PathLike) -> str:
+    """The media type of a document file by its first bytes; ValueError if it is not PNG, JPEG or PDF."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    for signature, media in _SIGNATURES:
+        if head.startswith(signature):
+            return media
+    raise ValueError(f"{os.fspath(path)} is not a PNG, JPEG or PDF document")
+
+
+class Ocr:
+    """The operations of OCR models, over a client's pooled connection (``client.ocr``)."""
+
+    def __init__(self, transport: Transport, *, sleep: Callable[[float], object],
+                 monotonic: Callable[[], float]) -> None:
+        self._transport = transport
+        self._sleep = sleep
+        self._monotonic = monotonic
+
+    # ------------------------------------------------------------------ models
+
+    def create_model(self, fields: Sequence[str]) -> Model:
+        """Create an OCR model that extracts these fields (non-empty, distinct names)."""
+        names = [str(f).strip() for f in fields]
+        if not names or any(not n for n in names) or len(set(names)) != len(names):
+            raise ValueError("Give one or more distinct, non-empty field names")
+        data = self._transport.request("POST", f"{OBJECT_DETECTION}/Model/", idempotent=False,
+                                       json_body={"categories": names, "model_type": "ocr"})
+        return _model(data)
+
+    def get_model(self, model_id: str) -> Model:
+        """The model's state, field counts and accuracy."""
+        return _model(self._transport.request("GET", f"{OCR}/Model/{_id(model_id)}"))
+
+    def documents(self, model_id: str) -> list[Annotation]:
+        """The model's training files, each with its labelled boxes, as the service lists them."""
+        data = self._transport.request("GET", f"{OBJECT_DETECTION}/Model/{_id(model_id)}/Annotations")
+        entries = data.get("Data") if isinstance(data, dict) else None
+        if not isinstance(entries, list):
+            raise ServerError(f"Expected the model's training files (Data), got: {str(data)[:100]}")
+        return [annotation_from_json(entry, source="Annotations") for entry in entries]
+
+    def train(self, model_id: str) -> Model:
+        """Start training (returns at once, usually in state 3 'queued' or 4 'training')."""
+        return _model(self._transport.request("POST", f"{OCR}/Model/{_id(model_id)}/Train/", idempotent=False))
+
+    def wait_until_trained(self, model_id: str, *, timeout: float = 3600, poll_interval: float = 5,
+                           on_update: Callable[[Model], object] | None = None) -> Model:
+        """Poll the model until training ends, as ``Client.wait_until_trained`` does for classification."""
+        return wait_until_trained(self.get_model, model_id, timeout=timeout, poll_interval=poll_interval,
+                                  on_update=on_update, sleep=self._sleep, monotonic=self._monotonic)
+
+    # ------------------------------------------------------------------ uploads
+
+    def upload(self, model_id: str, documents: Iterable[tuple[PathLike, Annotation]], *,
+               batch_size: int = UPLOAD_BATCH, workers: int = WORKERS,
+               on_result: Callable[[str, Exception | None], object] | None = None) -> OcrUploadReport:
+        """Upload documents with their annotations, each exactly once: documents the model already lists
+        (by file name) are not sent again, so a run stopped halfway is resumed by running it again.
+
+        File names must be distinct (the API names a training file by its name). ``on_result(path, error)``
+        is called once per document as its outcome is known.
+        """
+        model_id = _id(model_id)
+        if batch_size < 1 or workers < 1:
+            raise ValueError("batch_size and workers must be at least 1")
+        report = OcrUploadReport()
+        held = {doc.filename for doc in self.documents(model_id)}
+        todo: list[tuple[str, Annotation, str]] = []
+        seen: dict[str, str] = {}
+        for path, annotation in documents:
+            name = os.path.basename(os.fspath(path))
+            if name in seen:
+                raise ValueError(f"Two documents are called {name} ({seen[name]} and {os.fspath(path)}): "
+                                 "rename one, the API names a training file by its name")
+            seen[name] = os.fspath(path)
+            if name in held:
+                report.already.append(os.fspath(path))
+                if on_result is not None:
+                    on_result(os.fspath(path), None)
+                continue
+            try:
+                todo.append((os.fspath(path), annotation, document_type(path)))
+            except (OSError, ValueError) as exc:
+                report.failed.append((os.fspath(path), exc))
+                if on_result is not None:
+                    on_result(os.fspath(path), exc)
+        batches = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
+
+        def send(batch: list[tuple[str, Annotation, str]]) -> list[tuple[str, Exception | None]]:
+            try:
+                self._send_documents(model_id, batch)
+                return [(path, None) for path, _, _ in batch]
+            except Exception as exc:  # one batch's failure costs that batch only
+                if isinstance(exc, NanonetsError) and may_have_been_processed(exc):
+                    stored = {doc.filename for doc in self.documents(model_id)}
+                    return [(path, None if os.path.basename(path) in stored else exc) for path, _, _ in batch]
+                return [(path, exc) for path, _, _ in batch]
+
+        with ThreadPoolExecutor(max_workers=min(workers, max(1, len(batches)))) as pool:
+            for outcomes in pool.map(send, batches):
+                for path, error in outcomes:
+                    if error is None:
+                        report.uploaded.append(path)
+                    else:
+                        report.failed.append((path, error))
+                    if on_result is not None:
+                        on_result(path, error)
+        return report
+
+    def _send_documents(self, model_id: str, batch: Sequence[tuple[str, Annotation, str]]) -> None:
+        parts = [FilePart("file", path, os.path.basename(path), media) for path, _, media in batch]
+        entries = []
+        for path, annotation, _ in batch:
+            entry = annotation.to_json()
+            entry["filename"] = os.path.basename(path)
+            entries.append(entry)
+        family = OBJECT_DETECTION if len(batch) > 1 else OCR  # the wrapper's batch form, the reference's single
+        self._transport.request("POST", f"{family}/Model/{model_id}/UploadFile/", files=parts,
+                                form=[("data", json.dumps(entries))], idempotent=False)
+
+    # ------------------------------------------------------------------ predictions
+
+    def predict_file(self, model_id: str, path: PathLike) -> list[OcrPage]:
+        """Read the fields of one document: one ``OcrPage`` per page, in page order."""
+        model_id = _id(model_id)
+        part = FilePart("file", path, _sent_name(0, path), document_type(path))
+        data = self._transport.request("POST", f"{OCR}/Model/{model_id}/LabelFile/", files=[part])
+        return [_renamed(page, os.fspath(path)) for page in _pages_for(data, [part.filename])[part.filename]]
+
+    def predict_files(self, model_id: str, paths: Iterable[PathLike], *, workers: int = WORKERS
+                      ) -> Iterator[tuple[str, list[OcrPage] | Exception]]:
+        """Read many documents, ``workers`` at a time; yield (path, its pages or the error) in input order,
+        as they are done, keeping only a few hundred documents in flight (memory stays flat)."""
+        model_id = _id(model_id)
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            pending: list[tuple[str, Any]] = []
+            for path in paths:
+                pending.append((os.fspath(path), pool.submit(self._predict_safely, model_id, path)))
+                if len(pending) >= 4 * max(1, workers):
+                    name, future = pending.pop(0)
+                    yield name, future.result()
+            for name, future in pending:
+                yield name, future.result()
+
+    def _predict_safely(self, model_id: str, path: PathLike) -> list[OcrPage] | Exception:
+        try:
+            return self.predict_file(model_id, path)
+        except Exception as exc:  # one bad file costs that file only
+            return exc
+
+    def predict_urls(self, model_id: str, urls: Sequence[str]) -> list[OcrPage]:
+        """Read documents given by URL: their pages, each ``input`` the URL (a URL that failed has one page
+        with status failure and the reason in ``message``)."""
+        model_id = _id(model_id)
+        clean = _urls(urls)
+        data = self._transport.request("POST", f"{OCR}/Model/{model_id}/LabelUrls/",
+                                       form=[("urls", url) for url in clean])
+        by_url = _pages_for(data, clean, partial=True)
+        return [page for url in clean for page in by_url[url]]
+
+    def submit_file(self, model_id: str, path: PathLike) -> list[OcrPage]:
+        """Send a document to be read asynchronously: its pages at once, pending, with the ids by which
+        ``inference`` or ``wait_for`` fetch them later (even from another process)."""
+        model_id = _id(model_id)
+        part = FilePart("file", path, os.path.basename(os.fspath(path)), document_type(path))
+        data = self._transport.request("POST", f"{OCR}/Model/{model_id}/LabelFile/", params=[("async", "true")],
+                                       files=[part], idempotent=False)
+        return [_renamed(page, os.fspath(path)) for page in _pages_for(data, [part.filename])[part.filename]]
+
+    def inference(self, model_id: str, inference_id: str) -> list[OcrPage]:
+        """A prediction fetched by id: the page with that id (or every page of a request_file_id)."""
+        data = self._transport.request(
+            "GET", f"{INFERENCES}/Model/{_id(model_id)}/ImageLevelInferences/{quote(_id(inference_id), safe='')}")
+        return _all_pages(data)
+
+    def wait_for(self, model_id: str, inference_ids: Sequence[str], *, timeout: float = 600,
+                 poll_interval: float = 2) -> list[OcrPage]:
+        """Poll pages sent with ``submit_file`` until none is pending; return them in the order of the ids.
+
+        TimeoutError (builtin) after ``timeout`` seconds, naming how many are still pending.
+        """
+        deadline = self._monotonic() + timeout
+        done: dict[str, OcrPage] = {}
+        while True:
+            for inference_id in inference_ids:
+                if inference_id in done:
+                    continue
+                pages = [p for p in self.inference(model_id, inference_id) if p.id in ("", inference_id)]
+                if pages and pages[0].done:
+                    done[inference_id] = pages[0]
+            if len(done) == len(inference_ids):
+                return [done[i] for i in inference_ids]
+            remaining = deadline - self._monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{len(inference_ids) - len(done)} of {len(inference_ids)} pages still pending "
+                                   f"after {timeout:g} s: fetch them later by id")
+            self._sleep(min(poll_interval, remaining))
+
+    def inferences(self, model_id: str, since: dt.date | int, until: dt.date | int | None = None) -> list[OcrPage]:
+        """The model's predicted pages from day ``since`` to day ``until`` (dates, or days since 1970-01-01;
+        ``until`` defaults to today)."""
+        first, last = _days(since), _days(until if until is not None else dt.datetime.now(dt.timezone.utc).date())
+        if first > last:
+            raise ValueError("since must not be after until")
+        data = self._transport.request("GET", f"{INFERENCES}/Model/{_id(model_id)}/ImageLevelInferences",
+                                       params=[("start_day_interval", str(first)), ("current_batch_day", str(last))])
+        if not isinstance(data, dict):
+            raise ServerError(f"Expected an inference listing, got: {str(data)[:100]}")
+        items = [*(data.get("unmoderated_images") or []), *(data.get("moderated_images") or [])]
+        return [OcrPage.from_json(item) for item in items if isinstance(item, dict)]
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _id(value: object) -> str:
+    text = "" if value is None else str(value).strip()
+    if not text:
+        raise ValueError("Missing model id: pass a non-empty model id")
+    return quote(text, safe="")
+
+
+def _urls(urls: Sequence[str]) -> list[str]:
+    if isinstance(urls, str):
+        urls = [urls]
+    clean = [str(u).strip() for u in urls or [] if str(u).strip()]
+    if not clean:
+        raise ValueError("No URLs given: pass one or more document URLs")
+    return clean
+
+
+def _days(value: dt.date | int) -> int:
+    if isinstance(value, dt.date):
+        return (value - dt.date(1970, 1, 1)).days
+    return int(value)
+
+
+def _sent_name(index: int, path: PathLike) -> str:
+    """The name a document is sent under: its position and suffix, so that names in one request differ."""
+    return f"{index}{Path(os.fspath(path)).suffix.lower()}"
+
+
+def _renamed(page: OcrPage, name: str) -> OcrPage:
+    from dataclasses import replace
+
+    return replace(page, input=name)
+
+
+def _model(data: Any) -> Model:
+    if isinstance(data, dict) and isinstance(data.get("Meta"), dict):
+        data = {str(k).lower(): v for k, v in data["Meta"].items()} | data["Meta"]
+    if not isinstance(data, dict) or not (data.get("model_id") or data.get("modelid")):
+        raise ServerError(f"Expected a model object from the server, got: {str(data)[:100]}")
+    try:
+        return Model.from_json({**data, "model_id": data.get("model_id") or data.get("modelid"),
+                                "model_type": data.get("model_type") or "ocr"})
+    except (TypeError, ValueError, KeyError, AttributeError):
+        raise ServerError(f"Expected a model object from the server, got: {str(data)[:100]}") from None
+
+
+def _all_pages(data: Any) -> list[OcrPage]:
+    """Every page of a prediction answer, flat (an entry holding its own ``result`` list is that list)."""
+    results = data.get("result") if isinstance(data, dict) else None
+    if not isinstance(results, list):
+        raise ServerError(f"Expected a prediction answer from the server, got: {str(data)[:100]}")
+    pages: list[OcrPage] = []
+    for entry in results:
+        if isinstance(entry, dict) and isinstance(entry.get("result"), list):
+            pages.extend(OcrPage.from_json(e) for e in entry["result"] if isinstance(e, dict))
+        elif isinstance(entry, dict):
+            pages.append(OcrPage.from_json(entry))
+    return pages
+
+
+def _pages_for(data: Any, names: Sequence[str], *, partial: bool = False) -> dict[str, list[OcrPage]]:
+    """The pages of each input sent, matched by ``input`` (never by position), each in page order.
+
+    An entry for an input not sent, or an input without any entry (unless ``partial``), is a ServerError.
+    """
+    by_name: dict[str, list[OcrPage]] = {name: [] for name in names}
+    for page in _all_pages(data):
+        name = page.input if page.input in by_name else page.input.rsplit("/", 1)[-1]
+        if name not in by_name:
+            if len(names) == 1 and not page.input:
+                name = names[0]
+            else:
+                raise ServerError(f"The server answered for {page.input!r}, which was not sent")
+        by_name[name].append(page)
+    for name, pages in by_name.items():
+        if not pages:
+            if not partial:
+                raise ServerError(f"The server gave no result for {name!r}")
+            pages.append(OcrPage(input=name, status="failure", message="Failed: the server gave no result"))
+        pages.sort(key=lambda p: p.page)
+    return by_name
+
+
+__all__ = ["Ocr", "PREDICT_BATCH", "UPLOAD_BATCH", "WORKERS", "document_type"]

@@ -1,0 +1,106 @@
+"""client.ocr against the in-process fake (nanoclient.testing), which serves OCR models hosted-like:
+no deduplication, shuffled answers, and here answers lost after processing."""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nanoclient import Client, NotFoundError, read_annotations
+from nanoclient.testing import fake_nanonets
+
+pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None,
+                                reason="Tesseract is not installed (scripts/test.sh installs tesseract-ocr)")
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE = "https://ocr.example.test/api/v2"
+FIELDS = ["invoice_number", "invoice_date", "due_date", "vendor_name", "customer_name", "total_amount"]
+
+
+@pytest.fixture(scope="module")
+def invoices(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("invoices")
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_invoices.py"), "--out", str(out), "--train", "10",
+                    "--test", "2", "--seed", "7"], check=True, capture_output=True)
+    return out
+
+
+def _labelled(folder: Path) -> list[tuple[Path, object]]:
+    pairs = []
+    for annotation_file in sorted(folder.glob("*.json")):
+        (annotation,) = read_annotations(annotation_file)
+        pairs.append((folder / annotation.filename, annotation))
+    return pairs
+
+
+def test_upload_is_exactly_once_when_answers_are_lost_and_a_rerun_sends_nothing(invoices, tmp_path):
+    documents = _labelled(invoices / "train")
+    with fake_nanonets(BASE, data_dir=tmp_path / "fake"), Client("k", BASE) as client:
+        model = client.ocr.create_model(FIELDS)
+    with fake_nanonets(BASE, fail_after_rate=0.5, fail_seed=3, data_dir=tmp_path / "fake") as fake, \
+            Client("k", BASE, max_retries=5) as client:
+        client._transport._sleep = lambda seconds: None
+        outcomes = []
+        report = client.ocr.upload(model.id, documents, batch_size=3, workers=2,
+                                   on_result=lambda path, error: outcomes.append((path, error)))
+        held = client.ocr.documents(model.id)
+        # every document stored once: none lost, none doubled, though half the answers were lost
+        assert sorted(doc.filename for doc in held) == sorted(path.name for path, _ in documents)
+        assert not report.failed and len(report.uploaded) == len(documents)
+        assert sorted(path for path, _ in outcomes) == sorted(str(path) for path, _ in documents)
+        assert held[0].boxes == next(a for p, a in documents if p.name == held[0].filename).boxes
+        sent = fake.request_count
+        again = client.ocr.upload(model.id, documents)
+        assert (again.uploaded, len(again.already)) == ([], len(documents))
+        assert fake.request_count == sent + 1  # one listing of the model's files, no upload
+
+
+def test_train_predict_submit_and_list_by_day(invoices, tmp_path):
+    with fake_nanonets(BASE, data_dir=tmp_path / "fake") as fake, Client("k", BASE) as client:
+        client._sleep = lambda seconds: fake.wait_idle(60)  # type: ignore[method-assign]
+        model = client.ocr.create_model(FIELDS)
+        assert client.ocr.upload(model.id, _labelled(invoices / "train")).ok
+        client.ocr.train(model.id)
+        trained = client.ocr.wait_until_trained(model.id, poll_interval=0.1)
+        assert trained.state == 5 and trained.type == "ocr"
+        path = sorted(p for p in (invoices / "test").iterdir() if p.suffix in (".png", ".jpg"))[0]
+        pages = client.ocr.predict_file(model.id, path)
+        assert [(page.input, page.page, page.status) for page in pages] == [(str(path), 0, "success")]
+        assert {f.label for f in pages[0].fields} <= set(FIELDS) and pages[0].id
+        assert pages[0].field("invoice_number") is not None
+
+        pending = client.ocr.submit_file(model.id, path)
+        assert [p.status for p in pending] == ["pending"] and pending[0].id
+        client._sleep = lambda seconds: None  # type: ignore[method-assign]
+        done = client.ocr.wait_for(model.id, [p.id for p in pending], timeout=60, poll_interval=0.05)
+        assert done[0].status == "success" and done[0].fields == pages[0].fields
+
+        listed = client.ocr.inferences(model.id, dt.date.today() - dt.timedelta(days=1))
+        assert {pending[0].id, pages[0].id} <= {page.id for page in listed}
+        assert client.ocr.inferences(model.id, 1, 2) == []
+
+        results = dict(client.ocr.predict_files(model.id, [path, tmp_path / "missing.png"]))
+        assert isinstance(results[str(tmp_path / "missing.png")], OSError)  # one bad file costs that file only
+        assert [p.fields for p in results[str(path)]] == [pages[0].fields]
+
+
+def test_wrong_input_is_refused_before_anything_is_sent(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a document")
+    with fake_nanonets(BASE, data_dir=tmp_path / "fake") as fake, Client("k", BASE) as client:
+        with pytest.raises(ValueError):
+            client.ocr.create_model([])
+        with pytest.raises(ValueError):
+            client.ocr.create_model(["a", "a"])
+        classification = client.create_model(["a", "b"])
+        with pytest.raises(NotFoundError, match="not an OCR model"):
+            client.ocr.get_model(classification.id)
+        model = client.ocr.create_model(["total"])
+        sent = fake.request_count
+        with pytest.raises(ValueError, match="not a PNG, JPEG or PDF"):
+            client.ocr.predict_file(model.id, text)
+        assert fake.request_count == sent
