@@ -43,6 +43,8 @@ WIDTH, HEIGHT = 850, 1100
 BOX_MARGIN = 2
 #: Free space kept around every field's box (no other ink within it).
 CLEARANCE = 6
+#: Least horizontal space between two texts on a line (a long description must not run into the quantity).
+TEXT_GAP = 10
 #: Body text sizes in pixels (headings up to MAX_SIZE, the "INVOICE" title larger).
 MIN_SIZE, MAX_SIZE = 17, 22
 JPEG_EVERY = 8
@@ -270,11 +272,11 @@ class Page:
         self.boxes.append((int(x0), int(y0) - width, int(x1) + 1, int(y1) + width + 1))
 
     def check(self) -> None:
-        """No two texts overlapping, every field box clear of other ink by CLEARANCE and inside the page,
-        or Overlap."""
+        """No two texts on a line nearer than TEXT_GAP, every field box clear of other ink by CLEARANCE and
+        inside the page, or Overlap."""
         for k, a in enumerate(self.texts):
             for b in self.texts[k + 1:]:
-                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                if a[0] - TEXT_GAP < b[2] and b[0] < a[2] + TEXT_GAP and a[1] < b[3] and b[1] < a[3]:
                     raise Overlap(f"texts at {a} and {b} overlap")
         for name, (_, box) in self.fields.items():
             x0, y0, x1, y1 = box[0] - CLEARANCE, box[1] - CLEARANCE, box[2] + CLEARANCE, box[3] + CLEARANCE
@@ -325,7 +327,7 @@ def _customer_block(page: Page, s: Style, inv: Invoice, x: int, y: int, inline: 
     label = s.labels["customer_name"]
     if inline:
         box = page.text(x, y, label + ":", s.label_font())
-        page.text(box[2] + s.body // 2 + 2, y, inv.values["customer_name"], s.font(), name="customer_name")
+        page.text(box[2] + s.body // 2 + 4, y, inv.values["customer_name"], s.font(), name="customer_name")
     else:
         page.text(x, y, label, s.label_font())
         y += s.line
