@@ -3,7 +3,7 @@
 
     python scripts/bench.py [DATA_DIR] [--json bench-results/bench.json] [--quick] [--test-dir DIR]
 
-DATA_DIR defaults to ../shared/data/fashion-mnist-sample/train when it exists, else images/train.
+DATA_DIR defaults to ../shared/data/fashion-mnist-sample/train when it exists, else images/shapes/train.
 It measures, in one run, against `nanoclient serve --no-dedupe` (which counts every stored file,
 as the hosted service may: nanoclient's exactly-once checks are included in its figures):
   1. upload of the labelled folder: the tutorial's loop (one `requests.post` per file, no session)
@@ -24,7 +24,7 @@ as the hosted service may: nanoclient's exactly-once checks are included in its 
      the split, every fold, and the expected calibration error of its probabilities; the learning
      curve (accuracy against 10, 25, 50 and 100 training images per category, each the mean of 5
      random draws tested on 10 other images per category), drawn to docs/learning-curve.png with matplotlib
-     (installed when missing); and the project's shapes, trained on images/train, tested on images/test;
+     (installed when missing); and the project's shapes, trained on images/shapes/train, tested on images/shapes/test;
      with --test-dir, training on all of DATA_DIR and testing on that folder's other images.
 and prints a table (and writes it as JSON with --json). Everything talks to 127.0.0.1 only.
 The wrapper is installed into this Python's environment when missing (`pip install --no-deps
@@ -344,7 +344,7 @@ def peak_rss_mb(cmd: Sequence[str], env: dict[str, str]) -> float:
 
 def default_data_dir() -> Path:
     shared = ROOT.parent / "shared" / "data" / "fashion-mnist-sample" / "train"
-    return shared if shared.is_dir() else ROOT / "images" / "train"
+    return shared if shared.is_dir() else ROOT / "images" / "shapes" / "train"
 
 
 def main(argv: Sequence[str] = ()) -> int:
@@ -501,10 +501,10 @@ def trainer_rows(items: Sequence[tuple[Path, str]], plot: Path, test_dir: Path |
         print(f"  learning curve, {size} per category: {statistics.mean(scores):.4f}", file=sys.stderr)
     draw_learning_curve(curve, plot)
 
-    shapes_train, _ = find_labelled_images(ROOT / "images" / "train")
-    shapes_test, _ = find_labelled_images(ROOT / "images" / "test")
+    shapes_train, _ = find_labelled_images(ROOT / "images" / "shapes" / "train")
+    shapes_test, _ = find_labelled_images(ROOT / "images" / "shapes" / "test")
     accuracy, _ = trained_accuracy(shapes_train, shapes_test)
-    rows.append({"benchmark": f"shapes: images/train ({len(shapes_train)}) -> images/test ({len(shapes_test)})",
+    rows.append({"benchmark": f"shapes: images/shapes/train ({len(shapes_train)}) -> images/shapes/test ({len(shapes_test)})",
                  "nanoclient": round(accuracy, 4), "unit": "accuracy", "target": ">= 0.96"})
     print(f"  shapes: {accuracy:.3f}", file=sys.stderr)
     if test_dir is not None:

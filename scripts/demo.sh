@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The main job, end to end on this machine: start a local server, create a model from
-# images/, upload images/train, train it, predict images/test and report the accuracy
+# images/shapes, upload its train/, train it, predict its test/ and report the accuracy
 # (per class and as a confusion matrix, with `nanoclient evaluate`).
 # Needs only Python 3.10+ (and the package index the first time): it creates .venv and
 # installs nanoclient[server] if needed. Exits non-zero if any step fails.
-#   ./scripts/demo.sh                 # the project's images/
+#   ./scripts/demo.sh                 # the project's images/shapes
 #   ./scripts/demo.sh path/to/images  # any folder with train/<category>/ and test/<category>/
 set -euo pipefail
 cd "$(dirname "$0")/.."
-IMAGES="${1:-images}"
+IMAGES="${1:-images/shapes}"
 VENV="${NANOCLIENT_VENV:-.venv}"
 
 step() { printf '\n==> %s\n' "$*" >&2; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Make the project's own labelled image set: shapes drawn with Pillow.
 
-    python scripts/make_images.py                  # writes images/train/<shape>/ and images/test/<shape>/
+    python scripts/make_images.py                  # writes images/shapes/train/<shape>/ and images/shapes/test/<shape>/
     python scripts/make_images.py --seed 7 --out /tmp/shapes --train 30 --test 5
 
 Each image is one shape (circle, square, triangle, star or cross) with a random size,
@@ -205,7 +205,7 @@ def make_images(
 
 def main(argv: Sequence[str] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "images",
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "images" / "shapes",
                         help="folder to write train/ and test/ into (default: the repository's images/)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     parser.add_argument("--train", type=int, default=DEFAULT_TRAIN, help="images per category for training")

@@ -157,7 +157,7 @@ def test_training_then_reading_fields_sync_async_and_by_day(app, invoices):
     pages = response.get_json()["result"]
     assert [(p["input"], p["page"]) for p in pages] == [(path.name, 0) for path, _ in tests]
     right = total = 0
-    for page, (path, entry) in zip(pages, tests):
+    for page, (path, entry) in zip(pages, tests, strict=True):
         width, height = Image.open(path).size
         found = {box["label"]: box for box in page["prediction"]}
         assert set(found) <= set(FIELDS)

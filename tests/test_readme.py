@@ -151,7 +151,7 @@ def test_the_sdk_example_runs_as_written(block, monkeypatch, workdir, capsys):
         exec(compile(block, "README.md (Python SDK)", "exec"), {"__name__": "readme_example"})
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].split()[0] == "120"  # every image of the three categories uploaded
-    assert printed[-1].split()[:2] == ["images/test/Circle/circle_000.png", "Circle"]
+    assert printed[-1].split()[:2] == ["images/shapes/test/Circle/circle_000.png", "Circle"]
 
 
 def test_the_journal_example_resumes_as_written(monkeypatch, workdir, capsys):
@@ -159,7 +159,7 @@ def test_the_journal_example_resumes_as_written(monkeypatch, workdir, capsys):
     with fake_nanonets():
         from nanoclient import Client
 
-        Client().create_model(sorted(path.name for path in (workdir / "images" / "train").iterdir()))
+        Client().create_model(sorted(path.name for path in (workdir / "images" / "shapes" / "train").iterdir()))
         for _ in range(2):
             exec(compile(PYTHON_BLOCKS[1], "README.md (upload journal)", "exec"), {"__name__": "readme_example"})
     assert capsys.readouterr().out.splitlines() == ["200 0 0", "0 200 0"]

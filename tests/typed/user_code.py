@@ -55,7 +55,7 @@ def resume_upload(client: Client, model: Model, folder: Path) -> int:
 
 def main() -> None:
     with Client("key", "http://127.0.0.1:8765/api/v2", timeout=10.0, max_retries=2) as client:
-        model = train_on(client, Path("images/train"))
-        print(resume_upload(client, model, Path("images/train")))
+        model = train_on(client, Path("images/shapes/train"))
+        print(resume_upload(client, model, Path("images/shapes/train")))
         accuracy: float | None = model.accuracy
-        print(accuracy, best_labels(client, model, sorted(Path("images/test").rglob("*.png"))))
+        print(accuracy, best_labels(client, model, sorted(Path("images/shapes/test").rglob("*.png"))))
