@@ -9,6 +9,7 @@
   'use strict';
 
   const API = 'api/v2/ImageCategorization/';
+  const OCR = 'api/v2/OCR/';
   const LOCAL = 'local/v1/';
   const KEY_ITEM = 'nanoclient.apiKey';
   // Like the SDK: at most 20 files and 8 MB per upload request.
@@ -63,8 +64,11 @@
   const busy = (model) => model.state === 3 || model.state === 4;
   const enc = encodeURIComponent;
 
-  function stateBadge(el, state) {
-    const [name, kind] = STATES[state] || ['state ' + state, ''];
+  const isOcr = (model) => model.model_type === 'ocr';
+
+  function stateBadge(el, state, ocr) {
+    let [name, kind] = STATES[state] || ['state ' + state, ''];
+    if (ocr && state === 1) name = 'needs more documents';
     el.className = 'badge' + (kind ? ' ' + kind : '');
     el.textContent = name;
     el.dataset.state = String(state);
@@ -160,7 +164,7 @@
   function open(name, title) {
     clearTimeout(timer);
     dropBlobs();
-    for (const id of ['view-signin', 'view-models', 'view-model']) $(id).hidden = id !== name;
+    for (const id of ['view-signin', 'view-models', 'view-model', 'view-ocr']) $(id).hidden = id !== name;
     document.title = title + ' · nanoclient';
     view += 1;
     return view;
@@ -222,17 +226,21 @@
 
   function modelRow(model) {
     const badge = h('span');
-    stateBadge(badge, model.state);
+    stateBadge(badge, model.state, isOcr(model));
     const need = minImages(model);
-    const chips = model.categories.map((c) => h('span', {class: 'chip' + (c.count < need ? ' short' : ''), title: c.name},
-      h('span', {class: 'name'}, c.name), h('span', {class: 'n'}, c.count)));
+    const ocr = isOcr(model);
+    const chips = model.categories.map((c) => h('span', {class: 'chip' + (c.count < need ? ' short' : ''),
+      title: ocr ? c.name + ': a field, labelled in ' + plural(c.count, 'document') : c.name},
+    h('span', {class: 'name'}, c.name), h('span', {class: 'n'}, c.count)));
     const accuracy = typeof model.accuracy === 'number'
       ? h('div', {class: 'accuracy', title: 'accuracy held out by the server'},
         meter(model.accuracy, grade(model.accuracy)), h('span', {class: 'num'}, pct(model.accuracy)))
       : h('div', {class: 'accuracy hint'}, model.state === 5 ? 'accuracy not measured' : 'no accuracy yet');
-    return h('a', {class: 'model-row', href: '#/models/' + enc(model.model_id), 'data-model': model.model_id},
-      h('div', {class: 'model-main'},
-        h('div', {class: 'model-line'}, h('span', {class: 'mono'}, model.model_id), badge),
+    return h('a', {class: 'model-row', href: (ocr ? '#/ocr/' : '#/models/') + enc(model.model_id),
+      'data-model': model.model_id, 'data-type': model.model_type || 'classification'},
+    h('div', {class: 'model-main'},
+      h('div', {class: 'model-line'}, h('span', {class: 'mono'}, model.model_id),
+        ocr ? h('span', {class: 'type-tag', title: 'an OCR model: its categories are fields'}, 'OCR') : null, badge),
         h('div', {class: 'model-status'}, model.status || '')),
       h('div', {class: 'chips'}, chips),
       accuracy);
@@ -276,6 +284,11 @@
       model = await json('GET', API + 'Model/' + enc(current.id));
     } catch (e) {
       if (seq !== view || e.status === 401) return;
+      if (e.status === 404 && first && await isOcrModel(current.id)) {
+        if (seq === view) location.replace('#/ocr/' + enc(current.id));  // an OCR model has its own page
+        return;
+      }
+      if (seq !== view) return;
       notify(e.status === 404 ? 'This key has no model ' + current.id + '.' : e.message);
       if (e.status !== 404) later(() => loadModel(seq, first), POLL_LIST_IDLE_MS);
       return;
@@ -527,6 +540,275 @@
       meter(s.probability))));
   }
 
+
+  // ------------------------------------------------------------------ one OCR model
+  //
+  // Its categories are fields; its training documents come from the local extension
+  // (local/v1/models/{id}/documents, each page as a PNG), drawn with their labelled boxes:
+  // divs placed over the page in percent of the page's size, so that any width of picture fits.
+
+  const DOCS_PER_PAGE = 12;
+  const DOC_WIDTH = 600;  // pixels of the pictures in the gallery (300 to 400 CSS pixels, sharp at 2x)
+  const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#9333ea', '#0891b2', '#db2777', '#65a30d'];
+  let ocr = null;        // the OCR page's state: {id, model, page}
+
+  async function isOcrModel(id) {
+    try {
+      await json('GET', OCR + 'Model/' + enc(id));
+      return true;
+    } catch (e) {
+      return false;
+    }
+  }
+
+  const colourOf = (name) => {
+    const at = ocr && ocr.model ? ocr.model.categories.findIndex((c) => c.name === name) : -1;
+    return at < 0 ? '#6b7280' : PALETTE[at % PALETTE.length];
+  };
+  const share = (value, of) => (100 * Math.max(0, Math.min(value, of)) / of).toFixed(3) + '%';
+
+  // A box over a page: `title` as its tooltip, `label` on its tag; the page is width x height pixels.
+  function boxOver(box, width, height, field, label, title) {
+    const colour = colourOf(field);
+    const tag = h('span', {class: 'box-label'}, label);
+    tag.style.backgroundColor = colour;
+    const el = h('div', {class: 'box', title, 'data-field': field}, tag);
+    el.style.left = share(box.xmin, width);
+    el.style.top = share(box.ymin, height);
+    el.style.width = share(box.xmax - box.xmin, width);
+    el.style.height = share(box.ymax - box.ymin, height);
+    el.style.borderColor = colour;
+    if (box.ymin < 0.04 * height) el.classList.add('label-inside');  // no room above the box
+    if (box.xmin > 0.6 * width) el.classList.add('label-left');  // its tag ends at its right edge, on the page
+    return el;
+  }
+
+  function showOcr(id) {
+    const seq = open('view-ocr', 'OCR model ' + id);
+    ocr = {id, model: null, page: 1};
+    $('o-id').textContent = id;
+    $('o-status').textContent = '';
+    $('o-fields').replaceChildren();
+    $('o-docs').replaceChildren();
+    $('o-docs-empty').hidden = true;
+    $('o-pager').hidden = true;
+    $('o-try-result').hidden = true;
+    $('o-documents').textContent = '–';
+    loadOcr(seq, true);
+  }
+
+  async function loadOcr(seq, first) {
+    let model;
+    try {
+      model = await json('GET', OCR + 'Model/' + enc(ocr.id));
+    } catch (e) {
+      if (seq !== view || e.status === 401) return;
+      notify(e.status === 404 ? 'This key has no OCR model ' + ocr.id + '.' : e.message);
+      if (e.status !== 404) later(() => loadOcr(seq, first), POLL_LIST_IDLE_MS);
+      return;
+    }
+    if (seq !== view) return;
+    const before = ocr.model;
+    ocr.model = model;
+    renderOcr(model);
+    if (first) loadDocuments(seq);
+    if (before && busy(before) && !busy(model)) {
+      notify(model.state === 5 ? 'The model is trained.' : 'Training ended: ' + model.status, model.state === 5 ? 'info' : '');
+    }
+    if (busy(model)) later(() => loadOcr(seq, false), POLL_TRAINING_MS);
+  }
+
+  function renderOcr(model) {
+    stateBadge($('o-state'), model.state, true);
+    $('o-status').textContent = model.status || '';
+    const accuracy = typeof model.accuracy === 'number' ? model.accuracy : null;
+    $('o-accuracy').textContent = accuracy === null ? '–' : pct(accuracy);
+    $('o-accuracy-card').className = 'card' + (accuracy === null ? '' : ' ' + grade(accuracy));
+    $('o-accuracy-note').textContent = accuracy === null
+      ? (model.state === 5 ? 'too few documents to hold some out' : 'once trained')
+      : 'exact text, on ' + (Number.isInteger(model.accuracy_images) ? plural(model.accuracy_images, 'held-out value')
+        : 'held-out values');
+    const need = minImages(model);
+    const short = model.categories.filter((c) => c.count < need);
+    $('o-fields-count').textContent = String(model.categories.length);
+    $('o-min-note').textContent = 'each labelled in ' + plural(need, 'document') + ' to train';
+    $('o-fields').replaceChildren(...model.categories.map((c) => {
+      const swatch = h('span', {class: 'swatch'});
+      swatch.style.backgroundColor = colourOf(c.name);
+      return h('div', {class: 'field', title: c.name + ': labelled in ' + plural(c.count, 'document'),
+        'data-field': c.name},
+      h('span', {class: 'cat-top'}, h('span', {class: 'name'}, swatch, c.name), h('span', {class: 'n'}, c.count)),
+      meter(c.count / need, c.count >= need ? 'good' : 'fair'));
+    }));
+    const button = $('o-train');
+    if (busy(model)) {
+      button.disabled = true;
+      button.textContent = model.state === 3 ? 'Queued…' : 'Training…';
+      $('o-train-note').textContent = 'the state refreshes by itself';
+    } else if (model.state === 5) {
+      button.disabled = true;
+      button.textContent = 'Trained';
+      $('o-train-note').textContent = 'upload new documents to train again';
+    } else {
+      button.disabled = short.length > 0 || !model.categories.length;
+      button.textContent = model.state === -1 ? 'Train again' : 'Train';
+      $('o-train-note').textContent = short.length
+        ? 'short: ' + short.map((c) => c.name + ' (' + c.count + ')').join(', ') : '';
+    }
+    $('o-try-hint').textContent = model.state === 5 || accuracy !== null ? 'PNG, JPEG or PDF: see the fields it reads'
+      : 'once the model is trained';
+  }
+
+  async function loadDocuments(seq) {
+    const {id, page} = ocr;
+    let listing;
+    try {
+      listing = await json('GET', LOCAL + 'models/' + enc(id) + '/documents', {query: {page, per_page: DOCS_PER_PAGE}});
+    } catch (e) {
+      if (seq === view && e.status !== 401) notify(e.message);
+      return;
+    }
+    if (seq !== view || page !== ocr.page) return;
+    dropBlobs();
+    $('o-docs').replaceChildren(...listing.documents.map((doc) => documentFigure(seq, id, doc)));
+    $('o-docs-empty').hidden = listing.documents.length > 0;
+    $('o-documents').textContent = String(listing.total);
+    $('o-documents-note').textContent = listing.total ? 'training documents' : 'none uploaded yet';
+    $('o-page-label').textContent = plural(listing.total, 'document') + ', newest first';
+    $('o-pager').hidden = listing.pages <= 1;
+    $('o-pager-text').textContent = 'page ' + listing.page + ' of ' + listing.pages;
+    $('o-prev').disabled = listing.page <= 1;
+    $('o-next').disabled = listing.page >= listing.pages;
+  }
+
+  function turnOcrPage(step) {
+    ocr.page = Math.max(1, ocr.page + step);
+    loadDocuments(view);
+  }
+
+  // One training document: a page of it with its labelled boxes (and buttons for its other pages).
+  function documentFigure(seq, id, doc) {
+    const sheet = h('div', {class: 'sheet'});
+    const where = h('span', {class: 'doc-page'});
+    const caption = h('figcaption', {}, h('span', {class: 'doc-name', title: doc.name}, doc.name), where);
+    const item = h('figure', {class: 'doc', 'data-document': doc.id}, sheet, caption);
+    let shown = 0;
+    const show = (index) => {
+      shown = index;
+      const size = doc.page_sizes[index];
+      const img = h('img', {alt: doc.name + (doc.page_count > 1 ? ', page ' + (index + 1) : ''), decoding: 'async'});
+      sheet.style.aspectRatio = size.width + ' / ' + size.height;
+      const boxes = doc.boxes.filter((b) => b.page === index).map((b) => boxOver(b, size.width, size.height, b.name,
+        b.name, b.name + (b.ocr_text === null ? '' : ': ' + b.ocr_text)));
+      sheet.replaceChildren(img, ...boxes);
+      sheet.dataset.page = String(index);
+      where.textContent = doc.page_count > 1 ? 'page ' + (index + 1) + ' of ' + doc.page_count : '';
+      send('GET', LOCAL + 'models/' + enc(id) + '/documents/' + doc.id + '/pages/' + index,
+        {query: {width: DOC_WIDTH}, cache: 'default'})
+        .then((response) => (response.ok ? response.blob() : null))
+        .then((blob) => {
+          if (!blob || seq !== view || shown !== index) return;
+          const url = URL.createObjectURL(blob);
+          blobs.push(url);
+          img.src = url;
+        })
+        .catch(() => {});
+    };
+    if (doc.page_count > 1) {
+      caption.append(
+        h('button', {type: 'button', class: 'page-step', 'aria-label': 'previous page',
+          onclick: () => show((shown + doc.page_count - 1) % doc.page_count)}, '‹'),
+        h('button', {type: 'button', class: 'page-step', 'aria-label': 'next page',
+          onclick: () => show((shown + 1) % doc.page_count)}, '›'));
+    }
+    show(0);
+    return item;
+  }
+
+  async function trainOcr() {
+    const seq = view;
+    $('o-train').disabled = true;
+    try {
+      const model = await json('POST', OCR + 'Model/' + enc(ocr.id) + '/Train/');
+      if (seq !== view) return;
+      ocr.model = model;
+      renderOcr(model);
+      later(() => loadOcr(seq, false), POLL_TRAINING_MS);
+    } catch (e) {
+      if (seq !== view) return;
+      notify(e.message);
+      renderOcr(ocr.model);
+    }
+  }
+
+  // ------------------------------------------------------------------ trying an OCR model
+
+  const isPdf = (file) => file.type === 'application/pdf' || /\.pdf$/i.test(file.name);
+  const isDocument = (file) => isImage(file) || isPdf(file);
+
+  // The fields read, drawn over the picture for an image; a PDF's pages are not drawn here (the browser
+  // would need a PDF renderer): its fields are listed in the table, page by page.
+  async function tryDocument(file) {
+    if (!file) return;
+    const seq = view;
+    if (tryBlob) URL.revokeObjectURL(tryBlob);
+    tryBlob = null;
+    $('o-try-result').hidden = false;
+    $('o-try-page').replaceChildren();
+    $('o-try-page').hidden = true;
+    $('o-try-rows').replaceChildren();
+    $('o-try-table').hidden = true;
+    if (!isDocument(file)) {
+      $('o-try-verdict').textContent = 'Only PNG, JPEG and PDF files can be read.';
+      return;
+    }
+    const pdf = isPdf(file);
+    let img = null;
+    if (!pdf) {
+      tryBlob = URL.createObjectURL(file);
+      img = h('img', {alt: file.name});
+      img.src = tryBlob;
+      $('o-try-page').replaceChildren(img);
+      $('o-try-page').hidden = false;
+    }
+    $('o-try-verdict').textContent = 'Reading ' + file.name + '…';
+    const form = new FormData();
+    form.append('file', file, file.name);
+    let answer;
+    try {
+      answer = await json('POST', OCR + 'Model/' + enc(ocr.id) + '/LabelFile/', {body: form});
+    } catch (e) {
+      if (seq === view) $('o-try-verdict').textContent = e.message;
+      return;
+    }
+    if (seq !== view) return;
+    const pages = Array.isArray(answer.result) ? answer.result : [];
+    const failed = pages.find((p) => p.status === 'failure');
+    const fields = pages.flatMap((p) => (p.prediction || []).map((f) => ({...f, page: p.page})));
+    $('o-try-verdict').textContent = failed ? failed.message
+      : plural(fields.length, 'field') + ' read' + (pdf ? ' on ' + plural(pages.length, 'page')
+        + ' (a PDF: its pages are not drawn here, its fields are listed below)' : '') + '.';
+    $('o-try-rows').replaceChildren(...fields.map((f) => {
+      const swatch = h('span', {class: 'swatch'});
+      swatch.style.backgroundColor = colourOf(f.label);
+      return h('tr', {'data-field': f.label},
+        pdf ? h('td', {class: 'num'}, String(f.page + 1)) : null,
+        h('td', {class: 'lbl'}, swatch, f.label), h('td', {class: 'txt'}, f.ocr_text),
+        h('td', {class: 'num'}, pct(f.score)));
+    }));
+    $('o-try-page-col').hidden = !pdf;
+    $('o-try-table').hidden = fields.length === 0;
+    if (pdf || !fields.length) return;
+    const draw = () => {
+      if (seq !== view || !img.naturalWidth) return;
+      const wrap = h('div', {class: 'sheet'}, img, ...fields.map((f) => boxOver(f, img.naturalWidth, img.naturalHeight,
+        f.label, f.label + ' · ' + pct(f.score), f.label + ': ' + f.ocr_text + ' (' + pct(f.score) + ')')));
+      wrap.style.aspectRatio = img.naturalWidth + ' / ' + img.naturalHeight;
+      $('o-try-page').replaceChildren(wrap);
+    };
+    if (img.complete && img.naturalWidth) draw(); else img.addEventListener('load', draw, {once: true});
+  }
+
   // ------------------------------------------------------------------ the evaluation report
 
   async function loadReport(seq) {
@@ -580,8 +862,9 @@
       if (key) signIn(key);
     }
     if (!apiKey) { showSignIn(); return; }
-    const match = /^#\/models\/([^/?#]+)$/.exec(location.hash);
-    if (match) showModel(decodeURIComponent(match[1]));
+    const match = /^#\/(models|ocr)\/([^/?#]+)$/.exec(location.hash);
+    if (match && match[1] === 'ocr') showOcr(decodeURIComponent(match[2]));
+    else if (match) showModel(decodeURIComponent(match[2]));
     else showModels();
   }
 
@@ -605,6 +888,10 @@
     $('report-link').addEventListener('click', openReport);
     dropZone($('upload-drop'), $('upload-input'), upload);
     dropZone($('try-drop'), $('try-input'), (files) => tryImage(files[0]));
+    $('o-train').addEventListener('click', trainOcr);
+    $('o-prev').addEventListener('click', () => turnOcrPage(-1));
+    $('o-next').addEventListener('click', () => turnOcrPage(1));
+    dropZone($('o-try-drop'), $('o-try-input'), (files) => tryDocument(files[0]));
     // dropping a file anywhere else must not navigate away from the page
     window.addEventListener('dragover', (e) => e.preventDefault());
     window.addEventListener('drop', (e) => e.preventDefault());
