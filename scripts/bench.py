@@ -504,7 +504,8 @@ def trainer_rows(items: Sequence[tuple[Path, str]], plot: Path, test_dir: Path |
     shapes_train, _ = find_labelled_images(ROOT / "images" / "shapes" / "train")
     shapes_test, _ = find_labelled_images(ROOT / "images" / "shapes" / "test")
     accuracy, _ = trained_accuracy(shapes_train, shapes_test)
-    rows.append({"benchmark": f"shapes: images/shapes/train ({len(shapes_train)}) -> images/shapes/test ({len(shapes_test)})",
+    name = f"shapes: images/shapes/train ({len(shapes_train)}) -> images/shapes/test ({len(shapes_test)})"
+    rows.append({"benchmark": name,
                  "nanoclient": round(accuracy, 4), "unit": "accuracy", "target": ">= 0.96"})
     print(f"  shapes: {accuracy:.3f}", file=sys.stderr)
     if test_dir is not None:

@@ -436,15 +436,18 @@ def _plural(count: int, word: str) -> str:
     return word if count == 1 else f"{word}s"
 
 
-def format_model(model: Model) -> list[str]:
-    """Lines describing a model: id and state, accuracy, images per category."""
+def format_model(model: Model, *, items: str = "images", names: str = "categories") -> list[str]:
+    """Lines describing a model: id and state, accuracy, ``items`` per category (an OCR model: documents
+    per field, its accuracy measured on held-out values)."""
     lines = [f"model {model.id}: {model.state_name}" + (f" ({model.status})" if model.status else "")]
     if model.accuracy is not None:
-        measured = f": {model.accuracy_images} images" if model.accuracy_images is not None else ""
+        unit = "values" if items == "documents" else "images"
+        measured = f": {model.accuracy_images} {unit}" if model.accuracy_images is not None else ""
         lines.append(f"  accuracy  {model.accuracy:.3f}  (held out by the server{measured})")
     if model.categories:
         width = max(len(c.name) for c in model.categories)
-        lines.append(f"  images    {model.image_count} in {len(model.categories)} categories")
+        total = model.image_count if items == "images" else max(c.count for c in model.categories)
+        lines.append(f"  {items:<9} {total} in {len(model.categories)} {names}")
         lines.extend(f"    {c.name:<{width}}  {c.count}" for c in model.categories)
     return lines
 

@@ -77,7 +77,7 @@ class OcrModels:
         self.store = backend.store
         self.engine = engine or TesseractEngine()
         self._readers: Executor = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="nanoclient-ocr")
-        self._async: Executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nanoclient-ocr-async")
+        self._async: Executor = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="nanoclient-ocr-async")
         self._words: OrderedDict[tuple[str, int], Page] = OrderedDict()
         self._words_lock = threading.Lock()
         self._extractors: dict[str, tuple[int, FieldExtractor]] = {}

@@ -1,0 +1,222 @@
+"""``nanoclient ocr ...``: the OCR workflow (create-model, upload, train, status, predict, inferences, evaluate).
+
+Commands only format: they call ``client.ocr`` and print; the long runs (upload, predict, evaluate)
+live in ``_ocr_run``, imported when they run.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from ._framework import (
+    CONTEXT_SETTINGS,
+    CliFailure,
+    CliUsageError,
+    Interrupted,
+    State,
+    _as_path,
+    api_command,
+    cli,
+    format_model,
+    info,
+)
+from .training import wait_options
+
+if TYPE_CHECKING:
+    from ..types import Model
+
+
+@cli.group(context_settings=CONTEXT_SETTINGS)
+def ocr() -> None:
+    """OCR models: read named fields (invoice number, date, total) from documents.
+
+    \b
+    The whole workflow, against a local server (Tesseract installed):
+      eval "$(nanoclient ocr create-model --from-dir images/invoices)"
+      nanoclient ocr upload images/invoices
+      nanoclient ocr train --wait
+      nanoclient ocr predict images/invoices/test --output fields.csv
+      nanoclient ocr evaluate images/invoices --report ocr-report.html
+
+    Documents are PNG, JPEG or PDF files; their annotations (the API's JSON, COCO JSON, Pascal VOC
+    XML, or CSV file,field,text,xmin,ymin,xmax,ymax) sit beside them, matched by file name.
+    """
+
+
+@api_command(ocr, "create-model")
+@click.argument("fields", nargs=-1, metavar="[FIELD]...")
+@click.option("--from-dir", "from_dir", type=click.Path(exists=True, file_okay=False), callback=_as_path,
+              metavar="DIR", help="Use the fields named by the annotations in DIR (or DIR/train).")
+def create_model(state: State, fields: tuple[str, ...], from_dir: Path | None) -> None:
+    """Create an OCR model from field names or from a folder's annotations.
+
+    Prints the new model id on stderr and the line to export it on stdout, for `eval`.
+
+    \b
+    Examples:
+      nanoclient ocr create-model invoice_number invoice_date total_amount
+      eval "$(nanoclient ocr create-model --from-dir images/invoices)"
+    """
+    import shlex
+
+    if from_dir is not None and fields:
+        raise CliUsageError("give field names or --from-dir, not both")
+    names = list(fields)
+    if from_dir is not None:
+        from ..documents import labelled_documents, training_root
+
+        pairs, _ = labelled_documents(training_root(from_dir))
+        names = sorted({box.field for _, annotation in pairs for box in annotation.boxes})
+        if not names:
+            raise CliUsageError(f"no annotated document in {from_dir}: label some, or name the fields")
+    if not names:
+        raise CliUsageError("no fields: name them (nanoclient ocr create-model total date) or pass --from-dir DIR")
+    model = state.client().ocr.create_model(names)
+    info(f"created OCR model {model.id} with {len(model.categories)} fields: "
+         + ", ".join(c.name for c in model.categories))
+    state.emit(model.to_json(), f"export NANONETS_MODEL_ID={shlex.quote(model.id)}")
+
+
+@api_command(ocr)
+@click.argument("folder", type=click.Path(exists=True, file_okay=False), callback=_as_path)
+@click.option("--batch-size", type=click.IntRange(1, 20), default=10, show_default=True,
+              help="Documents per request.")
+@click.option("--workers", type=click.IntRange(1, 16), default=4, show_default=True, help="Requests at once.")
+@click.option("--dry-run", is_flag=True, help="Only check the documents and annotations; send nothing.")
+def upload(state: State, folder: Path, batch_size: int, workers: int, dry_run: bool) -> None:
+    """Upload a folder's documents (FOLDER/train if it has one) with their annotations.
+
+    Each document goes exactly once: documents the model already lists are not sent again, so an
+    interrupted upload resumes when run again. A bad document or annotation costs that file only
+    (named on stderr, exit 1 at the end).
+
+    \b
+    Examples:
+      nanoclient ocr upload images/invoices
+      nanoclient ocr upload scans/ --dry-run
+    """
+    from ._ocr_run import upload_folder
+
+    upload_folder(state, folder, batch_size=batch_size, workers=workers, dry_run=dry_run)
+
+
+def _wait(state: State, model_id: str, timeout: float, poll_interval: float) -> Model:
+    from ..errors import TrainingTimeoutError
+
+    def show(model: Model) -> None:
+        info(f"state {model.state} ({model.state_name})" + (f": {model.status}" if model.status else ""))
+
+    try:
+        return state.client().ocr.wait_until_trained(model_id, timeout=timeout, poll_interval=poll_interval,
+                                                     on_update=show)
+    except KeyboardInterrupt as exc:
+        raise Interrupted(f"model {model_id} goes on training on the server; "
+                          "wait for it again with `nanoclient ocr status --wait`") from exc
+    except TrainingTimeoutError as exc:
+        raise CliFailure(f"training did not finish within {timeout:g} s; "
+                         "check again with `nanoclient ocr status --wait`") from exc
+
+
+@api_command(ocr)
+@click.option("--wait", is_flag=True, help="Wait until training ends, showing each state change.")
+@wait_options
+def train(state: State, wait: bool, timeout: float, poll_interval: float) -> None:
+    """Train the OCR model (--wait to wait until it is trained).
+
+    \b
+    Examples:
+      nanoclient ocr train --wait
+    """
+    model_id = state.model_id()
+    model = state.client().ocr.train(model_id)
+    info(f"training OCR model {model_id}: {model.state_name}")
+    if wait:
+        model = _wait(state, model_id, timeout, poll_interval)
+    state.emit({"model": model.to_json()}, "\n".join(format_model(model, items="documents", names="fields")))
+
+
+@api_command(ocr)
+@click.option("--wait", is_flag=True, help="If the model is queued or training, wait until that ends.")
+@wait_options
+def status(state: State, wait: bool, timeout: float, poll_interval: float) -> None:
+    """Show the OCR model's state, documents per field and accuracy.
+
+    \b
+    Examples:
+      nanoclient ocr status --wait
+    """
+    from ..types import STATE_QUEUED, STATE_TRAINING
+
+    model_id = state.model_id()
+    model = state.client().ocr.get_model(model_id)
+    if wait and model.state in (STATE_QUEUED, STATE_TRAINING):
+        model = _wait(state, model_id, timeout, poll_interval)
+    state.emit({"model": model.to_json()}, "\n".join(format_model(model, items="documents", names="fields")))
+
+
+@api_command(ocr)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(), callback=_as_path)
+@click.option("--output", "output", type=click.Path(dir_okay=False), callback=_as_path, metavar="FILE",
+              help="Write one row per field per page to FILE (.csv, else JSON lines), as each document is "
+                   "read; run again to go on where it stopped.")
+@click.option("--async", "asynchronous", is_flag=True,
+              help="Send every document first, then fetch the results by id (a rerun fetches, never resends).")
+@click.option("--workers", type=click.IntRange(1, 16), default=4, show_default=True, help="Requests at once.")
+def predict(state: State, paths: tuple[Path, ...], output: Path | None, asynchronous: bool, workers: int) -> None:
+    """Read the fields of documents (files or folders of PNG, JPEG, PDF).
+
+    Prints one line per field per page (file, page, field, text, score), or writes them to --output.
+
+    \b
+    Examples:
+      nanoclient ocr predict scan.pdf
+      nanoclient ocr predict images/invoices/test --output fields.csv
+      nanoclient ocr predict inbox/ --async --output fields.jsonl
+    """
+    from ._ocr_run import predict_documents
+
+    if asynchronous and output is None:
+        raise CliUsageError("--async needs --output FILE (where the ids and results are kept)")
+    predict_documents(state, list(paths), output=output, asynchronous=asynchronous, workers=workers)
+
+
+@api_command(ocr)
+@click.option("--since", default="0", show_default=True, metavar="DAY",
+              help="First day: YYYY-MM-DD, or days before today (0: today).")
+@click.option("--until", default="0", show_default=True, metavar="DAY", help="Last day, the same way.")
+def inferences(state: State, since: str, until: str) -> None:
+    """List the pages the OCR model read on some days, with their fields.
+
+    \b
+    Examples:
+      nanoclient ocr inferences --since 7
+      nanoclient ocr inferences --since 2026-12-01 --until 2026-12-03 --json
+    """
+    from ._ocr_run import day
+
+    pages = state.client().ocr.inferences(state.model_id(), day(since), day(until))
+    lines = [f"{page.id}  {page.input}  page {page.page}  {page.status}  "
+             + ", ".join(f"{f.label}={f.text}" for f in page.fields) for page in pages]
+    if not pages:
+        info("no pages read on those days")
+    state.emit([page.to_json() for page in pages], "\n".join(lines) if lines else None)
+
+
+@api_command(ocr)
+@click.argument("folder", type=click.Path(exists=True, file_okay=False), callback=_as_path)
+@click.option("--report", type=click.Path(dir_okay=False), callback=_as_path, metavar="FILE",
+              help="Write an HTML report: per-field scores and each document drawn with its boxes.")
+@click.option("--workers", type=click.IntRange(1, 16), default=4, show_default=True, help="Requests at once.")
+def evaluate(state: State, folder: Path, report: Path | None, workers: int) -> None:
+    """Measure the OCR model on annotated documents (FOLDER/test if it has one): per field, precision,
+    recall and exact-text accuracy.
+
+    \b
+    Examples:
+      nanoclient ocr evaluate images/invoices --report ocr-report.html
+    """
+    from ._ocr_run import evaluate_folder
+
+    evaluate_folder(state, folder, report=report, workers=workers)

@@ -1,0 +1,135 @@
+"""Scoring an OCR model on annotated documents: per field, precision, recall and exact-text accuracy.
+
+For each labelled field of a page, the model's answer for that field (its best-scored box) is
+- *found* when its box overlaps the labelled box (intersection over union at least ``MIN_IOU``),
+- *exact* when its text is the labelled text (whitespace runs count as one space).
+Per field: recall = found / labelled, exact-text accuracy = exact / labelled, precision = found /
+answered (an answer on a page where the field is not labelled counts against precision).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from .annotations import Annotation, FieldBox
+from .ocr_types import OcrField, OcrPage
+
+#: Overlap at which a predicted box counts as the labelled one.
+MIN_IOU = 0.5
+
+
+def same_text(a: str, b: str) -> bool:
+    """Whether two texts are the same value (whitespace runs count as one space)."""
+    return " ".join(a.split()) == " ".join(b.split())
+
+
+def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Intersection over union of two (xmin, ymin, xmax, ymax) boxes."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+@dataclass
+class FieldScore:
+    """The counts of one field over the documents scored."""
+
+    field: str
+    labelled: int = 0
+    answered: int = 0
+    found: int = 0
+    exact: int = 0
+
+    @property
+    def precision(self) -> float | None:
+        return self.found / self.answered if self.answered else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.found / self.labelled if self.labelled else None
+
+    @property
+    def accuracy(self) -> float | None:
+        """Exact-text accuracy: labelled values read exactly."""
+        return self.exact / self.labelled if self.labelled else None
+
+    def to_json(self) -> dict[str, object]:
+        return {"field": self.field, "labelled": self.labelled, "answered": self.answered, "found": self.found,
+                "exact": self.exact, "precision": self.precision, "recall": self.recall,
+                "exact_text_accuracy": self.accuracy}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One labelled or answered field of a page: the truth, the answer, and whether they agree."""
+
+    field: str
+    page: int
+    truth: FieldBox | None
+    answer: OcrField | None
+
+    @property
+    def found(self) -> bool:
+        return self.truth is not None and self.answer is not None and iou(
+            (self.truth.xmin, self.truth.ymin, self.truth.xmax, self.truth.ymax),
+            (self.answer.xmin, self.answer.ymin, self.answer.xmax, self.answer.ymax)) >= MIN_IOU
+
+    @property
+    def exact(self) -> bool:
+        return (self.truth is not None and self.answer is not None and self.truth.text is not None
+                and same_text(self.answer.text, self.truth.text))
+
+
+@dataclass
+class OcrEvaluation:
+    """Scores per field and in all, and every comparison by document (for a report)."""
+
+    fields: list[FieldScore]
+    documents: list[tuple[str, list[Comparison]]] = field(default_factory=list)
+
+    @property
+    def labelled(self) -> int:
+        return sum(f.labelled for f in self.fields)
+
+    @property
+    def accuracy(self) -> float | None:
+        """Field-level exact-text accuracy over every labelled value."""
+        return sum(f.exact for f in self.fields) / self.labelled if self.labelled else None
+
+    def to_json(self) -> dict[str, object]:
+        return {"documents": len(self.documents), "labelled": self.labelled, "exact_text_accuracy": self.accuracy,
+                "fields": [f.to_json() for f in self.fields]}
+
+
+def evaluate(results: Iterable[tuple[str, Annotation, Sequence[OcrPage]]], fields: Sequence[str]) -> OcrEvaluation:
+    """Score (document, its annotation, the pages the model read) triples over the model's ``fields``."""
+    scores = {name: FieldScore(name) for name in fields}
+    evaluation = OcrEvaluation(list(scores.values()))
+    for document, annotation, pages in results:
+        comparisons = []
+        by_page = {page.page: page for page in pages}
+        labelled_pages = {box.page for box in annotation.boxes} | set(by_page)
+        for number in sorted(labelled_pages):
+            truths = {box.field: box for box in annotation.boxes if box.page == number}
+            page = by_page.get(number)
+            answers = {name: answer for name in fields
+                       if page is not None and (answer := page.field(name)) is not None}
+            for name in fields:
+                truth, answer = truths.get(name), answers.get(name)
+                if truth is None and answer is None:
+                    continue
+                comparison = Comparison(name, number, truth, answer)
+                score = scores[name]
+                score.labelled += truth is not None
+                score.answered += answer is not None
+                score.found += comparison.found
+                score.exact += comparison.exact
+                comparisons.append(comparison)
+        evaluation.documents.append((document, comparisons))
+    return evaluation
+
+
+__all__ = ["Comparison", "FieldScore", "MIN_IOU", "OcrEvaluation", "evaluate", "iou", "same_text"]
