@@ -20,6 +20,7 @@ from ._framework import (
     api_command,
     cli,
     format_model,
+    global_options,
     info,
 )
 from .training import wait_options
@@ -43,6 +44,9 @@ def ocr() -> None:
     Documents are PNG, JPEG or PDF files; their annotations (the API's JSON, COCO JSON, Pascal VOC
     XML, or CSV file,field,text,xmin,ymin,xmax,ymax) sit beside them, matched by file name.
     """
+
+
+ocr.params.extend(global_options(on_group=True))  # `nanoclient ocr --json predict ...` as well
 
 
 @api_command(ocr, "create-model")
