@@ -147,7 +147,12 @@ class OcrModels:
             raise BadRequestError("Missing file", hint="Send one or more PNG, JPEG or PDF files as 'file' parts")
         if len(files) > FILES_MAX:
             raise BadRequestError(f"Too many files ({len(files)})", hint=f"Send at most {FILES_MAX} per request")
-        by_name = _annotations_by_file(data, [name for name, _ in files])
+        names = [name for name, _ in files]
+        twice = next((name for name in names if names.count(name) > 1), None)
+        if twice is not None:
+            raise BadRequestError(f"Two files are called {twice!r}", hint="Give each file part its own name: "
+                                  "annotations are matched to files by name")
+        by_name = _annotations_by_file(data, names)
         items = []
         for name, content in files:
             sizes = self._sizes(name, content)
