@@ -73,9 +73,7 @@ def _rules() -> tuple[tuple[type[BaseException], Rule], ...]:
         (errors.APITimeoutError, lambda f: f"timed out: {f.detail}; --timeout SECONDS sets how long a request may "
                                            "take"),
         (errors.APIConnectionError, _connection),
-        (errors.BadRequestError, lambda f: f"the model is not trained yet: run `nanoclient train --wait` first (the "
-                                           f"server said: {f.exc.message})" if "not trained" in f.exc.message.lower()
-                                           else f.detail),
+        (errors.BadRequestError, _bad_request),
         (errors.NanonetsError, lambda f: str(f.exc)),
         (OSError, lambda f: f"{f.exc.strerror or f.exc}: {f.exc.filename}" if f.exc.filename else str(f.exc)),
         (ValueError, lambda f: str(f.exc)),
@@ -94,7 +92,19 @@ def _wrong_base_url(f: Failure) -> str | None:
 def _no_such_model(f: Failure) -> str:
     model = f.state.settings.model_id if f.state else None
     what = f"model {model}" if model else "the model"
+    message = f.exc.message.lower()
+    if "is an ocr model" in message:  # the local server names a model of the other type
+        return f"{what} is an OCR model: use the `nanoclient ocr ...` commands for it"
+    if "not an ocr model" in message:
+        return f"{what} is not an OCR model: use the commands without `ocr` for it"
     return f"{what} does not exist at {f.base_url} for this API key: check --model-id (see `nanoclient models`)"
+
+
+def _bad_request(f: Failure) -> str:
+    if "not trained" not in f.exc.message.lower():
+        return f.detail
+    ocr = "ocr " if "/OCR/" in (f.exc.url or "") or "/ObjectDetection/" in (f.exc.url or "") else ""
+    return f"the model is not trained yet: run `nanoclient {ocr}train --wait` first (the server said: {f.exc.message})"
 
 
 def _too_large(f: Failure) -> str:

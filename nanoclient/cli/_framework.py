@@ -446,8 +446,10 @@ def format_model(model: Model, *, items: str = "images", names: str = "categorie
         lines.append(f"  accuracy  {model.accuracy:.3f}  (held out by the server{measured})")
     if model.categories:
         width = max(len(c.name) for c in model.categories)
-        total = model.image_count if items == "images" else max(c.count for c in model.categories)
-        lines.append(f"  {items:<9} {total} in {len(model.categories)} {names}")
+        if items == "images":
+            lines.append(f"  images    {model.image_count} in {len(model.categories)} {names}")
+        else:  # a document counts for every field it labels: the counts do not add up
+            lines.append(f"  {names:<9} {len(model.categories)}, each with the {items} in which it is labelled")
         lines.extend(f"    {c.name:<{width}}  {c.count}" for c in model.categories)
     return lines
 

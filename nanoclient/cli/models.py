@@ -75,8 +75,12 @@ def models(state: State) -> None:
     for model in found:
         accuracy = f"{model.accuracy:.3f}" if model.accuracy is not None else "-"
         names = ", ".join(c.name for c in model.categories)
-        lines.append(f"{model.id}  {model.state_name:<17}  {model.image_count:>6} images  "
-                     f"accuracy {accuracy:<5}  {names}")
+        if model.type == "ocr":  # its counts are documents per field
+            count = f"{len(model.categories):>6} fields"
+            names = "OCR: " + ", ".join(f"{c.name} ({c.count} docs)" for c in model.categories)
+        else:
+            count = f"{model.image_count:>6} images"
+        lines.append(f"{model.id}  {model.state_name:<17}  {count}  accuracy {accuracy:<5}  {names}")
     state.emit([m.to_json() for m in found], "\n".join(lines) if lines else None)
 
 
