@@ -29,6 +29,10 @@ own URL fetching goes through the same mock.
 Training runs on a background thread as in ``nanoclient serve``; ``wait_until_trained``
 with a short ``poll_interval`` works, and ``fake.wait_idle()`` waits for it directly.
 
+OCR models are served too (``client.ocr``: the OCR, ObjectDetection and Inferences paths of
+docs/OCR-API.md), reading pages with the system's Tesseract as ``nanoclient serve`` does (PDFs
+need the ``nanoclient[ocr]`` extra); their prediction answers are shuffled like the others.
+
 The fake is as unkind as the hosted service may be (API.md, "What the hosted service does
 not promise"), not as kind as ``nanoclient serve``: by default it does not deduplicate
 uploads (identical bytes sent twice count twice, and no ``Nanoclient-Dedupe`` header is

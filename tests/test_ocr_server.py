@@ -217,3 +217,48 @@ def test_an_untrained_model_says_so(app, invoices):
     assert response.status_code == 400 and "not trained" in response.get_json()["message"]
     response = http.post(f"/api/v2/OCR/Model/{model_id}/Train/", headers=AUTH)
     assert response.status_code == 400 and "invoice_number (0)" in response.get_json()["errors"][0]["message"]
+
+
+def test_documents_by_url_upload_and_predict_with_a_partial_answer(tmp_path, invoices):
+    from nanoclient.server.backend import Backend
+    from nanoclient.server.fetch import FetchError
+    from nanoclient.server.store import Store
+
+    documents = _documents(invoices / "train")
+    by_url = {f"http://docs.test/{path.name}": path for path, _ in documents}
+    missing = "http://docs.test/missing.png"
+
+    def fetch(url: str) -> bytes:
+        if url not in by_url:
+            raise FetchError(f"{url} answered 404")
+        return by_url[url].read_bytes()
+
+    backend = Backend(Store(tmp_path / "data"), min_images=5, fetcher=fetch).start()
+    app = create_app(ServerConfig(data_dir=tmp_path / "data", min_images=5), backend)
+    try:
+        http = app.test_client()
+        model_id = _create(http)
+        data = [{**entry, "filename": url} for url, (_, entry) in zip(by_url, documents, strict=True)]
+        partial = http.post(f"/api/v2/OCR/Model/{model_id}/UploadUrls/", headers=AUTH,
+                            json={"urls": [*by_url, missing], "data": data})
+        assert partial.status_code == 202
+        body = partial.get_json()
+        assert [d["filename"] for d in body["Data"]] == list(by_url)
+        assert [(e["url"], e["reason"]) for e in body["errors"]] == [(missing, "bad_url")]
+        nothing = http.post(f"/api/v2/OCR/Model/{model_id}/UploadUrls/", headers=AUTH, json={"urls": [missing]})
+        assert nothing.status_code == 400 and _annotations(http, model_id)["Data"] == body["Data"]
+        assert http.post(f"/api/v2/OCR/Model/{model_id}/Train/", headers=AUTH).status_code == 200
+        assert backend.wait_idle(240)
+        first = next(iter(by_url))
+        read = http.post(f"/api/v2/ObjectDetection/Model/{model_id}/LabelUrls/", headers=AUTH,
+                         data={"modelId": model_id, "urls": [first, missing]})
+        assert read.status_code == 202
+        pages = read.get_json()["result"]
+        assert [(p["input"], p["status"]) for p in pages] == [(first, "success"), (missing, "failure")]
+        assert pages[0]["prediction"] and "404" in pages[1]["message"]
+        wrong = http.post(f"/api/v2/OCR/Model/{model_id}/LabelUrls/", headers=AUTH,
+                          data={"modelId": "another", "urls": [first]})
+        assert wrong.status_code == 400 and "not the model of the path" in wrong.get_json()["message"]
+    finally:
+        app.extensions["nanoclient"]["ocr"].close()
+        backend.close()
