@@ -39,6 +39,7 @@ import io
 import os
 import queue
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -47,6 +48,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 
+import pytest
 import requests
 
 # ---------------------------------------------------------------------- a real local server in a subprocess
@@ -413,3 +415,16 @@ def load_script(path: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def make_invoices(out: Path, *, train: int, test: int, seed: int) -> Path:
+    """``out`` filled by scripts/make_invoices.py: train/ and test/ invoices with their annotations (JSON)."""
+    subprocess.run([sys.executable, str(Path(__file__).resolve().parent.parent / "scripts" / "make_invoices.py"),
+                    "--out", str(out), "--train", str(train), "--test", str(test), "--seed", str(seed)],
+                   check=True, capture_output=True)
+    return out
+
+
+#: Skips a module of OCR tests where the engine is missing (scripts/test.sh installs it on Debian).
+needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None,
+                                     reason="Tesseract is not installed (scripts/test.sh installs tesseract-ocr)")

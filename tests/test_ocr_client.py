@@ -3,18 +3,15 @@ no deduplication, shuffled answers, and here answers lost after processing."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import make_invoices, needs_tesseract
 
 from nanoclient import Client, NotFoundError, read_annotations
 from nanoclient.testing import fake_nanonets
 
-pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None,
-                                reason="Tesseract is not installed (scripts/test.sh installs tesseract-ocr)")
+pytestmark = needs_tesseract
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = "https://ocr.example.test/api/v2"
@@ -24,9 +21,7 @@ FIELDS = ["invoice_number", "invoice_date", "due_date", "vendor_name", "customer
 @pytest.fixture(scope="module")
 def invoices(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("invoices")
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_invoices.py"), "--out", str(out), "--train", "10",
-                    "--test", "2", "--seed", "7"], check=True, capture_output=True)
-    return out
+    return make_invoices(out, train=10, test=2, seed=7)
 
 
 def _labelled(folder: Path) -> list[tuple[Path, object]]:

@@ -10,19 +10,16 @@ from __future__ import annotations
 import base64
 import io
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import make_invoices, needs_tesseract
 from PIL import Image, ImageChops
 
 from nanoclient.server.app import create_app
 from nanoclient.server.config import ServerConfig
 
-pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None,
-                                reason="Tesseract is not installed (scripts/test.sh installs tesseract-ocr)")
+pytestmark = needs_tesseract
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY, OTHER = "ocr-dashboard-key", "ocr-dashboard-other"
@@ -37,8 +34,7 @@ def _auth(key: str = KEY) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def invoices(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, dict]]:
     out = tmp_path_factory.mktemp("invoices")
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_invoices.py"), "--out", str(out), "--train", "5",
-                    "--test", "0", "--seed", "7"], check=True, capture_output=True)
+    make_invoices(out, train=5, test=0, seed=7)
     return [(out / "train" / json.loads(p.read_text())["filename"], json.loads(p.read_text()))
             for p in sorted((out / "train").glob("*.json"))]
 

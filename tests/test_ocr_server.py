@@ -8,20 +8,17 @@ from __future__ import annotations
 import base64
 import io
 import json
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from helpers import make_invoices, needs_tesseract
 from PIL import Image
 
 from nanoclient.server.app import create_app
 from nanoclient.server.config import ServerConfig
 
-pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None,
-                                reason="Tesseract is not installed (scripts/test.sh installs tesseract-ocr)")
+pytestmark = needs_tesseract
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "ocr-key"
@@ -32,9 +29,7 @@ FIELDS = ["invoice_number", "invoice_date", "due_date", "vendor_name", "customer
 @pytest.fixture(scope="module")
 def invoices(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("invoices")
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_invoices.py"), "--out", str(out), "--train", "12",
-                    "--test", "3", "--seed", "5"], check=True, capture_output=True)
-    return out
+    return make_invoices(out, train=12, test=3, seed=5)
 
 
 @pytest.fixture()

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image, ImageOps
 
@@ -63,27 +66,34 @@ def is_pdf(data: bytes) -> bool:
     return data[:5] == b"%PDF-"
 
 
+@contextmanager
+def _pdf(data: bytes) -> Iterator[Any]:
+    """The PDF open with pypdfium2 (EngineMissingError without it, ValueError if it is not a readable PDF)."""
+    try:
+        import pypdfium2
+    except ImportError:
+        raise EngineMissingError("Reading PDFs needs pypdfium2: pip install 'nanoclient[ocr]'") from None
+    try:
+        pdf = pypdfium2.PdfDocument(data)
+    except pypdfium2.PdfiumError as exc:
+        raise ValueError(f"not a readable PDF ({exc})") from None
+    try:
+        yield pdf
+    finally:
+        pdf.close()
+
+
 def render_pages(data: bytes) -> Iterator[Image.Image]:
     """The pages of a document as images: one for PNG or JPEG, every page of a PDF at PDF_DPI.
 
     ValueError if the bytes are neither; EngineMissingError for a PDF without pypdfium2.
     """
     if is_pdf(data):
-        try:
-            import pypdfium2
-        except ImportError:
-            raise EngineMissingError("Reading PDFs needs pypdfium2: pip install 'nanoclient[ocr]'") from None
-        try:
-            pdf = pypdfium2.PdfDocument(data)
-        except pypdfium2.PdfiumError as exc:
-            raise ValueError(f"not a readable PDF ({exc})") from None
-        try:
+        with _pdf(data) as pdf:
             for index in range(len(pdf)):
                 page = pdf[index]
                 yield page.render(scale=PDF_DPI / 72).to_pil().convert("L")
                 page.close()
-        finally:
-            pdf.close()
         return
     try:
         with Image.open(io.BytesIO(data)) as image:
@@ -96,27 +106,24 @@ def page_count(data: bytes) -> int:
     """How many pages a document has (1 for an image)."""
     if not is_pdf(data):
         return 1
-    try:
-        import pypdfium2
-    except ImportError:
-        raise EngineMissingError("Reading PDFs needs pypdfium2: pip install 'nanoclient[ocr]'") from None
-    try:
-        pdf = pypdfium2.PdfDocument(data)
-    except pypdfium2.PdfiumError as exc:
-        raise ValueError(f"not a readable PDF ({exc})") from None
-    try:
+    with _pdf(data) as pdf:
         return len(pdf)
-    finally:
-        pdf.close()
 
 
 def page_sizes(data: bytes) -> list[tuple[int, int]]:
-    """(width, height) in pixels of each page, as ``render_pages`` gives them."""
+    """(width, height) in pixels of each page, as ``render_pages`` draws them (a PDF's from its page boxes,
+    without drawing them)."""
     if not is_pdf(data):
         with Image.open(io.BytesIO(data)) as image:
-            turned = ImageOps.exif_transpose(image)
-            return [turned.size]
-    return [page.size for page in render_pages(data)]
+            return [ImageOps.exif_transpose(image).size]
+    scale = PDF_DPI / 72
+    sizes = []
+    with _pdf(data) as pdf:
+        for index in range(len(pdf)):
+            page = pdf[index]
+            sizes.append((math.ceil(page.get_width() * scale), math.ceil(page.get_height() * scale)))
+            page.close()
+    return sizes
 
 
 class TesseractEngine:

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ..ocr_evaluate import iou, same_text
 from .ocr_engine import Page, Word
 
 #: Longest run of words a value may have.
@@ -94,11 +95,6 @@ class Candidate:
     def box(self) -> tuple[int, int, int, int]:
         return (min(w.xmin for w in self.words), min(w.ymin for w in self.words),
                 max(w.xmax for w in self.words), max(w.ymax for w in self.words))
-
-
-def same_text(a: str, b: str) -> bool:
-    """Whether two texts are the same value (whitespace runs count as one space)."""
-    return " ".join(a.split()) == " ".join(b.split())
 
 
 # ---------------------------------------------------------------------- candidates and their features
@@ -254,21 +250,12 @@ def _matrix(rows: Sequence[Candidate]) -> Any:
 # ---------------------------------------------------------------------- labels
 
 
-def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 def match(page_candidates: Sequence[Candidate], box: LabelledBox) -> int | None:
     """The index of the candidate a labelled box marks: the one covering it best (None if none overlaps enough)."""
     target = (box.xmin, box.ymin, box.xmax, box.ymax)
     best, best_score = None, 0.3
     for index, candidate in enumerate(page_candidates):
-        score = _iou(candidate.box, target)
+        score = iou(candidate.box, target)
         if box.text is not None and same_text(candidate.text, box.text):
             score += 0.5
         if score > best_score:
@@ -398,4 +385,4 @@ def train(documents: Sequence[Document], fields: Sequence[str], *, progress: Pro
 
 
 __all__ = ["Candidate", "Document", "FieldExtractor", "FieldValue", "LabelledBox", "MIN_SCORE", "accuracy",
-           "candidates", "match", "same_text", "train"]
+           "candidates", "match", "train"]

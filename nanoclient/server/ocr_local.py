@@ -21,7 +21,6 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import math
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -35,7 +34,7 @@ from ..types import Model
 from . import forms
 from .backend import Account
 from .ocr_backend import OcrModels
-from .ocr_engine import PDF_DPI, EngineMissingError, is_pdf, page_sizes, render_pages
+from .ocr_engine import EngineMissingError, page_sizes, render_pages
 from .openapi import FILE, STRING, WHOLE, Schema
 from .operations import Call, Operation, Reply, json_response
 from .store import DocumentRecord
@@ -233,27 +232,8 @@ class OcrLocal:
 
 
 def _measure(content: bytes) -> list[tuple[int, int]]:
-    """Each page's size as ``render_pages`` draws it; a PDF's from its page boxes, without drawing them."""
-    if not is_pdf(content):
-        return page_sizes(content)
-    try:
-        import pypdfium2
-    except ImportError:
-        raise EngineMissingError("Reading PDFs needs pypdfium2: pip install 'nanoclient[ocr]'") from None
-    try:
-        pdf = pypdfium2.PdfDocument(content)
-    except pypdfium2.PdfiumError as exc:
-        raise ValueError(f"not a readable PDF ({exc})") from None
-    try:
-        scale = PDF_DPI / 72
-        sizes = []
-        for index in range(len(pdf)):
-            page = pdf[index]
-            sizes.append((math.ceil(page.get_width() * scale), math.ceil(page.get_height() * scale)))
-            page.close()
-        return sizes
-    finally:
-        pdf.close()
+    """Each page's size as ``render_pages`` draws it (a PDF's from its page boxes, without drawing them)."""
+    return page_sizes(content)
 
 
 def _whole(value: str | None, name: str, default: int, low: int, high: int) -> int:
