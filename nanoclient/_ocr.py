@@ -203,11 +203,19 @@ class Ocr:
         by_url = _pages_for(data, clean, partial=True)
         return [page for url in clean for page in by_url[url]]
 
-    def submit_file(self, model_id: str, path: PathLike) -> list[OcrPage]:
+    def submit_file(self, model_id: str, path: PathLike, *, name: str | None = None) -> list[OcrPage]:
         """Send a document to be read asynchronously: its pages at once, pending, with the ids by which
-        ``inference`` or ``wait_for`` fetch them later (even from another process)."""
+        ``inference`` or ``wait_for`` fetch them later (even from another process).
+
+        ``name`` is the name it is sent under (default: its file name), the ``input`` under which
+        ``inferences`` lists its pages: a name used once lets a caller whose request was cut before
+        the answer came find out whether the service got it, instead of sending it again.
+        """
         model_id = _id(model_id)
-        part = FilePart("file", path, os.path.basename(os.fspath(path)), document_type(path))
+        sent = name if name is not None else os.path.basename(os.fspath(path))
+        if not sent.strip() or "/" in sent:
+            raise ValueError(f"Not a file name to send a document under: {sent!r}")
+        part = FilePart("file", path, sent, document_type(path))
         data = self._transport.request("POST", f"{OCR}/Model/{model_id}/LabelFile/", params=[("async", "true")],
                                        files=[part], idempotent=False)
         return [_renamed(page, os.fspath(path)) for page in _pages_for(data, [part.filename])[part.filename]]

@@ -4,18 +4,27 @@ Imported when the commands run."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .._results import RecordFile
-from ..ocr_types import PAGE_PENDING, OcrPage
+from ..ocr_types import PAGE_FAILURE, PAGE_PENDING, PAGE_SUCCESS, OcrPage
 from ._framework import CliFailure, CliUsageError, Interrupted, State, _plural, info, list_skipped, warn
+
+if TYPE_CHECKING:
+    from .._ocr import Ocr
 
 #: The columns of ``ocr predict --output``: one row per field per page (a page without fields: one row, no field).
 COLUMNS = ("file", "page", "field", "text", "score", "xmin", "ymin", "xmax", "ymax", "id", "status", "error")
+
+#: The status of the record written before a document is sent with --async: its ``id`` is the name it is
+#: sent under (used once), its ``text`` the day; a rerun that finds no pending pages after it asks the
+#: service whether pages of that name exist before sending the document again.
+SENDING = "sending"
 
 
 def day(value: str) -> int:
@@ -33,7 +42,18 @@ def day(value: str) -> int:
 
 
 def upload_folder(state: State, folder: Path, *, batch_size: int, workers: int, dry_run: bool) -> None:
-    """``nanoclient ocr upload``: every annotated document of FOLDER (or FOLDER/train) exactly once."""
+    """``nanoclient ocr upload``: every annotated document of FOLDER (or FOLDER/train) exactly once.
+
+    Ctrl-C at any moment (asking for the model, reading the folder, sending) says how to go on: the
+    same command again, which sends only what the model does not list yet."""
+    try:
+        _upload_folder(state, folder, batch_size=batch_size, workers=workers, dry_run=dry_run)
+    except KeyboardInterrupt as exc:
+        raise Interrupted("run the same command again: documents the model already holds are not sent again") \
+            from exc
+
+
+def _upload_folder(state: State, folder: Path, *, batch_size: int, workers: int, dry_run: bool) -> None:
     from ..documents import labelled_documents, training_root
 
     root = training_root(folder)
@@ -60,9 +80,6 @@ def upload_folder(state: State, folder: Path, *, batch_size: int, workers: int, 
 
     try:
         report = state.client().ocr.upload(model_id, pairs, batch_size=batch_size, workers=workers, on_result=done)
-    except KeyboardInterrupt as exc:
-        raise Interrupted("run the same command again: documents the model already holds are not sent again") \
-            from exc
     finally:
         bar.close()
     info(f"{len(report.uploaded)} uploaded, {len(report.already)} already in the model"
@@ -88,6 +105,63 @@ def page_rows(file: str, pages: Sequence[OcrPage]) -> list[dict[str, Any]]:
     return rows
 
 
+class OutputFile(RecordFile):
+    """``ocr predict --output``: the rows of a document are appended in one write, so that a run killed or
+    interrupted while writing them leaves all of them or none (a torn last line is cut when the file is
+    opened again), never a document with some of its fields that the next run would take as read."""
+
+    #: The lines of the rows being gathered by ``write_rows`` (None: a line is written at once).
+    _gathered: list[str] | None = None
+
+    def write_rows(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Append these records in one write, and flush."""
+        self._gathered = []
+        try:
+            for row in rows:
+                self.write(row)
+            text = "".join(self._gathered)
+        finally:
+            self._gathered = None
+        if text:
+            self._write_line(text)
+
+    def _write_line(self, line: str) -> None:
+        if self._gathered is not None:
+            self._gathered.append(line)
+        else:
+            super()._write_line(line)
+
+
+class Progress:
+    """What an output file says of each document: read, waiting for its pages by id, or sent without an
+    answer kept (the name it was sent under and the day), read from its records in order."""
+
+    def __init__(self, records: Sequence[dict[str, Any]]) -> None:
+        pending: dict[str, list[str]] = {}
+        final: set[str] = set()
+        read: set[str] = set()
+        #: file -> (the name it was sent under, the day sent as YYYY-MM-DD) of a send not answered yet
+        self.sending: dict[str, tuple[str, str]] = {}
+        for record in records:
+            file, status, page_id = str(record.get("file") or ""), record.get("status"), str(record.get("id") or "")
+            if status == SENDING:
+                self.sending[file] = (page_id, str(record.get("text") or ""))
+            elif status == PAGE_PENDING and page_id:
+                self.sending.pop(file, None)
+                if page_id not in pending.setdefault(file, []):
+                    pending[file].append(page_id)
+            elif status in (PAGE_SUCCESS, PAGE_FAILURE):
+                self.sending.pop(file, None)
+                read.add(file)
+                final.add(page_id)
+        #: file -> the ids of its pages sent and not read yet (a file is done when none is left)
+        self.waiting = {file: left for file, ids in pending.items() if (left := [i for i in ids if i not in final])}
+        #: the files whose every page is read
+        self.finished = {file for file in read if file not in self.waiting}
+        for file in self.finished | set(self.waiting):
+            self.sending.pop(file, None)
+
+
 def predict_documents(state: State, paths: Sequence[Path], *, output: Path | None, asynchronous: bool,
                       workers: int) -> None:
     """``nanoclient ocr predict``: each document's rows printed or written as it is read."""
@@ -99,26 +173,22 @@ def predict_documents(state: State, paths: Sequence[Path], *, output: Path | Non
         raise CliFailure("no PNG, JPEG or PDF document among the paths given")
     model_id = state.model_id()
     ocr = state.client().ocr
-    results = RecordFile(output, COLUMNS) if output is not None else None
+    results = OutputFile(output, COLUMNS) if output is not None else None
     if results is not None:
         click.get_current_context().call_on_close(results.close)
-    finished = {str(r["file"]) for r in results.records if r.get("status") in ("success", "failure")} \
-        if results is not None else set()
-    waiting: dict[str, list[str]] = {}
-    for record in results.records if results is not None else []:
-        if record.get("status") == PAGE_PENDING and str(record["file"]) not in finished and record.get("id"):
-            waiting.setdefault(str(record["file"]), []).append(str(record["id"]))
-    todo = [path for path in documents if str(path) not in finished]
+    progress = Progress(results.records if results is not None else [])
+    todo = [path for path in documents if str(path) not in progress.finished]
     if len(todo) < len(documents):
         info(f"{len(documents) - len(todo)} of {len(documents)} documents already read into {output}; "
              f"reading the other {len(todo)}")
     failed = 0
 
     def emit(file: str, pages: Sequence[OcrPage]) -> None:
-        for row in page_rows(file, pages):
-            if results is not None:
-                results.write(row)
-            elif not state.json:
+        rows = page_rows(file, pages)
+        if results is not None:
+            results.write_rows(rows)
+        elif not state.json:
+            for row in rows:
                 click.echo(f"{file}  page {row['page']}  {row['field'] or '-'}  {row['text']}"
                            + (f"  {row['score']:.3f}" if row.get("score") is not None else "")
                            + (f"  {row['error']}" if row["error"] else ""))
@@ -128,20 +198,26 @@ def predict_documents(state: State, paths: Sequence[Path], *, output: Path | Non
     bar = state.progress(len(todo), "doc")
     try:
         if asynchronous:
+            waiting = {file: ids for file, ids in progress.waiting.items()}
+            waiting.update(_sent_before(ocr, model_id, {str(path) for path in todo}, progress, emit))
             for path in todo:  # send what was never sent; a rerun only fetches
                 if str(path) in waiting:
                     continue
+                name = f"{uuid.uuid4().hex[:12]}~{path.name}"  # used once: a cut send can be looked up
+                if results is not None:  # always (--async needs --output)
+                    results.write({"file": str(path), "id": name, "status": SENDING, "text": _today().isoformat()})
                 try:
-                    pending = ocr.submit_file(model_id, path)
+                    pending = ocr.submit_file(model_id, path, name=name)
                 except Exception as exc:  # one bad file costs that file only
                     failed += 1
                     warn(f"failed {path}: {exc}")
                     continue
                 emit(str(path), pending)
-                waiting[str(path)] = [page.id for page in pending]
+                waiting[str(path)] = [page.id for page in pending if not page.done]
             for file, ids in waiting.items():
-                pages = ocr.wait_for(model_id, ids, timeout=max(600.0, 30.0 * len(ids)))
-                emit(file, pages)
+                if ids:
+                    pages = ocr.wait_for(model_id, ids, timeout=max(600.0, 30.0 * len(ids)))
+                    emit(file, pages)
                 bar.update(1)
         else:
             for file, outcome in ocr.predict_files(model_id, todo, workers=workers):
@@ -160,6 +236,40 @@ def predict_documents(state: State, paths: Sequence[Path], *, output: Path | Non
         bar.close()
     if failed:
         raise CliFailure(f"{failed} of {len(todo)} {_plural(len(todo), 'document')} could not be read (named above)")
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def _sent_before(ocr: Ocr, model_id: str, files: set[str], progress: Progress,
+                 emit: Callable[[str, Sequence[OcrPage]], None]) -> dict[str, list[str]]:
+    """The documents among ``files`` that a stopped run was sending when it stopped and the service got:
+    their pages as the service lists them (by the name each was sent under) are written, and {file: the
+    ids still pending} returned. A document not listed never arrived and is sent again."""
+    sending = {file: sent for file, sent in progress.sending.items() if file in files}
+    if not sending:
+        return {}
+    days = []
+    for _, day_sent in sending.values():
+        try:
+            days.append(dt.date.fromisoformat(day_sent))
+        except ValueError:
+            days.append(_today() - dt.timedelta(days=7))
+    since = min(days) - dt.timedelta(days=1)  # a day's margin: the service may count days in another zone
+    by_name: dict[str, list[OcrPage]] = {}
+    for page in ocr.inferences(model_id, since, _today() + dt.timedelta(days=1)):
+        by_name.setdefault(page.input, []).append(page)
+    found: dict[str, list[str]] = {}
+    for file, (name, _) in sending.items():
+        pages = sorted(by_name.get(name, []), key=lambda page: page.page)
+        if pages:
+            emit(file, pages)
+            found[file] = [page.id for page in pages if not page.done]
+    if found:
+        info(f"{len(found)} {_plural(len(found), 'document')} sent by the stopped run found on the service: "
+             "not sent again")
+    return found
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -211,4 +321,5 @@ def evaluate_folder(state: State, folder: Path, *, report: Path | None, workers:
         raise CliFailure(f"{len(pairs) - len(read)} documents could not be read (named above)")
 
 
-__all__ = ["COLUMNS", "day", "evaluate_folder", "page_rows", "predict_documents", "upload_folder"]
+__all__ = ["COLUMNS", "OutputFile", "Progress", "SENDING", "day", "evaluate_folder", "page_rows", "predict_documents",
+           "upload_folder"]
