@@ -8,7 +8,8 @@ On the project's synthetic invoices (``scripts/make_invoices.py``: 50 training, 
 run against a fresh ``nanoclient serve`` (Tesseract installed), through the installed CLI as a user runs it:
   * ``ocr create-model --from-dir``, ``ocr upload``, ``ocr train --wait`` (time);
   * ``ocr evaluate`` on the held-out documents: field-level exact-text accuracy (target: at least 0.95);
-  * ``ocr predict --output`` (synchronous) and ``ocr predict --async --output``: pages per second;
+  * ``ocr predict --output`` (synchronous) and ``ocr predict --async --output``: pages per second; how well
+    the scores are calibrated (expected calibration error against exact text, 10 bins);
   * the engine alone (``TesseractEngine.read`` on each held-out page, in this process, one at a time) and
     the field extractor alone (its ``predict`` on the words read): median milliseconds per page.
 It prints a table and, with --json, writes it. Everything talks to 127.0.0.1 only.
@@ -76,6 +77,32 @@ def engine_times(pages: list[Path], model_file: Path | None) -> tuple[float, flo
     return statistics.median(reading), statistics.median(extracting) if extracting else None
 
 
+def calibration(rows_csv: Path, test_dir: Path, bins: int = 10) -> tuple[float, int]:
+    """Expected calibration error of the fields' scores against exact text (a field read right or not), over
+    the rows ``ocr predict --output`` wrote for the held-out documents: (ECE, fields scored)."""
+    import csv
+
+    truth = {}
+    for annotation in test_dir.glob("*.json"):
+        entry = json.loads(annotation.read_text())
+        for item in entry["object"]:
+            truth[(entry["filename"], item["name"])] = item["ocr_text"]
+    scored = []
+    with rows_csv.open() as handle:
+        for row in csv.DictReader(handle):
+            key = (Path(row["file"]).name, row["field"])
+            if row["field"] and key in truth:
+                scored.append((float(row["score"]), " ".join(row["text"].split()) == truth[key]))
+    error = 0.0
+    for low in range(bins):
+        members = [(s, ok) for s, ok in scored if low / bins <= s < (low + 1) / bins or (low == bins - 1 and s == 1)]
+        if members:
+            confidence = sum(s for s, _ in members) / len(members)
+            right = sum(ok for _, ok in members) / len(members)
+            error += len(members) / len(scored) * abs(confidence - right)
+    return error, len(scored)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT / "images" / "invoices",
@@ -107,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             async_s, _ = _run([*command, "predict", str(args.data / "test"), "--async", "--output",
                                str(work / "async.jsonl")], env)
             figures["sync_pages_per_s"] = len(tests) / sync_s
+            figures["score_ece"], figures["scored_fields"] = calibration(work / "sync.csv", args.data / "test")
             figures["async_pages_per_s"] = len(tests) / async_s
             extractors = sorted((work / "data" / "classifiers").glob("*.ocr"))
         finally:
@@ -121,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         ("upload (CLI)", f"{figures['upload_s']:.1f} s"),
         ("train --wait (CLI; reading every page included)", f"{figures['train_s']:.1f} s"),
         ("exact-text accuracy, held out", f"{accuracy:.3f} (target >= {MIN_ACCURACY})"),
+        ("scores: expected calibration error (10 bins)", f"{figures['score_ece']:.3f} over "
+                                                           f"{figures['scored_fields']} fields"),
         ("ocr predict --output, synchronous", f"{figures['sync_pages_per_s']:.2f} pages/s"),
         ("ocr predict --async --output", f"{figures['async_pages_per_s']:.2f} pages/s"),
         ("engine (Tesseract) alone, median", f"{engine_ms:.0f} ms/page"),

@@ -39,7 +39,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory):
         trained = run_cli(server.url, KEY, "ocr", "train", "--wait", "--poll-interval", "0.5", cache=cache,
                           model_id=model_id)
         assert trained.returncode == 0, trained.stderr
-        assert "trained" in trained.stdout and "documents 10 in 6 fields" in trained.stdout
+        assert "trained" in trained.stdout and "fields    6, each with the documents in which it is labelled" \
+            in trained.stdout and "invoice_number  10" in trained.stdout
         yield server, invoices, model_id, cache
     finally:
         server.stop()
@@ -117,6 +118,20 @@ def test_one_bad_annotation_costs_its_document_only(setup, tmp_path):
     assert upload.returncode == 1
     assert "'totl' is not a field of the model" in upload.stderr and entry["filename"] in upload.stderr
     assert "2 uploaded" in upload.stderr
+
+
+def test_a_model_of_the_other_type_is_named_so(setup, tmp_path):
+    server, invoices, model_id, cache = setup
+    status = run_cli(server.url, KEY, "status", cache=cache, model_id=model_id)
+    assert status.returncode == 1
+    assert status.stderr.strip().endswith("is an OCR model: use the `nanoclient ocr ...` commands for it")
+    listed = run_cli(server.url, KEY, "models", cache=cache)
+    assert f"{model_id}  trained" in listed.stdout and "OCR: " in listed.stdout and "(10 docs)" in listed.stdout
+    created = run_cli(server.url, KEY, "ocr", "create-model", "total", cache=cache)
+    untrained = run_cli(server.url, KEY, "ocr", "predict", invoices / "test", cache=cache,
+                        model_id=created.stdout.strip().split("=", 1)[1])
+    assert untrained.returncode == 1 and untrained.stderr.count("\n") == 1  # one line, not one per document
+    assert "run `nanoclient ocr train --wait` first" in untrained.stderr
 
 
 def test_usage_errors_are_one_line_and_exit_2(setup, tmp_path):

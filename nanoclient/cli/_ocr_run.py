@@ -38,6 +38,16 @@ def day(value: str) -> int:
     return (date - dt.date(1970, 1, 1)).days
 
 
+def stop_if_every_file_fails(error: Exception) -> None:
+    """Raise a failure that every other document would meet too (a key refused, no such model, a model not
+    trained, the quota spent): one line for the run, not one per document."""
+    from ..errors import AuthenticationError, BadRequestError, NotFoundError, PaymentRequiredError
+
+    if isinstance(error, (AuthenticationError, NotFoundError, PaymentRequiredError)) or (
+            isinstance(error, BadRequestError) and "not trained" in error.message.lower()):
+        raise error
+
+
 # --------------------------------------------------------------------------- upload
 
 
@@ -223,6 +233,7 @@ def predict_documents(state: State, paths: Sequence[Path], *, output: Path | Non
             for file, outcome in ocr.predict_files(model_id, todo, workers=workers):
                 bar.update(1)
                 if isinstance(outcome, Exception):
+                    stop_if_every_file_fails(outcome)
                     failed += 1
                     warn(f"failed {file}: {outcome}")
                     if results is not None:
@@ -296,6 +307,7 @@ def evaluate_folder(state: State, folder: Path, *, report: Path | None, workers:
         for file, outcome in ocr.predict_files(model_id, [path for path, _ in pairs], workers=workers):
             bar.update(1)
             if isinstance(outcome, Exception):
+                stop_if_every_file_fails(outcome)
                 warn(f"failed {file}: {outcome}")
                 continue
             read.append((file, annotations[file], outcome))

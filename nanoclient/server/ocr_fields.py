@@ -11,7 +11,8 @@ candidate that covers it best. Each candidate is described by
   and the word to its right,
 hashed into ``FEATURES`` dimensions; a multinomial logistic regression over "none" and the fields
 gives each candidate a probability for each field. A page's answer for a field is its most probable
-candidate, if that probability reaches ``MIN_SCORE``: the score is that probability.
+candidate, if that probability reaches ``MIN_SCORE``; its score is that probability calibrated (Platt's
+method, fitted on the held-out documents) into the chance that the text is exactly right.
 
 ``train`` holds out a fifth of the documents (at least ``HOLD_OUT_MIN`` of them) to measure the
 field-level exact-text accuracy, then fits again on every document. A saved extractor is a plain
@@ -45,7 +46,7 @@ HOLD_OUT_MIN = 3
 #: The class of a candidate that is no field.
 NONE = ""
 #: Saved-file format version.
-_FORMAT = 1
+_FORMAT = 2
 
 Progress = Callable[[str], object]
 
@@ -267,13 +268,23 @@ def match(page_candidates: Sequence[Candidate], box: LabelledBox) -> int | None:
 
 
 class FieldExtractor:
-    """A fitted extractor: the fields it knows and the regression's weights."""
+    """A fitted extractor: the fields it knows, the regression's weights, and how its probabilities map to
+    the chance that a field's text is right (``calibration``: slope and bias on their log-odds, Platt's
+    method on held-out documents; (1, 0) leaves them as they are)."""
 
-    def __init__(self, fields: Sequence[str], classes: Sequence[str], coef: np.ndarray, intercept: np.ndarray) -> None:
+    def __init__(self, fields: Sequence[str], classes: Sequence[str], coef: np.ndarray, intercept: np.ndarray,
+                 calibration: tuple[float, float] = (1.0, 0.0)) -> None:
         self.fields = list(fields)
         self.classes = list(classes)
         self.coef = np.asarray(coef, dtype=np.float32)
         self.intercept = np.asarray(intercept, dtype=np.float32)
+        self.calibration = (float(calibration[0]), float(calibration[1]))
+
+    def calibrated(self, probability: float) -> float:
+        """The chance that a field read with this probability is right."""
+        slope, bias = self.calibration
+        clipped = min(max(probability, 1e-6), 1 - 1e-6)
+        return float(1 / (1 + np.exp(-(slope * np.log(clipped / (1 - clipped)) + bias))))
 
     def predict(self, page: Page) -> list[FieldValue]:
         """The fields found on a page, in the order of ``fields``, each at most once."""
@@ -294,23 +305,26 @@ class FieldExtractor:
                 continue
             candidate = found[best]
             xmin, ymin, xmax, ymax = candidate.box
-            values.append(FieldValue(field, candidate.text, round(float(column[best]), 4), xmin, ymin, xmax, ymax))
+            score = round(self.calibrated(float(column[best])), 4)
+            values.append(FieldValue(field, candidate.text, score, xmin, ymin, xmax, ymax))
         return values
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the extractor as arrays (``load`` reads it back)."""
         with open(path, "wb") as handle:
             np.savez(handle, format=np.array(_FORMAT), fields=np.array(self.fields, dtype=str),
-                     classes=np.array(self.classes, dtype=str), coef=self.coef, intercept=self.intercept)
+                     classes=np.array(self.classes, dtype=str), coef=self.coef, intercept=self.intercept,
+                     calibration=np.array(self.calibration))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> FieldExtractor:
         """Read an extractor written by ``save`` (arrays only; nothing is unpickled)."""
         with np.load(path, allow_pickle=False) as data:
-            if int(data["format"]) != _FORMAT:
+            if int(data["format"]) not in (1, _FORMAT):
                 raise ValueError(f"{path}: an extractor of another format ({int(data['format'])})")
+            calibration = tuple(data["calibration"]) if "calibration" in data else (1.0, 0.0)  # format 1: none
             return cls([str(f) for f in data["fields"]], [str(c) for c in data["classes"]],
-                       data["coef"], data["intercept"])
+                       data["coef"], data["intercept"], (float(calibration[0]), float(calibration[1])))
 
 
 def _fit(documents: Sequence[Document], fields: Sequence[str]) -> FieldExtractor:
@@ -346,10 +360,16 @@ def accuracy(extractor: FieldExtractor, documents: Sequence[Document]) -> tuple[
 
     A box given without text counts with the text of the words it covers, as read.
     """
-    right = total = 0
+    outcomes = _outcomes(extractor, documents)
+    return sum(right for _, right in outcomes), len(outcomes)
+
+
+def _outcomes(extractor: FieldExtractor, documents: Sequence[Document]) -> list[tuple[float | None, bool]]:
+    """For each labelled value: the score of the extractor's answer (None: no answer) and whether it is right."""
+    outcomes: list[tuple[float | None, bool]] = []
     for document in documents:
         for page, boxes in document:
-            predicted = {value.field: value.text for value in extractor.predict(page)}
+            predicted = {value.field: value for value in extractor.predict(page)}
             found = None
             for box in boxes:
                 truth = box.text
@@ -359,9 +379,31 @@ def accuracy(extractor: FieldExtractor, documents: Sequence[Document]) -> tuple[
                     if index is None:
                         continue
                     truth = found[index].text
-                total += 1
-                right += same_text(predicted.get(box.field, ""), truth)
-    return right, total
+                answer = predicted.get(box.field)
+                outcomes.append((None if answer is None else answer.score,
+                                 answer is not None and same_text(answer.text, truth)))
+    return outcomes
+
+
+def platt(scores: Sequence[float], right: Sequence[bool]) -> tuple[float, float]:
+    """Slope and bias on the log-odds of ``scores`` that best predict ``right`` (Platt's method, with his
+    targets (n+1)/(n+2) and 1/(n+2), so that a held-out set read all right still gives a finite map)."""
+    x = np.log(np.clip(np.asarray(scores, dtype=float), 1e-6, 1 - 1e-6))
+    x = x - np.log(np.clip(1 - np.exp(x), 1e-6, None))
+    positives = int(sum(right))
+    negatives = len(right) - positives
+    target = np.where(np.asarray(right), (positives + 1) / (positives + 2), 1 / (negatives + 2))
+    slope, bias = 1.0, 0.0
+    for _ in range(50):  # Newton's method on the cross-entropy
+        p = 1 / (1 + np.exp(-(slope * x + bias)))
+        weight = np.maximum(p * (1 - p), 1e-9)
+        gradient = np.array([np.sum((p - target) * x), np.sum(p - target)])
+        hessian = np.array([[np.sum(weight * x * x), np.sum(weight * x)], [np.sum(weight * x), np.sum(weight)]])
+        step = np.linalg.solve(hessian + 1e-6 * np.eye(2), gradient)
+        slope, bias = slope - step[0], bias - step[1]
+        if np.abs(step).max() < 1e-8:
+            break
+    return float(slope), float(bias)
 
 
 def train(documents: Sequence[Document], fields: Sequence[str], *, progress: Progress | None = None,
@@ -371,6 +413,7 @@ def train(documents: Sequence[Document], fields: Sequence[str], *, progress: Pro
     tell = progress or (lambda _: None)
     measured: float | None = None
     held_values = 0
+    calibration = (1.0, 0.0)
     held_count = max(HOLD_OUT_MIN, len(documents) // 5)
     if len(documents) >= 2 * held_count:
         order = list(range(len(documents)))
@@ -378,10 +421,16 @@ def train(documents: Sequence[Document], fields: Sequence[str], *, progress: Pro
         held = [documents[i] for i in order[:held_count]]
         kept = [documents[i] for i in order[held_count:]]
         tell("fitting on held-in documents")
-        right, held_values = accuracy(_fit(kept, fields), held)
-        measured = right / held_values if held_values else None
+        outcomes = _outcomes(_fit(kept, fields), held)
+        held_values = len(outcomes)
+        measured = sum(right for _, right in outcomes) / held_values if held_values else None
+        answered = [(score, right) for score, right in outcomes if score is not None]
+        if len(answered) >= 10:
+            calibration = platt([s for s, _ in answered], [r for _, r in answered])
     tell("fitting on every document")
-    return _fit(documents, fields), measured, held_values
+    extractor = _fit(documents, fields)
+    extractor.calibration = calibration
+    return extractor, measured, held_values
 
 
 __all__ = ["Candidate", "Document", "FieldExtractor", "FieldValue", "LabelledBox", "MIN_SCORE", "accuracy",
