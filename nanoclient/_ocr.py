@@ -28,7 +28,7 @@ from ._training import wait_until_trained
 from ._transport import FilePart, Transport, may_have_been_processed
 from ._wire import INFERENCES, OBJECT_DETECTION, OCR
 from .annotations import Annotation, annotation_from_json
-from .errors import NanonetsError, ServerError
+from .errors import BadRequestError, NanonetsError, ServerError
 from .ocr_types import OcrPage, OcrUploadReport
 from .types import Model, PathLike
 
@@ -152,6 +152,42 @@ class Ocr:
                         on_result(path, error)
         return report
 
+    def upload_urls(self, model_id: str, documents: Iterable[tuple[str, Annotation]]) -> OcrUploadReport:
+        """Upload documents by URL, each with its annotation (whose file name the URL replaces), in one request;
+        each exactly once: URLs the model already lists are not sent again. The service fetches them; a URL
+        it could not fetch is in ``failed`` with the reason (a 202), the others in ``uploaded``."""
+        model_id = _id(model_id)
+        report = OcrUploadReport()
+        held = {doc.filename for doc in self.documents(model_id)}
+        todo: dict[str, Annotation] = {}
+        for url, annotation in documents:
+            clean = _urls([url])[0]
+            if clean in held or annotation_from_json({"filename": clean}).filename in held:
+                report.already.append(clean)
+            else:
+                todo[clean] = annotation
+        if not todo:
+            return report
+        entries = [{**annotation.to_json(), "filename": url} for url, annotation in todo.items()]
+        try:
+            reply = self._transport.send("POST", f"{OCR}/Model/{model_id}/UploadUrls/", idempotent=False,
+                                         json_body={"urls": list(todo), "data": entries})
+        except NanonetsError as exc:
+            if not may_have_been_processed(exc):
+                raise
+            listed = {doc.filename for doc in self.documents(model_id)}  # what the lost answer would have said
+            stored = [url for url in todo if url in listed or annotation_from_json({"filename": url}).filename
+                      in listed]
+            report.uploaded.extend(stored)
+            report.failed.extend((url, exc) for url in todo if url not in stored)
+            return report
+        reasons = {str(item.get("url")): str(item.get("message") or "could not be fetched")
+                   for item in (reply.data.get("errors") or [] if isinstance(reply.data, dict) else [])
+                   if isinstance(item, dict)} if reply.status == 202 else {}
+        report.uploaded.extend(url for url in todo if url not in reasons)
+        report.failed.extend((url, BadRequestError(why)) for url, why in reasons.items() if url in todo)
+        return report
+
     def _send_documents(self, model_id: str, batch: Sequence[tuple[str, Annotation, str]]) -> None:
         parts = [FilePart("file", path, os.path.basename(path), media) for path, _, media in batch]
         entries = []
@@ -219,6 +255,16 @@ class Ocr:
         data = self._transport.request("POST", f"{OCR}/Model/{model_id}/LabelFile/", params=[("async", "true")],
                                        files=[part], idempotent=False)
         return [_renamed(page, os.fspath(path)) for page in _pages_for(data, [part.filename])[part.filename]]
+
+    def submit_urls(self, model_id: str, urls: Sequence[str]) -> list[OcrPage]:
+        """Send documents by URL to be read asynchronously: their pages at once, pending (a URL the service
+        could not fetch: one page with status failure), with the ids ``wait_for`` takes."""
+        model_id = _id(model_id)
+        clean = _urls(urls)
+        data = self._transport.request("POST", f"{OCR}/Model/{model_id}/LabelUrls/", params=[("async", "true")],
+                                       form=[("urls", url) for url in clean], idempotent=False)
+        by_url = _pages_for(data, clean, partial=True)
+        return [page for url in clean for page in by_url[url]]
 
     def inference(self, model_id: str, inference_id: str) -> list[OcrPage]:
         """A prediction fetched by id: the page with that id (or every page of a request_file_id)."""

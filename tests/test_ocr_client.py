@@ -99,3 +99,38 @@ def test_wrong_input_is_refused_before_anything_is_sent(tmp_path):
         with pytest.raises(ValueError, match="not a PNG, JPEG or PDF"):
             client.ocr.predict_file(model.id, text)
         assert fake.request_count == sent
+
+
+def test_documents_by_url_upload_once_and_read_asynchronously(invoices, tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(invoices))
+    files = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=files.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{files.server_address[1]}"
+    try:
+        documents = [(f"{base}/train/{path.name}", annotation) for path, annotation in _labelled(invoices / "train")]
+        missing = (f"{base}/train/missing.png", documents[0][1])
+        with fake_nanonets(BASE, data_dir=tmp_path / "fake") as fake, Client("k", BASE) as client:
+            model = client.ocr.create_model(FIELDS)
+            report = client.ocr.upload_urls(model.id, [*documents, missing])
+            assert sorted(report.uploaded) == sorted(url for url, _ in documents)
+            assert [url for url, _ in report.failed] == [missing[0]] and "404" in str(report.failed[0][1])
+            again = client.ocr.upload_urls(model.id, documents)
+            assert (again.uploaded, len(again.already)) == ([], len(documents))
+            assert len(client.ocr.documents(model.id)) == len(documents)
+
+            client.ocr.train(model.id)
+            fake.wait_idle(120)
+            url = documents[0][0]
+            pending = client.ocr.submit_urls(model.id, [url, missing[0]])
+            assert [(p.input, p.status) for p in pending] == [(url, "pending"), (missing[0], "failure")]
+            client._sleep = lambda seconds: None  # type: ignore[method-assign]
+            done = client.ocr.wait_for(model.id, [pending[0].id], timeout=60, poll_interval=0.05)
+            assert done[0].status == "success" and done[0].fields
+            assert client.ocr.predict_urls(model.id, [url])[0].fields == done[0].fields
+    finally:
+        files.shutdown()
+        files.server_close()

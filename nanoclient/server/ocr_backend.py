@@ -172,10 +172,12 @@ class OcrModels:
         """Fetch documents by URL and add those that worked with their annotations (named by URL);
         return (model, the documents added, [(url, why it failed)]). BadRequestError if none worked."""
         self._record(account, model_id)
+        annotations = _annotations_by_file(data, self.backend.check_urls(urls))  # checked before fetching
         fetched, failed = self._fetch(urls)
         if not fetched:
             raise BadRequestError("None of the URLs gave a PNG, JPEG or PDF document", errors=url_errors(failed))
-        model, documents = self.upload(account, model_id, fetched, data)
+        kept = [{"filename": url, "object": annotations[url]} for url, _ in fetched if url in annotations]
+        model, documents = self.upload(account, model_id, fetched, kept)
         return model, documents, failed
 
     def _sizes(self, name: str, content: bytes) -> list[tuple[int, int]]:
