@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -139,9 +140,12 @@ class Ocr:
                 if isinstance(exc, NanonetsError) and may_have_been_processed(exc):
                     stored = {doc.filename for doc in self.documents(model_id)}
                     return [(path, None if os.path.basename(path) in stored else exc) for path, _, _ in batch]
+                if isinstance(exc, BadRequestError) and len(batch) > 1:  # refused whole for one file: find which
+                    return [outcome for one in batch for outcome in send([one])]
                 return [(path, exc) for path, _, _ in batch]
 
-        with ThreadPoolExecutor(max_workers=min(workers, max(1, len(batches)))) as pool:
+        pool = ThreadPoolExecutor(max_workers=min(workers, max(1, len(batches))), thread_name_prefix="nanoclient-ocr")
+        try:
             for outcomes in pool.map(send, batches):
                 for path, error in outcomes:
                     if error is None:
@@ -150,6 +154,8 @@ class Ocr:
                         report.failed.append((path, error))
                     if on_result is not None:
                         on_result(path, error)
+        finally:  # Ctrl-C: stop at once, nothing more is sent (what was sent is listed by the next run)
+            pool.shutdown(wait=False, cancel_futures=True)
         return report
 
     def upload_urls(self, model_id: str, documents: Iterable[tuple[str, Annotation]]) -> OcrUploadReport:
@@ -213,15 +219,19 @@ class Ocr:
         """Read many documents, ``workers`` at a time; yield (path, its pages or the error) in input order,
         as they are done, keeping only a few hundred documents in flight (memory stays flat)."""
         model_id = _id(model_id)
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            pending: list[tuple[str, Any]] = []
+        pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="nanoclient-ocr")
+        try:
+            pending: deque[tuple[str, Any]] = deque()
             for path in paths:
                 pending.append((os.fspath(path), pool.submit(self._predict_safely, model_id, path)))
                 if len(pending) >= 4 * max(1, workers):
-                    name, future = pending.pop(0)
+                    name, future = pending.popleft()
                     yield name, future.result()
-            for name, future in pending:
+            while pending:
+                name, future = pending.popleft()
                 yield name, future.result()
+        finally:  # Ctrl-C, or the caller stopped reading: requests in flight are abandoned, not waited for
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _predict_safely(self, model_id: str, path: PathLike) -> list[OcrPage] | Exception:
         try:

@@ -134,3 +134,18 @@ def test_documents_by_url_upload_once_and_read_asynchronously(invoices, tmp_path
     finally:
         files.shutdown()
         files.server_close()
+
+
+def test_one_broken_document_among_good_ones_costs_that_document_only(invoices, tmp_path):
+    documents = _labelled(invoices / "train")[:5]
+    broken = tmp_path / documents[2][0].name
+    broken.write_bytes(documents[2][0].read_bytes()[:300])  # a PNG cut short: its first bytes say PNG
+    documents[2] = (broken, documents[2][1])
+    with fake_nanonets(BASE, data_dir=tmp_path / "fake") as fake, Client("k", BASE) as client:
+        model = client.ocr.create_model(FIELDS)
+        report = client.ocr.upload(model.id, documents, batch_size=5)
+        assert [path for path, _ in report.failed] == [str(broken)]
+        assert "invoice_003" in str(report.failed[0][1])
+        assert sorted(report.uploaded) == sorted(str(path) for path, _ in documents if path != broken)
+        assert len(client.ocr.documents(model.id)) == 4
+        assert fake.request_count > 0
