@@ -36,8 +36,8 @@ log = logging.getLogger("nanoclient.server")
 OCR_TYPE = "ocr"
 #: Pages read at once (each by its own Tesseract process).
 READERS = max(1, min(4, os.cpu_count() or 1))
-#: Pages whose words are kept in memory, so that training again does not read them again.
-WORDS_CACHED = 20000
+#: Pages whose words are kept in memory (about 30 KB each), so that training again does not read them again.
+WORDS_CACHED = 2000
 #: Files per upload or prediction request.
 FILES_MAX = 50
 #: A field's name: at most this many characters.
