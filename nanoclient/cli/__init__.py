@@ -3,12 +3,13 @@
 Commands only format: they take settings (``config``), call the SDK (``Client``) and print. The
 package holds the framework (``_framework``: settings, global options, the group, messages, the
 entry point), the one line of each failure (``_errors``), and one module per family of commands
-(``models``, ``upload``, ``training``, ``predictions``, ``ocr``), whose long runs live in modules imported
-only when they run (``_upload_run``, ``_predict_run``), so that ``nanoclient --help`` stays fast.
+(``models``, ``upload``, ``training``, ``predictions``; ``ocr``, loaded when it runs), whose long
+runs live in modules imported only when they run (``_upload_run``, ``_predict_run``, ``_ocr_run``),
+so that ``nanoclient --help`` stays fast.
 """
 from __future__ import annotations
 
-from . import models, ocr, predictions, training, upload  # noqa: F401  (each registers its commands on `cli`)
+from . import models, predictions, training, upload  # noqa: F401  (each registers its commands on `cli`)
 from ._errors import error_line
 from ._framework import (
     EXIT_INTERRUPTED,

@@ -205,7 +205,8 @@ def warn(message: str) -> None:
 #: `nanoclient --help` stays fast: name -> (module, attribute, the first line of its help).
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("nanoclient.server.command", "serve",
-              "Run the Image Categorization API on this machine, with real storage and training."),
+              "Run the Nanonets API (Image Categorization, OCR) on this machine, with real storage and training."),
+    "ocr": ("nanoclient.cli.ocr", "ocr", "OCR models: read named fields (invoice number, date, total) from documents."),
 }
 
 

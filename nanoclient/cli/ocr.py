@@ -1,7 +1,8 @@
 """``nanoclient ocr ...``: the OCR workflow (create-model, upload, train, status, predict, inferences, evaluate).
 
 Commands only format: they call ``client.ocr`` and print; the long runs (upload, predict, evaluate)
-live in ``_ocr_run``, imported when they run.
+live in ``_ocr_run``, imported when they run. The group is one of ``LAZY_COMMANDS``: this module is
+imported only when ``nanoclient ocr`` runs, so that ``nanoclient --help`` stays fast.
 """
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from ._framework import (
     State,
     _as_path,
     api_command,
-    cli,
     format_model,
     global_options,
     info,
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..types import Model
 
 
-@cli.group(context_settings=CONTEXT_SETTINGS)
+@click.group(context_settings=CONTEXT_SETTINGS)
 def ocr() -> None:
     """OCR models: read named fields (invoice number, date, total) from documents.
 

@@ -65,7 +65,7 @@ def serve(host: str, port: int, data_dir: Path | None, api_keys: tuple[str, ...]
           latency_ms: float, fail_rate: float, fail_after_rate: float, fail_seed: int | None, dedupe: bool,
           shuffle_results: bool, max_upload_mb: float, fetch_timeout: float, fetch_max_mb: float,
           classifier_cache: int, threads: int, verbose: bool) -> None:
-    """Run the Image Categorization API on this machine, with real storage and training.
+    """Run the Nanonets API (Image Categorization, OCR) on this machine, with real storage and training.
 
     Prints the base URL (http://HOST:PORT/api/v2) once it accepts connections, and on
     stderr the dashboard's (http://HOST:PORT/: open it, sign in with an API key), then
