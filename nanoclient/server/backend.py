@@ -418,10 +418,6 @@ class Backend:
         """The URLs sent, stripped; BadRequestError if there are none or too many."""
         return self._check_urls(urls)
 
-    def fetch(self, url: str) -> bytes:
-        """The bytes at a URL, within the server's limits (raises FetchError)."""
-        return self._fetch(url)
-
     def _check_images(self, files: Sequence[NamedBytes]) -> None:
         problems = []
         for name, data in files:
@@ -457,13 +453,19 @@ class Backend:
 
     def _fetch_images(self, urls: Sequence[str]) -> tuple[list[NamedBytes], list[tuple[str, str]]]:
         """Fetch and check every URL (concurrently); return ([(url, bytes)], [(url, why)]) in input order."""
+        return self.fetch_all(urls, self.check_image)
+
+    def fetch_all(self, urls: Sequence[str], check: Callable[[bytes], object]
+                  ) -> tuple[list[NamedBytes], list[tuple[str, str]]]:
+        """Fetch every URL (concurrently) and ``check`` its bytes (raising NanonetsError or ValueError for what
+        cannot be used); return ([(url, bytes)], [(url, why)]) in input order."""
 
         def one(url: str) -> tuple[str, bytes | None, str]:
             try:
                 data = self._fetch(url)
-                check_image_bytes(data, max_pixels=self.max_pixels)
+                check(data)
                 return url, data, ""
-            except (FetchError, NanonetsError) as exc:
+            except (FetchError, NanonetsError, ValueError) as exc:
                 return url, None, str(getattr(exc, "message", exc))
             except Exception as exc:  # a fetch must never take the request down
                 log.warning("fetching %s failed unexpectedly: %r", url, exc)

@@ -196,14 +196,8 @@ class OcrModels:
             raise BadRequestError(f"{name}: {exc}") from None
 
     def _fetch(self, urls: Sequence[str]) -> tuple[list[NamedBytes], list[tuple[str, str]]]:
-        cleaned = self.backend.check_urls(urls)
-        fetched, failed = [], []
-        for url in cleaned:
-            try:
-                fetched.append((url, self.backend.fetch(url)))
-            except Exception as exc:  # a fetch must never take the request down
-                failed.append((url, str(getattr(exc, "message", exc)) or type(exc).__name__))
-        return fetched, failed
+        """Fetch the URLs (concurrently, as the classification part does) and keep what is a document."""
+        return self.backend.fetch_all(self.backend.check_urls(urls), lambda data: self._sizes("the document", data))
 
     # ------------------------------------------------------------------ training
 
