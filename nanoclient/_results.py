@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -42,11 +43,17 @@ class RecordFile:
 
     def write(self, record: dict[str, Any]) -> None:
         """Append one record and flush it."""
+        self._write_line(self._line(record))
+
+    def write_all(self, records: Sequence[dict[str, Any]]) -> None:
+        """Append records in one write and flush: a run stopped while writing them leaves all of them or none
+        (a torn last line is cut when the file is opened again)."""
+        self._write_line("".join(self._line(record) for record in records))
+
+    def _line(self, record: dict[str, Any]) -> str:
         if self.csv and self.columns:
-            row = [_csv_cell(record.get(column)) for column in self.columns]
-            self._write_line(self._csv_line(row))
-        else:
-            self._write_line(json.dumps(record, ensure_ascii=False) + "\n")
+            return self._csv_line([_csv_cell(record.get(column)) for column in self.columns])
+        return json.dumps(record, ensure_ascii=False) + "\n"
 
     def close(self) -> None:
         self._handle.close()

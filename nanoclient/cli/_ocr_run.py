@@ -115,33 +115,6 @@ def page_rows(file: str, pages: Sequence[OcrPage]) -> list[dict[str, Any]]:
     return rows
 
 
-class OutputFile(RecordFile):
-    """``ocr predict --output``: the rows of a document are appended in one write, so that a run killed or
-    interrupted while writing them leaves all of them or none (a torn last line is cut when the file is
-    opened again), never a document with some of its fields that the next run would take as read."""
-
-    #: The lines of the rows being gathered by ``write_rows`` (None: a line is written at once).
-    _gathered: list[str] | None = None
-
-    def write_rows(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Append these records in one write, and flush."""
-        self._gathered = []
-        try:
-            for row in rows:
-                self.write(row)
-            text = "".join(self._gathered)
-        finally:
-            self._gathered = None
-        if text:
-            self._write_line(text)
-
-    def _write_line(self, line: str) -> None:
-        if self._gathered is not None:
-            self._gathered.append(line)
-        else:
-            super()._write_line(line)
-
-
 class Progress:
     """What an output file says of each document: read, waiting for its pages by id, or sent without an
     answer kept (the name it was sent under and the day), read from its records in order."""
@@ -183,7 +156,7 @@ def predict_documents(state: State, paths: Sequence[Path], *, output: Path | Non
         raise CliFailure("no PNG, JPEG or PDF document among the paths given")
     model_id = state.model_id()
     ocr = state.client().ocr
-    results = OutputFile(output, COLUMNS) if output is not None else None
+    results = RecordFile(output, COLUMNS) if output is not None else None
     if results is not None:
         click.get_current_context().call_on_close(results.close)
     progress = Progress(results.records if results is not None else [])
@@ -196,7 +169,7 @@ def predict_documents(state: State, paths: Sequence[Path], *, output: Path | Non
     def emit(file: str, pages: Sequence[OcrPage]) -> None:
         rows = page_rows(file, pages)
         if results is not None:
-            results.write_rows(rows)
+            results.write_all(rows)
         elif not state.json:
             for row in rows:
                 click.echo(f"{file}  page {row['page']}  {row['field'] or '-'}  {row['text']}"
@@ -333,5 +306,5 @@ def evaluate_folder(state: State, folder: Path, *, report: Path | None, workers:
         raise CliFailure(f"{len(pairs) - len(read)} documents could not be read (named above)")
 
 
-__all__ = ["COLUMNS", "OutputFile", "Progress", "SENDING", "day", "evaluate_folder", "page_rows", "predict_documents",
+__all__ = ["COLUMNS", "Progress", "SENDING", "day", "evaluate_folder", "page_rows", "predict_documents",
            "upload_folder"]
