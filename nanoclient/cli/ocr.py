@@ -7,15 +7,12 @@ imported only when ``nanoclient ocr`` runs, so that ``nanoclient --help`` stays 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from ._framework import (
     CONTEXT_SETTINGS,
-    CliFailure,
     CliUsageError,
-    Interrupted,
     State,
     _as_path,
     api_command,
@@ -23,10 +20,7 @@ from ._framework import (
     global_options,
     info,
 )
-from .training import wait_options
-
-if TYPE_CHECKING:
-    from ..types import Model
+from .training import wait_for_training, wait_options
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -106,23 +100,6 @@ def upload(state: State, folder: Path, batch_size: int, workers: int, dry_run: b
     upload_folder(state, folder, batch_size=batch_size, workers=workers, dry_run=dry_run)
 
 
-def _wait(state: State, model_id: str, timeout: float, poll_interval: float) -> Model:
-    from ..errors import TrainingTimeoutError
-
-    def show(model: Model) -> None:
-        info(f"state {model.state} ({model.state_name})" + (f": {model.status}" if model.status else ""))
-
-    try:
-        return state.client().ocr.wait_until_trained(model_id, timeout=timeout, poll_interval=poll_interval,
-                                                     on_update=show)
-    except KeyboardInterrupt as exc:
-        raise Interrupted(f"model {model_id} goes on training on the server; "
-                          "wait for it again with `nanoclient ocr status --wait`") from exc
-    except TrainingTimeoutError as exc:
-        raise CliFailure(f"training did not finish within {timeout:g} s; "
-                         "check again with `nanoclient ocr status --wait`") from exc
-
-
 @api_command(ocr)
 @click.option("--wait", is_flag=True, help="Wait until training ends, showing each state change.")
 @wait_options
@@ -137,7 +114,7 @@ def train(state: State, wait: bool, timeout: float, poll_interval: float) -> Non
     model = state.client().ocr.train(model_id)
     info(f"training OCR model {model_id}: {model.state_name}")
     if wait:
-        model = _wait(state, model_id, timeout, poll_interval)
+        model = wait_for_training(state, model_id, timeout, poll_interval, ocr=True)
     state.emit({"model": model.to_json()}, "\n".join(format_model(model, items="documents", names="fields")))
 
 
@@ -156,7 +133,7 @@ def status(state: State, wait: bool, timeout: float, poll_interval: float) -> No
     model_id = state.model_id()
     model = state.client().ocr.get_model(model_id)
     if wait and model.state in (STATE_QUEUED, STATE_TRAINING):
-        model = _wait(state, model_id, timeout, poll_interval)
+        model = wait_for_training(state, model_id, timeout, poll_interval, ocr=True)
     state.emit({"model": model.to_json()}, "\n".join(format_model(model, items="documents", names="fields")))
 
 

@@ -15,24 +15,26 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------- train / status
 
 
-def _wait(state: State, model_id: str, timeout: float, poll_interval: float) -> Model:
-    """Wait for training to end, naming each state the model passes through on stderr (Ctrl-C: exit 130)."""
+def wait_for_training(state: State, model_id: str, timeout: float, poll_interval: float, *,
+                      ocr: bool = False) -> Model:
+    """Wait for training to end (of an OCR model with ``ocr``), naming each state the model passes through on
+    stderr (Ctrl-C: exit 130)."""
     from ..errors import TrainingTimeoutError
 
     def show(model: Model) -> None:
         info(f"state {model.state} ({model.state_name})" + (f": {model.status}" if model.status else ""))
 
+    resource = state.client().ocr if ocr else state.client()
+    again = "nanoclient ocr status --wait" if ocr else "nanoclient status --wait"
     try:
-        return state.client().wait_until_trained(model_id, timeout=timeout, poll_interval=poll_interval,
-                                                 on_update=show)
+        return resource.wait_until_trained(model_id, timeout=timeout, poll_interval=poll_interval, on_update=show)
     except KeyboardInterrupt as exc:
-        raise Interrupted(f"model {model_id} goes on training on the server; "
-                          "wait for it again with `nanoclient status --wait`") from exc
+        raise Interrupted(f"model {model_id} goes on training on the server; wait for it again with `{again}`") \
+            from exc
     except TrainingTimeoutError as exc:
         if state.debug:
             raise
-        raise CliFailure(f"training did not finish within {timeout:g} s; "
-                         "check again with `nanoclient status --wait`") from exc
+        raise CliFailure(f"training did not finish within {timeout:g} s; check again with `{again}`") from exc
 
 
 _wait_options = [
@@ -68,7 +70,7 @@ def train(state: State, wait: bool, timeout: float, poll_interval: float) -> Non
     model = state.client().train(model_id)
     info(f"training model {model_id}: {model.state_name}")
     if wait:
-        model = _wait(state, model_id, timeout, poll_interval)
+        model = wait_for_training(state, model_id, timeout, poll_interval)
     state.emit({"model": model.to_json()}, "\n".join(format_model(model)))
 
 
@@ -90,7 +92,7 @@ def status(state: State, wait: bool, timeout: float, poll_interval: float) -> No
     model_id = state.model_id()
     model = state.client().get_model(model_id)
     if wait and model.state in (STATE_QUEUED, STATE_TRAINING):
-        model = _wait(state, model_id, timeout, poll_interval)
+        model = wait_for_training(state, model_id, timeout, poll_interval)
     state.emit({"model": model.to_json()}, "\n".join(format_model(model)))
 
 
