@@ -417,7 +417,7 @@ class UploadJournal:
                 what = f"model {self.model_id}" if self.model_id else f"the journal {self.path}"
                 raise UploadInProgressError(
                     f"Another upload to {what} is running on this machine (process {holder})",
-                    hint="Wait for it to end, or ask to wait (nanoclient upload --wait-lock)", pid=holder)
+                    hint="Wait for it to end, or ask to wait (the upload command's --wait-lock)", pid=holder)
             time.sleep(_LOCK_POLL)
         handle.seek(0)
         handle.truncate()

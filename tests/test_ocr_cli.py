@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import run_cli, start_server
+from helpers import cli_env, run_cli, start_server
+
+from nanoclient._journal import UploadJournal
 
 pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None,
                                 reason="Tesseract is not installed (scripts/test.sh installs tesseract-ocr)")
@@ -142,3 +145,22 @@ def test_usage_errors_are_one_line_and_exit_2(setup, tmp_path):
     assert no_output.returncode == 2 and "--async needs --output" in no_output.stderr
     bad_day = run_cli(server.url, KEY, "ocr", "inferences", "--since", "yesterday", cache=cache, model_id="x")
     assert bad_day.returncode == 2 and "not a day" in bad_day.stderr
+
+
+def test_a_second_upload_to_the_same_model_waits_or_is_refused(setup, tmp_path):
+    server, invoices, model_id, cache = setup
+
+    env = cli_env(server.url, KEY, cache=cache, model_id=model_id)
+    journal = UploadJournal.for_model(server.url, model_id, folder=cache)
+    with journal.locked():  # as a first upload holds it
+        refused = run_cli(server.url, KEY, "ocr", "upload", invoices, cache=cache, model_id=model_id)
+        assert refused.returncode == 1 and "Another upload to model" in refused.stderr
+        assert f"process {os.getpid()}" in refused.stderr
+        waiting = subprocess.Popen([sys.executable, "-m", "nanoclient", "ocr", "upload", invoices, "--wait-lock"],
+                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            waiting.wait(1.5)
+            pytest.fail("the upload did not wait for the lock")
+        except subprocess.TimeoutExpired:
+            pass
+    assert waiting.wait(60) == 0 and "0 uploaded, 10 already in the model" in waiting.stderr.read()

@@ -51,19 +51,23 @@ def stop_if_every_file_fails(error: Exception) -> None:
 # --------------------------------------------------------------------------- upload
 
 
-def upload_folder(state: State, folder: Path, *, batch_size: int, workers: int, dry_run: bool) -> None:
+def upload_folder(state: State, folder: Path, *, batch_size: int, workers: int, dry_run: bool,
+                  wait_lock: bool = False) -> None:
     """``nanoclient ocr upload``: every annotated document of FOLDER (or FOLDER/train) exactly once.
 
     Ctrl-C at any moment (asking for the model, reading the folder, sending) says how to go on: the
-    same command again, which sends only what the model does not list yet."""
+    same command again, which sends only what the model does not list yet. One upload per model at a
+    time on this machine (the lock of the model's upload journal): two at once could both send what
+    neither saw listed."""
     try:
-        _upload_folder(state, folder, batch_size=batch_size, workers=workers, dry_run=dry_run)
+        _upload_folder(state, folder, batch_size=batch_size, workers=workers, dry_run=dry_run, wait_lock=wait_lock)
     except KeyboardInterrupt as exc:
         raise Interrupted("run the same command again: documents the model already holds are not sent again") \
             from exc
 
 
-def _upload_folder(state: State, folder: Path, *, batch_size: int, workers: int, dry_run: bool) -> None:
+def _upload_folder(state: State, folder: Path, *, batch_size: int, workers: int, dry_run: bool,
+                   wait_lock: bool) -> None:
     from ..documents import labelled_documents, training_root
 
     root = training_root(folder)
@@ -88,8 +92,14 @@ def _upload_folder(state: State, folder: Path, *, batch_size: int, workers: int,
         if error is not None:
             warn(f"failed {path}: {error}")
 
+    from .._journal import UploadJournal
+
+    client = state.client()
+    journal = UploadJournal.for_model(client.base_url, model_id, wait=wait_lock)
+    click.get_current_context().call_on_close(journal.close)
     try:
-        report = state.client().ocr.upload(model_id, pairs, batch_size=batch_size, workers=workers, on_result=done)
+        with journal.locked():
+            report = client.ocr.upload(model_id, pairs, batch_size=batch_size, workers=workers, on_result=done)
     finally:
         bar.close()
     info(f"{len(report.uploaded)} uploaded, {len(report.already)} already in the model"

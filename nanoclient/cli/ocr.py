@@ -83,12 +83,15 @@ def create_model(state: State, fields: tuple[str, ...], from_dir: Path | None) -
               help="Documents per request.")
 @click.option("--workers", type=click.IntRange(1, 16), default=4, show_default=True, help="Requests at once.")
 @click.option("--dry-run", is_flag=True, help="Only check the documents and annotations; send nothing.")
-def upload(state: State, folder: Path, batch_size: int, workers: int, dry_run: bool) -> None:
+@click.option("--wait-lock", is_flag=True,
+              help="If another upload to the model runs on this machine, wait for it instead of exiting 1.")
+def upload(state: State, folder: Path, batch_size: int, workers: int, dry_run: bool, wait_lock: bool) -> None:
     """Upload a folder's documents (FOLDER/train if it has one) with their annotations.
 
     Each document goes exactly once: documents the model already lists are not sent again, so an
     interrupted upload resumes when run again. A bad document or annotation costs that file only
-    (named on stderr, exit 1 at the end).
+    (named on stderr, exit 1 at the end). One upload per model at a time on this machine: a second
+    one exits 1 naming the first one's process (--wait-lock waits for it).
 
     \b
     Examples:
@@ -97,7 +100,7 @@ def upload(state: State, folder: Path, batch_size: int, workers: int, dry_run: b
     """
     from ._ocr_run import upload_folder
 
-    upload_folder(state, folder, batch_size=batch_size, workers=workers, dry_run=dry_run)
+    upload_folder(state, folder, batch_size=batch_size, workers=workers, dry_run=dry_run, wait_lock=wait_lock)
 
 
 @api_command(ocr)
