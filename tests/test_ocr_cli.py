@@ -61,6 +61,9 @@ def test_predict_writes_a_row_per_field_per_page_and_resumes(setup, tmp_path):
     assert all(row["status"] == "success" and row["page"] == "0" for row in rows)
     assert {row["field"] for row in rows} <= {"invoice_number", "invoice_date", "due_date", "vendor_name",
                                               "customer_name", "total_amount"}
+    lines = run_cli(server.url, KEY, "--json", "ocr", "predict", invoices / "test", cache=cache, model_id=model_id)
+    read = [json.loads(line) for line in lines.stdout.splitlines()]  # JSON lines: a document a line
+    assert [r["file"] for r in read] == [str(p) for p in documents] and read[0]["pages"][0]["status"] == "success"
     again = run_cli(server.url, KEY, "ocr", "predict", invoices / "test", "--output", output, cache=cache,
                     model_id=model_id)
     assert again.returncode == 0 and "3 of 3 documents already read" in again.stderr

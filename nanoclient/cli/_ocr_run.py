@@ -4,6 +4,7 @@ Imported when the commands run."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -185,8 +186,8 @@ def predict_documents(state: State, paths: Sequence[Path], *, output: Path | Non
                 click.echo(f"{file}  page {row['page']}  {row['field'] or '-'}  {row['text']}"
                            + (f"  {row['score']:.3f}" if row.get("score") is not None else "")
                            + (f"  {row['error']}" if row["error"] else ""))
-        if results is None and state.json:
-            state.emit({"file": file, "pages": [page.to_json() for page in pages]})
+        if results is None and state.json:  # JSON lines: one document a line, as it is read
+            click.echo(json.dumps({"file": file, "pages": [page.to_json() for page in pages]}, ensure_ascii=False))
 
     bar = state.progress(len(todo), "doc")
     try:
