@@ -257,3 +257,31 @@ def test_documents_by_url_upload_and_predict_with_a_partial_answer(tmp_path, inv
     finally:
         app.extensions["nanoclient"]["ocr"].close()
         backend.close()
+
+
+def test_a_pdf_is_labelled_page_by_page_in_pixels_at_150_dpi(app, invoices):
+    pytest.importorskip("pypdfium2")
+    http = app.test_client()
+    model_id = _create(http)
+    (first, entry), (second, _) = _documents(invoices / "train")[:2]
+    pdf = io.BytesIO()
+    Image.open(first).convert("RGB").save(pdf, "PDF", save_all=True, resolution=100,
+                                          append_images=[Image.open(second).convert("RGB")])
+    scale = 150 / 100  # the server renders PDF pages at 150 dpi; the pages were 100 dpi images
+    box = {k: round(v * scale) for k, v in entry["object"][0]["bndbox"].items()}
+    labelled = {"filename": "two.pdf", "object": [{**entry["object"][0], "bndbox": box, "page": 1}]}
+    response = http.post(f"/api/v2/OCR/Model/{model_id}/UploadFile/", headers=AUTH,
+                         data={"file": [(io.BytesIO(pdf.getvalue()), "two.pdf")], "data": json.dumps([labelled])})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["Data"][0]["object"][0]["page"] == 1
+    beyond = {**labelled, "object": [{**labelled["object"][0], "page": 2}]}
+    refused = http.post(f"/api/v2/OCR/Model/{model_id}/UploadFile/", headers=AUTH,
+                        data={"file": [(io.BytesIO(pdf.getvalue() + b"\n"), "two.pdf")], "data": json.dumps([beyond])})
+    assert refused.status_code == 400 and "page 2, but the file has 2" in refused.get_json()["message"]
+    width, height = Image.open(first).size
+    outside = {**labelled, "object": [{**labelled["object"][0], "bndbox": {
+        "xmin": 10, "ymin": 10, "xmax": round(width * scale) + 5, "ymax": 40}}]}
+    refused = http.post(f"/api/v2/OCR/Model/{model_id}/UploadFile/", headers=AUTH,
+                        data={"file": [(io.BytesIO(pdf.getvalue() + b"\n\n"), "two.pdf")],
+                              "data": json.dumps([outside])})
+    assert refused.status_code == 400 and "outside the page" in refused.get_json()["message"]
