@@ -41,6 +41,9 @@ SEGMENT_GAP = 1.6
 FEATURES = 1 << 15
 #: The least probability at which a field is reported; below it the field is left out of the page.
 MIN_SCORE = 0.05
+#: Candidates that are no field kept per training page (a random sample; every labelled one is kept): what
+#: training holds grows by pages, not by the candidates of every page (several hundred on an invoice).
+NEGATIVES_PER_PAGE = 200
 #: How many held-out documents accuracy needs at least (fewer training documents: no accuracy).
 HOLD_OUT_MIN = 3
 #: The class of a candidate that is no field.
@@ -327,10 +330,12 @@ class FieldExtractor:
                        data["coef"], data["intercept"], (float(calibration[0]), float(calibration[1])))
 
 
-def _fit(documents: Sequence[Document], fields: Sequence[str]) -> FieldExtractor:
+def _fit(documents: Sequence[Document], fields: Sequence[str], seed: int = 0) -> FieldExtractor:
+    from scipy.sparse import vstack
     from sklearn.linear_model import LogisticRegression
 
-    rows: list[Candidate] = []
+    chance = random.Random(seed)
+    blocks = []  # one sparse block of kept candidates per page: memory grows by pages, not by candidates
     labels: list[str] = []
     for document in documents:
         for page, boxes in document:
@@ -340,13 +345,19 @@ def _fit(documents: Sequence[Document], fields: Sequence[str]) -> FieldExtractor
                 index = match(found, box)
                 if index is not None and box.field in fields:
                     classes[index] = box.field
-            rows.extend(found)
-            labels.extend(classes)
+            negatives = [i for i, c in enumerate(classes) if c == NONE]
+            if len(negatives) > NEGATIVES_PER_PAGE:  # every labelled one, a sample of the rest
+                dropped = set(negatives) - set(chance.sample(negatives, NEGATIVES_PER_PAGE))
+                kept = [i for i in range(len(found)) if i not in dropped]
+            else:
+                kept = list(range(len(found)))
+            blocks.append(_matrix([found[i] for i in kept]))
+            labels.extend(classes[i] for i in kept)
     present = sorted(set(labels) - {NONE})
     if not present:
         raise ValueError("No labelled box matched the words read on its page: check the boxes' coordinates")
     regression = LogisticRegression(C=4.0, max_iter=300)
-    regression.fit(_matrix(rows), np.array(labels))
+    regression.fit(vstack(blocks, format="csr"), np.array(labels))
     classes = [str(c) for c in regression.classes_]
     coef, intercept = regression.coef_, regression.intercept_
     if len(classes) == 2:  # scikit-learn keeps one row for two classes: spell out both
