@@ -117,8 +117,8 @@ def test_one_bad_annotation_costs_its_document_only(setup, tmp_path):
     entry = json.loads(annotation.read_text())
     entry["object"][0]["name"] = "totl"
     annotation.write_text(json.dumps(entry))
-    created = run_cli(server.url, KEY, "ocr", "create-model", "invoice_number", "invoice_date", "due_date",
-                      "vendor_name", "customer_name", "total_amount", cache=cache)
+    created = run_cli(server.url, KEY, "ocr", "create-model", "invoice_number", "invoice_date", "--fields",
+                      "due_date,vendor_name, customer_name,total_amount", cache=cache)
     model_id = created.stdout.strip().split("=", 1)[1]
     upload = run_cli(server.url, KEY, "ocr", "upload", folder, cache=cache, model_id=model_id)
     assert upload.returncode == 1

@@ -45,9 +45,10 @@ ocr.params.extend(global_options(on_group=True))  # `nanoclient ocr --json predi
 
 @api_command(ocr, "create-model")
 @click.argument("fields", nargs=-1, metavar="[FIELD]...")
+@click.option("--fields", "listed", metavar="A,B,...", help="The fields, comma-separated (or as arguments).")
 @click.option("--from-dir", "from_dir", type=click.Path(exists=True, file_okay=False), callback=_as_path,
               metavar="DIR", help="Use the fields named by the annotations in DIR (or DIR/train).")
-def create_model(state: State, fields: tuple[str, ...], from_dir: Path | None) -> None:
+def create_model(state: State, fields: tuple[str, ...], listed: str | None, from_dir: Path | None) -> None:
     """Create an OCR model from field names or from a folder's annotations.
 
     Prints the new model id on stderr and the line to export it on stdout, for `eval`.
@@ -55,13 +56,14 @@ def create_model(state: State, fields: tuple[str, ...], from_dir: Path | None) -
     \b
     Examples:
       nanoclient ocr create-model invoice_number invoice_date total_amount
+      nanoclient ocr create-model --fields invoice_number,invoice_date,total_amount
       eval "$(nanoclient ocr create-model --from-dir images/invoices)"
     """
     import shlex
 
-    if from_dir is not None and fields:
+    names = [*fields, *(name.strip() for name in (listed or "").split(",") if name.strip())]
+    if from_dir is not None and names:
         raise CliUsageError("give field names or --from-dir, not both")
-    names = list(fields)
     if from_dir is not None:
         from ..documents import labelled_documents, training_root
 
