@@ -302,21 +302,10 @@ class Store:
                 f"{self.db_path} has schema version {version}, newer than this nanoclient's "
                 f"({SCHEMA_VERSION}); upgrade nanoclient or pick another --data-dir"
             )
-        if version == 1:
-            _migrate_1_to_2(conn)
-            log.warning("data folder %s upgraded from schema version 1 to 2", self.data_dir)
-            version = 2
-        if version == 2:
-            _migrate_2_to_3(conn)
-            log.warning("data folder %s upgraded from schema version 2 to 3", self.data_dir)
-            version = 3
-        if version == 3:
-            _migrate_3_to_4(conn)
-            log.warning("data folder %s upgraded from schema version 3 to 4", self.data_dir)
-            version = 4
-        if version == 4:
-            _migrate_4_to_5(conn)
-            log.warning("data folder %s upgraded from schema version 4 to 5", self.data_dir)
+        while 1 <= version < SCHEMA_VERSION:  # 0: a new database, made by _SCHEMA
+            _MIGRATIONS[version](conn)
+            log.warning("data folder %s upgraded from schema version %d to %d", self.data_dir, version, version + 1)
+            version += 1
 
     # ------------------------------------------------------------------ plumbing
 
@@ -1052,3 +1041,8 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+#: The step from each schema version to the next (each sets ``user_version`` itself, all or nothing).
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _migrate_1_to_2, 2: _migrate_2_to_3, 3: _migrate_3_to_4, 4: _migrate_4_to_5}
