@@ -144,7 +144,8 @@ class Ocr:
                     return [outcome for one in batch for outcome in send([one])]
                 return [(path, exc) for path, _, _ in batch]
 
-        pool = ThreadPoolExecutor(max_workers=min(workers, max(1, len(batches))), thread_name_prefix="nanoclient-ocr")
+        pool = ThreadPoolExecutor(max_workers=min(workers, max(1, len(batches))),
+                                  thread_name_prefix="nanoclient-ocr-client")
         try:
             for outcomes in pool.map(send, batches):
                 for path, error in outcomes:
@@ -219,7 +220,7 @@ class Ocr:
         """Read many documents, ``workers`` at a time; yield (path, its pages or the error) in input order,
         as they are done, keeping only a few hundred documents in flight (memory stays flat)."""
         model_id = _id(model_id)
-        pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="nanoclient-ocr")
+        pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="nanoclient-ocr-client")
         try:
             pending: deque[tuple[str, Any]] = deque()
             for path in paths:

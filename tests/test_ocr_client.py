@@ -149,3 +149,18 @@ def test_one_broken_document_among_good_ones_costs_that_document_only(invoices, 
         assert sorted(report.uploaded) == sorted(str(path) for path, _ in documents if path != broken)
         assert len(client.ocr.documents(model.id)) == 4
         assert fake.request_count > 0
+
+
+def test_the_fake_stops_its_page_readers_when_it_ends(invoices, tmp_path):
+    import threading
+
+    documents = _labelled(invoices / "train")
+    with fake_nanonets(BASE, data_dir=tmp_path / "fake") as fake, Client("k", BASE) as client:
+        model = client.ocr.create_model(FIELDS)
+        client.ocr.upload(model.id, documents)
+        client.ocr.train(model.id)
+        fake.wait_idle(120)
+        client.ocr.submit_file(model.id, documents[0][0])  # a page read in the background
+        readers = [t for t in threading.enumerate() if t.name.startswith(("nanoclient-ocr_", "nanoclient-ocr-async_"))]
+        assert readers  # the server's reading threads ran
+    assert not any(t.is_alive() for t in readers)  # stopped with the fake, not left to the end of the tests

@@ -43,7 +43,6 @@ def invoices(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, dict]
 def app(tmp_path: Path):
     app = create_app(ServerConfig(data_dir=tmp_path / "data", min_images=2, fetch_timeout=1))
     yield app
-    app.extensions["nanoclient"]["ocr"].close()
     app.extensions["nanoclient"]["backend"].close()
 
 

@@ -36,7 +36,6 @@ def invoices(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def app(tmp_path: Path):
     app = create_app(ServerConfig(data_dir=tmp_path / "data", min_images=5, fetch_timeout=1))
     yield app
-    app.extensions["nanoclient"]["ocr"].close()
     app.extensions["nanoclient"]["backend"].close()
 
 
@@ -255,8 +254,7 @@ def test_documents_by_url_upload_and_predict_with_a_partial_answer(tmp_path, inv
                           data={"modelId": "another", "urls": [first]})
         assert wrong.status_code == 400 and "not the model of the path" in wrong.get_json()["message"]
     finally:
-        app.extensions["nanoclient"]["ocr"].close()
-        backend.close()
+            backend.close()
 
 
 def test_a_pdf_is_labelled_page_by_page_in_pixels_at_150_dpi(app, invoices):

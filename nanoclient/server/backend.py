@@ -185,10 +185,16 @@ class Backend:
         self._stopping = threading.Event()
         #: The other model types' training and description, by type (``register_type``).
         self._types: dict[str, tuple[TypeTrainer, TypeDescriber]] = {}
+        #: What the other model types stop when the backend closes (``register_type``), by type.
+        self._closers: dict[str, Callable[[bool], object]] = {}
 
-    def register_type(self, model_type: str, *, train: TypeTrainer, describe: TypeDescriber) -> None:
-        """Let the training queue and the model list serve another model type (e.g. OCR's ``OcrModels``)."""
+    def register_type(self, model_type: str, *, train: TypeTrainer, describe: TypeDescriber,
+                      close: Callable[[bool], object] | None = None) -> None:
+        """Let the training queue and the model list serve another model type (e.g. OCR's ``OcrModels``);
+        ``close(wait)`` stops its own threads when the backend closes, before the store does."""
         self._types[model_type] = (train, describe)
+        if close is not None:
+            self._closers[model_type] = close
 
     @classmethod
     def from_config(cls, config: ServerConfig, *, trainer: Trainer | None = None,
@@ -249,6 +255,8 @@ class Backend:
         self._stopping.set()
         self._queue.put(None)
         self._predictor.shutdown(wait=wait)
+        for close_type in self._closers.values():
+            close_type(wait)
         worker = self._worker
         if wait and worker is not None:
             worker.join(timeout)

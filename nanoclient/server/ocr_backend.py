@@ -81,15 +81,15 @@ class OcrModels:
         self._words: OrderedDict[tuple[str, int], Page] = OrderedDict()
         self._words_lock = threading.Lock()
         self._extractors: dict[str, tuple[int, FieldExtractor]] = {}
-        backend.register_type(OCR_TYPE, train=self._train_run, describe=self._describe)
+        backend.register_type(OCR_TYPE, train=self._train_run, describe=self._describe, close=self.close)
         for record in self.store.pending_inferences():  # their files were never kept: say so
             self.store.finish_inference(record.id, "failure", json.dumps(
                 {"message": "Failed: the server stopped before this page was read; send it again"}))
 
-    def close(self) -> None:
-        """Stop reading pages (the backend closes the store)."""
-        self._async.shutdown(wait=True)
-        self._readers.shutdown(wait=True)
+    def close(self, wait: bool = True) -> None:
+        """Stop reading pages (with ``wait``, once the pages being read are done); ``Backend.close`` calls it."""
+        self._async.shutdown(wait=wait, cancel_futures=not wait)
+        self._readers.shutdown(wait=wait, cancel_futures=not wait)
 
     # ------------------------------------------------------------------ models
 
