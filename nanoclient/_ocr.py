@@ -64,13 +64,20 @@ class Ocr:
 
     # ------------------------------------------------------------------ models
 
-    def create_model(self, fields: Sequence[str]) -> Model:
-        """Create an OCR model that extracts these fields (non-empty, distinct names)."""
+    def create_model(self, fields: Sequence[str], *, languages: Sequence[str] = ()) -> Model:
+        """Create an OCR model that extracts these fields (non-empty, distinct names).
+
+        ``languages``: the languages of its documents, as Tesseract's codes (``["deu", "eng"]``), for the
+        local server, which otherwise finds them in the training documents; sent only when given (the
+        hosted API documents no such field)."""
         names = [str(f).strip() for f in fields]
         if not names or any(not n for n in names) or len(set(names)) != len(names):
             raise ValueError("Give one or more distinct, non-empty field names")
-        data = self._transport.request("POST", f"{OBJECT_DETECTION}/Model/", idempotent=False,
-                                       json_body={"categories": names, "model_type": "ocr"})
+        codes = [str(code).strip() for code in languages if str(code).strip()]
+        body: dict[str, Any] = {"categories": names, "model_type": "ocr"}
+        if codes:
+            body["languages"] = codes
+        data = self._transport.request("POST", f"{OBJECT_DETECTION}/Model/", idempotent=False, json_body=body)
         return _model(data)
 
     def get_model(self, model_id: str) -> Model:

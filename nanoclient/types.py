@@ -66,6 +66,9 @@ class Model:
     #: Images each category needs before training, when the server says (the local server does;
     #: the hosted API documents no such field).
     min_images: int | None = None
+    #: The languages an OCR model reads its documents in (Tesseract's codes), when the server says: the
+    #: local server does (named at creation, or found in the training documents); the hosted API does not.
+    languages: list[str] = field(default_factory=list)
 
     @property
     def is_trained(self) -> bool:
@@ -94,6 +97,7 @@ class Model:
             categories=[Category.from_json(c) for c in data.get("categories") or []],
             min_images=int(data["min_images"]) if isinstance(data.get("min_images"), int) else None,
             accuracy_images=int(data["accuracy_images"]) if isinstance(data.get("accuracy_images"), int) else None,
+            languages=[str(code) for code in data.get("languages") or [] if isinstance(code, str)],
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -109,6 +113,8 @@ class Model:
             body["min_images"] = self.min_images
         if self.accuracy_images is not None:
             body["accuracy_images"] = self.accuracy_images
+        if self.languages:
+            body["languages"] = list(self.languages)
         return body
 
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The system packages some tests and the OCR engine need, from Debian (nothing downloads a browser, a
-# driver or an engine): chromium and chromium-driver for the browser tests, tesseract-ocr for OCR models'
-# local server. ./scripts/test.sh and ./scripts/demo.sh run this first: it installs the packages that are
-# missing where it can (as root, with apt-get), else names each one and what goes without it. It never
-# fails: everything else runs all the same.
+# driver or an engine): chromium and chromium-driver for the browser tests, tesseract-ocr and its language
+# packs (German, French, Dutch, Spanish, Italian, Portuguese; orientation) for OCR models' local server.
+# ./scripts/test.sh and ./scripts/demo.sh run this first: it installs the packages that are missing where it
+# can (as root, with apt-get), else names each one and what goes without it. It never fails: everything else
+# runs all the same.
 set -uo pipefail
 missing=()
 declare -A purpose=([chromium]="the browser tests will be skipped" [chromium-driver]="the browser tests will be skipped"
@@ -11,6 +12,11 @@ declare -A purpose=([chromium]="the browser tests will be skipped" [chromium-dri
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr)
+# the language packs OCR models read (nanoclient/server/ocr_languages.py's LANGUAGES) and orientation (osd)
+for pack in osd deu fra nld spa ita por; do
+  ls /usr/share/tesseract-ocr/*/tessdata/"$pack".traineddata >/dev/null 2>&1 \
+    || { purpose[tesseract-ocr-$pack]="OCR models cannot read $pack pages in their language"; missing+=("tesseract-ocr-$pack"); }
+done
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

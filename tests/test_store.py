@@ -303,7 +303,7 @@ def test_a_version_1_folder_is_upgraded_in_place_keeping_ids(tmp_path):
     store = Store(data)
     try:
         db = store._conn()
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
         assert "UNIQUE" not in _images_table(db).upper()
         assert db.execute("SELECT * FROM images ORDER BY id").fetchall() == rows_before
         indexes = {r[0] for r in db.execute(
@@ -431,5 +431,28 @@ def test_a_version_4_folder_learns_that_its_models_classify(tmp_path):
         assert store.model(account, "m2").type == "ocr"
         assert store.model_categories(account, "m2") is None  # not a classification model's categories
         assert store.model_categories(account, "m2", model_type="ocr") == ["total"]
+    finally:
+        store.close()
+
+
+def test_a_version_5_folder_gets_model_options_and_keeps_its_models(tmp_path):
+    data = tmp_path / "data"
+    store = Store(data)
+    account = store.account_id("hash-of-key", create=True)
+    store.insert_model("m1", account, ["total"], model_type="ocr")
+    store.close()
+    db = sqlite3.connect(str(data / DB_NAME), isolation_level=None)
+    db.execute("ALTER TABLE models DROP COLUMN options")  # as version 5 made it
+    db.execute("PRAGMA user_version=5")
+    db.close()
+    store = Store(data, sweep=False)
+    try:
+        assert store._conn().execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert store.model(account, "m1").options == {}
+        store.update_model_options("m1", {"languages": ["deu", "eng"], "other": 1})
+        store.update_model_options("m1", {"other": None})
+        assert store.model(account, "m1").options == {"languages": ["deu", "eng"]}
+        store.insert_model("m2", account, ["total"], model_type="ocr", options={"languages": ["fra"]})
+        assert store.model(account, "m2").options == {"languages": ["fra"]}
     finally:
         store.close()

@@ -48,7 +48,11 @@ ocr.params.extend(global_options(on_group=True))  # `nanoclient ocr --json predi
 @click.option("--fields", "listed", metavar="A,B,...", help="The fields, comma-separated (or as arguments).")
 @click.option("--from-dir", "from_dir", type=click.Path(exists=True, file_okay=False), callback=_as_path,
               metavar="DIR", help="Use the fields named by the annotations in DIR (or DIR/train).")
-def create_model(state: State, fields: tuple[str, ...], listed: str | None, from_dir: Path | None) -> None:
+@click.option("--languages", metavar="L,L,...",
+              help="The documents' languages as Tesseract's codes (deu,eng); by default the local server finds "
+                   "them in the training documents.")
+def create_model(state: State, fields: tuple[str, ...], listed: str | None, from_dir: Path | None,
+                 languages: str | None) -> None:
     """Create an OCR model from field names or from a folder's annotations.
 
     Prints the new model id on stderr and the line to export it on stdout, for `eval`.
@@ -58,6 +62,7 @@ def create_model(state: State, fields: tuple[str, ...], listed: str | None, from
       nanoclient ocr create-model invoice_number invoice_date total_amount
       nanoclient ocr create-model --fields invoice_number,invoice_date,total_amount
       eval "$(nanoclient ocr create-model --from-dir images/invoices)"
+      nanoclient ocr create-model --fields rechnungsnummer,datum,betrag --languages deu,eng
     """
     import shlex
 
@@ -73,9 +78,11 @@ def create_model(state: State, fields: tuple[str, ...], listed: str | None, from
             raise CliUsageError(f"no annotated document in {from_dir}: label some, or name the fields")
     if not names:
         raise CliUsageError("no fields: name them (nanoclient ocr create-model total date) or pass --from-dir DIR")
-    model = state.client().ocr.create_model(names)
+    codes = [code.strip() for code in (languages or "").split(",") if code.strip()]
+    model = state.client().ocr.create_model(names, languages=codes)
     info(f"created OCR model {model.id} with {len(model.categories)} fields: "
-         + ", ".join(c.name for c in model.categories))
+         + ", ".join(c.name for c in model.categories)
+         + (f" (read in {'+'.join(model.languages)})" if codes and model.languages else ""))
     state.emit(model.to_json(), f"export NANONETS_MODEL_ID={shlex.quote(model.id)}")
 
 

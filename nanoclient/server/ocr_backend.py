@@ -25,6 +25,7 @@ from typing import Any
 from ..errors import BadRequestError, InvalidImageError, NotFoundError
 from ..images import unique_categories
 from ..types import Category, Model
+from . import ocr_languages
 from .backend import Account, Backend, NamedBytes, url_errors
 from .ocr_engine import EngineMissingError, Page, TesseractEngine, is_pdf, page_sizes, render_pages
 from .ocr_fields import FieldExtractor, FieldValue, LabelledBox
@@ -42,6 +43,8 @@ WORDS_CACHED = 2000
 FILES_MAX = 50
 #: A field's name: at most this many characters.
 FIELD_NAME_MAX = 200
+#: Training documents whose first page is read to find a model's languages, when it names none.
+LANGUAGE_SAMPLE = 6
 #: Seconds in a day, for ImageLevelInferences' days since the epoch.
 DAY = 86400
 
@@ -78,7 +81,7 @@ class OcrModels:
         self.engine = engine or TesseractEngine()
         self._readers: Executor = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="nanoclient-ocr")
         self._async: Executor = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="nanoclient-ocr-async")
-        self._words: OrderedDict[tuple[str, int], Page] = OrderedDict()
+        self._words: OrderedDict[tuple[str, int, str], Page] = OrderedDict()
         self._words_lock = threading.Lock()
         self._extractors: dict[str, tuple[int, FieldExtractor]] = {}
         backend.register_type(OCR_TYPE, train=self._train_run, describe=self._describe, close=self.close)
@@ -93,16 +96,29 @@ class OcrModels:
 
     # ------------------------------------------------------------------ models
 
-    def create_model(self, account: Account, fields: Sequence[str]) -> Model:
-        """Create an OCR model that extracts these fields (non-empty, distinct names)."""
+    def create_model(self, account: Account, fields: Sequence[str], languages: Sequence[str] = ()) -> Model:
+        """Create an OCR model that extracts these fields (non-empty, distinct names) from documents in these
+        ``languages`` (Tesseract's codes; none: found in the training documents when it trains)."""
         try:
             names = unique_categories(list(fields))
         except ValueError as exc:
             raise BadRequestError(str(exc).replace("categor", "field").replace("Categor", "Field")) from None
         if any(len(name) > FIELD_NAME_MAX for name in names):
             raise BadRequestError(f"Field name longer than {FIELD_NAME_MAX} characters", hint="Use shorter names")
+        try:
+            codes = ocr_languages.normalise(languages)
+        except ValueError as exc:
+            raise BadRequestError(str(exc), hint="Name languages as deu, eng, fra, ...") from None
+        if len(codes) > ocr_languages.MOST:
+            raise BadRequestError(f"Too many languages ({len(codes)})",
+                                  hint=f"Name at most {ocr_languages.MOST}: each one slows every page down")
+        lacking = ocr_languages.missing(codes, self.engine.command)
+        if lacking:
+            raise BadRequestError("The OCR engine has no pack for " + ", ".join(lacking),
+                                  hint=ocr_languages.install_hint(lacking))
         model_id = str(uuid.uuid4())
-        self.store.insert_model(model_id, account.id, names, model_type=OCR_TYPE)
+        self.store.insert_model(model_id, account.id, names, model_type=OCR_TYPE,
+                                options={"languages": list(codes)} if codes else None)
         return self.get_model(account, model_id)
 
     def get_model(self, account: Account, model_id: str | None) -> Model:
@@ -134,6 +150,7 @@ class OcrModels:
             categories=[Category(name, record.counts.get(name, 0)) for name in record.categories],
             min_images=self.backend.min_images,
             accuracy_images=None if done is None else done.accuracy_images,
+            languages=list(_languages(record)),
         )
 
     # ------------------------------------------------------------------ training files
@@ -218,9 +235,11 @@ class OcrModels:
         documents = self.store.documents(run.model_id, run.last_image_id)
         pages_done = [0]
         total = sum(_page_total(doc) for doc in documents) or 1
+        languages = tuple(record.options.get("languages") or ()) or self._detect_languages(run, documents)
 
         def read(document: DocumentRecord) -> list[tuple[Page, list[LabelledBox]]]:
-            pages = self._read_document(document.sha256, self.store.image_path(document.sha256).read_bytes())
+            pages = self._read_document(document.sha256, self.store.image_path(document.sha256).read_bytes(),
+                                        languages)
             boxes: dict[int, list[LabelledBox]] = {}
             for item in json.loads(document.annotation):
                 box = item["bndbox"]
@@ -242,6 +261,26 @@ class OcrModels:
         log.info("OCR model %s trained on %d documents (held-out exact-text accuracy %s on %d values)",
                  run.model_id, len(documents), "n/a" if measured is None else f"{measured:.3f}", held_out)
 
+    def _detect_languages(self, run: RunRecord, documents: Sequence[DocumentRecord]) -> tuple[str, ...]:
+        """The languages of a model that names none, found in the first page of a sample of its training
+        documents read in English, and kept with the model for its predictions."""
+        self.store.set_run_status(run.id, "Training: finding the documents' languages")
+        step = max(1, len(documents) // LANGUAGE_SAMPLE)
+        sample = list(documents[::step][:LANGUAGE_SAMPLE])
+
+        def first_page_words(document: DocumentRecord) -> list[str]:
+            pages = self._read_document(document.sha256, self.store.image_path(document.sha256).read_bytes(),
+                                        ocr_languages.DEFAULT, first_only=True)
+            return [word.text for page in pages for word in page.words]
+
+        words = [word for found in self._readers.map(first_page_words, sample) for word in found]
+        available = ocr_languages.installed(self.engine.command) or ocr_languages.LANGUAGES
+        found = ocr_languages.detect(words, available=available)
+        self.store.update_model_options(run.model_id, {"detected_languages": list(found)})
+        log.info("OCR model %s: documents read in %s (found in %d documents)", run.model_id, "+".join(found),
+                 len(sample))
+        return found
+
     def _extractor(self, record: ModelRecord) -> FieldExtractor:
         done = record.done_run
         if done is None or not done.classifier:
@@ -254,17 +293,21 @@ class OcrModels:
 
     # ------------------------------------------------------------------ reading pages
 
-    def _read_document(self, sha: str, content: bytes) -> list[Page]:
-        """The words of every page of a document, from the cache when it was read before."""
+    def _read_document(self, sha: str, content: bytes, languages: Sequence[str], *,
+                       first_only: bool = False) -> list[Page]:
+        """The words of every page of a document (or its first) read in ``languages``, from the cache when
+        it was read so before."""
         pages: list[Page] = []
         for index, image in enumerate(render_pages(content)):
-            key = (sha, index)
+            if first_only and index:
+                break
+            key = (sha, index, "+".join(languages))
             with self._words_lock:
                 page = self._words.get(key)
                 if page is not None:
                     self._words.move_to_end(key)
             if page is None:
-                page = self.engine.read(image)
+                page = self.engine.read(image, languages)
                 with self._words_lock:
                     self._words[key] = page
                     while len(self._words) > WORDS_CACHED:
@@ -292,10 +335,11 @@ class OcrModels:
             pending.extend(PageResult(str(uuid.uuid4()), file_id, name, page, "pending", "Pending", (), now)
                            for page in range(count))
         self.store.add_inferences([_inference_record(record.id, result) for result in pending])
+        languages = _languages(record)
         if asynchronous:
-            self._async.submit(self._read_all, record.id, extractor, files, pending)
+            self._async.submit(self._read_all, languages, extractor, files, pending)
             return pending
-        return self._read_all(record.id, extractor, files, pending)
+        return self._read_all(languages, extractor, files, pending)
 
     def predict_urls(self, account: Account, model_id: str | None, urls: Sequence[str], *,
                      asynchronous: bool = False) -> tuple[list[PageResult], int]:
@@ -319,7 +363,7 @@ class OcrModels:
                 ordered.append(PageResult("", "", url, 0, "failure", f"Failed: {reasons.pop(url)}"))
         return ordered, len(failed)
 
-    def _read_all(self, model_id: str, extractor: FieldExtractor, files: Sequence[NamedBytes],
+    def _read_all(self, languages: Sequence[str], extractor: FieldExtractor, files: Sequence[NamedBytes],
                   pending: Sequence[PageResult]) -> list[PageResult]:
         by_input: dict[str, list[PageResult]] = {}
         for result in pending:
@@ -329,7 +373,8 @@ class OcrModels:
             (name, content), pages = item
             done = []
             try:
-                read = list(self._readers.map(self.engine.read, render_pages(content)))
+                read = list(self._readers.map(lambda image: self.engine.read(image, languages),
+                                              render_pages(content)))
                 for result, page in zip(pages, read, strict=True):
                     done.append(PageResult(result.id, result.request_file_id, result.input, result.page, "success",
                                            "Success", tuple(extractor.predict(page)), result.created_at))
@@ -400,6 +445,13 @@ def _page_result(record: InferenceRecord) -> PageResult:
                    for p in body.get("prediction", []))
     return PageResult(record.id, record.request_file_id, record.input, record.page, record.state,
                       str(body.get("message", "")), values, record.created_at)
+
+
+def _languages(record: ModelRecord) -> tuple[str, ...]:
+    """The languages a model's pages are read in: those named at creation, else those found in its training
+    documents, else English."""
+    named = record.options.get("languages") or record.options.get("detected_languages")
+    return tuple(named) if named else ocr_languages.DEFAULT
 
 
 def _page_total(document: DocumentRecord) -> int:

@@ -14,7 +14,7 @@ import math
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -137,8 +137,9 @@ class TesseractEngine:
         """Whether the program is installed."""
         return shutil.which(self.command) is not None
 
-    def read(self, page: Image.Image) -> Page:
-        """Every word Tesseract finds on the page (sparse text: labels and values apart count as words)."""
+    def read(self, page: Image.Image, languages: Sequence[str] = ()) -> Page:
+        """Every word Tesseract finds on the page (sparse text: labels and values apart count as words), read
+        in ``languages`` (Tesseract's codes, most likely first; none: the engine's ``language``)."""
         if not self.available():
             raise EngineMissingError(f"The OCR engine is missing: {INSTALL_HINT}")
         scale = 1.0
@@ -150,7 +151,7 @@ class TesseractEngine:
         env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
         try:
             done = subprocess.run(
-                [self.command, "stdin", "stdout", "-l", self.language, "--psm", "11", "tsv"],
+                [self.command, "stdin", "stdout", "-l", "+".join(languages) or self.language, "--psm", "11", "tsv"],
                 input=buffer.getvalue(), capture_output=True, env=env, timeout=PAGE_TIMEOUT, check=False)
         except subprocess.TimeoutExpired:
             raise RuntimeError(f"Tesseract took more than {PAGE_TIMEOUT:.0f} s on one page") from None

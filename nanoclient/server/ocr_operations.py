@@ -36,7 +36,8 @@ def create_model(call: Call) -> Response:
     model_type = forms.json_body().get("model_type") or forms.field("model_type")
     if model_type not in (None, "", OCR_TYPE):
         raise BadRequestError(f"model_type {model_type!r} is not served here", hint='Send "model_type": "ocr"')
-    return _model(call.ocr_models.create_model(call.account, forms.values("categories")))
+    languages = [code for value in forms.values("languages") for code in value.split(",")]
+    return _model(call.ocr_models.create_model(call.account, forms.values("categories"), languages))
 
 
 def get_model(call: Call) -> Response:
@@ -178,8 +179,10 @@ def _both(name: str, method: str, path: str, handler: Any, **kwargs: Any) -> tup
 
 OCR_OPERATIONS: tuple[Operation, ...] = (
     *_both("ocrCreateModel", "POST", "/Model/", create_model,
-           summary="Create an OCR model with its fields (JSON categories and model_type ocr, or a form)",
-           body=Form({"categories": STRINGS}), replies=_MODEL_REPLY, errors=(400,), mutates=True),
+           summary="Create an OCR model with its fields (JSON categories and model_type ocr, or a form); "
+                   "local server: the documents' languages as JSON or query languages (deu,eng)",
+           body=Form({"categories": STRINGS}), options={"languages": STRING}, replies=_MODEL_REPLY,
+           errors=(400,), mutates=True),
     *_both("ocrGetModel", "GET", "/Model/{model_id}", get_model,
            summary="Get an OCR model", replies=_MODEL_REPLY, errors=(400, 404)),
     *_both("ocrAnnotations", "GET", "/Model/{model_id}/Annotations", get_annotations,

@@ -175,6 +175,9 @@ _COMPONENTS: dict[str, object] = {
                                "description": "Local server only: images each category needs before training"},
                 "accuracy_images": {"type": "integer", "minimum": 1,
                                     "description": "Local server only: held-out images accuracy was measured on"},
+                "languages": {"type": "array", "items": STRING,
+                              "description": "Local server only: the languages an OCR model reads (Tesseract's "
+                                             "codes)"},
             },
         },
         "PartialUpload": {

@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import hashlib
 import itertools
+import json
 import logging
 import os
 import sqlite3
@@ -30,7 +31,7 @@ import sys
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,13 +44,17 @@ log = logging.getLogger("nanoclient.server")
 
 DB_NAME = "nanoclient.sqlite3"
 #: 1: images UNIQUE (model_id, category, sha256). 2: images may repeat (``--no-dedupe``).
-SCHEMA_VERSION = 5
+#: 6: models.options (a type's own settings of a model, as JSON).
+SCHEMA_VERSION = 6
 
 #: Training run states as stored.
 RUN_QUEUED = "queued"
 RUN_TRAINING = "training"
 RUN_DONE = "done"
 RUN_FAILED = "failed"
+
+#: The columns of models that ``_model_record`` reads, in its order.
+_MODEL_COLUMNS = "id, account_id, created_at, type, options"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -61,7 +66,8 @@ CREATE TABLE IF NOT EXISTS models (
     id TEXT PRIMARY KEY,
     account_id INTEGER NOT NULL REFERENCES accounts(id),
     created_at REAL NOT NULL,
-    type TEXT NOT NULL DEFAULT 'classification'  -- the model type: 'classification' or 'ocr'
+    type TEXT NOT NULL DEFAULT 'classification',  -- the model type: 'classification' or 'ocr'
+    options TEXT NOT NULL DEFAULT '{}'            -- JSON: the model type's own settings of this model
 );
 CREATE INDEX IF NOT EXISTS models_by_account ON models(account_id, created_at);
 CREATE TABLE IF NOT EXISTS categories (
@@ -169,6 +175,8 @@ class ModelRecord:
     done_run: RunRecord | None = None
     #: The model type: "classification" (its items are images) or "ocr" (documents).
     type: str = "classification"
+    #: The model type's own settings of this model (what its type stores with ``set_model_options``).
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -476,11 +484,12 @@ class Store:
         return int(row[0])
 
     def insert_model(self, model_id: str, account_id: int, categories: Sequence[str], *,
-                     model_type: str = "classification") -> None:
-        """Record a new model of a type with its categories (an OCR model's fields), in that order."""
+                     model_type: str = "classification", options: Mapping[str, Any] | None = None) -> None:
+        """Record a new model of a type with its categories (an OCR model's fields), in that order, and its
+        type's settings (``options``, JSON-serialisable)."""
         with self._write() as conn:
-            conn.execute("INSERT INTO models (id, account_id, created_at, type) VALUES (?, ?, ?, ?)",
-                         (model_id, account_id, time.time(), model_type))
+            conn.execute("INSERT INTO models (id, account_id, created_at, type, options) VALUES (?, ?, ?, ?, ?)",
+                         (model_id, account_id, time.time(), model_type, json.dumps(dict(options or {}))))
             conn.executemany(
                 "INSERT INTO categories (model_id, position, name) VALUES (?, ?, ?)",
                 [(model_id, i, name) for i, name in enumerate(categories)],
@@ -490,15 +499,26 @@ class Store:
         """The model with this id if it belongs to this account, else None."""
         with self._read() as conn:
             row = conn.execute(
-                "SELECT id, account_id, created_at, type FROM models WHERE id = ? AND account_id = ?",
+                f"SELECT {_MODEL_COLUMNS} FROM models WHERE id = ? AND account_id = ?",
                 (model_id, account_id),
             ).fetchone()
             return None if row is None else self._model_record(conn, row)
 
+    def update_model_options(self, model_id: str, changes: Mapping[str, Any]) -> None:
+        """Set some of a model's settings (the others are kept; a value of None removes its key)."""
+        with self._write() as conn:
+            row = conn.execute("SELECT options FROM models WHERE id = ?", (model_id,)).fetchone()
+            if row is None:
+                return
+            options = json.loads(row[0] or "{}")
+            options.update(changes)
+            conn.execute("UPDATE models SET options = ? WHERE id = ?",
+                         (json.dumps({k: v for k, v in options.items() if v is not None}), model_id))
+
     def model_by_id(self, model_id: str) -> ModelRecord | None:
         """The model with this id, whoever's it is (for the training worker), else None."""
         with self._read() as conn:
-            row = conn.execute("SELECT id, account_id, created_at, type FROM models WHERE id = ?",
+            row = conn.execute(f"SELECT {_MODEL_COLUMNS} FROM models WHERE id = ?",
                                (model_id,)).fetchone()
             return None if row is None else self._model_record(conn, row)
 
@@ -526,7 +546,7 @@ class Store:
         """Every model of an account, oldest first."""
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT id, account_id, created_at, type FROM models WHERE account_id = ? ORDER BY created_at, id",
+                f"SELECT {_MODEL_COLUMNS} FROM models WHERE account_id = ? ORDER BY created_at, id",
                 (account_id,),
             ).fetchall()
             return [self._model_record(conn, row) for row in rows]
@@ -556,6 +576,7 @@ class Store:
             latest_run=_run(latest),
             done_run=_run(done),
             type=str(row[3]),
+            options=json.loads(row[4] or "{}"),
         )
 
     # ------------------------------------------------------------------ images
@@ -577,7 +598,7 @@ class Store:
         """``add_images``, then the model as it stands with them, in the same transaction:
         (rows added, the model's record; None if the model is not this account's, then nothing is added)."""
         with self._write() as conn:
-            row = conn.execute("SELECT id, account_id, created_at, type FROM models WHERE id = ? AND account_id = ?",
+            row = conn.execute(f"SELECT {_MODEL_COLUMNS} FROM models WHERE id = ? AND account_id = ?",
                                (model_id, account_id)).fetchone()
             if row is None:
                 return 0, None
@@ -640,7 +661,7 @@ class Store:
         else every item becomes a row. Each field's count grows by the new documents that label it.
         """
         with self._write() as conn:
-            row = conn.execute("SELECT id, account_id, created_at, type FROM models WHERE id = ? AND account_id = ?",
+            row = conn.execute(f"SELECT {_MODEL_COLUMNS} FROM models WHERE id = ? AND account_id = ?",
                                (model_id, account_id)).fetchone()
             if row is None:
                 return [], None
@@ -895,6 +916,13 @@ def _items_of(conn: sqlite3.Connection, model_id: str) -> str:
     return _items(str(row[0]) if row else "classification")
 
 
+def _migrate_5_to_6(conn: sqlite3.Connection) -> None:
+    """Give models their settings (none for the models before)."""
+    with _upgrade(conn, 6):
+        if "options" not in {row[1] for row in conn.execute("PRAGMA table_info(models)")}:
+            conn.execute("ALTER TABLE models ADD COLUMN options TEXT NOT NULL DEFAULT '{}'")
+
+
 def _migrate_4_to_5(conn: sqlite3.Connection) -> None:
     """Give models their type (every model before was a classification model); the OCR tables are new."""
     with _upgrade(conn, 5):
@@ -1045,4 +1073,5 @@ def _fsync_dir(folder: Path) -> None:
 
 #: The step from each schema version to the next (each sets ``user_version`` itself, all or nothing).
 _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
-    1: _migrate_1_to_2, 2: _migrate_2_to_3, 3: _migrate_3_to_4, 4: _migrate_4_to_5}
+    1: _migrate_1_to_2, 2: _migrate_2_to_3, 3: _migrate_3_to_4, 4: _migrate_4_to_5,
+    5: _migrate_5_to_6}
