@@ -1,7 +1,8 @@
 """The local server's text engine: the words on a document's pages, each with its box and confidence.
 
 A document is a PNG or JPEG (one page, turned as its EXIF orientation says) or a PDF (each page
-rendered at ``PDF_DPI`` with pypdfium2, the ``nanoclient[ocr]`` extra). Words are read by Tesseract
+rendered at ``PDF_DPI`` with pypdfium2, the ``nanoclient[ocr]`` extra, in renderer processes: see
+``pdf_render``). Words are read by Tesseract
 (the system's ``tesseract`` program, 4 or newer, English), run once per page as a child process with
 one thread, so that pages can be read in parallel: its TSV output gives every word's box, line and
 confidence. Nothing here knows HTTP, SQL or fields: ``ocr_fields`` learns which words are which field.
@@ -9,24 +10,30 @@ confidence. Nothing here knows HTTP, SQL or fields: ``ocr_fields`` learns which 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
-import math
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
+import numpy as np
 from PIL import Image, ImageOps
 
-#: Resolution at which a PDF page becomes pixels: an A4 page is 1240 x 1754 (docs/OCR-API.md).
-PDF_DPI = 150
+from . import pdf_render
+from .pdf_render import PDF_DPI
+
 #: The longest side a page is read at: larger scans are read downsized (boxes are scaled back).
 MAX_SIDE = 4000
 #: Seconds Tesseract may take for one page.
 PAGE_TIMEOUT = 120.0
+#: A read whose mean word confidence is below this, on a page whose way up was not clear, is tried turned over.
+LOW_CONFIDENCE = 0.6
+#: Tesseract's orientation detection (OSD) is believed from this confidence on.
+OSD_CONFIDENT = 1.5
 #: What the engine needs, said when it is missing.
 INSTALL_HINT = ("install Tesseract: `sudo apt-get install tesseract-ocr` (Debian, Ubuntu), "
                 "`brew install tesseract` (macOS), or see https://tesseract-ocr.github.io")
@@ -66,64 +73,112 @@ def is_pdf(data: bytes) -> bool:
     return data[:5] == b"%PDF-"
 
 
+class Document:
+    """A document open for reading: its page count (``pages``), each page's size and each page as an image.
+
+    A PDF is opened in a renderer process (``pdf_render``: PDFium is not thread-safe, and a hostile PDF
+    can crash it, which then costs that document only); an image is opened here. Use ``open_document``.
+    """
+
+    pages: int
+
+    def sizes(self) -> list[tuple[int, int]]:
+        """(width, height) in pixels of each page, as ``page`` draws them (a PDF's from its page boxes)."""
+        raise NotImplementedError
+
+    def page(self, index: int) -> Image.Image:
+        """Page ``index`` (from 0) in greyscale, a PDF's drawn at PDF_DPI."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Let go of the document."""
+
+
+class _ImageDocument(Document):
+    """A PNG or JPEG: one page, turned as its EXIF orientation says."""
+
+    pages = 1
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def sizes(self) -> list[tuple[int, int]]:
+        try:
+            with Image.open(io.BytesIO(self._data)) as image:
+                return [ImageOps.exif_transpose(image).size]
+        except (OSError, Image.DecompressionBombError, SyntaxError) as exc:
+            raise ValueError(f"not a PNG, JPEG or PDF ({exc})") from None
+
+    def page(self, index: int) -> Image.Image:
+        if index != 0:
+            raise IndexError(f"page {index} of an image")
+        try:
+            with Image.open(io.BytesIO(self._data)) as image:
+                return ImageOps.exif_transpose(image).convert("L")
+        except (OSError, Image.DecompressionBombError, SyntaxError) as exc:
+            raise ValueError(f"not a PNG, JPEG or PDF ({exc})") from None
+
+
+class _PdfDocument(Document):
+    """A PDF open in a renderer process."""
+
+    def __init__(self, data: bytes) -> None:
+        if importlib.util.find_spec("pypdfium2") is None:
+            raise EngineMissingError("Reading PDFs needs pypdfium2: pip install 'nanoclient[ocr]'")
+        self._pdf = pdf_render.renderers().open(data)
+        self.pages = self._pdf.pages
+
+    def sizes(self) -> list[tuple[int, int]]:
+        return self._pdf.sizes()
+
+    def page(self, index: int) -> Image.Image:
+        image: Image.Image = self._pdf.render(index)
+        return image
+
+    def close(self) -> None:
+        self._pdf.close()
+
+
 @contextmanager
-def _pdf(data: bytes) -> Iterator[Any]:
-    """The PDF open with pypdfium2 (EngineMissingError without it, ValueError if it is not a readable PDF)."""
+def open_document(data: bytes) -> Iterator[Document]:
+    """The document open for reading, closed on leaving the block.
+
+    ValueError if a PDF cannot be read (``pdf_render.DocumentError``: encrypted, broken, or it crashed or
+    hung the renderer, each said in words); EngineMissingError for a PDF without pypdfium2. An image's
+    errors come when its pages or sizes are asked for (ValueError too).
+    """
+    document: Document = _PdfDocument(data) if is_pdf(data) else _ImageDocument(data)
     try:
-        import pypdfium2
-    except ImportError:
-        raise EngineMissingError("Reading PDFs needs pypdfium2: pip install 'nanoclient[ocr]'") from None
-    try:
-        pdf = pypdfium2.PdfDocument(data)
-    except pypdfium2.PdfiumError as exc:
-        raise ValueError(f"not a readable PDF ({exc})") from None
-    try:
-        yield pdf
+        yield document
     finally:
-        pdf.close()
+        document.close()
 
 
 def render_pages(data: bytes) -> Iterator[Image.Image]:
-    """The pages of a document as images: one for PNG or JPEG, every page of a PDF at PDF_DPI.
+    """The pages of a document as images: one for PNG or JPEG, every page of a PDF at PDF_DPI, drawn one at
+    a time as they are asked for.
 
-    ValueError if the bytes are neither; EngineMissingError for a PDF without pypdfium2.
+    ValueError if the bytes are neither (or the PDF cannot be read); EngineMissingError for a PDF without
+    pypdfium2.
     """
-    if is_pdf(data):
-        with _pdf(data) as pdf:
-            for index in range(len(pdf)):
-                page = pdf[index]
-                yield page.render(scale=PDF_DPI / 72).to_pil().convert("L")
-                page.close()
-        return
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            yield ImageOps.exif_transpose(image).convert("L")
-    except (OSError, Image.DecompressionBombError, SyntaxError) as exc:
-        raise ValueError(f"not a PNG, JPEG or PDF ({exc})") from None
+    with open_document(data) as document:
+        for index in range(document.pages):
+            yield document.page(index)
 
 
 def page_count(data: bytes) -> int:
     """How many pages a document has (1 for an image)."""
     if not is_pdf(data):
         return 1
-    with _pdf(data) as pdf:
-        return len(pdf)
+    with open_document(data) as document:
+        return document.pages
 
 
 def page_sizes(data: bytes) -> list[tuple[int, int]]:
     """(width, height) in pixels of each page, as ``render_pages`` draws them (a PDF's from its page boxes,
     without drawing them)."""
-    if not is_pdf(data):
-        with Image.open(io.BytesIO(data)) as image:
-            return [ImageOps.exif_transpose(image).size]
-    scale = PDF_DPI / 72
-    sizes = []
-    with _pdf(data) as pdf:
-        for index in range(len(pdf)):
-            page = pdf[index]
-            sizes.append((math.ceil(page.get_width() * scale), math.ceil(page.get_height() * scale)))
-            page.close()
-    return sizes
+    with open_document(data) as document:
+        return document.sizes()
 
 
 class TesseractEngine:
@@ -139,22 +194,48 @@ class TesseractEngine:
 
     def read(self, page: Image.Image, languages: Sequence[str] = ()) -> Page:
         """Every word Tesseract finds on the page (sparse text: labels and values apart count as words), read
-        in ``languages`` (Tesseract's codes, most likely first; none: the engine's ``language``)."""
+        in ``languages`` (Tesseract's codes, most likely first; none: the engine's ``language``).
+
+        The page is cleaned first (``ocr_clean``: turned upright, deskewed, a photo flattened, its lighting
+        evened, small text enlarged, as needed); boxes are in the given page's pixels all the same.
+        """
         if not self.available():
             raise EngineMissingError(f"The OCR engine is missing: {INSTALL_HINT}")
-        scale = 1.0
-        if max(page.size) > MAX_SIDE:
-            scale = MAX_SIDE / max(page.size)
-            page = page.resize((round(page.width * scale), round(page.height * scale)))
+        language = "+".join(languages) or self.language
+        try:
+            from .ocr_clean import clean_page
+        except ImportError:  # without OpenCV (the OCR extra), pages are read as they come
+            return Page(width=page.width, height=page.height, words=tuple(self._words(page, language)))
+        cleaned = clean_page(page, self._orientation)
+        words = self._words(cleaned.image, language)
+        if cleaned.unsure and _mean_confidence(words) < LOW_CONFIDENCE:  # maybe upside down after all
+            over = clean_page(page, turn_over=True)
+            other = self._words(over.image, language)
+            if _mean_confidence(other) * len(other) > _mean_confidence(words) * len(words):
+                cleaned, words = over, other
+        if cleaned.matrix is not None and words:
+            boxes = cleaned.to_upload(np.array([[w.xmin, w.ymin, w.xmax, w.ymax] for w in words], dtype=np.float64))
+            words = [Word(w.text, w.confidence, *(int(v) for v in box)) for w, box in zip(words, boxes, strict=True)]
+        return Page(width=cleaned.width, height=cleaned.height, words=tuple(words))
+
+    def _run(self, page: Image.Image, *options: str) -> subprocess.CompletedProcess[bytes]:
+        """Tesseract run on the page (a PNG on its standard input) with the options."""
         buffer = io.BytesIO()
         page.save(buffer, "PNG", compress_level=1)
         env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
         try:
-            done = subprocess.run(
-                [self.command, "stdin", "stdout", "-l", "+".join(languages) or self.language, "--psm", "11", "tsv"],
-                input=buffer.getvalue(), capture_output=True, env=env, timeout=PAGE_TIMEOUT, check=False)
+            return subprocess.run([self.command, "stdin", "stdout", *options], input=buffer.getvalue(),
+                                  capture_output=True, env=env, timeout=PAGE_TIMEOUT, check=False)
         except subprocess.TimeoutExpired:
             raise RuntimeError(f"Tesseract took more than {PAGE_TIMEOUT:.0f} s on one page") from None
+
+    def _words(self, page: Image.Image, language: str) -> list[Word]:
+        """The words of a page as Tesseract reads it, boxes in the page's pixels."""
+        scale = 1.0
+        if max(page.size) > MAX_SIDE:
+            scale = MAX_SIDE / max(page.size)
+            page = page.resize((round(page.width * scale), round(page.height * scale)))
+        done = self._run(page, "-l", language, "--psm", "11", "tsv")
         if done.returncode != 0:
             raise RuntimeError("Tesseract failed: " + done.stderr.decode("utf-8", "replace").strip()[-300:])
         words = []
@@ -171,9 +252,25 @@ class TesseractEngine:
                 xmin=int(left / scale), ymin=int(top / scale),
                 xmax=int((left + width) / scale + 0.999), ymax=int((top + height) / scale + 0.999),
             ))
-        width, height = (round(side / scale) for side in page.size)
-        return Page(width=width, height=height, words=tuple(words))
+        return words
+
+    def _orientation(self, page: Image.Image) -> int | None:
+        """How far Tesseract's orientation detection (OSD) says the page is turned: 0, 90, 180 or 270
+        degrees, or None when it cannot tell (too little text, or not confident)."""
+        done = self._run(page, "--psm", "0")
+        if done.returncode != 0:
+            return None
+        found = dict(re.findall(r"^([A-Za-z ]+):\s*([-\d.]+)\s*$", done.stdout.decode("utf-8", "replace"), re.M))
+        try:
+            turned, confidence = int(found["Orientation in degrees"]), float(found["Orientation confidence"])
+        except (KeyError, ValueError):
+            return None
+        return turned if confidence >= OSD_CONFIDENT else None
 
 
-__all__ = ["EngineMissingError", "INSTALL_HINT", "PDF_DPI", "Page", "TesseractEngine", "Word", "is_pdf",
-           "page_count", "page_sizes", "render_pages"]
+def _mean_confidence(words: list[Word]) -> float:
+    return sum(word.confidence for word in words) / len(words) if words else 0.0
+
+
+__all__ = ["Document", "EngineMissingError", "INSTALL_HINT", "PDF_DPI", "Page", "TesseractEngine", "Word", "is_pdf",
+           "open_document", "page_count", "page_sizes", "render_pages"]
