@@ -15,9 +15,9 @@ SERVER = FAST + [
     "numpy>=1.23",
     "scikit-learn>=1.2",
 ]
-#: OCR models on the local server: PDF pages rendered by PDFium (the text engine is the system's
-#: Tesseract: scripts/system_deps.sh installs it on Debian)
-OCR = ["pypdfium2>=4"]
+#: OCR models on the local server: PDF pages rendered by PDFium, scans and photos cleaned by OpenCV
+#: (ocr_clean); the text engine is the system's Tesseract: scripts/system_deps.sh installs it on Debian
+OCR = ["pypdfium2>=4", "opencv-python-headless>=4.8"]
 TEST = SERVER + OCR + [
     "pytest>=7",
     "responses>=0.23",
