@@ -45,7 +45,9 @@ setup(
     include_package_data=True,
     package_data={"nanoclient": ["py.typed"],
                   # the dashboard's page, served by `nanoclient serve` at /
-                  "nanoclient.server.dashboard": ["*.html", "*.js", "*.css", "*.svg"]},
+                  "nanoclient.server.dashboard": ["*.html", "*.js", "*.css", "*.svg"],
+                  # the field extractors OCR models may start from (create-model --pretrained NAME)
+                  "nanoclient.server": ["pretrained/*.npz"]},
     install_requires=[
         "requests>=2.28",
         "click>=8.1",

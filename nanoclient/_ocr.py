@@ -64,19 +64,24 @@ class Ocr:
 
     # ------------------------------------------------------------------ models
 
-    def create_model(self, fields: Sequence[str], *, languages: Sequence[str] = ()) -> Model:
+    def create_model(self, fields: Sequence[str] = (), *, languages: Sequence[str] = (),
+                     pretrained: str | None = None) -> Model:
         """Create an OCR model that extracts these fields (non-empty, distinct names).
 
-        ``languages``: the languages of its documents, as Tesseract's codes (``["deu", "eng"]``), for the
-        local server, which otherwise finds them in the training documents; sent only when given (the
-        hosted API documents no such field)."""
+        Local server only, each sent only when given (the hosted API documents no such fields):
+        ``languages``, the languages of its documents as Tesseract's codes (``["deu", "eng"]``; otherwise
+        found in the training documents); ``pretrained``, the name of an extractor the server ships
+        (``"invoices"``) that the model starts from, answering at once (its fields, unless ``fields`` names
+        others) and adapted by training on the model's own documents."""
         names = [str(f).strip() for f in fields]
-        if not names or any(not n for n in names) or len(set(names)) != len(names):
-            raise ValueError("Give one or more distinct, non-empty field names")
+        if (not names and not pretrained) or any(not n for n in names) or len(set(names)) != len(names):
+            raise ValueError("Give one or more distinct, non-empty field names (or a pretrained extractor)")
         codes = [str(code).strip() for code in languages if str(code).strip()]
         body: dict[str, Any] = {"categories": names, "model_type": "ocr"}
         if codes:
             body["languages"] = codes
+        if pretrained:
+            body["pretrained"] = pretrained
         data = self._transport.request("POST", f"{OBJECT_DETECTION}/Model/", idempotent=False, json_body=body)
         return _model(data)
 

@@ -51,8 +51,11 @@ ocr.params.extend(global_options(on_group=True))  # `nanoclient ocr --json predi
 @click.option("--languages", metavar="L,L,...",
               help="The documents' languages as Tesseract's codes (deu,eng); by default the local server finds "
                    "them in the training documents.")
+@click.option("--pretrained", metavar="NAME",
+              help="Start from an extractor the local server ships (invoices): answers at once, and your own "
+                   "documents adapt it when it trains. Its fields, unless you name others.")
 def create_model(state: State, fields: tuple[str, ...], listed: str | None, from_dir: Path | None,
-                 languages: str | None) -> None:
+                 languages: str | None, pretrained: str | None) -> None:
     """Create an OCR model from field names or from a folder's annotations.
 
     Prints the new model id on stderr and the line to export it on stdout, for `eval`.
@@ -63,6 +66,7 @@ def create_model(state: State, fields: tuple[str, ...], listed: str | None, from
       nanoclient ocr create-model --fields invoice_number,invoice_date,total_amount
       eval "$(nanoclient ocr create-model --from-dir images/invoices)"
       nanoclient ocr create-model --fields rechnungsnummer,datum,betrag --languages deu,eng
+      eval "$(nanoclient ocr create-model --pretrained invoices)"
     """
     import shlex
 
@@ -76,10 +80,11 @@ def create_model(state: State, fields: tuple[str, ...], listed: str | None, from
         names = sorted({box.field for _, annotation in pairs for box in annotation.boxes})
         if not names:
             raise CliUsageError(f"no annotated document in {from_dir}: label some, or name the fields")
-    if not names:
-        raise CliUsageError("no fields: name them (nanoclient ocr create-model total date) or pass --from-dir DIR")
+    if not names and not pretrained:
+        raise CliUsageError("no fields: name them (nanoclient ocr create-model total date), pass --from-dir DIR "
+                            "or --pretrained invoices")
     codes = [code.strip() for code in (languages or "").split(",") if code.strip()]
-    model = state.client().ocr.create_model(names, languages=codes)
+    model = state.client().ocr.create_model(names, languages=codes, pretrained=pretrained)
     info(f"created OCR model {model.id} with {len(model.categories)} fields: "
          + ", ".join(c.name for c in model.categories)
          + (f" (read in {'+'.join(model.languages)})" if codes and model.languages else ""))

@@ -364,7 +364,7 @@ class Backend:
                 return STATE_TRAINING, (run.status or "Training") + serving
             up_to_date = record.last_image_id <= run.last_image_id
             if run.state == RUN_DONE and up_to_date:
-                return STATE_TRAINED, "Model trained"
+                return STATE_TRAINED, run.status or "Model trained"
             if run.state == RUN_FAILED and up_to_date:
                 return STATE_FAILED, run.status or "Training failed"
         total = sum(record.counts.values())

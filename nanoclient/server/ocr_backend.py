@@ -25,7 +25,7 @@ from typing import Any
 from ..errors import BadRequestError, InvalidImageError, NotFoundError
 from ..images import unique_categories
 from ..types import Category, Model
-from . import ocr_languages
+from . import ocr_languages, ocr_pretrained
 from .backend import Account, Backend, NamedBytes, url_errors
 from .ocr_engine import EngineMissingError, Page, TesseractEngine, is_pdf, page_sizes, render_pages
 from .ocr_fields import FieldExtractor, FieldValue, LabelledBox
@@ -96,9 +96,19 @@ class OcrModels:
 
     # ------------------------------------------------------------------ models
 
-    def create_model(self, account: Account, fields: Sequence[str], languages: Sequence[str] = ()) -> Model:
+    def create_model(self, account: Account, fields: Sequence[str], languages: Sequence[str] = (),
+                     pretrained: str | None = None) -> Model:
         """Create an OCR model that extracts these fields (non-empty, distinct names) from documents in these
-        ``languages`` (Tesseract's codes; none: found in the training documents when it trains)."""
+        ``languages`` (Tesseract's codes; none: found in the training documents when it trains). With
+        ``pretrained``, the name of a shipped extractor, it serves predictions at once (its fields: those
+        given, else the extractor's), and training on its own documents adapts that extractor."""
+        base = None
+        if pretrained:
+            try:
+                base = ocr_pretrained.load(pretrained)
+            except KeyError as exc:
+                raise BadRequestError(str(exc.args[0]), hint="Name a pretrained extractor the server has") from None
+            fields = list(fields) or base.fields
         try:
             names = unique_categories(list(fields))
         except ValueError as exc:
@@ -116,9 +126,20 @@ class OcrModels:
         if lacking:
             raise BadRequestError("The OCR engine has no pack for " + ", ".join(lacking),
                                   hint=ocr_languages.install_hint(lacking))
+        options: dict[str, Any] = {"languages": list(codes)} if codes else {}
+        trained = None
+        if base is not None and pretrained:
+            options["pretrained"] = pretrained
+            name = ocr_pretrained.file_name(pretrained)
+            target = self.store.classifier_path(name)
+            if not target.exists():  # written aside, then renamed: a reader never sees half a file
+                aside = target.with_name(f"{target.name}.{uuid.uuid4().hex}.tmp")
+                base.save(str(aside))
+                os.replace(aside, target)
+            trained = (name, f"Ready: starts from the pretrained {pretrained!r} extractor (train on your own "
+                             "documents to adapt it)")
         model_id = str(uuid.uuid4())
-        self.store.insert_model(model_id, account.id, names, model_type=OCR_TYPE,
-                                options={"languages": list(codes)} if codes else None)
+        self.store.insert_model(model_id, account.id, names, model_type=OCR_TYPE, options=options, trained=trained)
         return self.get_model(account, model_id)
 
     def get_model(self, account: Account, model_id: str | None) -> Model:

@@ -312,10 +312,12 @@ class FieldExtractor:
             values.append(FieldValue(field, candidate.text, score, xmin, ymin, xmax, ymax))
         return values
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the extractor as arrays (``load`` reads it back)."""
+    def save(self, path: str | os.PathLike[str], *, compressed: bool = False) -> None:
+        """Write the extractor as arrays (``load`` reads it back); ``compressed`` for one that ships (most of the
+        hashed weights are zero)."""
+        write = np.savez_compressed if compressed else np.savez
         with open(path, "wb") as handle:
-            np.savez(handle, format=np.array(_FORMAT), fields=np.array(self.fields, dtype=str),
+            write(handle, format=np.array(_FORMAT), fields=np.array(self.fields, dtype=str),
                      classes=np.array(self.classes, dtype=str), coef=self.coef, intercept=self.intercept,
                      calibration=np.array(self.calibration))
 

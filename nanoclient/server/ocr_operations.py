@@ -37,7 +37,8 @@ def create_model(call: Call) -> Response:
     if model_type not in (None, "", OCR_TYPE):
         raise BadRequestError(f"model_type {model_type!r} is not served here", hint='Send "model_type": "ocr"')
     languages = [code for value in forms.values("languages") for code in value.split(",")]
-    return _model(call.ocr_models.create_model(call.account, forms.values("categories"), languages))
+    return _model(call.ocr_models.create_model(call.account, forms.values("categories"), languages,
+                                               pretrained=forms.field("pretrained")))
 
 
 def get_model(call: Call) -> Response:
@@ -180,8 +181,10 @@ def _both(name: str, method: str, path: str, handler: Any, **kwargs: Any) -> tup
 OCR_OPERATIONS: tuple[Operation, ...] = (
     *_both("ocrCreateModel", "POST", "/Model/", create_model,
            summary="Create an OCR model with its fields (JSON categories and model_type ocr, or a form); "
-                   "local server: the documents' languages as JSON or query languages (deu,eng)",
-           body=Form({"categories": STRINGS}), options={"languages": STRING}, replies=_MODEL_REPLY,
+                   "local server: the documents' languages (deu,eng) and a pretrained extractor to start from, "
+                   "as JSON or query",
+           body=Form({"categories": STRINGS}), options={"languages": STRING, "pretrained": STRING},
+           replies=_MODEL_REPLY,
            errors=(400,), mutates=True),
     *_both("ocrGetModel", "GET", "/Model/{model_id}", get_model,
            summary="Get an OCR model", replies=_MODEL_REPLY, errors=(400, 404)),

@@ -484,12 +484,19 @@ class Store:
         return int(row[0])
 
     def insert_model(self, model_id: str, account_id: int, categories: Sequence[str], *,
-                     model_type: str = "classification", options: Mapping[str, Any] | None = None) -> None:
+                     model_type: str = "classification", options: Mapping[str, Any] | None = None,
+                     trained: tuple[str, str] | None = None) -> None:
         """Record a new model of a type with its categories (an OCR model's fields), in that order, and its
-        type's settings (``options``, JSON-serialisable)."""
+        type's settings (``options``, JSON-serialisable). ``trained``: (classifier file name, status) of a
+        model that serves predictions from the start (a finished run on no items, in the same transaction)."""
+        now = time.time()
         with self._write() as conn:
             conn.execute("INSERT INTO models (id, account_id, created_at, type, options) VALUES (?, ?, ?, ?, ?)",
-                         (model_id, account_id, time.time(), model_type, json.dumps(dict(options or {}))))
+                         (model_id, account_id, now, model_type, json.dumps(dict(options or {}))))
+            if trained is not None:
+                conn.execute("INSERT INTO runs (model_id, state, status, classifier, created_at, started_at, "
+                             "finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             (model_id, RUN_DONE, trained[1], trained[0], now, now, now))
             conn.executemany(
                 "INSERT INTO categories (model_id, position, name) VALUES (?, ?, ?)",
                 [(model_id, i, name) for i, name in enumerate(categories)],
