@@ -19,8 +19,10 @@ How each thing is found:
   (the "docstrum"); the peak of their directions, refined to 0.1 degree by the sharpest projection of
   the ink across the lines.
 - Which way is up: Latin text has more ink above the x-height band (ascenders, capitals, digits) than
-  below it (descenders); summed over the page's words. When that is not clear and the lines run
-  vertically, the caller's orientation detector decides (Tesseract's OSD, slower, so asked seldom).
+  below it (descenders); summed over the page's words. When that is not clear (a page of capitals and
+  digits, a monospaced font's long descenders), ``Cleaned.unsure`` says so, and the engine reads a poorly
+  read page turned over too. (Tesseract's orientation detection, OSD, was tried for this: 0.4-0.9 s a
+  page, more than reading it, and unsure or wrong on exactly these sparse invoice pages.)
 - The text's size: the median height of character components across the lines.
 - The lighting: the paper's brightness on a coarse grid, a robust quadratic surface through it, the page
   divided by that surface (a smooth surface: dark banners and photos on the page stay as they are).
@@ -28,7 +30,6 @@ How each thing is found:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -58,8 +59,6 @@ UPRIGHT_CLEAR = 0.15
 
 Gray = NDArray[np.uint8]
 Matrix = NDArray[np.float64]
-#: Tells how far a page (upright lines, either way up) is turned clockwise: 0, 90, 180 or 270, or None.
-OrientationDetector = Callable[[Image.Image], "int | None"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +77,9 @@ class Cleaned:
     steps: tuple[str, ...] = ()
     #: Up and down were not clear and nobody was asked: the caller may try the page turned over.
     unsure: bool = False
+    #: Degrees the page was turned clockwise (right angles and deskew together), 0 when it was not.
+    turn: float = 0.0
+    #: The text lines' angle as found (degrees clockwise from horizontal, in (-90, 90]).
     angle: float = 0.0
     text_height: float | None = None
 
@@ -290,11 +292,12 @@ def _refine(ink: Gray, angle: float, span: float = 2.0, step: float = 0.1) -> fl
 
 
 def _upright(ink: Gray, size: float) -> float:
-    """How clearly the lines (horizontal in ``ink``) are upright: ink above each word's x-height band
-    minus ink below it, as a share of both (> 0 upright, < 0 upside down)."""
+    """How clearly the lines (horizontal in ``ink``) are upright, from -1 (upside down) to 1: the ink above
+    each word's x-height band (ascenders, capitals, digits beside small letters) minus the ink below it
+    (descenders), as a share of both."""
     reach = max(3, round(0.9 * size))
     words = cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_RECT, (reach, 1)))
-    count, _, stats, _ = cv2.connectedComponentsWithStats(words, connectivity=8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(words, connectivity=8)
     above = below = 0.0
     for left, top, width, height, _ in stats[1:]:
         if height < 0.7 * size or height > 3 * size or width < 2.5 * height:
@@ -332,13 +335,11 @@ def _read_text(small: Gray) -> _Text | None:
 # ---------------------------------------------------------------------------------------------- the whole
 
 
-def clean_page(page: Image.Image, orientation: OrientationDetector | None = None, *,
-               turn_over: bool = False) -> Cleaned:
+def clean_page(page: Image.Image, *, turn_over: bool = False) -> Cleaned:
     """The page flattened, turned upright, deskewed, evenly lit and scaled to legible text, as needed.
 
-    ``page`` is greyscale ("L"; other modes are converted). ``orientation``, when given, is asked which way
-    is up when the page's own evidence is not clear and its lines run vertically. ``turn_over``: the page
-    turned the other way up from what the evidence says (for a second try when the first read is poor).
+    ``page`` is greyscale ("L"; other modes are converted). ``turn_over``: the page turned the other way up
+    from what its evidence says (a second try when the way up was not clear and the first read is poor).
     """
     gray: Gray = np.asarray(page.convert("L") if page.mode != "L" else page, dtype=np.uint8)
     height, width = gray.shape
@@ -373,15 +374,11 @@ def clean_page(page: Image.Image, orientation: OrientationDetector | None = None
 
     turn, unsure = 0.0, False
     if text is not None:
-        # turn the lines horizontal (either way up), then upright
-        up, vertical = text.up, abs(text.angle) > 45
-        clear = abs(up) >= UPRIGHT_CLEAR
-        if not clear and (vertical or up < -0.05):
-            told = None if orientation is None else orientation(Image.fromarray(_rotate_image(small, -text.angle)))
-            if told in (0, 180):
-                up, clear = (1.0 if told == 0 else -1.0), True
-        unsure = not clear
-        turn = -text.angle + (180 if up < 0 and (clear or vertical) else 0)
+        # turn the lines horizontal, then upright: by the page's own evidence when it is clear; when it is
+        # not, a page with vertical lines is turned by the evidence's sign, and either way the caller is
+        # told (the engine then reads a poorly read page turned over too and keeps the better read)
+        unsure = abs(text.up) < UPRIGHT_CLEAR
+        turn = -text.angle + (180 if text.up < 0 and (not unsure or abs(text.angle) > 45) else 0)
     if turn_over:
         turn += 180
     if text is not None or turn_over:
@@ -431,7 +428,7 @@ def clean_page(page: Image.Image, orientation: OrientationDetector | None = None
         return Cleaned(image=page, width=width, height=height, unsure=unsure, angle=text.angle if text else 0.0,
                        text_height=text_height)
     return Cleaned(image=Image.fromarray(cleaned), width=width, height=height, matrix=matrix, steps=tuple(steps),
-                   unsure=unsure, angle=0.0 if text is None else text.angle, text_height=text_height)
+                   unsure=unsure, turn=turn, angle=0.0 if text is None else text.angle, text_height=text_height)
 
 
 def _rotate_image(image: Gray, degrees: float, border: int = 255) -> Gray:
@@ -445,4 +442,4 @@ def _rotate_image(image: Gray, degrees: float, border: int = 255) -> Gray:
     return np.asarray(cv2.warpAffine(image, matrix, (int(size[0]), int(size[1])), borderValue=border))
 
 
-__all__ = ["Cleaned", "OrientationDetector", "clean_page", "find_page", "lighting"]
+__all__ = ["Cleaned", "clean_page", "find_page", "lighting"]

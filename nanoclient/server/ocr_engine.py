@@ -13,7 +13,6 @@ import csv
 import importlib.util
 import io
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
@@ -32,8 +31,6 @@ MAX_SIDE = 4000
 PAGE_TIMEOUT = 120.0
 #: A read whose mean word confidence is below this, on a page whose way up was not clear, is tried turned over.
 LOW_CONFIDENCE = 0.6
-#: Tesseract's orientation detection (OSD) is believed from this confidence on.
-OSD_CONFIDENT = 1.5
 #: What the engine needs, said when it is missing.
 INSTALL_HINT = ("install Tesseract: `sudo apt-get install tesseract-ocr` (Debian, Ubuntu), "
                 "`brew install tesseract` (macOS), or see https://tesseract-ocr.github.io")
@@ -206,7 +203,7 @@ class TesseractEngine:
             from .ocr_clean import clean_page
         except ImportError:  # without OpenCV (the OCR extra), pages are read as they come
             return Page(width=page.width, height=page.height, words=tuple(self._words(page, language)))
-        cleaned = clean_page(page, self._orientation)
+        cleaned = clean_page(page)
         words = self._words(cleaned.image, language)
         if cleaned.unsure and _mean_confidence(words) < LOW_CONFIDENCE:  # maybe upside down after all
             over = clean_page(page, turn_over=True)
@@ -253,19 +250,6 @@ class TesseractEngine:
                 xmax=int((left + width) / scale + 0.999), ymax=int((top + height) / scale + 0.999),
             ))
         return words
-
-    def _orientation(self, page: Image.Image) -> int | None:
-        """How far Tesseract's orientation detection (OSD) says the page is turned: 0, 90, 180 or 270
-        degrees, or None when it cannot tell (too little text, or not confident)."""
-        done = self._run(page, "--psm", "0")
-        if done.returncode != 0:
-            return None
-        found = dict(re.findall(r"^([A-Za-z ]+):\s*([-\d.]+)\s*$", done.stdout.decode("utf-8", "replace"), re.M))
-        try:
-            turned, confidence = int(found["Orientation in degrees"]), float(found["Orientation confidence"])
-        except (KeyError, ValueError):
-            return None
-        return turned if confidence >= OSD_CONFIDENT else None
 
 
 def _mean_confidence(words: list[Word]) -> float:
