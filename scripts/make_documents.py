@@ -541,10 +541,12 @@ class Sheet:
         self.width, self.height, self.scale, self.ink = width, height, scale, ink
         self.boxes: list[Box] = []
         self.texts: list[Box] = []
+        self.words: list[str] = []  # every text drawn, in order
         self.fields: dict[str, tuple[str, Box]] = {}
 
     def text(self, x: float, y: float, text: str, font: Font, anchor: str = "la", name: str | None = None) -> Box:
         """Draw ``text`` with its ``anchor`` at (x, y); return its box (a field's: its exact ink)."""
+        self.words.append(text)
         left, top, right, bottom = (int(v) for v in self.draw.textbbox((x, y), text, font=font, anchor=anchor))
         self.draw.text((x, y), text, fill=self.ink, font=font, anchor=anchor)
         box = (left, top, right + 1, bottom + 1)
@@ -997,6 +999,7 @@ class PageOut:
 
     image: Image.Image
     fields: dict[str, tuple[str, Box]]
+    words: tuple[str, ...] = ()  # the texts drawn on it
 
 
 def _style(rng: random.Random, families: dict[str, tuple[Path, Path]], scale: float, receipt: bool) -> Style:
@@ -1036,7 +1039,7 @@ def draw_document(spec: Spec, rng: random.Random, families: dict[str, tuple[Path
             raise AssertionError(f"{spec.layout} drew {sorted(found)}, not {sorted(content.values)}")
         if two_pages and len(style.sheets) != 2:
             continue
-        return [PageOut(sheet.image, dict(sheet.fields)) for sheet in style.sheets]
+        return [PageOut(sheet.image, dict(sheet.fields), tuple(sheet.words)) for sheet in style.sheets]
     raise RuntimeError(f"no {spec.layout} page without crowded fields after 60 tries")
 
 
