@@ -54,8 +54,10 @@ LARGE_TEXT, LARGE_TARGET = 45.0, 22.0
 MAX_SIDE = 4000
 #: Lighting whose smooth surface varies by less than this share of its brightest is left alone.
 LIGHTING_MIN = 0.12
-#: How much more ink above the x-height band than below it (as a share of both) tells which way is up.
-UPRIGHT_CLEAR = 0.15
+#: How many more strokes above the words' x-height band than below it, as a share of all their strokes,
+#: tell which way is up (measured: 0.018-0.06 on the project's 80 invoices, 0.05-0.09 on running text,
+#: within 0.002 of 0 on pages of capitals and digits).
+UPRIGHT_CLEAR = 0.008
 
 Gray = NDArray[np.uint8]
 Matrix = NDArray[np.float64]
@@ -292,19 +294,21 @@ def _refine(ink: Gray, angle: float, span: float = 2.0, step: float = 0.1) -> fl
 
 
 def _upright(ink: Gray, size: float) -> float:
-    """How clearly the lines (horizontal in ``ink``) are upright, from -1 (upside down) to 1: the ink above
-    each word's x-height band (ascenders, capitals, digits beside small letters) minus the ink below it
-    (descenders), as a share of both."""
+    """How clearly the lines (horizontal in ``ink``) are upright, from -1 (upside down) to 1: the strokes
+    above each word's x-height band (ascenders, capitals, digits beside small letters) minus the strokes
+    below it (descenders), as a share of all the words' strokes."""
     reach = max(3, round(0.9 * size))
     words = cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_RECT, (reach, 1)))
     _, _, stats, _ = cv2.connectedComponentsWithStats(words, connectivity=8)
-    above = below = 0.0
+    above = below = total = 0.0
     for left, top, width, height, _ in stats[1:]:
         if height < 0.7 * size or height > 3 * size or width < 2.5 * height:
             continue
-        profile = ink[top:top + height, left:left + width].sum(axis=1, dtype=np.float64)
+        box = ink[top:top + height, left:left + width] > 127
+        # strokes crossed by each row (not ink: a capital's bar is one stroke, as wide as it is)
+        profile = np.count_nonzero(box[:, 1:] & ~box[:, :-1], axis=1).astype(np.float64) + box[:, 0]
         peak = int(np.argmax(profile))
-        dense = profile >= 0.45 * profile[peak]
+        dense = profile >= 0.5 * profile[peak]
         start = peak
         while start > 0 and dense[start - 1]:
             start -= 1
@@ -313,7 +317,7 @@ def _upright(ink: Gray, size: float) -> float:
             end += 1
         above += float(profile[:start].sum())
         below += float(profile[end + 1:].sum())
-    total = above + below
+        total += float(profile.sum())
     return 0.0 if total == 0 else (above - below) / total
 
 

@@ -1,0 +1,171 @@
+"""The clean-up before Tesseract reads a page (nanoclient/server/ocr_clean.py, TesseractEngine.read).
+
+Pages are made here (tests/ocr_pages.py): text drawn with DejaVuSans, then turned, skewed, scanned badly,
+lit unevenly or photographed in perspective on a dark table. Each change is a known matrix, so the true
+box of every word on the uploaded page is known: the clean-up must find the words and give their boxes
+back in the uploaded page's pixels.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import needs_tesseract
+from ocr_pages import Sample, iou, photo, scanned, text_page, turned
+from PIL import Image, ImageDraw
+
+from nanoclient.server.ocr_clean import clean_page
+from nanoclient.server.ocr_engine import Page, TesseractEngine
+
+#: Words that occur once on the test page, with their punctuation stripped.
+KNOWN = ("INV-20417", "Harbour", "Quayside", "recycled", "cartridges", "Toner", "handling", "thirty",
+         "1,284.50", "overleaf")
+SHORT = text_page(lines=text_page.__defaults__[3][:8], height=560)  # type: ignore[index]
+
+
+def _words(page: Page) -> dict[str, tuple[float, float, float, float]]:
+    return {word.text.strip(",."): (word.xmin, word.ymin, word.xmax, word.ymax) for word in page.words}
+
+
+def _check_read(sample: Sample, engine: TesseractEngine, least_iou: float = 0.6) -> None:
+    """Tesseract reads the known words on the page, each where it truly is on the uploaded page."""
+    page = engine.read(sample.image)
+    assert (page.width, page.height) == sample.image.size
+    found = _words(page)
+    known = [word for word in KNOWN if word in sample.boxes]
+    read = [word for word in known if word in found]
+    assert len(read) >= len(known) - 1, f"read {read} of {known}; all: {sorted(found)}"
+    for word in read:
+        overlap = iou(found[word], sample.boxes[word])
+        assert overlap >= least_iou, (word, found[word], sample.boxes[word], overlap)
+
+
+def _turn_error(sample_turn: float, cleaned_turn: float) -> float:
+    """Degrees left over once the clean-up's turn undoes the page's turn."""
+    return abs((sample_turn + cleaned_turn + 180) % 360 - 180)
+
+
+# ---------------------------------------------------------------------------------------------- no engine
+
+
+@pytest.mark.parametrize("size", [15, 20, 26, 34])
+def test_an_upright_flat_page_is_left_as_it_is(size: int) -> None:
+    page = text_page(size=size, width=size * 44, height=size * 25).image
+    cleaned = clean_page(page)
+    assert cleaned.image is page and cleaned.matrix is None and cleaned.steps == ()
+    assert (cleaned.width, cleaned.height) == page.size
+
+
+def test_a_dark_banner_is_neither_a_photo_edge_nor_uneven_light() -> None:
+    sample = text_page()
+    ImageDraw.Draw(sample.image).rectangle((0, 0, sample.image.width, 40), fill=30)
+    ImageDraw.Draw(sample.image).rectangle((700, 800, 1050, 980), fill=90)  # a picture
+    cleaned = clean_page(sample.image)
+    assert cleaned.steps == () and cleaned.image is sample.image
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270, 3, -3, 5, -7, 93, 176, 265.5])
+def test_turned_and_skewed_pages_are_turned_back(degrees: float) -> None:
+    cleaned = clean_page(turned(text_page(), degrees).image)
+    assert _turn_error(degrees, cleaned.turn) < 0.4, (degrees, cleaned.turn, cleaned.steps)
+    assert not cleaned.unsure
+
+
+def test_a_skew_below_half_a_degree_is_left_alone() -> None:
+    cleaned = clean_page(turned(text_page(), 0.2).image)
+    assert cleaned.matrix is None
+
+
+def test_boxes_map_back_through_the_inverse_warp() -> None:
+    sample = turned(text_page(), 95)
+    cleaned = clean_page(sample.image)
+    assert cleaned.matrix is not None
+    # where the known words are on the cleaned page: their true boxes mapped forward
+    for word in KNOWN:
+        x0, y0, x1, y1 = sample.boxes[word]
+        corners = np.array([[x0, y0, 1], [x1, y0, 1], [x1, y1, 1], [x0, y1, 1]]) @ cleaned.matrix.T
+        corners = corners[:, :2] / corners[:, 2:]
+        box = (*corners.min(0), *corners.max(0))
+        back = cleaned.to_upload(np.array([box]))[0]
+        # a box turned twice grows (the box of a box), never moves away from the truth
+        assert back[0] <= x0 + 1 and back[1] <= y0 + 1 and back[2] >= x1 - 1 and back[3] >= y1 - 1
+        assert iou(tuple(back), sample.boxes[word]) > 0.5
+
+
+def test_a_photo_is_found_and_flattened() -> None:
+    sample = photo(text_page())
+    cleaned = clean_page(sample.image)
+    assert "flattened" in cleaned.steps and "lit" in cleaned.steps
+    assert cleaned.image.size[0] < sample.image.size[0]  # the table is cut away
+
+
+def test_small_text_is_scaled_up_and_large_text_down() -> None:
+    small = clean_page(text_page(size=11, width=520, height=300).image)
+    assert small.steps and small.steps[-1].startswith("scaled") and small.image.width > 1000
+    large = clean_page(text_page(size=110, width=4800, height=2900, lines=("Large print", "only here")).image)
+    assert large.steps and large.steps[-1].startswith("scaled") and large.image.width < 3000
+
+
+# ---------------------------------------------------------------------------------------------- with Tesseract
+
+
+@pytest.fixture(scope="module")
+def engine() -> TesseractEngine:
+    return TesseractEngine()
+
+
+@needs_tesseract
+def test_a_clean_page_reads_exactly_as_without_the_clean_up(engine: TesseractEngine) -> None:
+    page = SHORT.image
+    before = engine._words(page, "eng")  # what read did before it cleaned pages
+    after = engine.read(page).words
+    assert [w.text for w in after] == [w.text for w in before]
+    for a, b in zip(after, before, strict=True):
+        assert max(abs(a.xmin - b.xmin), abs(a.ymin - b.ymin), abs(a.xmax - b.xmax), abs(a.ymax - b.ymax)) <= 2
+
+
+@needs_tesseract
+@pytest.mark.parametrize("degrees", [90, 180, 270, 4, -6])
+def test_turned_and_skewed_pages_are_read_with_boxes_on_the_upload(engine: TesseractEngine, degrees: int) -> None:
+    _check_read(turned(SHORT, degrees), engine)
+
+
+@needs_tesseract
+def test_a_poor_scan_is_read(engine: TesseractEngine) -> None:
+    _check_read(scanned(turned(SHORT, -5), seed=3), engine)
+
+
+@needs_tesseract
+@pytest.mark.parametrize("degrees", [0, 90])
+def test_a_phone_photo_is_read(engine: TesseractEngine, degrees: int) -> None:
+    _check_read(photo(turned(SHORT, degrees) if degrees else SHORT, seed=degrees), engine, least_iou=0.5)
+
+
+@needs_tesseract
+def test_small_text_is_read_that_tesseract_misses_at_its_own_size(engine: TesseractEngine) -> None:
+    sample = text_page(size=9, width=400, height=300, lines=text_page.__defaults__[3][:6])  # type: ignore[index]
+    raw = _words(Page(sample.image.width, sample.image.height, tuple(engine._words(sample.image, "eng"))))
+    cleaned = _words(engine.read(sample.image))
+    truth = [word for word in sample.boxes if len(word) > 3]
+    assert sum(word in cleaned for word in truth) > sum(word in raw for word in truth)
+    assert sum(word in cleaned for word in truth) >= len(truth) - 1
+    for word in KNOWN:  # Tesseract's own boxes of small words run a little tall: the truth is inside
+        if word in cleaned and word in sample.boxes:
+            (x0, y0, x1, y1), found = sample.boxes[word], cleaned[word]
+            assert abs(found[0] - x0) <= 4 and abs(found[2] - x1) <= 4, (word, found, sample.boxes[word])
+            assert found[1] <= y0 + 1 and found[3] >= y1 - 1 and found[3] - found[1] < 3 * (y1 - y0)
+
+
+@needs_tesseract
+def test_an_upside_down_page_of_capitals_is_read_turned_over(engine: TesseractEngine) -> None:
+    lines = ("INVOICE INV-20417 DATE 14.03.2024", "HARBOUR SUPPLY COMPANY", "TOTAL DUE 1,284.50 EUR",
+             "ORDER 55120 REF QX-7", "VAT 19% 205.09")
+    upside_down = turned(text_page(lines=lines, width=900, height=360), 180)
+    assert clean_page(upside_down.image).unsure  # capitals and digits: no ascenders nor descenders
+    found = _words(engine.read(upside_down.image))
+    assert {"HARBOUR", "SUPPLY", "INV-20417", "1,284.50"} <= set(found)
+    assert iou(found["HARBOUR"], upside_down.boxes["HARBOUR"]) > 0.6
+
+
+def test_an_image_too_small_to_look_at_is_left_alone() -> None:
+    page = Image.new("L", (20, 400), 255)
+    assert clean_page(page).image is page
