@@ -9,6 +9,7 @@ Like ``Backend``, it knows nothing of HTTP or SQL, and raises the shared errors 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -16,18 +17,18 @@ import os
 import threading
 import time
 import uuid
-from collections import OrderedDict
-from collections.abc import Mapping, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BadRequestError, InvalidImageError, NotFoundError
 from ..images import unique_categories
 from ..types import Category, Model
-from . import ocr_languages, ocr_pretrained
+from . import memory, ocr_languages, ocr_pretrained, pdf_render
 from .backend import Account, Backend, NamedBytes, url_errors
-from .ocr_engine import EngineMissingError, Page, TesseractEngine, is_pdf, page_sizes, render_pages
+from .ocr_engine import EngineMissingError, Page, TesseractEngine, is_pdf, open_document, page_sizes
 from .ocr_fields import FieldExtractor, FieldValue, LabelledBox
 from .store import DocumentRecord, InferenceRecord, ModelRecord, RunRecord
 
@@ -37,6 +38,13 @@ log = logging.getLogger("nanoclient.server")
 OCR_TYPE = "ocr"
 #: Pages read at once (each by its own Tesseract process).
 READERS = max(1, min(4, os.cpu_count() or 1))
+#: Pages of one document drawn ahead of their reading: a drawn page (about 2 MB at 150 dpi) is held until
+#: its words are read, so a document's memory is bounded whatever its length.
+WINDOW = READERS + 1
+#: A prediction of at least this many pages gives the memory it took back to the system when it is done.
+GIVE_BACK_PAGES = 8
+#: What a page not read because its request's client disconnected says.
+CLIENT_GONE = "the client went away before this page was read"
 #: Pages whose words are kept in memory (about 30 KB each), so that training again does not read them again.
 WORDS_CACHED = 2000
 #: Files per upload or prediction request.
@@ -79,7 +87,13 @@ class OcrModels:
         self.backend = backend
         self.store = backend.store
         self.engine = engine or TesseractEngine()
+        #: Documents being read for training (each reads its pages through ``_pages``).
         self._readers: Executor = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="nanoclient-ocr")
+        #: Pages being read: one Tesseract process each, shared by training and predictions.
+        self._pages: Executor = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="nanoclient-ocr-page")
+        #: Documents being read now, by (content hash, languages): a second request for one shares its reading.
+        self._flights: dict[tuple[str, str], _Reading] = {}
+        self._flights_lock = threading.Lock()
         self._async: Executor = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="nanoclient-ocr-async")
         self._words: OrderedDict[tuple[str, int, str], Page] = OrderedDict()
         self._words_lock = threading.Lock()
@@ -90,9 +104,12 @@ class OcrModels:
                 {"message": "Failed: the server stopped before this page was read; send it again"}))
 
     def close(self, wait: bool = True) -> None:
-        """Stop reading pages (with ``wait``, once the pages being read are done); ``Backend.close`` calls it."""
+        """Stop reading pages (with ``wait``, once the pages being read are done) and end the PDF renderer
+        processes; ``Backend.close`` calls it."""
         self._async.shutdown(wait=wait, cancel_futures=not wait)
         self._readers.shutdown(wait=wait, cancel_futures=not wait)
+        self._pages.shutdown(wait=wait, cancel_futures=not wait)
+        pdf_render.stop(wait)
 
     # ------------------------------------------------------------------ models
 
@@ -227,6 +244,9 @@ class OcrModels:
         except InvalidImageError as exc:
             raise InvalidImageError(f"{name}: {exc.message}", errors=[
                 {"reason": "invalid_image", "message": f"{name}: {exc.message}"}]) from None
+        except pdf_render.DocumentError as exc:  # a PDF that cannot be read, or crashed or hung the renderer
+            raise InvalidImageError(f"{name}: {exc}", errors=[
+                {"reason": "invalid_image", "message": f"{name}: {exc}"}]) from None
         except (ValueError, OSError) as exc:
             raise InvalidImageError(f"{name}: not a PNG, JPEG or PDF document ({exc})", errors=[
                 {"reason": "invalid_image", "message": f"{name}: not a PNG, JPEG or PDF document"}]) from None
@@ -259,8 +279,14 @@ class OcrModels:
         languages = tuple(record.options.get("languages") or ()) or self._detect_languages(run, documents)
 
         def read(document: DocumentRecord) -> list[tuple[Page, list[LabelledBox]]]:
-            pages = self._read_document(document.sha256, self.store.image_path(document.sha256).read_bytes(),
-                                        languages)
+            try:
+                pages = self._read_document(document.sha256, self.store.image_path(document.sha256).read_bytes(),
+                                            languages)
+            except EngineMissingError:
+                raise
+            except (ValueError, RuntimeError, OSError) as exc:  # that document only: training goes on without it
+                log.warning("OCR model %s: training document %s left out: %s", run.model_id, document.name, exc)
+                return []
             boxes: dict[int, list[LabelledBox]] = {}
             for item in json.loads(document.annotation):
                 box = item["bndbox"]
@@ -270,7 +296,7 @@ class OcrModels:
             self.store.set_run_status(run.id, f"Training: reading documents {min(99, 100 * pages_done[0] // total)}%")
             return [(page, boxes.get(index, [])) for index, page in enumerate(pages)]
 
-        read_documents = list(self._readers.map(read, documents))
+        read_documents = [pages for pages in self._readers.map(read, documents) if pages]
         extractor, measured, held_out = ocr_fields.train(
             read_documents, record.categories,
             progress=lambda text: self.store.set_run_status(run.id, f"Training: {text}"))
@@ -280,7 +306,9 @@ class OcrModels:
                               classifier=name)
         self._extractors[run.model_id] = (run.id, extractor)
         log.info("OCR model %s trained on %d documents (held-out exact-text accuracy %s on %d values)",
-                 run.model_id, len(documents), "n/a" if measured is None else f"{measured:.3f}", held_out)
+                 run.model_id, len(read_documents), "n/a" if measured is None else f"{measured:.3f}", held_out)
+        del read_documents, extractor
+        memory.give_back()
 
     def _detect_languages(self, run: RunRecord, documents: Sequence[DocumentRecord]) -> tuple[str, ...]:
         """The languages of a model that names none, found in the first page of a sample of its training
@@ -317,31 +345,156 @@ class OcrModels:
     def _read_document(self, sha: str, content: bytes, languages: Sequence[str], *,
                        first_only: bool = False) -> list[Page]:
         """The words of every page of a document (or its first) read in ``languages``, from the cache when
-        it was read so before."""
+        it was read so before; the first page's error if a page cannot be read."""
         pages: list[Page] = []
-        for index, image in enumerate(render_pages(content)):
-            if first_only and index:
-                break
-            key = (sha, index, "+".join(languages))
-            with self._words_lock:
-                page = self._words.get(key)
-                if page is not None:
-                    self._words.move_to_end(key)
-            if page is None:
-                page = self.engine.read(image, languages)
-                with self._words_lock:
-                    self._words[key] = page
-                    while len(self._words) > WORDS_CACHED:
-                        self._words.popitem(last=False)
+        for _, page in self._read_pages(sha, content, languages, limit=1 if first_only else None):
+            if isinstance(page, Exception):
+                raise page
             pages.append(page)
         return pages
+
+    def _read_pages(self, sha: str, content: bytes, languages: Sequence[str],
+                    cancelled: Callable[[], bool] = lambda: False, *, start: int = 0,
+                    limit: int | None = None) -> Iterator[tuple[int, Page | Exception]]:
+        """(index, words or why they could not be read) of each page from ``start``, in order, as they are read.
+
+        At most WINDOW pages are drawn ahead of their reading. A document being read already for another
+        request (the same bytes, the same languages) is not read again: this one waits for its pages and
+        shares them. Stops early (yielding fewer pages) once ``cancelled()`` holds and no other request
+        wants the pages; raises the document's error if it cannot be opened at all (``limit``: read at
+        most that many pages).
+        """
+        key = (sha, "+".join(languages))
+        party = _Party(cancelled)
+        with self._flights_lock:
+            reading = self._flights.get(key) if start == 0 and limit is None else None
+            leader = reading is None
+            if reading is None:
+                reading = _Reading()
+                if start == 0 and limit is None:
+                    self._flights[key] = reading
+            reading.parties.append(party)
+        try:
+            if leader:
+                yield from self._lead(key, reading, content, languages, start, limit)
+                return
+            index = start
+            while True:
+                with reading.changed:
+                    while not reading.finished and index not in reading.pages and not party.gone():
+                        reading.changed.wait(0.5)
+                    found = reading.pages.get(index)
+                    count, error, finished = reading.count, reading.error, reading.finished
+                if found is not None:
+                    yield index, found
+                    index += 1
+                    if count is not None and index >= count:
+                        return
+                    continue
+                if party.gone():
+                    return
+                if error is not None:
+                    raise error
+                if finished:  # the reading stopped before this page: read the rest here
+                    yield from self._read_pages(sha, content, languages, cancelled, start=index)
+                    return
+        finally:
+            with self._flights_lock:
+                reading.parties.remove(party)
+
+    def _lead(self, key: tuple[str, str], reading: _Reading, content: bytes, languages: Sequence[str],
+              start: int, limit: int | None) -> Iterator[tuple[int, Page | Exception]]:
+        """Read the pages for ``reading`` (see ``_read_pages``), publishing each for the requests that share it."""
+        sha = key[0]
+
+        def publish(index: int, result: Page | Exception) -> None:
+            with reading.changed:
+                reading.pages[index] = result
+                reading.changed.notify_all()
+
+        try:
+            with open_document(content) as document:
+                count = document.pages if limit is None else min(document.pages, start + limit)
+                with reading.changed:
+                    reading.count = count
+                    reading.changed.notify_all()
+                window: deque[tuple[int, Page | Exception | Future[Page]]] = deque()
+                index = start
+                while index < count or window:
+                    while index < count and len(window) < WINDOW and self._wanted(key, reading):
+                        cached = self._cached((sha, index, key[1]))
+                        if cached is not None:
+                            window.append((index, cached))
+                        else:
+                            try:
+                                image = document.page(index)
+                            except (ValueError, OSError) as exc:  # the document fails from this page on
+                                window.extend((i, exc) for i in range(index, count))
+                                index = count
+                                break
+                            window.append((index, self._pages.submit(self._read_page, sha, index, languages,
+                                                                    image)))
+                            del image
+                        index += 1
+                    if not window:  # nobody wants the other pages any more
+                        return
+                    page_index, item = window.popleft()
+                    if isinstance(item, Future):
+                        try:
+                            item = item.result()
+                        except Exception as exc:  # that page only (Tesseract failed, or timed out)
+                            item = exc
+                    publish(page_index, item)
+                    yield page_index, item
+        except Exception as exc:
+            with reading.changed:
+                if reading.count is None:  # it could not be opened: every request for it gets the error
+                    reading.error = exc
+            raise
+        finally:
+            with self._flights_lock:
+                if self._flights.get(key) is reading:
+                    del self._flights[key]
+            with reading.changed:
+                reading.finished = True
+                reading.changed.notify_all()
+
+    def _wanted(self, key: tuple[str, str], reading: _Reading) -> bool:
+        """Whether some request still wants the document's pages; if none does, it is no longer shared
+        (a request arriving now reads it anew)."""
+        with self._flights_lock:
+            if any(not party.gone() for party in reading.parties):
+                return True
+            if self._flights.get(key) is reading:
+                del self._flights[key]
+            return False
+
+    def _cached(self, key: tuple[str, int, str]) -> Page | None:
+        with self._words_lock:
+            page = self._words.get(key)
+            if page is not None:
+                self._words.move_to_end(key)
+            return page
+
+    def _read_page(self, sha: str, index: int, languages: Sequence[str], image: Any) -> Page:
+        """Read one page's words (in a ``_pages`` thread) and keep them in the cache."""
+        page = self.engine.read(image, languages)
+        with self._words_lock:
+            self._words[(sha, index, "+".join(languages))] = page
+            while len(self._words) > WORDS_CACHED:
+                self._words.popitem(last=False)
+        return page
 
     # ------------------------------------------------------------------ predictions
 
     def predict(self, account: Account, model_id: str | None, files: Sequence[NamedBytes], *,
-                asynchronous: bool = False) -> list[PageResult]:
+                asynchronous: bool = False, cancelled: Callable[[], bool] | None = None) -> list[PageResult]:
         """Read the fields of each file's pages, in input order; with ``asynchronous`` answer at once
-        with pending pages, read in the background and fetched later by id (``inference``)."""
+        with pending pages, read in the background and fetched later by id (``inference``).
+
+        ``cancelled()`` says whether the asker has gone (e.g. its client disconnected): the pages not read
+        by then are not read, and are stored as failed (CLIENT_GONE). Asynchronous predictions are read
+        whatever it says."""
         record = self._record(account, model_id)
         extractor = self._extractor(record)
         if not files:
@@ -360,10 +513,11 @@ class OcrModels:
         if asynchronous:
             self._async.submit(self._read_all, languages, extractor, files, pending)
             return pending
-        return self._read_all(languages, extractor, files, pending)
+        return self._read_all(languages, extractor, files, pending, cancelled or _never)
 
     def predict_urls(self, account: Account, model_id: str | None, urls: Sequence[str], *,
-                     asynchronous: bool = False) -> tuple[list[PageResult], int]:
+                     asynchronous: bool = False,
+                     cancelled: Callable[[], bool] | None = None) -> tuple[list[PageResult], int]:
         """Predict documents by URL; return (pages in URL order, a failure entry per URL that failed, and
         how many failed). BadRequestError if none could be fetched."""
         record = self._record(account, model_id)
@@ -371,7 +525,7 @@ class OcrModels:
         fetched, failed = self._fetch(urls)
         if not fetched:
             raise BadRequestError("None of the URLs gave a PNG, JPEG or PDF document", errors=url_errors(failed))
-        results = self.predict(account, model_id, fetched, asynchronous=asynchronous)
+        results = self.predict(account, model_id, fetched, asynchronous=asynchronous, cancelled=cancelled)
         by_url: dict[str, list[PageResult]] = {}
         for result in results:
             by_url.setdefault(result.input, []).append(result)
@@ -385,30 +539,47 @@ class OcrModels:
         return ordered, len(failed)
 
     def _read_all(self, languages: Sequence[str], extractor: FieldExtractor, files: Sequence[NamedBytes],
-                  pending: Sequence[PageResult]) -> list[PageResult]:
+                  pending: Sequence[PageResult], cancelled: Callable[[], bool] = lambda: False) -> list[PageResult]:
+        """Read each file's pages (one file after the other, its pages in parallel) and store each page's
+        answer as soon as it is known."""
         by_input: dict[str, list[PageResult]] = {}
         for result in pending:
             by_input.setdefault(result.request_file_id, []).append(result)
 
+        def finish(result: PageResult, state: str, message: str, fields: tuple[FieldValue, ...] = ()) -> PageResult:
+            done = PageResult(result.id, result.request_file_id, result.input, result.page, state, message, fields,
+                              result.created_at)
+            self.store.finish_inference(done.id, done.state, json.dumps(done.to_json()))
+            return done
+
         def one(item: tuple[NamedBytes, list[PageResult]]) -> list[PageResult]:
             (name, content), pages = item
-            done = []
+            done: list[PageResult] = []
+            sha = hashlib.sha256(content).hexdigest()
             try:
-                read = list(self._readers.map(lambda image: self.engine.read(image, languages),
-                                              render_pages(content)))
-                for result, page in zip(pages, read, strict=True):
-                    done.append(PageResult(result.id, result.request_file_id, result.input, result.page, "success",
-                                           "Success", tuple(extractor.predict(page)), result.created_at))
+                for index, page in self._read_pages(sha, content, languages, cancelled):
+                    if index >= len(pages):
+                        break
+                    if isinstance(page, Exception):
+                        log.warning("reading page %d of %s failed: %s", index + 1, name, page)
+                        done.append(finish(pages[index], "failure", f"Failed: {page}"))
+                    else:
+                        done.append(finish(pages[index], "success", "Success", tuple(extractor.predict(page))))
             except Exception as exc:
-                log.warning("reading %s failed: %r", name, exc)
-                done = [PageResult(r.id, r.request_file_id, r.input, r.page, "failure", f"Failed: {exc}", (),
-                                   r.created_at) for r in pages]
-            for result in done:
-                self.store.finish_inference(result.id, result.state, json.dumps(result.to_json()))
+                log.warning("reading %s failed: %s", name, exc)
+                done.extend(finish(r, "failure", f"Failed: {exc}") for r in pages[len(done):])
+            if len(done) < len(pages):
+                why = CLIENT_GONE if cancelled() else "the page was not read"
+                if cancelled():
+                    log.info("%s: %d of its pages not read: the client went away", name, len(pages) - len(done))
+                done.extend(finish(r, "failure", f"Failed: {why}") for r in pages[len(done):])
             return done
 
         groups = list(zip(files, by_input.values(), strict=True))
-        return [result for group in map(one, groups) for result in group]
+        results = [result for group in map(one, groups) for result in group]
+        if len(pending) >= GIVE_BACK_PAGES:
+            memory.give_back()
+        return results
 
     def inference(self, account: Account, model_id: str | None, inference_id: str | None) -> list[PageResult]:
         """A stored prediction: the page with this id, or every page of the input with this request file id."""
@@ -434,6 +605,44 @@ class OcrModels:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _never() -> bool:
+    return False
+
+
+class _Party:
+    """One request waiting for a document's pages (``_Reading``), with what says it has gone."""
+
+    def __init__(self, cancelled: Callable[[], bool]) -> None:
+        self._cancelled = cancelled
+        self._gone = False
+
+    def gone(self) -> bool:
+        """Whether the request has gone (once gone, always gone; a failing check counts as gone)."""
+        if not self._gone:
+            try:
+                self._gone = bool(self._cancelled())
+            except Exception:
+                self._gone = True
+        return self._gone
+
+
+class _Reading:
+    """One document being read, shared by every request for it that comes meanwhile (single flight)."""
+
+    def __init__(self) -> None:
+        self.changed = threading.Condition()
+        #: Each page read so far: its words, or why it could not be read.
+        self.pages: dict[int, Page | Exception] = {}
+        #: The pages to read (None until the document is open).
+        self.count: int | None = None
+        #: Why the document could not be opened, if it could not.
+        self.error: Exception | None = None
+        #: The reading has ended (every page read, or stopped).
+        self.finished = False
+        #: The requests waiting for its pages.
+        self.parties: list[_Party] = []
 
 
 def today() -> int:

@@ -8,7 +8,7 @@ ObjectDetection family (``_both``), the same handler on the same model.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Response, request
@@ -71,15 +71,27 @@ def train(call: Call) -> Response:
 
 def label_file(call: Call) -> Response:
     asynchronous = _asynchronous()
-    results = call.ocr_models.predict(call.account, _model_id(call), forms.files(), asynchronous=asynchronous)
+    results = call.ocr_models.predict(call.account, _model_id(call), forms.files(), asynchronous=asynchronous,
+                                      cancelled=_client_gone())
     return _predictions(call.in_answer_order(results), asynchronous=asynchronous)
 
 
 def label_urls(call: Call) -> Response:
     asynchronous = _asynchronous()
     results, failed = call.ocr_models.predict_urls(call.account, _model_id(call), forms.values("urls"),
-                                                   asynchronous=asynchronous)
+                                                   asynchronous=asynchronous, cancelled=_client_gone())
     return _predictions(call.in_answer_order(results), asynchronous=asynchronous, status=202 if failed else 200)
+
+
+def _client_gone() -> Callable[[], bool]:
+    """What says whether the request's client has disconnected: waitress's check (``nanoclient serve`` turns
+    it on with channel_request_lookahead), else never."""
+    check = request.environ.get("waitress.client_disconnected")
+    return check if callable(check) else _never
+
+
+def _never() -> bool:
+    return False
 
 
 def inference(call: Call) -> Response:

@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 #: Resolution at which a PDF page becomes pixels: an A4 page is 1240 x 1754 (docs/OCR-API.md).
 PDF_DPI = 150
@@ -161,7 +161,7 @@ def _frame(header: dict[str, Any], payload: bytes) -> bytes:
     return b"".join((_HEADER.pack(len(encoded)), encoded, _PAYLOAD.pack(len(payload)), payload))
 
 
-def _write(stream: BinaryIO, data: bytes, deadline: float) -> None:
+def _write(stream: IO[bytes], data: bytes, deadline: float) -> None:
     view = memoryview(data)
     fd = stream.fileno()
     while view:
@@ -180,7 +180,7 @@ def _write(stream: BinaryIO, data: bytes, deadline: float) -> None:
         view = view[written:]
 
 
-def _read(stream: BinaryIO, size: int, deadline: float) -> bytes:
+def _read(stream: IO[bytes], size: int, deadline: float) -> bytes:
     chunks = []
     fd = stream.fileno()
     while size:
@@ -334,6 +334,16 @@ def renderers() -> Renderers:
         return _default
 
 
+def configure(*, processes: int = PROCESSES, timeout: float = TIMEOUT, command: Sequence[str] | None = None) -> None:
+    """Replace the process's pool by one of ``processes`` renderers with this ``timeout`` per request, running
+    ``command`` (default: this module); the old pool's processes end once their requests are served."""
+    global _default
+    with _default_lock:
+        old, _default = _default, Renderers(processes, timeout=timeout, command=command)
+    if old is not None:
+        old.stop()
+
+
 def stop(wait: bool = True) -> None:
     """End the process's renderers, if any were started (they start again when needed)."""
     with _default_lock:
@@ -418,7 +428,7 @@ def _answer(documents: dict[int, Any], header: dict[str, Any], payload: bytes) -
     return {"ok": False, "kind": "protocol", "message": f"unknown request {op!r}"}, b""
 
 
-def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
+def _read_exactly(stream: IO[bytes], size: int) -> bytes | None:
     chunks = []
     while size:
         chunk = stream.read(size)
@@ -429,7 +439,7 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def serve(requests: BinaryIO, answers: BinaryIO) -> None:
+def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
     """Answer requests until ``requests`` ends (the parent closed it, or ended)."""
     documents: dict[int, Any] = {}
     while True:
@@ -462,4 +472,4 @@ if __name__ == "__main__":
 
 
 __all__ = ["DocumentError", "MAX_PAGE_PIXELS", "PDF_DPI", "PdfEncryptedError", "RemotePdf", "RendererCrashedError",
-           "RendererTimeoutError", "Renderers", "renderers", "stop"]
+           "RendererTimeoutError", "Renderers", "configure", "renderers", "stop"]

@@ -13,6 +13,9 @@ from .config import API_ROOT, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_THREADS, Serve
 
 log = logging.getLogger("nanoclient.server")
 
+#: Requests waitress reads ahead on one connection while one is served; above 0 it also tells the app when the
+#: client has disconnected (OCR predictions stop reading then).
+CLIENT_LOOKAHEAD = 2
 #: What the numerical libraries (OpenBLAS, OpenMP, MKL) read, once, for how many threads one computation uses.
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -132,6 +135,9 @@ def run_server(config: ServerConfig, *, host: str = DEFAULT_HOST, port: int = DE
             # waitress's own limit only guards the disk; the app answers 413 with a JSON body below it
             max_request_body_size=config.max_upload_bytes * 4 + (1 << 20),
             clear_untrusted_proxy_headers=True,
+            # waitress watches each connection while its request runs, so that the app can see a client that
+            # has gone (environ["waitress.client_disconnected"]) and stop reading its document's pages
+            channel_request_lookahead=CLIENT_LOOKAHEAD,
         )
     except BaseException:
         backend.close(wait=False)
