@@ -103,6 +103,7 @@ class Language:
     person: Callable[[random.Random], str]
     address: Callable[[random.Random], list[str]]
     number_prefix: dict[str, list[str]]
+    number_word: str  # "No.", "Nr.", "n°": after a title in a letter's subject line
 
 
 def _pick(words: Sequence[str]) -> Callable[[random.Random], str]:
@@ -245,6 +246,7 @@ LANGUAGES: dict[str, Language] = {
                "Training session", "Cloud storage", "Desk lamp", "Support plan", "Filing cabinet", "Whiteboard"],
         company=_en_company, person=_en_person, address=_en_address,
         number_prefix={"invoice": ["INV-", "INV", "A-"], "purchase_order": ["PO-", "PO"], "receipt": ["R-", "TX"]},
+        number_word="No.",
     ),
     "de": Language(
         code="de", tesseract="deu", paper="a4",
@@ -284,6 +286,7 @@ LANGUAGES: dict[str, Language] = {
                "Gärtnerarbeiten", "Kühlschrank", "Fußmatte"],
         company=_de_company, person=_de_person, address=_de_address,
         number_prefix={"invoice": ["RE-", "R", "RG-"], "purchase_order": ["BE-", "B"], "receipt": ["BON-", "Q"]},
+        number_word="Nr.",
     ),
     "fr": Language(
         code="fr", tesseract="fra", paper="a4",
@@ -321,6 +324,7 @@ LANGUAGES: dict[str, Language] = {
                "Nettoyage des locaux", "Élagage des arbres", "Réfrigérateur", "Paillasson"],
         company=_fr_company, person=_fr_person, address=_fr_address,
         number_prefix={"invoice": ["F", "FA-", "FAC-"], "purchase_order": ["BC-", "CMD-"], "receipt": ["T", "TK-"]},
+        number_word="n°",
     ),
     "nl": Language(
         code="nl", tesseract="nld", paper="a4",
@@ -357,6 +361,7 @@ LANGUAGES: dict[str, Language] = {
                "Netwerkkabel 5 m", "Training personeel", "Schoonmaak kantoor", "Snoeiwerk", "Koelkast", "Deurmat"],
         company=_nl_company, person=_nl_person, address=_nl_address,
         number_prefix={"invoice": ["F-", "FAC", "NL-"], "purchase_order": ["IO-", "BST-"], "receipt": ["B", "KB-"]},
+        number_word="nr.",
     ),
     "es": Language(
         code="es", tesseract="spa", paper="a4",
@@ -394,6 +399,7 @@ LANGUAGES: dict[str, Language] = {
                "Limpieza de oficina", "Poda de árboles", "Frigorífico", "Felpudo"],
         company=_es_company, person=_es_person, address=_es_address,
         number_prefix={"invoice": ["FAC-", "A/", "F"], "purchase_order": ["OC-", "PED-"], "receipt": ["T", "TK-"]},
+        number_word="n.º",
     ),
 }
 
@@ -887,8 +893,8 @@ def layout_letter(s: Style, c: Content) -> None:
     rows = _facts(s, c, ["invoice_date"], 2)
     end = _facts_inline(sheet, s, rows, right, window + s.u(10), aligned=s.rng.random() < 0.5)
     y = max(y, end) + s.u(45)
-    subject = sheet.text(left, y, f"{c.title} {c.labels['invoice_number'].split()[-1]}"
-                         if s.rng.random() < 0.5 else c.labels["invoice_number"], s.font(True, s.head))
+    subject = sheet.text(left, y, f"{c.title} {c.lang.number_word}" if s.rng.random() < 0.5
+                         else c.labels["invoice_number"], s.font(True, s.head))
     sheet.text(subject[2] + s.u(16), y, c.values["invoice_number"], s.font(True, s.head), name="invoice_number")
     y += s.head + s.u(30)
     sheet.text(left, y, s.rng.choice(c.lang.greeting), s.font())
