@@ -12,12 +12,21 @@ It sends what the hosted service is known to accept (the reference's forms, else
 wrapper's) and never relies on what only the local server does: an upload is made exactly once by the
 training files the model lists (``Annotations``), before sending and after a request whose outcome is
 unknown; prediction answers are matched to inputs by name and page, never by position.
+
+Long documents: a prediction is never sent again after its answer failed to come in time (the server
+may still be reading it, and the hosted service may read and bill each copy). A document is judged by
+its pages, counted on the client (``page_count``): more than ``ASYNC_PAGES`` and it is read
+asynchronously (sent once, its pages fetched by id), fewer in one request that may wait
+``SYNC_SECONDS_PER_PAGE`` a page. A scanned 150-page PDF is read once, asynchronously, with the defaults.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
+import re
+import threading
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +38,7 @@ from ._training import wait_until_trained
 from ._transport import FilePart, Transport, may_have_been_processed
 from ._wire import INFERENCES, OBJECT_DETECTION, OCR
 from .annotations import Annotation, annotation_from_json
-from .errors import BadRequestError, NanonetsError, ServerError
+from .errors import APITimeoutError, BadRequestError, NanonetsError, ServerError
 from .ocr_types import OcrPage, OcrUploadReport
 from .types import Model, PathLike
 
@@ -39,6 +48,17 @@ UPLOAD_BATCH = 10
 PREDICT_BATCH = 1
 #: Concurrent requests of an upload or a prediction run.
 WORKERS = 4
+#: Pages above which ``predict_file`` reads a document asynchronously (sent once, then fetched by id) rather
+#: than in one request. The local server reads a scanned page in about 0.5 s alone (a 150-page scan: 76 s)
+#: and 1 s or more with four requests at once on two cores: ten pages answer well within one 30 s attempt.
+ASYNC_PAGES = 10
+#: Seconds a synchronous prediction may wait per page (at least the client's timeout): 100 s for ten pages.
+SYNC_SECONDS_PER_PAGE = 10.0
+#: Seconds ``read_asynchronously`` waits per page (at least ten minutes): 75 minutes for 150 pages.
+ASYNC_SECONDS_PER_PAGE = 30.0
+#: Bytes per page assumed of a PDF whose pages cannot be counted (a scanned page is 50 to 300 KB): a large
+#: file is taken for a long one, which costs at worst the asynchronous way's polling.
+BYTES_PER_PAGE = 50_000
 #: The media types of documents, by their first bytes.
 _SIGNATURES = ((b"%PDF-", "application/pdf"), (b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))
 
@@ -220,23 +240,87 @@ class Ocr:
 
     # ------------------------------------------------------------------ predictions
 
-    def predict_file(self, model_id: str, path: PathLike) -> list[OcrPage]:
-        """Read the fields of one document: one ``OcrPage`` per page, in page order."""
+    def predict_file(self, model_id: str, path: PathLike, *, asynchronous: bool | None = None) -> list[OcrPage]:
+        """Read the fields of one document: one ``OcrPage`` per page, in page order, each ``input`` the path.
+
+        How long a document will take is judged by its pages (``page_count``, counted here before sending):
+        one of more than ``ASYNC_PAGES`` pages is read asynchronously (``read_asynchronously``: sent once,
+        then its pages fetched by id for as long as they may take), since a single request would outwait
+        any sensible timeout; a shorter one in one request that may wait ``sync_timeout(pages)`` seconds
+        (at least the client's timeout). ``asynchronous`` True or False forces either way.
+
+        A request that got no answer in time (or a gateway's 504) is never sent again: the server may still
+        be reading it, and the hosted service promises no deduplication, so each resend would be read (and
+        billed) once more. It raises ``APITimeoutError`` naming the asynchronous way instead. Failures the
+        server surely did not act on, a 5xx or a broken connection are retried as for any request.
+        """
         model_id = _id(model_id)
-        part = FilePart("file", path, _sent_name(0, path), document_type(path))
-        data = self._transport.request("POST", f"{OCR}/Model/{model_id}/LabelFile/", files=[part])
+        media = document_type(path)
+        pages = page_count(path)
+        if asynchronous or (asynchronous is None and pages > ASYNC_PAGES):
+            return self.read_asynchronously(model_id, path, pages=pages)
+        part = FilePart("file", path, sent_name(path), media)
+        wait = sync_timeout(pages, self._transport.timeout)
+        try:
+            data = self._transport.request("POST", f"{OCR}/Model/{model_id}/LabelFile/", files=[part],
+                                           timeout=wait, retry_timeouts=False)
+        except (APITimeoutError, ServerError) as exc:
+            if isinstance(exc, ServerError) and exc.status != 504:
+                raise
+            raise APITimeoutError(
+                f"{part.filename} ({_pages(pages)}) was not read in time ({exc.message}); not sent again, since "
+                "the server may still be reading it: read it asynchronously (predict_file(..., asynchronous=True), "
+                "`nanoclient ocr predict --async`)", method=exc.method, url=exc.url) from None
         return [_renamed(page, os.fspath(path)) for page in _pages_for(data, [part.filename])[part.filename]]
 
-    def predict_files(self, model_id: str, paths: Iterable[PathLike], *, workers: int = WORKERS
-                      ) -> Iterator[tuple[str, list[OcrPage] | Exception]]:
+    def read_asynchronously(self, model_id: str, path: PathLike, *, pages: int | None = None,
+                            timeout: float | None = None) -> list[OcrPage]:
+        """Read a document asynchronously and wait for it: ``submit_file`` under a name used once
+        (``once_name``), then ``wait_for`` its pages for ``timeout`` seconds (default ``async_wait(pages)``).
+
+        The document is sent once. If the send's answer is lost (a timeout, a broken connection, a 5xx), the
+        model's inferences are searched for that name (``sent_pages``): found, its pages are waited for;
+        not found, it never arrived and is sent once more, the only resend.
+        """
+        model_id = _id(model_id)
+        count = page_count(path) if pages is None else pages
+        name = once_name(path)
+        try:
+            pending = self.submit_file(model_id, path, name=name)
+        except NanonetsError as exc:
+            if not may_have_been_processed(exc):
+                raise
+            found = self.sent_pages(model_id, [name], since=_today() - dt.timedelta(days=1)).get(name)
+            pending = ([_renamed(page, os.fspath(path)) for page in found] if found
+                       else self.submit_file(model_id, path, name=name))
+        ids = [page.id for page in pending if page.id]
+        if len(ids) < len(pending):  # no ids to fetch them by: the answer is all there is
+            return pending
+        read = self.wait_for(model_id, ids, timeout=async_wait(max(count, len(ids))) if timeout is None else timeout)
+        return [_renamed(page, os.fspath(path)) for page in sorted(read, key=lambda page: page.page)]
+
+    def sent_pages(self, model_id: str, names: Sequence[str], *, since: dt.date) -> dict[str, list[OcrPage]]:
+        """The pages the model lists (``inferences`` from ``since`` to tomorrow: the service may count days
+        in another zone) under each of ``names``, in page order; a name not listed is left out. For names
+        used once (``once_name``), this says whether a send whose answer was lost arrived."""
+        wanted = set(names)
+        found: dict[str, list[OcrPage]] = {}
+        for page in self.inferences(model_id, since, _today() + dt.timedelta(days=1)):
+            if page.input in wanted:
+                found.setdefault(page.input, []).append(page)
+        return {name: sorted(pages, key=lambda page: page.page) for name, pages in found.items()}
+
+    def predict_files(self, model_id: str, paths: Iterable[PathLike], *, workers: int = WORKERS,
+                      asynchronous: bool | None = None) -> Iterator[tuple[str, list[OcrPage] | Exception]]:
         """Read many documents, ``workers`` at a time; yield (path, its pages or the error) in input order,
-        as they are done, keeping only a few hundred documents in flight (memory stays flat)."""
+        as they are done, keeping only a few hundred documents in flight (memory stays flat). Each document
+        is read as ``predict_file`` reads it (long ones asynchronously, unless ``asynchronous`` says)."""
         model_id = _id(model_id)
         pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="nanoclient-ocr-client")
         try:
             pending: deque[tuple[str, Any]] = deque()
             for path in paths:
-                pending.append((os.fspath(path), pool.submit(self._predict_safely, model_id, path)))
+                pending.append((os.fspath(path), pool.submit(self._predict_safely, model_id, path, asynchronous)))
                 if len(pending) >= 4 * max(1, workers):
                     name, future = pending.popleft()
                     yield name, future.result()
@@ -246,9 +330,9 @@ class Ocr:
         finally:  # Ctrl-C, or the caller stopped reading: requests in flight are abandoned, not waited for
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def _predict_safely(self, model_id: str, path: PathLike) -> list[OcrPage] | Exception:
+    def _predict_safely(self, model_id: str, path: PathLike, asynchronous: bool | None) -> list[OcrPage] | Exception:
         try:
-            return self.predict_file(model_id, path)
+            return self.predict_file(model_id, path, asynchronous=asynchronous)
         except Exception as exc:  # one bad file costs that file only
             return exc
 
@@ -266,12 +350,13 @@ class Ocr:
         """Send a document to be read asynchronously: its pages at once, pending, with the ids by which
         ``inference`` or ``wait_for`` fetch them later (even from another process).
 
-        ``name`` is the name it is sent under (default: its file name), the ``input`` under which
-        ``inferences`` lists its pages: a name used once lets a caller whose request was cut before
-        the answer came find out whether the service got it, instead of sending it again.
+        ``name`` is the name it is sent under (default: its file name, ``sent_name``), the ``input`` under
+        which ``inferences`` lists its pages: a name used once (``once_name``) lets a caller whose request
+        was cut before the answer came find out whether the service got it (``sent_pages``), instead of
+        sending it again. It is sent once: an answer lost raises (``may_have_been_processed``).
         """
         model_id = _id(model_id)
-        sent = name if name is not None else os.path.basename(os.fspath(path))
+        sent = name if name is not None else sent_name(path)
         if not sent.strip() or "/" in sent:
             raise ValueError(f"Not a file name to send a document under: {sent!r}")
         part = FilePart("file", path, sent, document_type(path))
@@ -299,22 +384,29 @@ class Ocr:
                  poll_interval: float = 2) -> list[OcrPage]:
         """Poll pages sent with ``submit_file`` until none is pending; return them in the order of the ids.
 
-        TimeoutError (builtin) after ``timeout`` seconds, naming how many are still pending.
+        Each round asks for the pages not read yet, in order, and stops at the first still pending (the
+        pages after it are most likely pending too): a long document costs a request or two a round, not
+        one per page. Pages an answer lists beside the one asked for are kept. TimeoutError (builtin) after
+        ``timeout`` seconds, naming how many are still pending.
         """
         deadline = self._monotonic() + timeout
+        wanted = set(inference_ids)
         done: dict[str, OcrPage] = {}
         while True:
             for inference_id in inference_ids:
                 if inference_id in done:
                     continue
-                pages = [p for p in self.inference(model_id, inference_id) if p.id in ("", inference_id)]
-                if pages and pages[0].done:
-                    done[inference_id] = pages[0]
-            if len(done) == len(inference_ids):
+                for page in self.inference(model_id, inference_id):
+                    key = page.id or inference_id
+                    if key in wanted and page.done:
+                        done[key] = page
+                if inference_id not in done:
+                    break
+            if len(done) == len(wanted):
                 return [done[i] for i in inference_ids]
             remaining = deadline - self._monotonic()
             if remaining <= 0:
-                raise TimeoutError(f"{len(inference_ids) - len(done)} of {len(inference_ids)} pages still pending "
+                raise TimeoutError(f"{len(wanted) - len(done)} of {len(wanted)} pages still pending "
                                    f"after {timeout:g} s: fetch them later by id")
             self._sleep(min(poll_interval, remaining))
 
@@ -357,9 +449,85 @@ def _days(value: dt.date | int) -> int:
     return int(value)
 
 
-def _sent_name(index: int, path: PathLike) -> str:
-    """The name a document is sent under: its position and suffix, so that names in one request differ."""
-    return f"{index}{Path(os.fspath(path)).suffix.lower()}"
+def sent_name(path: PathLike) -> str:
+    """The name a document is sent under: its file name, as the user knows it (what the service's errors and
+    ``inferences`` then show), with the characters a multipart header cannot carry plainly (quotes, ``%``,
+    backslashes, control characters) replaced by ``_``. One document goes per request, so names within a
+    request never collide; the answer is matched to it by this name (the service's order is no promise)."""
+    name = os.path.basename(os.fspath(path))
+    clean = "".join(c if c.isprintable() and c not in '"%\\/' else "_" for c in name).strip()
+    return clean or f"document{Path(name).suffix.lower()}"
+
+
+def once_name(path: PathLike) -> str:
+    """A name to send a document under asynchronously, used once: a random tag, ``~``, its ``sent_name``
+    (``3f9a1c2b7d0e~scan.pdf``). The service lists pages by the name sent, so a send whose answer was lost
+    can be looked up by it (``Ocr.sent_pages``) instead of being sent again; the file's name stays readable."""
+    return f"{uuid.uuid4().hex[:12]}~{sent_name(path)}"
+
+
+def page_count(path: PathLike) -> int:
+    """A document's pages, counted cheaply on the client to judge how long it will take to read: 1 for an
+    image; for a PDF, PDFium's count (pypdfium2, if installed; one thread at a time, since PDFium is not
+    thread-safe), else its page objects counted in its bytes, else its ``/Count``, else one page per
+    ``BYTES_PER_PAGE`` of its size (an encrypted or compressed-structure PDF hides the others)."""
+    with open(path, "rb") as handle:
+        if handle.read(5) != b"%PDF-":
+            return 1
+    counted = _pdfium_pages(path)
+    if counted is not None:
+        return max(1, counted)
+    data = Path(os.fspath(path)).read_bytes()
+    objects = len(_PAGE_OBJECT.findall(data))
+    if objects:
+        return objects
+    counts = [int(n) for n in _PAGE_COUNT.findall(data)]
+    if counts and max(counts) > 0:
+        return max(counts)
+    return max(1, -(-len(data) // BYTES_PER_PAGE))
+
+
+def sync_timeout(pages: int, timeout: float) -> float:
+    """Seconds a synchronous prediction of a document of ``pages`` pages may wait for its answer: the
+    client's ``timeout``, or ``SYNC_SECONDS_PER_PAGE`` a page if that is longer."""
+    return max(float(timeout), SYNC_SECONDS_PER_PAGE * max(1, pages))
+
+
+def async_wait(pages: int) -> float:
+    """Seconds ``read_asynchronously`` waits for a document's ``pages`` pages: ten minutes, or
+    ``ASYNC_SECONDS_PER_PAGE`` a page if that is longer."""
+    return max(600.0, ASYNC_SECONDS_PER_PAGE * max(1, pages))
+
+
+_PDFIUM_LOCK = threading.Lock()
+#: A page object of a PDF (``/Type /Page``, not ``/Pages``), and a page tree's count.
+_PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?![A-Za-z0-9])")
+_PAGE_COUNT = re.compile(rb"/Count\s+(\d{1,7})")
+
+
+def _pdfium_pages(path: PathLike) -> int | None:
+    """PDFium's page count, or None without pypdfium2 or for a PDF it cannot open (encrypted, broken)."""
+    try:
+        import pypdfium2
+    except ImportError:
+        return None
+    with _PDFIUM_LOCK:
+        try:
+            document = pypdfium2.PdfDocument(os.fspath(path))
+        except Exception:  # a password, a broken file: the other counts try
+            return None
+        try:
+            return len(document)
+        finally:
+            document.close()
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def _pages(count: int) -> str:
+    return f"{count} page" if count == 1 else f"{count} pages"
 
 
 def _renamed(page: OcrPage, name: str) -> OcrPage:
@@ -417,4 +585,6 @@ def _pages_for(data: Any, names: Sequence[str], *, partial: bool = False) -> dic
     return by_name
 
 
-__all__ = ["Ocr", "PREDICT_BATCH", "UPLOAD_BATCH", "WORKERS", "document_type"]
+__all__ = ["ASYNC_PAGES", "ASYNC_SECONDS_PER_PAGE", "BYTES_PER_PAGE", "Ocr", "PREDICT_BATCH", "SYNC_SECONDS_PER_PAGE",
+           "UPLOAD_BATCH", "WORKERS", "async_wait", "document_type", "once_name", "page_count", "sent_name",
+           "sync_timeout"]

@@ -305,14 +305,20 @@ class Transport:
         files: Sequence[FilePart] | None = None,
         idempotent: bool = True,
         json_body: Any = None,
+        timeout: float | None = None,
+        retry_timeouts: bool = True,
     ) -> Any:
         """Send a request (retrying as the policy says) and return its decoded JSON body.
 
         ``form`` is sent form-urlencoded, or as multipart fields when there are ``files``; ``json_body``
-        (instead of a form) as a JSON body. Raises the ``nanoclient.errors`` class matching the failure.
+        (instead of a form) as a JSON body. ``timeout``: this request's wait per attempt instead of the
+        transport's (still within the deadline); ``retry_timeouts=False``: an attempt that got no answer in
+        time, or a 504 (a gateway's timeout), is not sent again (the server may still be working on it); other
+        failures retry as usual.
+        Raises the ``nanoclient.errors`` class matching the failure.
         """
         return self.send(method, path, params=params, form=form, files=files, idempotent=idempotent,
-                         json_body=json_body).data
+                         json_body=json_body, timeout=timeout, retry_timeouts=retry_timeouts).data
 
     def send(
         self,
@@ -324,9 +330,12 @@ class Transport:
         files: Sequence[FilePart] | None = None,
         idempotent: bool = True,
         json_body: Any = None,
+        timeout: float | None = None,
+        retry_timeouts: bool = True,
     ) -> Reply:
         """Like ``request``, but return the whole successful answer: status, headers and JSON body."""
         url = self.url(path)
+        per_attempt = self.timeout if timeout is None else float(timeout)
         started = self._clock()
         attempt = 0
         while True:
@@ -334,17 +343,18 @@ class Transport:
             if pause > 0:  # another request was told to wait: so is this one
                 self._sleep(pause)
             # an attempt never outlasts the deadline: a silent server costs the deadline, not timeout x attempts
-            timeout = self.timeout
+            wait = per_attempt
             if self.deadline is not None:
-                timeout = max(0.5, min(timeout, self.deadline - (self._clock() - started)))
+                wait = max(0.5, min(wait, self.deadline - (self._clock() - started)))
             self.limit.acquire()
             throttled, retry_after = False, None
             try:
-                response = self._send_once(method, url, params, form, files, timeout, json_body)
+                response = self._send_once(method, url, params, form, files, wait, json_body)
             except _Retryable as failure:
                 self.limit.release()
                 error: NanonetsError = failure.error
-                if not (idempotent or failure.not_sent):
+                if not (idempotent or failure.not_sent) or not (retry_timeouts or failure.not_sent
+                                                                or not isinstance(error, APITimeoutError)):
                     raise error from None
                 delay = self._backoff(attempt)
             except BaseException:
@@ -359,7 +369,7 @@ class Transport:
                 if 200 <= status < 300:
                     return Reply(status, _decode_success(response, method, url), response.headers)
                 error = error_from_response(response, method, url)
-                retryable = status in RETRY_STATUSES or status >= 500
+                retryable = (status in RETRY_STATUSES or status >= 500) and (retry_timeouts or status != 504)
                 if not retryable or not (idempotent or status in NOT_PROCESSED_STATUSES):
                     raise error
                 if retry_after is None:

@@ -115,10 +115,20 @@ def _size(document: Path) -> tuple[int, int] | None:
     """The first page's size in pixels for an image (a PDF's pages are checked by the server)."""
     if document_kind(document) == "pdf":
         return None
-    from PIL import Image, ImageOps
+    import warnings
 
-    with Image.open(document) as image:
-        return ImageOps.exif_transpose(image).size if image.getexif() else image.size
+    from PIL import Image
+
+    with warnings.catch_warnings():  # only the header is read: a huge image is no bomb here (the server says
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # whether it takes it), no raw warning
+        try:
+            opened = Image.open(document)
+        except Image.DecompressionBombError:  # too many pixels even to open: the server says what it takes
+            return None
+        with opened as image:
+            width, height = int(image.width), int(image.height)
+            turned = image.getexif().get(0x0112) in (5, 6, 7, 8)  # EXIF orientations that swap the sides
+            return (height, width) if turned else (width, height)
 
 
 __all__ = ["SIGNATURES", "document_kind", "find_documents", "labelled_documents", "training_root"]

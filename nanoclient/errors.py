@@ -80,7 +80,7 @@ class NanonetsError(Exception):
         if self.method and self.url and self.url.split("?", 1)[0] not in text:  # unless the message names it
             text = f"{text} ({self.method} {self.url})"
         hint = self.hint
-        if hint and hint != self.message:
+        if hint and hint not in self.message:  # a message that already says it is not said twice
             text = f"{text}: {hint}"
         return text
 

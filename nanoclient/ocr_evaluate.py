@@ -5,6 +5,11 @@ For each labelled field of a page, the model's answer for that field (its best-s
 - *exact* when its text is the labelled text (whitespace runs count as one space).
 Per field: recall = found / labelled, exact-text accuracy = exact / labelled, precision = found /
 answered (an answer on a page where the field is not labelled counts against precision).
+
+The suggested auto-accept threshold (``auto_accept_threshold``) is the lowest score t such that at
+least 99% of the held-out answers scored t or more are exact: answers at or above it can go without
+a person's check, the others to review. Its share is the fraction of the fields compared (every
+labelled value, and every answer where nothing is labelled) that it accepts.
 """
 from __future__ import annotations
 
@@ -16,6 +21,8 @@ from .ocr_types import OcrField, OcrPage
 
 #: Overlap at which a predicted box counts as the labelled one.
 MIN_IOU = 0.5
+#: The share of the answers at or above the auto-accept threshold that must be exact.
+AUTO_ACCEPT_PRECISION = 0.99
 
 
 def same_text(a: str, b: str) -> bool:
@@ -83,12 +90,71 @@ class Comparison:
                 and same_text(self.answer.text, self.truth.text))
 
 
+@dataclass(frozen=True)
+class AutoAccept:
+    """A suggested auto-accept threshold: the lowest score at which at least ``target`` of the answers scored
+    that or more are exact (``threshold`` None when there is no such score: no scored answer, or never
+    that exact), how many answers it accepts and how many of those are exact, out of ``fields`` compared."""
+
+    target: float
+    threshold: float | None
+    accepted: int
+    exact: int
+    fields: int
+    #: Answers with a score (answers without one, as a service may give, are never accepted).
+    answers: int
+
+    @property
+    def share(self) -> float | None:
+        """The share of the fields compared that the threshold accepts (None when none were compared)."""
+        return self.accepted / self.fields if self.fields else None
+
+    @property
+    def precision(self) -> float | None:
+        """The share of accepted answers that are exact."""
+        return self.exact / self.accepted if self.accepted else None
+
+    def to_json(self) -> dict[str, object]:
+        return {"target": self.target, "threshold": self.threshold, "accepted": self.accepted, "exact": self.exact,
+                "fields": self.fields, "answers": self.answers, "share": self.share, "precision": self.precision}
+
+
+def auto_accept_threshold(outcomes: Iterable[tuple[float | None, bool]], *, fields: int | None = None,
+                          target: float = AUTO_ACCEPT_PRECISION) -> AutoAccept:
+    """The lowest score t such that at least ``target`` of the answers scored t or more are exact.
+
+    ``outcomes``: one (the answer's score, None when there is no answer or it has no score; whether it is
+    exact) per field compared. ``fields``: how many fields the share is of (default: the outcomes).
+    Answers of equal score are accepted or not together. No scored answer, or none of the candidate
+    scores reaching ``target``: ``threshold`` None and nothing accepted.
+    """
+    if not 0 < target <= 1:
+        raise ValueError("target must be in (0, 1]")
+    listed = list(outcomes)
+    total = len(listed) if fields is None else fields
+    scored = sorted(((score, exact) for score, exact in listed if score is not None), key=lambda o: -o[0])
+    best: tuple[float, int, int] | None = None
+    accepted = exact_count = 0
+    for index, (score, exact) in enumerate(scored):
+        accepted += 1
+        exact_count += exact
+        if index + 1 < len(scored) and scored[index + 1][0] == score:
+            continue  # ties go together
+        if exact_count >= target * accepted - 1e-9:
+            best = (score, accepted, exact_count)
+    if best is None:
+        return AutoAccept(target, None, 0, 0, total, len(scored))
+    return AutoAccept(target, best[0], best[1], best[2], total, len(scored))
+
+
 @dataclass
 class OcrEvaluation:
     """Scores per field and in all, and every comparison by document (for a report)."""
 
     fields: list[FieldScore]
     documents: list[tuple[str, list[Comparison]]] = field(default_factory=list)
+    #: How many pages the model read of each document.
+    pages: dict[str, int] = field(default_factory=dict)
 
     @property
     def labelled(self) -> int:
@@ -99,9 +165,15 @@ class OcrEvaluation:
         """Field-level exact-text accuracy over every labelled value."""
         return sum(f.exact for f in self.fields) / self.labelled if self.labelled else None
 
+    @property
+    def auto_accept(self) -> AutoAccept:
+        """The suggested auto-accept threshold over every comparison (``auto_accept_threshold``)."""
+        return auto_accept_threshold((c.answer.score if c.answer is not None else None, c.exact)
+                                     for _, comparisons in self.documents for c in comparisons)
+
     def to_json(self) -> dict[str, object]:
         return {"documents": len(self.documents), "labelled": self.labelled, "exact_text_accuracy": self.accuracy,
-                "fields": [f.to_json() for f in self.fields]}
+                "fields": [f.to_json() for f in self.fields], "auto_accept": self.auto_accept.to_json()}
 
 
 def evaluate(results: Iterable[tuple[str, Annotation, Sequence[OcrPage]]], fields: Sequence[str]) -> OcrEvaluation:
@@ -129,7 +201,9 @@ def evaluate(results: Iterable[tuple[str, Annotation, Sequence[OcrPage]]], field
                 score.exact += comparison.exact
                 comparisons.append(comparison)
         evaluation.documents.append((document, comparisons))
+        evaluation.pages[document] = len(by_page)
     return evaluation
 
 
-__all__ = ["Comparison", "FieldScore", "MIN_IOU", "OcrEvaluation", "evaluate", "iou", "same_text"]
+__all__ = ["AUTO_ACCEPT_PRECISION", "AutoAccept", "Comparison", "FieldScore", "MIN_IOU", "OcrEvaluation",
+           "auto_accept_threshold", "evaluate", "iou", "same_text"]

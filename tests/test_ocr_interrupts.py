@@ -26,6 +26,8 @@ import pytest
 import requests
 from helpers import ServerProcess, cli_env, make_invoices, needs_tesseract, run_cli, start_server
 
+from nanoclient.cli._ocr_journal import journal_path
+
 pytestmark = needs_tesseract
 
 KEY = "ocr-interrupt-key"
@@ -215,7 +217,8 @@ def test_async_predict_killed_while_sending_then_run_again_sends_each_document_o
     stops = []
     for pending in (1, 3):  # killed with a request in flight after 1, then 3 documents were sent
         run = start_cli(setting, *command, model_id=setting.trained)
-        wait_until(lambda n=pending: sum(r["status"] == "pending" for r in rows_of(output)) >= n, run)
+        # the journal beside the output says which documents the service holds (the output: results only)
+        wait_until(lambda n=pending: sum(r["status"] == "pending" for r in rows_of(journal_path(output))) >= n, run)
         time.sleep(0.05)  # the next document is on its way
         stops.append(stop(run, signal.SIGKILL)[0])
     assert stops == [-signal.SIGKILL] * 2
@@ -229,6 +232,7 @@ def test_async_predict_killed_while_sending_then_run_again_sends_each_document_o
     # in the output file: each document's final rows once, one per page and field
     rows = final_rows(output)
     assert sorted({file for file, _, _ in rows}) == [str(p) for p in documents(folder)]
+    assert {r["status"] for r in rows_of(output)} == {"success"} and not journal_path(output).exists()
     assert [key for key, count in Counter(rows).items() if count > 1] == []
     again = run_cli(setting.server.url, KEY, *command, cache=setting.cache, model_id=setting.trained)
     assert again.returncode == 0 and f"{len(names)} of {len(names)} documents already read" in again.stderr

@@ -39,7 +39,7 @@ def error_line(exc: BaseException, state: State | None) -> str:
     for the exception's class that has a line for it."""
     hint = getattr(exc, "hint", None)
     detail = getattr(exc, "message", None) or str(exc)
-    if hint and hint != detail:
+    if hint and hint not in detail:  # a message that already says it is not said twice
         detail = f"{detail} ({hint})"
     failure = Failure(exc, state, state.base_url if state else "the server", detail)
     for kind, rule in _rules():

@@ -408,16 +408,24 @@ def api_command(group: click.Group, name: str | None = None, **settings: Any) ->
 @click.group(cls=NanoGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "-V", "--version", prog_name="nanoclient")
 def cli() -> None:
-    """Train and use an image classifier: the Nanonets API or a local server.
+    """Train and use two kinds of models, on the Nanonets API or a local server: image classifiers
+    (the commands below) and OCR models that read named fields from documents (`nanoclient ocr`).
 
     \b
-    The whole workflow, against a local server:
+    Image classification, against a local server:
       nanoclient serve --port 8765 &
       export NANONETS_BASE_URL=http://127.0.0.1:8765/api/v2 NANONETS_API_KEY=my-key
       eval "$(nanoclient create-model --from-dir images)"
       nanoclient upload images
       nanoclient train --wait
       nanoclient predict images/test
+
+    \b
+    OCR (PNG, JPEG or PDF documents with annotated fields):
+      eval "$(nanoclient ocr create-model --from-dir images/invoices)"
+      nanoclient ocr upload images/invoices
+      nanoclient ocr train --wait
+      nanoclient ocr predict images/invoices/test --output fields.csv
 
     Settings come from the options, else the environment (NANONETS_API_KEY,
     NANONETS_BASE_URL, NANONETS_MODEL_ID), else the config file (see `nanoclient config`).

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,17 +14,13 @@ import click
 from .._results import RecordFile
 from ..ocr_types import PAGE_FAILURE, PAGE_PENDING, PAGE_SUCCESS, OcrPage
 from ._framework import CliFailure, CliUsageError, Interrupted, State, _plural, info, list_skipped, warn
+from ._ocr_journal import PENDING, SENDING, SendJournal
 
 if TYPE_CHECKING:
     from .._ocr import Ocr
 
 #: The columns of ``ocr predict --output``: one row per field per page (a page without fields: one row, no field).
 COLUMNS = ("file", "page", "field", "text", "score", "xmin", "ymin", "xmax", "ymax", "id", "status", "error")
-
-#: The status of the record written before a document is sent with --async: its ``id`` is the name it is
-#: sent under (used once), its ``text`` the day; a rerun that finds no pending pages after it asks the
-#: service whether pages of that name exist before sending the document again.
-SENDING = "sending"
 
 
 def day(value: str) -> int:
@@ -79,8 +74,8 @@ def _upload_folder(state: State, folder: Path, *, batch_size: int, workers: int,
         fields = [c.name for c in state.client().ocr.get_model(model_id).categories]
     pairs, skipped = labelled_documents(root, fields=fields)
     list_skipped(skipped)
-    info(f"{len(pairs)} annotated {_plural(len(pairs), 'document')} in {root}"
-         + (f", {len(skipped)} {_plural(len(skipped), 'file')} skipped" if skipped else ""))
+    info(f"{_count(len(pairs), 'annotated document')} in {root}"
+         + (f", {_count(len(skipped), 'file')} skipped" if skipped else ""))
     if dry_run:
         state.emit({"documents": len(pairs), "skipped": [{"path": str(p), "reason": r} for p, r in skipped]})
         return
@@ -91,7 +86,7 @@ def _upload_folder(state: State, folder: Path, *, batch_size: int, workers: int,
     def done(path: str, error: Exception | None) -> None:
         bar.update(1)
         if error is not None:
-            warn(f"failed {path}: {error}")
+            warn(f"failed {path}: {reason(error, path)}")
 
     from .._journal import UploadJournal
 
@@ -107,14 +102,16 @@ def _upload_folder(state: State, folder: Path, *, batch_size: int, workers: int,
          + (f", {len(report.failed)} failed" if report.failed else ""))
     state.emit({**report.to_json(), "skipped": len(skipped)})
     if report.failed or skipped:
-        raise CliFailure(f"{len(report.failed) + len(skipped)} files were not uploaded (named above)")
+        count = len(report.failed) + len(skipped)
+        raise CliFailure(f"{_count(count, 'file')} {'was' if count == 1 else 'were'} not uploaded (named above)")
 
 
 # --------------------------------------------------------------------------- predict
 
 
-def page_rows(file: str, pages: Sequence[OcrPage]) -> list[dict[str, Any]]:
-    """The rows of one document: one per field per page; a page without a field has one row without."""
+def page_rows(file: str, pages: Sequence[OcrPage], normalize: str | None = None) -> list[dict[str, Any]]:
+    """The rows of one document: one per field per page; a page without a field has one row without. With
+    ``normalize`` (a locale, or "" for none), each field's row has its ``value`` (``values.normalized``)."""
     rows = []
     for page in pages:
         base = {"file": file, "page": page.page, "id": page.id, "status": page.status,
@@ -123,42 +120,79 @@ def page_rows(file: str, pages: Sequence[OcrPage]) -> list[dict[str, Any]]:
             rows.append({**base, "field": "", "text": ""})
         rows.extend({**base, "field": f.label, "text": f.text, "score": f.score, "xmin": f.xmin, "ymin": f.ymin,
                      "xmax": f.xmax, "ymax": f.ymax} for f in page.fields)
+    if normalize is not None:
+        from ..values import normalized
+
+        for row in rows:
+            row["value"] = normalized(str(row["text"]), normalize or None) if row["field"] else ""
     return rows
 
 
-class Progress:
-    """What an output file says of each document: read, waiting for its pages by id, or sent without an
-    answer kept (the name it was sent under and the day), read from its records in order."""
+def reason(error: Exception, file: str = "") -> str:
+    """One line for why a document failed, said once: the error's message and its hint (unless the message
+    says it already), without the request's URL, and without the file's name when the message starts with
+    it (the line names the file already)."""
+    from ..errors import BadRequestError
+    from ._errors import error_line
 
-    def __init__(self, records: Sequence[dict[str, Any]]) -> None:
+    if isinstance(error, BadRequestError) and error.status is not None and "not trained" not in error.message:
+        hint = error.hint  # the server's reason for this document: said as it is
+        text = error.message + (f" ({hint})" if hint and hint not in error.message else "")
+    elif isinstance(error, OSError) and not error.filename:
+        text = str(error)
+    else:
+        text = error_line(error, None)
+    name = Path(file).name
+    for prefix in (f"{name}: ", f"{name} "):
+        if name and text.startswith(prefix) and len(text) > len(prefix):
+            return text[len(prefix):]
+    return text
+
+
+class Progress:
+    """What an output file and its journal (``_ocr_journal``) say of each document: read, waiting for its
+    pages by id, or sent without an answer kept (the name it was sent under and the day).
+
+    A file is read when the output holds its rows (written all at once, when every page is read). Output
+    files of older versions, which kept their "sending" and "pending" records among the results, are read
+    the same way."""
+
+    def __init__(self, results: Sequence[dict[str, Any]], journal: Sequence[dict[str, Any]] = ()) -> None:
         pending: dict[str, list[str]] = {}
-        final: set[str] = set()
-        read: set[str] = set()
         #: file -> (the name it was sent under, the day sent as YYYY-MM-DD) of a send not answered yet
         self.sending: dict[str, tuple[str, str]] = {}
-        for record in records:
-            file, status, page_id = str(record.get("file") or ""), record.get("status"), str(record.get("id") or "")
-            if status == SENDING:
-                self.sending[file] = (page_id, str(record.get("text") or ""))
-            elif status == PAGE_PENDING and page_id:
-                self.sending.pop(file, None)
-                if page_id not in pending.setdefault(file, []):
-                    pending[file].append(page_id)
-            elif status in (PAGE_SUCCESS, PAGE_FAILURE):
-                self.sending.pop(file, None)
-                read.add(file)
-                final.add(page_id)
-        #: file -> the ids of its pages sent and not read yet (a file is done when none is left)
-        self.waiting = {file: left for file, ids in pending.items() if (left := [i for i in ids if i not in final])}
         #: the files whose every page is read
-        self.finished = {file for file in read if file not in self.waiting}
+        self.finished: set[str] = set()
+        for record in [*journal, *results]:
+            file, status = str(record.get("file") or ""), record.get("status")
+            if status == SENDING:
+                self.sending[file] = (str(record.get("sent_as") or record.get("id") or ""),
+                                      str(record.get("day") or record.get("text") or ""))
+            elif status == PENDING:
+                self.sending.pop(file, None)
+                listed = record.get("ids")
+                ids = listed if isinstance(listed, list) else [record.get("id")]
+                for page_id in (str(i) for i in ids if i):
+                    if page_id not in pending.setdefault(file, []):
+                        pending[file].append(page_id)
+            elif status in (PAGE_SUCCESS, PAGE_FAILURE):
+                self.finished.add(file)
+        #: file -> the ids of its pages sent and not read yet
+        self.waiting = {file: ids for file, ids in pending.items() if ids and file not in self.finished}
         for file in self.finished | set(self.waiting):
             self.sending.pop(file, None)
 
 
 def predict_documents(state: State, paths: Sequence[Path], *, output: Path | None, asynchronous: bool,
-                      workers: int) -> None:
-    """``nanoclient ocr predict``: each document's rows printed or written as it is read."""
+                      workers: int, normalize: str | None = None) -> None:
+    """``nanoclient ocr predict``: each document's rows printed or written as it is read.
+
+    Documents go in one request each, except with ``--async`` and for documents of more than
+    ``ASYNC_PAGES`` pages, which are sent once and fetched by id (``_ocr`` says why): those are sent
+    first, so that the server reads them while the others are read, then waited for. With --output, what
+    was sent and not yet read is kept in the journal beside it (``_ocr_journal``), so a rerun fetches
+    it instead of sending it again."""
+    from .._ocr import ASYNC_PAGES, async_wait, page_count
     from ..documents import find_documents
 
     documents, skipped = find_documents(paths)
@@ -167,70 +201,127 @@ def predict_documents(state: State, paths: Sequence[Path], *, output: Path | Non
         raise CliFailure("no PNG, JPEG or PDF document among the paths given")
     model_id = state.model_id()
     ocr = state.client().ocr
-    results = RecordFile(output, COLUMNS) if output is not None else None
-    if results is not None:
+    columns = COLUMNS if normalize is None else (*COLUMNS[:4], "value", *COLUMNS[4:])
+    results = RecordFile(output, columns) if output is not None else None
+    journal = SendJournal(output) if output is not None else None
+    if results is not None and journal is not None:
         click.get_current_context().call_on_close(results.close)
-    progress = Progress(results.records if results is not None else [])
+        click.get_current_context().call_on_close(journal.close)
+    progress = Progress(results.records if results is not None else [],
+                        journal.records if journal is not None else [])
     todo = [path for path in documents if str(path) not in progress.finished]
     if len(todo) < len(documents):
-        info(f"{len(documents) - len(todo)} of {len(documents)} documents already read into {output}; "
+        info(f"{len(documents) - len(todo)} of {_count(len(documents), 'document')} already read into {output}; "
              f"reading the other {len(todo)}")
+    if asynchronous:
+        later = list(todo)
+    else:
+        later = [path for path in todo if str(path) in progress.waiting or str(path) in progress.sending
+                 or _pages(path, page_count) > ASYNC_PAGES]
+        fresh = [path for path in later if str(path) not in progress.waiting and str(path) not in progress.sending]
+        if fresh:
+            info(f"{_count(len(fresh), 'document')} of more than {ASYNC_PAGES} pages "
+                 f"({_names(fresh)}): read asynchronously, sent once then fetched by id")
+    now = [path for path in todo if path not in set(later)]
+    read: set[str] = set()
     failed = 0
 
     def emit(file: str, pages: Sequence[OcrPage]) -> None:
-        rows = page_rows(file, pages)
+        read.add(file)
+        rows = page_rows(file, pages, normalize)
         if results is not None:
             results.write_all(rows)
         elif not state.json:
             for row in rows:
                 click.echo(f"{file}  page {row['page']}  {row['field'] or '-'}  {row['text']}"
+                           + (f"  = {row['value']}" if row.get("value") not in (None, "", row["text"]) else "")
                            + (f"  {row['score']:.3f}" if row.get("score") is not None else "")
                            + (f"  {row['error']}" if row["error"] else ""))
         if results is None and state.json:  # JSON lines: one document a line, as it is read
             click.echo(json.dumps({"file": file, "pages": [page.to_json() for page in pages]}, ensure_ascii=False))
 
+    def fail(file: str, error: Exception) -> None:
+        nonlocal failed
+        failed += 1
+        warn(f"failed {file}: {reason(error, file)}")
+
     bar = state.progress(len(todo), "doc")
     try:
-        if asynchronous:
-            waiting = {file: ids for file, ids in progress.waiting.items()}
-            waiting.update(_sent_before(ocr, model_id, {str(path) for path in todo}, progress, emit))
-            for path in todo:  # send what was never sent; a rerun only fetches
-                if str(path) in waiting:
-                    continue
-                name = f"{uuid.uuid4().hex[:12]}~{path.name}"  # used once: a cut send can be looked up
-                if results is not None:  # always (--async needs --output)
-                    results.write({"file": str(path), "id": name, "status": SENDING, "text": _today().isoformat()})
-                try:
-                    pending = ocr.submit_file(model_id, path, name=name)
-                except Exception as exc:  # one bad file costs that file only
-                    failed += 1
-                    warn(f"failed {path}: {exc}")
-                    continue
-                emit(str(path), pending)
-                waiting[str(path)] = [page.id for page in pending if not page.done]
-            for file, ids in waiting.items():
-                if ids:
-                    pages = ocr.wait_for(model_id, ids, timeout=max(600.0, 30.0 * len(ids)))
-                    emit(file, pages)
+        waiting = {file: ids for file, ids in progress.waiting.items() if file in {str(p) for p in later}}
+        waiting.update(_sent_before(ocr, model_id, {str(path) for path in later}, progress, emit, journal))
+        bar.update(len(read))  # read by the stopped run: found whole on the service
+        for path in later:  # send what was never sent; a rerun only fetches
+            if str(path) in waiting or str(path) in read:
+                continue
+            sent = _send(ocr, model_id, path, journal)
+            if isinstance(sent, Exception):
+                stop_if_every_file_fails(sent)
+                fail(str(path), sent)
                 bar.update(1)
-        else:
-            for file, outcome in ocr.predict_files(model_id, todo, workers=workers):
-                bar.update(1)
-                if isinstance(outcome, Exception):
-                    stop_if_every_file_fails(outcome)
-                    failed += 1
-                    warn(f"failed {file}: {outcome}")
-                    if results is not None:
-                        results.write({"file": file, "status": "", "error": str(outcome)})
-                    continue
-                emit(file, outcome)
+                continue
+            waiting[str(path)] = sent
+        for file, outcome in ocr.predict_files(model_id, now, workers=workers, asynchronous=False):
+            bar.update(1)
+            if isinstance(outcome, Exception):
+                stop_if_every_file_fails(outcome)
+                fail(file, outcome)
+                if results is not None:
+                    results.write({"file": file, "status": "", "error": reason(outcome, file)})
+                continue
+            emit(file, outcome)
+        for file, ids in waiting.items():
+            try:
+                emit(file, ocr.wait_for(model_id, ids, timeout=async_wait(len(ids))))
+            except TimeoutError as exc:
+                fail(file, TimeoutError(f"{exc}; run the same command again to fetch it (it is not sent again)"
+                                        if journal is not None else f"{exc}: {', '.join(ids)}"))
+            bar.update(1)
     except KeyboardInterrupt as exc:
-        where = f" with --output {output}: documents already read are skipped" if output else ""
+        where = (f" with --output {output}: documents already read are skipped, documents sent are fetched "
+                 "and not sent again") if output else ""
         raise Interrupted(f"run the same command again{where}") from exc
     finally:
         bar.close()
+    if journal is not None and journal.files() <= progress.finished | read:
+        journal.remove()  # every document it names is read: nothing left to resume
     if failed:
-        raise CliFailure(f"{failed} of {len(todo)} {_plural(len(todo), 'document')} could not be read (named above)")
+        raise CliFailure(f"{failed} of {_count(len(todo), 'document')} could not be read (named above)")
+
+
+def _send(ocr: Ocr, model_id: str, path: Path, journal: SendJournal | None) -> list[str] | Exception:
+    """Send one document to be read asynchronously under a name used once, its journal records written
+    before and after: the ids of its pages, or the error (a send whose answer was lost is looked up by
+    its name on the next run, not sent again blindly)."""
+    from .._ocr import once_name
+
+    name = once_name(path)
+    if journal is not None:
+        journal.sending(str(path), name, _today().isoformat())
+    try:
+        pending = ocr.submit_file(model_id, path, name=name)
+    except Exception as exc:  # one bad file costs that file only
+        return exc
+    ids = [page.id for page in pending]
+    if journal is not None:
+        journal.pending(str(path), ids)
+    return ids
+
+
+def _pages(path: Path, page_count: Callable[[Path], int]) -> int:
+    try:
+        return page_count(path)
+    except OSError:  # said when it is sent
+        return 1
+
+
+def _count(count: int, noun: str) -> str:
+    """'1 document', '3 documents'."""
+    return f"{count} {_plural(count, noun)}"
+
+
+def _names(paths: Sequence[Path], most: int = 3) -> str:
+    names = ", ".join(path.name for path in paths[:most])
+    return names + (f" and {len(paths) - most} more" if len(paths) > most else "")
 
 
 def _today() -> dt.date:
@@ -238,10 +329,11 @@ def _today() -> dt.date:
 
 
 def _sent_before(ocr: Ocr, model_id: str, files: set[str], progress: Progress,
-                 emit: Callable[[str, Sequence[OcrPage]], None]) -> dict[str, list[str]]:
+                 emit: Callable[[str, Sequence[OcrPage]], None], journal: SendJournal | None) -> dict[str, list[str]]:
     """The documents among ``files`` that a stopped run was sending when it stopped and the service got:
-    their pages as the service lists them (by the name each was sent under) are written, and {file: the
-    ids still pending} returned. A document not listed never arrived and is sent again."""
+    those whose every page is read are emitted, and {file: the ids of its pages} returned for the others
+    (and written to the journal, as their send's answer would have been). A document not listed never
+    arrived and is sent again."""
     sending = {file: sent for file, sent in progress.sending.items() if file in files}
     if not sending:
         return {}
@@ -251,19 +343,20 @@ def _sent_before(ocr: Ocr, model_id: str, files: set[str], progress: Progress,
             days.append(dt.date.fromisoformat(day_sent))
         except ValueError:
             days.append(_today() - dt.timedelta(days=7))
-    since = min(days) - dt.timedelta(days=1)  # a day's margin: the service may count days in another zone
-    by_name: dict[str, list[OcrPage]] = {}
-    for page in ocr.inferences(model_id, since, _today() + dt.timedelta(days=1)):
-        by_name.setdefault(page.input, []).append(page)
+    listed = ocr.sent_pages(model_id, [name for name, _ in sending.values()],
+                            since=min(days) - dt.timedelta(days=1))  # a day's margin: another time zone
     found: dict[str, list[str]] = {}
     for file, (name, _) in sending.items():
-        pages = sorted(by_name.get(name, []), key=lambda page: page.page)
-        if pages:
+        pages = listed.get(name, [])
+        if pages and all(page.done for page in pages):
             emit(file, pages)
-            found[file] = [page.id for page in pages if not page.done]
-    if found:
-        info(f"{len(found)} {_plural(len(found), 'document')} sent by the stopped run found on the service: "
-             "not sent again")
+        elif pages:
+            found[file] = [page.id for page in pages]
+            if journal is not None:
+                journal.pending(file, found[file])
+    count = sum(1 for _, (name, _) in sending.items() if name in listed)
+    if count:
+        info(f"{_count(count, 'document')} sent by the stopped run found on the service: not sent again")
     return found
 
 
@@ -271,9 +364,11 @@ def _sent_before(ocr: Ocr, model_id: str, files: set[str], progress: Progress,
 
 
 def evaluate_folder(state: State, folder: Path, *, report: Path | None, workers: int) -> None:
-    """``nanoclient ocr evaluate``: read every annotated document of FOLDER (or FOLDER/test) and score it."""
+    """``nanoclient ocr evaluate``: read every annotated document of FOLDER (or FOLDER/test) and score it;
+    say the suggested auto-accept threshold (``ocr_evaluate.auto_accept_threshold``)."""
     from ..documents import labelled_documents
     from ..ocr_evaluate import evaluate
+    from ..ocr_report import auto_accept_text
 
     root = folder / "test" if (folder / "test").is_dir() else folder
     model_id = state.model_id()
@@ -286,13 +381,15 @@ def evaluate_folder(state: State, folder: Path, *, report: Path | None, workers:
         raise CliFailure(f"no annotated document in {root} to evaluate on")
     annotations = {str(path): annotation for path, annotation in pairs}
     read: list[tuple[str, Any, Sequence[OcrPage]]] = []
+    failures: list[tuple[str, str]] = []
     bar = state.progress(len(pairs), "doc")
     try:
         for file, outcome in ocr.predict_files(model_id, [path for path, _ in pairs], workers=workers):
             bar.update(1)
             if isinstance(outcome, Exception):
                 stop_if_every_file_fails(outcome)
-                warn(f"failed {file}: {outcome}")
+                failures.append((file, reason(outcome, file)))
+                warn(f"failed {file}: {failures[-1][1]}")
                 continue
             read.append((file, annotations[file], outcome))
     except KeyboardInterrupt as exc:
@@ -300,22 +397,23 @@ def evaluate_folder(state: State, folder: Path, *, report: Path | None, workers:
     finally:
         bar.close()
     result = evaluate(read, fields)
-    lines = [f"{len(read)} documents, {result.labelled} labelled values: exact-text accuracy "
+    lines = [f"{_count(len(read), 'document')}, {_count(result.labelled, 'labelled value')}: exact-text accuracy "
              + (f"{result.accuracy:.3f}" if result.accuracy is not None else "-"),
              f"  {'field':<20} {'precision':>9} {'recall':>7} {'exact':>7}"]
     for score in result.fields:
         cells = [f"{value:.3f}" if value is not None else "-" for value in (score.precision, score.recall,
                                                                              score.accuracy)]
         lines.append(f"  {score.field:<20} {cells[0]:>9} {cells[1]:>7} {cells[2]:>7}")
+    lines.append(auto_accept_text(result.auto_accept))
     if report is not None:
         from ..ocr_report import write_report
 
-        write_report(report, result, model_id=model_id, title=f"OCR model {model_id} on {root}")
+        write_report(report, result, model_id=model_id, title=f"OCR model {model_id} on {root}", failures=failures)
         info(f"report written to {report}")
     state.emit(result.to_json(), "\n".join(lines))
-    if len(read) < len(pairs):
-        raise CliFailure(f"{len(pairs) - len(read)} documents could not be read (named above)")
+    if failures:
+        raise CliFailure(f"{_count(len(failures), 'document')} could not be read (named above)")
 
 
-__all__ = ["COLUMNS", "Progress", "SENDING", "day", "evaluate_folder", "page_rows", "predict_documents",
+__all__ = ["COLUMNS", "Progress", "day", "evaluate_folder", "page_rows", "predict_documents", "reason",
            "upload_folder"]

@@ -158,14 +158,26 @@ def status(state: State, wait: bool, timeout: float, poll_interval: float) -> No
 @click.argument("paths", nargs=-1, required=True, type=click.Path(), callback=_as_path)
 @click.option("--output", "output", type=click.Path(dir_okay=False), callback=_as_path, metavar="FILE",
               help="Write one row per field per page to FILE (.csv, else JSON lines), as each document is "
-                   "read; run again to go on where it stopped.")
+                   "read; run again to go on where it stopped. What was sent and not read yet is kept beside "
+                   "it, in FILE.sent.jsonl, removed once every document is read.")
 @click.option("--async", "asynchronous", is_flag=True,
-              help="Send every document first, then fetch the results by id (a rerun fetches, never resends).")
+              help="Send every document first, then fetch the results by id (a rerun fetches, never resends). "
+                   "Documents of more than 10 pages are read so anyway.")
 @click.option("--workers", type=click.IntRange(1, 16), default=4, show_default=True, help="Requests at once.")
-def predict(state: State, paths: tuple[Path, ...], output: Path | None, asynchronous: bool, workers: int) -> None:
+@click.option("--normalize", is_flag=True,
+              help="Add a value column: dates as YYYY-MM-DD, amounts as plain decimals (1234.56), whatever the "
+                   "document's form (7. Mai 2014, 1.234,56 €).")
+@click.option("--locale", metavar="LOCALE", default=None,
+              help="With --normalize: the documents' locale (de, fr, en_US) for forms only it settles: "
+                   "05/07/2014 (day first but in en_US), 1.234 (1234 in de).")
+def predict(state: State, paths: tuple[Path, ...], output: Path | None, asynchronous: bool, workers: int,
+            normalize: bool, locale: str | None) -> None:
     """Read the fields of documents (files or folders of PNG, JPEG, PDF).
 
     Prints one line per field per page (file, page, field, text, score), or writes them to --output.
+    A document of more than 10 pages (counted here) is sent once and fetched by id, as with --async,
+    rather than in one request that would outwait the timeout; a request that gets no answer in time
+    is never sent again.
 
     \b
     Examples:
@@ -176,8 +188,9 @@ def predict(state: State, paths: tuple[Path, ...], output: Path | None, asynchro
     from ._ocr_run import predict_documents
 
     if asynchronous and output is None:
-        raise CliUsageError("--async needs --output FILE (where the ids and results are kept)")
-    predict_documents(state, list(paths), output=output, asynchronous=asynchronous, workers=workers)
+        raise CliUsageError("--async needs --output FILE (the results go there, the ids to fetch beside it)")
+    predict_documents(state, list(paths), output=output, asynchronous=asynchronous, workers=workers,
+                      normalize=(locale or "") if normalize else None)
 
 
 @api_command(ocr)
@@ -196,7 +209,8 @@ def inferences(state: State, since: str, until: str) -> None:
 
     pages = state.client().ocr.inferences(state.model_id(), day(since), day(until))
     lines = [f"{page.id}  {page.input}  page {page.page}  {page.status}  "
-             + ", ".join(f"{f.label}={f.text}" for f in page.fields) for page in pages]
+             + ", ".join(f"{f.label}={f.text}" + (f" ({f.score:.2f})" if f.score is not None else "")
+                         for f in page.fields) for page in pages]
     if not pages:
         info("no pages read on those days")
     state.emit([page.to_json() for page in pages], "\n".join(lines) if lines else None)
@@ -205,11 +219,13 @@ def inferences(state: State, since: str, until: str) -> None:
 @api_command(ocr)
 @click.argument("folder", type=click.Path(exists=True, file_okay=False), callback=_as_path)
 @click.option("--report", type=click.Path(dir_okay=False), callback=_as_path, metavar="FILE",
-              help="Write an HTML report: per-field scores and each document drawn with its boxes.")
+              help="Write an HTML report: per-field scores, the threshold, and each document drawn with its "
+                   "boxes, answers' scores and page numbers, errors first (a filter shows errors only).")
 @click.option("--workers", type=click.IntRange(1, 16), default=4, show_default=True, help="Requests at once.")
 def evaluate(state: State, folder: Path, report: Path | None, workers: int) -> None:
     """Measure the OCR model on annotated documents (FOLDER/test if it has one): per field, precision,
-    recall and exact-text accuracy.
+    recall and exact-text accuracy, and a suggested auto-accept threshold: the lowest score at which at
+    least 99% of the answers scored that or more are exact, with the share of fields it accepts.
 
     \b
     Examples:

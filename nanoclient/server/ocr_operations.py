@@ -107,8 +107,8 @@ def inferences(call: Call) -> Response:
         "hour_of_day": int(page.created_at % 86400 // 3600), "is_moderated": False, "input": page.input,
         "page": page.page, "request_file_id": page.request_file_id, "status": page.state,
         "url": f"inferences/{page.id}",
-        "predicted_boxes": [{"label": v.field, "ocr_text": v.text, "xmin": v.xmin, "ymin": v.ymin, "xmax": v.xmax,
-                             "ymax": v.ymax} for v in page.fields],
+        "predicted_boxes": [{"label": v.field, "ocr_text": v.text, "score": v.score, "xmin": v.xmin, "ymin": v.ymin,
+                             "xmax": v.xmax, "ymax": v.ymax} for v in page.fields],  # score: ours, not the reference's
     } for page in pages]
     return json_response({"moderated_images_count": 0, "unmoderated_images_count": len(items),
                           "moderated_images": [], "unmoderated_images": items})
