@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import needs_tesseract
-from ocr_pages import Sample, iou, photo, scanned, text_page, turned
-from PIL import Image, ImageDraw
+from ocr_pages import FONT, Sample, iou, photo, scanned, text_page, turned
+from PIL import Image, ImageDraw, ImageFont
 
 from nanoclient.server.ocr_clean import clean_page
 from nanoclient.server.ocr_engine import Page, TesseractEngine
@@ -138,6 +138,21 @@ def test_a_poor_scan_is_read(engine: TesseractEngine) -> None:
 @pytest.mark.parametrize("degrees", [0, 90])
 def test_a_phone_photo_is_read(engine: TesseractEngine, degrees: int) -> None:
     _check_read(photo(turned(SHORT, degrees) if degrees else SHORT, seed=degrees), engine, least_iou=0.5)
+
+
+@needs_tesseract
+def test_a_framed_total_on_a_deskewed_scan_is_read(engine: TesseractEngine) -> None:
+    # Tesseract's sparse mode loses text in a level frame: the deskew makes the frame level, so its lines go
+    sample = text_page(lines=text_page.__defaults__[3][:4], width=1000, height=420)  # type: ignore[index]
+    draw, font = ImageDraw.Draw(sample.image), ImageFont.truetype(str(FONT), 30)
+    draw.text((560, 300), "Total:", font=font, fill=0)
+    draw.text((700, 300), "£24,690.65", font=font, fill=0)
+    sample.boxes["£24,690.65"] = tuple(float(v) for v in draw.textbbox((700, 300), "£24,690.65", font=font))
+    draw.rectangle((540, 285, 900, 350), outline=0, width=3)
+    skewed = turned(sample, 2.4)
+    assert "unruled" in clean_page(skewed.image).steps
+    found = _words(engine.read(skewed.image))
+    assert "£24,690.65" in found and iou(found["£24,690.65"], skewed.boxes["£24,690.65"]) > 0.6
 
 
 @needs_tesseract
