@@ -159,8 +159,8 @@ def score(truth: Truth, answers: dict[tuple[str, int, str], tuple[str, float]],
         answer = answers.get((name, page, field))
         exact = answer is not None and same_text(answer[0], text)
         variation = str(entry.get("variation", "unknown"))
-        if variation == "pdf":
-            variation = f"pdf page {page + 1}"
+        if variation in ("pdf", "scanned_pdf"):
+            variation = f"{variation} page {page + 1 if page < 2 else '3+'}"
         keys = {"all": "all", "variation": variation, "field": field,
                 **{g: str(entry.get(g, "unknown")) for g in GROUPS if g != "variation"}}
         for group, key in keys.items():

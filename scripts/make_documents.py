@@ -24,7 +24,9 @@ delivery date, the supplier, the buyer and the order total.
 - variations (VARIATIONS): ``clean`` (drawn at 100 dpi, PNG), ``scanned`` (150 dpi, rotated 1-4
   degrees, one in five also by 90 or 180, blur, noise, JPEG quality ~40), ``photo`` (a phone photo: the
   page on a darker table, in perspective, under uneven light, colour JPEG), ``pdf`` (two pages at 150
-  dpi, the line items running on to page 2, the total and sometimes the due date on page 2).
+  dpi, the line items running on to page 2, the total and sometimes the due date on page 2); on request
+  (``--variations ...,scanned_pdf``) a PDF of scanned pages; ``--pdf-pages N`` makes PDFs of about N pages
+  (the line items fill them; ``--variations scanned_pdf --pdf-pages 150 --train 1 --test 0``: one long scan).
 
 Layout: ``OUT/train/`` and ``OUT/test/`` hold ``NNN_KIND_LAYOUT_LANG_VARIATION.{png,jpg,pdf}``, each with
 its annotation ``.json`` in the Nanonets OCR form (``{"filename", "object": [{"name", "ocr_text",
@@ -68,8 +70,11 @@ TEXT_GAP = 10
 #: Page sizes in inches.
 PAGE_INCHES = {"letter": (8.5, 11.0), "a4": (8.27, 11.69)}
 #: Dots per inch each variation is drawn at (a PDF's pages are stored at the server's 150 dpi).
-VARIATION_DPI = {"clean": 100, "scanned": 150, "photo": 150, "pdf": 150}
+VARIATION_DPI = {"clean": 100, "scanned": 150, "photo": 150, "pdf": 150, "scanned_pdf": 150}
 VARIATIONS = ("clean", "scanned", "photo", "pdf")
+#: Variations made only when asked for (--variations): a PDF of scanned pages.
+EXTRA_VARIATIONS = ("scanned_pdf",)
+PDF_VARIATIONS = ("pdf", "scanned_pdf")
 KINDS = ("invoice", "purchase_order")
 Box = tuple[int, int, int, int]
 
@@ -611,6 +616,7 @@ class Style:
     rng: random.Random
     sheets: list[Sheet] = field(default_factory=list)
     page_break: int | None = None  # the number of line items on page 1 of a two-page document
+    max_pages: int = 1
 
     def u(self, value: float) -> int:
         """A length given in pixels at 100 dpi, in this document's pixels."""
@@ -670,7 +676,7 @@ def _facts(s: Style, c: Content, fields: Sequence[str], extras: int) -> list[tup
 
 def _head_fields(s: Style) -> list[str]:
     """The fields of the header: the due date moves to page 2 on some two-page documents."""
-    if s.page_break is not None and s.rng.random() < 0.4:
+    if s.max_pages > 1 and s.rng.random() < 0.4:
         return ["invoice_number", "invoice_date"]
     return ["invoice_number", "invoice_date", "due_date"]
 
@@ -707,8 +713,8 @@ def _facts_stacked(sheet: Sheet, s: Style, rows: list[tuple[str, str, str | None
 
 
 def _items(s: Style, c: Content, left: int, right: int, y: int) -> tuple[Sheet, int]:
-    """The line items as a ruled table from ``y`` on the last sheet, running on to a second sheet at the page
-    break; return the sheet it ends on and the y below it."""
+    """The line items as a ruled table from ``y`` on the last sheet, running on to further sheets (at the page
+    break, or where a page is full) up to ``s.max_pages``; return the sheet it ends on and the y below it."""
     sheet = s.sheets[-1]
     head = s.label_font()
     qty_x, unit_x = left + int((right - left) * 0.60), left + int((right - left) * 0.79)
@@ -727,12 +733,12 @@ def _items(s: Style, c: Content, left: int, right: int, y: int) -> tuple[Sheet, 
     y = header(sheet, y)
     room = sheet.height - s.u(150)
     for k, row in enumerate(c.items):
-        if len(s.sheets) == 1 and (k == s.page_break or (s.page_break is not None and y + s.line > room)):
-            sheet.text(right - s.u(8), y + s.u(4), c.lang.page.format(n=1, m=2), s.font(size=s.small), "ra")
+        if s.max_pages > 1 and ((len(s.sheets) == 1 and k == s.page_break) or y + s.line > room):
+            if len(s.sheets) >= s.max_pages:
+                raise Overlap("more line items than pages")
             sheet = _new_sheet(s)
             y = s.u(60) + s.jitter(10)
             sheet.text(left, y, f"{c.title} {c.values['invoice_number']}", s.font(size=s.small))
-            sheet.text(right, y, c.lang.page.format(n=2, m=2), s.font(size=s.small), "ra")
             y += s.u(50)
             sheet.text(left + s.u(8), y, c.lang.carried, s.font(size=s.small))
             y = header(sheet, y + s.line + s.u(8))
@@ -1017,25 +1023,40 @@ def _style(rng: random.Random, families: dict[str, tuple[Path, Path]], scale: fl
                  rng=rng)
 
 
-def draw_document(spec: Spec, rng: random.Random, families: dict[str, tuple[Path, Path]]) -> list[PageOut]:
+def _page_numbers(s: Style, c: Content) -> None:
+    """"Page n of m" at the foot of every page of a document of several pages."""
+    if len(s.sheets) > 1:
+        for n, sheet in enumerate(s.sheets, 1):
+            sheet.text(sheet.width - s.u(60), sheet.height - s.u(45), c.lang.page.format(n=n, m=len(s.sheets)),
+                       s.font(size=s.small), "ra")
+
+
+def draw_document(spec: Spec, rng: random.Random, families: dict[str, tuple[Path, Path]],
+                  pdf_pages: int = 2) -> list[PageOut]:
     """The pages of one document as drawn (before any scanning or photographing), redrawn until no field is
-    crowded."""
+    crowded. A PDF has ``pdf_pages`` pages (more than 2: about that many, as its line items fill them)."""
     lang = LANGUAGES[spec.language]
     scale = VARIATION_DPI[spec.variation] / 100
     receipt = spec.layout == "receipt"
     inches = (3.3, 14.0) if receipt else PAGE_INCHES[lang.paper]
     width, height = round(inches[0] * 100 * scale), round(inches[1] * 100 * scale)
-    two_pages = spec.variation == "pdf"
+    pages = pdf_pages if spec.variation in PDF_VARIATIONS else 1
+    two_pages = pages == 2
     for _ in range(60):
-        n_items = rng.randint(16, 26) if two_pages else rng.randint(2, 8 if receipt else 6)
+        if pages > 2:
+            n_items = 26 * (pages - 1) + rng.randint(3, 7)
+        else:
+            n_items = rng.randint(16, 26) if two_pages else rng.randint(2, 8 if receipt else 6)
         content = make_content(rng, lang, spec.kind, n_items)
         style = _style(rng, families, scale, receipt)
         if two_pages:
             style.page_break = n_items - rng.randint(3, 7)
+        style.max_pages = pages + 2 if pages > 2 else pages
         paper = 255 if rng.random() < 0.6 else rng.randint(238, 250)
         style.sheets.append(Sheet(width, height, scale, paper, 0 if rng.random() < 0.5 else rng.randint(20, 70)))
-        LAYOUTS[spec.layout](style, content)
         try:
+            LAYOUTS[spec.layout](style, content)
+            _page_numbers(style, content)
             for sheet in style.sheets:
                 sheet.check()
         except Overlap:
@@ -1043,7 +1064,7 @@ def draw_document(spec: Spec, rng: random.Random, families: dict[str, tuple[Path
         found = {name for sheet in style.sheets for name in sheet.fields}
         if found != set(content.values):
             raise AssertionError(f"{spec.layout} drew {sorted(found)}, not {sorted(content.values)}")
-        if two_pages and len(style.sheets) != 2:
+        if (two_pages and len(style.sheets) != 2) or (pages > 2 and len(style.sheets) < 3):
             continue
         return [PageOut(sheet.image, dict(sheet.fields), tuple(sheet.words)) for sheet in style.sheets]
     raise RuntimeError(f"no {spec.layout} page without crowded fields after 60 tries")
@@ -1183,20 +1204,21 @@ def annotation(filename: str, pages: Sequence[PageOut], paged: bool) -> dict[str
     return {"filename": filename, "object": objects}
 
 
-def _pdf_bytes(images: Sequence[Image.Image], dpi: int) -> bytes:
-    """A PDF of the page images (JPEG inside, quality 75) whose pages render at ``dpi`` to the images' size."""
+def _pdf_bytes(images: Sequence[Image.Image], dpi: int, quality: int = 75) -> bytes:
+    """A PDF of the page images (JPEG inside) whose pages render at ``dpi`` to the images' size."""
     buffer = io.BytesIO()
     first, *rest = [im.convert("L") for im in images]
-    first.save(buffer, "PDF", save_all=True, append_images=rest, resolution=float(dpi), quality=75,
+    first.save(buffer, "PDF", save_all=True, append_images=rest, resolution=float(dpi), quality=quality,
                creationDate=None, modDate=None)  # no clock in the file
     return buffer.getvalue()
 
 
-def write_document(spec: Spec, folder: Path, seed: int, families: dict[str, tuple[Path, Path]]) -> tuple[Path, int]:
+def write_document(spec: Spec, folder: Path, seed: int, families: dict[str, tuple[Path, Path]],
+                   pdf_pages: int = 2) -> tuple[Path, int]:
     """Draw, vary and store one document with its annotation; return the document's path and its pages."""
     rng = random.Random(f"{seed}/{spec.split}/{spec.number}")
     gen = np.random.default_rng(rng.getrandbits(64))
-    pages = draw_document(spec, rng, families)
+    pages = draw_document(spec, rng, families, pdf_pages)
     buffer = io.BytesIO()
     if spec.variation == "clean":
         page = PageOut(_specks(pages[0].image, rng, gen), pages[0].fields)
@@ -1217,13 +1239,17 @@ def write_document(spec: Spec, folder: Path, seed: int, families: dict[str, tupl
         pages = [page]
         suffix = ".jpg"
         page.image.save(buffer, "JPEG", quality=rng.randint(55, 75))
+    elif spec.variation == "scanned_pdf":
+        pages = [scan(p, rng, gen)[0] for p in pages]
+        suffix = ".pdf"
+        buffer.write(_pdf_bytes([p.image for p in pages], VARIATION_DPI["pdf"], quality=rng.randint(35, 45)))
     else:
         pages = [PageOut(_specks(p.image, rng, gen), p.fields) for p in pages]
         suffix = ".pdf"
         buffer.write(_pdf_bytes([p.image for p in pages], VARIATION_DPI["pdf"]))
     path = folder / f"{spec.stem}{suffix}"
     path.write_bytes(buffer.getvalue())
-    label = annotation(path.name, pages, paged=spec.variation == "pdf")
+    label = annotation(path.name, pages, paged=spec.variation in PDF_VARIATIONS)
     path.with_suffix(".json").write_text(json.dumps(label, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return path, len(pages)
 
@@ -1252,7 +1278,7 @@ def plan(seed: int, train: int, test: int, *, layouts: Sequence[str], languages:
             layout, variation, kind = picked["layout"][k], picked["variation"][k], picked["kind"][k]
             if layout == "receipt":
                 kind = "receipt"
-                if variation == "pdf":  # a till receipt is one short page: photographed instead
+                if variation in PDF_VARIATIONS:  # a till receipt is one short page: photographed instead
                     variation = "photo"
             specs.append(Spec(number, split, kind, layout, picked["language"][k], variation))
     return specs
@@ -1276,7 +1302,7 @@ The same command gives byte-identical files.
 
 def make_documents(out: Path, *, seed: int = DEFAULT_SEED, train: int = DEFAULT_TRAIN, test: int = DEFAULT_TEST,
                    layouts: Sequence[str] = tuple(LAYOUTS), languages: Sequence[str] = tuple(LANGUAGES),
-                   variations: Sequence[str] = VARIATIONS, kinds: Sequence[str] = KINDS,
+                   variations: Sequence[str] = VARIATIONS, kinds: Sequence[str] = KINDS, pdf_pages: int = 2,
                    command: str | None = None) -> list[dict[str, object]]:
     """Write ``out/train/``, ``out/test/`` (replaced as a whole), ``out/manifest.json`` and ``out/README.md``;
     return the manifest's entries."""
@@ -1287,7 +1313,7 @@ def make_documents(out: Path, *, seed: int = DEFAULT_SEED, train: int = DEFAULT_
         (out / split).mkdir(parents=True)
     manifest: list[dict[str, object]] = []
     for spec in plan(seed, train, test, layouts=layouts, languages=languages, variations=variations, kinds=kinds):
-        path, pages = write_document(spec, out / spec.split, seed, families)
+        path, pages = write_document(spec, out / spec.split, seed, families, pdf_pages)
         manifest.append({"file": f"{spec.split}/{path.name}", "split": spec.split, "kind": spec.kind,
                          "layout": spec.layout, "language": spec.language,
                          "tesseract": LANGUAGES[spec.language].tesseract, "variation": spec.variation,
@@ -1318,20 +1344,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"comma-separated (default all: {','.join(LAYOUTS)})")
     parser.add_argument("--languages", type=lambda t: _choices(t, tuple(LANGUAGES), "--languages"),
                         default=list(LANGUAGES), help=f"comma-separated (default all: {','.join(LANGUAGES)})")
-    parser.add_argument("--variations", type=lambda t: _choices(t, VARIATIONS, "--variations"),
-                        default=list(VARIATIONS), help=f"comma-separated (default all: {','.join(VARIATIONS)})")
+    parser.add_argument("--variations", type=lambda t: _choices(t, VARIATIONS + EXTRA_VARIATIONS, "--variations"),
+                        default=list(VARIATIONS), help=f"comma-separated (default: {','.join(VARIATIONS)}; also "
+                        f"{','.join(EXTRA_VARIATIONS)}: a PDF of scanned pages)")
+    parser.add_argument("--pdf-pages", type=int, default=2, help="pages of each PDF (default 2; more: about that "
+                        "many, as the line items fill them)")
     parser.add_argument("--kinds", type=lambda t: _choices(t, KINDS, "--kinds"), default=list(KINDS),
                         help="comma-separated: invoice, purchase_order (the receipt layout makes receipts)")
     args = parser.parse_args(argv)
     if args.train < 0 or args.test < 0 or args.train + args.test > 999:
         parser.error("--train and --test must be >= 0 and together at most 999")
+    if not 2 <= args.pdf_pages <= 500:
+        parser.error("--pdf-pages must be from 2 to 500")
     command = " ".join(["--out", args.out, "--train", str(args.train), "--test", str(args.test), "--seed",
                         str(args.seed), "--layouts", ",".join(args.layouts), "--languages", ",".join(args.languages),
-                        "--variations", ",".join(args.variations), "--kinds", ",".join(args.kinds)])
+                        "--variations", ",".join(args.variations), "--kinds", ",".join(args.kinds),
+                        *(["--pdf-pages", str(args.pdf_pages)] if args.pdf_pages != 2 else [])])
     out = Path(args.out)
     manifest = make_documents(out, seed=args.seed, train=args.train, test=args.test, layouts=args.layouts,
                               languages=args.languages, variations=args.variations, kinds=args.kinds,
-                              command=command)
+                              pdf_pages=args.pdf_pages, command=command)
     total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     print(f"wrote {len(manifest)} documents ({total / 1024:.0f} KiB) to {out}", file=sys.stderr)
     return 0

@@ -161,3 +161,21 @@ def test_scan_and_photo_map_boxes_onto_the_stored_page() -> None:
         ink_h = changed[:, 0].max() - changed[:, 0].min() + 1
         assert (x1 - x0) * (y1 - y0) < 1.6 * ink_w * ink_h, k
         assert results[1].image.size == results[0].image.size
+
+
+def test_a_longer_pdf_of_scanned_pages(tmp_path: Path) -> None:
+    """--variations scanned_pdf --pdf-pages 3: the line items fill about three pages, the header's fields on the
+    first, the total on the last, every box on its page."""
+    out = tmp_path / "long"
+    assert make_documents.main(["--out", str(out), "--train", "1", "--test", "0", "--variations", "scanned_pdf",
+                                "--pdf-pages", "3", "--layouts", "classic", "--languages", "de"]) == 0
+    (entry,) = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    path = out / entry["file"]
+    sizes = _page_sizes(path)
+    assert entry["variation"] == "scanned_pdf" and len(sizes) == entry["pages"] >= 3
+    annotation = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    pages = {o["name"]: o["page"] for o in annotation["object"]}
+    assert pages["invoice_number"] == 0 and pages["total_amount"] == len(sizes) - 1
+    for o in annotation["object"]:
+        box, (width, height) = o["bndbox"], sizes[o["page"]]
+        assert 0 <= box["xmin"] < box["xmax"] <= width and 0 <= box["ymin"] < box["ymax"] <= height
