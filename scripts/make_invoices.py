@@ -19,6 +19,9 @@ About one page in eight is a JPEG (quality 90), the others PNG.
 
 The same seed gives byte-identical files: every document draws from its own generators
 seeded by (seed, split, number), and nothing depends on the clock.
+
+For documents as users bring them (more layouts, other languages, scans, phone photos, multi-page
+PDFs), see ``scripts/make_documents.py``, which draws with this file's fonts.
 """
 from __future__ import annotations
 
