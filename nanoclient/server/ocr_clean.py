@@ -211,12 +211,24 @@ def lighting(small: Gray) -> NDArray[np.float64] | None:
 
 
 def _even(image: Gray, surface: NDArray[np.float64]) -> Gray:
-    """The page divided by its lighting surface (paper white again)."""
+    """The page divided by its lighting surface (paper white again; 0.97: noise on the paper stays below
+    white)."""
     height, width = image.shape
-    light = cv2.resize(surface.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
-    light = np.maximum(light, 8.0)
-    scaled = image.astype(np.float32) * (255.0 / light) * 0.97  # 0.97: noise on the paper stays below white
-    return np.asarray(np.clip(scaled, 0, 255).astype(np.uint8))
+    light = cv2.resize(surface.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    gain = (255.0 * 0.97) / np.maximum(light, 8.0)
+    return np.asarray(cv2.multiply(image, gain, dtype=cv2.CV_8U))
+
+
+def _shrunk(image: Gray, factor: float) -> Gray:
+    """The image scaled down by ``factor`` (< 1), averaging: first by a whole factor (fast), then the rest."""
+    height, width = image.shape
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    if factor > 0.6:  # averaging at a fraction's step costs more than the small loss in sharpness is worth
+        return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_LINEAR))
+    whole = int(1 / factor)
+    if whole >= 2:
+        image = np.asarray(Image.fromarray(image).reduce(whole))
+    return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
 
 
 # ---------------------------------------------------------------------------------------------- text
@@ -238,20 +250,23 @@ def _binary(image: Gray) -> Gray:
     return np.asarray(ink)
 
 
+def _boxes(binary: Gray) -> NDArray[np.float64]:
+    """The bounding boxes (x, y, width, height) of the ink's blobs: their outer contours' (five times faster
+    than OpenCV's connected components with their statistics, here)."""
+    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return np.array([cv2.boundingRect(contour) for contour in contours], dtype=np.float64).reshape(-1, 4)
+
+
 def _characters(ink: Gray) -> NDArray[np.float64]:
-    """Character-like components: rows of x, y (centre), width, height, area."""
-    count, _, stats, centres = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    if count <= 1:
-        return np.zeros((0, 5))
-    stats, centres = stats[1:].astype(np.float64), centres[1:]
-    widths, heights, areas = stats[:, 2], stats[:, 3], stats[:, 4]
-    limit = 0.06 * max(ink.shape)
+    """Character-like blobs: rows of x, y (centre), width, height."""
+    boxes = _boxes(ink)
+    widths, heights = boxes[:, 2], boxes[:, 3]
     longer, shorter = np.maximum(widths, heights), np.minimum(widths, heights)
-    keep = ((longer >= 4) & (longer <= limit) & (longer <= 6 * np.maximum(shorter, 1))
-            & (areas >= 0.12 * widths * heights))
+    keep = (longer >= 4) & (longer <= 0.06 * max(ink.shape)) & (longer <= 6 * np.maximum(shorter, 1))
     if keep.sum() > 8:  # dots, commas and noise are no characters
         keep &= longer >= 0.45 * np.median(longer[keep])
-    return np.asarray(np.c_[centres[keep], widths[keep], heights[keep], areas[keep]], dtype=np.float64)
+    centres = boxes[:, :2] + boxes[:, 2:] / 2
+    return np.asarray(np.c_[centres[keep], widths[keep], heights[keep]], dtype=np.float64)
 
 
 def _line_angle(chars: NDArray[np.float64]) -> float | None:
@@ -277,22 +292,21 @@ def _line_angle(chars: NDArray[np.float64]) -> float | None:
     return (centre + 90) % 180 - 90 if centre % 180 != 90 else 90.0
 
 
-def _refine(ink: Gray, angle: float, span: float = 2.0, step: float = 0.1) -> float:
-    """The line angle near ``angle`` at which the ink's projection across the lines is sharpest."""
+def _refine(ink: Gray, angle: float) -> float:
+    """The line angle near ``angle`` (within 2 degrees, to 0.1) at which the ink's projection across the
+    lines is sharpest: half-degree steps, then tenths about the best."""
     ys, xs = np.nonzero(ink)
-    if len(xs) > 40000:
-        pick = np.random.default_rng(0).choice(len(xs), 40000, replace=False)
-        xs, ys = xs[pick], ys[pick]
-    xs, ys = xs.astype(np.float64), ys.astype(np.float64)
-    best, best_energy = angle, -1.0
-    for candidate in np.arange(angle - span, angle + span + step / 2, step):
+    stride = max(1, len(xs) // 30000)
+    xs, ys = xs[::stride].astype(np.float64), ys[::stride].astype(np.float64)
+
+    def sharpness(candidate: float) -> float:
         radians = math.radians(candidate)
         across = -xs * math.sin(radians) + ys * math.cos(radians)
         counts = np.bincount((across - across.min()).astype(np.int64))
-        energy = float(np.dot(counts, counts))
-        if energy > best_energy:
-            best, best_energy = float(candidate), energy
-    return best
+        return float(np.dot(counts, counts))
+
+    coarse = max(np.arange(angle - 2, angle + 2.01, 0.5), key=sharpness)
+    return float(max(np.arange(coarse - 0.4, coarse + 0.41, 0.1), key=sharpness))
 
 
 def _upright(ink: Gray, size: float) -> float:
@@ -300,10 +314,9 @@ def _upright(ink: Gray, size: float) -> float:
     above each word's x-height band (ascenders, capitals, digits beside small letters) minus the strokes
     below it (descenders), as a share of all the words' strokes."""
     reach = max(3, round(0.9 * size))
-    words = cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_RECT, (reach, 1)))
-    _, _, stats, _ = cv2.connectedComponentsWithStats(words, connectivity=8)
+    words: Gray = np.asarray(cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_RECT, (reach, 1))))
     above = below = total = 0.0
-    for left, top, width, height, _ in stats[1:]:
+    for left, top, width, height in _boxes(words).astype(int):
         if height < 0.7 * size or height > 3 * size or width < 2.5 * height:
             continue
         box = ink[top:top + height, left:left + width] > 127
@@ -334,7 +347,7 @@ def _read_text(small: Gray) -> _Text | None:
     # character height across the lines: the extent of each box along the lines' normal
     across = np.abs(chars[:, 2] * math.sin(radians)) + np.abs(chars[:, 3] * math.cos(radians))
     height = float(np.median(across))
-    level = _rotate_image(ink, -angle, border=0)
+    level = ink if abs(angle) < 0.05 else _rotate_image(ink, -angle, border=0)
     return _Text(angle=angle, up=_upright(level, height), height=height, count=len(chars))
 
 
@@ -347,12 +360,17 @@ def _unline(image: Gray, text_height: float) -> Gray | None:
     upright uploads it is not needed (66 of 69 values either way, one value lost), so it follows a warp only.
     """
     _, ink = cv2.threshold(image, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    length = max(40, round(4 * text_height))
+    step = 2 if min(image.shape) > 1200 else 1  # found at half size on large pages (a quarter of the work)
+    if step == 2:  # a pixel of the half is ink when any of its four is
+        ink = np.ascontiguousarray(cv2.dilate(ink, np.ones((2, 2), np.uint8), anchor=(0, 0))[::2, ::2])
+    length = max(20, round(4 * text_height / step))
     across = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1)))
     down = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, length)))
     lines = cv2.bitwise_or(across, down)
     if not lines.any():
         return None
+    if step == 2:
+        lines = cv2.resize(lines, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST)
     out: Gray = image.copy()
     out[cv2.dilate(lines, np.ones((3, 3), np.uint8)) > 0] = 255
     return out
@@ -373,8 +391,7 @@ def clean_page(page: Image.Image, *, turn_over: bool = False) -> Cleaned:
     if min(height, width) < 32:
         return untouched
     shrink = min(1.0, ANALYSIS_SIDE / max(height, width))
-    small: Gray = gray if shrink == 1.0 else np.asarray(cv2.resize(
-        gray, (round(width * shrink), round(height * shrink)), interpolation=cv2.INTER_AREA))
+    small: Gray = gray if shrink == 1.0 else _shrunk(gray, shrink)
     steps: list[str] = []
     matrix = np.eye(3)  # uploaded -> cleaned, built step by step
     frame_w, frame_h = float(width), float(height)
@@ -444,9 +461,7 @@ def clean_page(page: Image.Image, *, turn_over: bool = False) -> Cleaned:
         cleaned = np.asarray(cv2.warpPerspective(gray, matrix, (out_w, out_h), flags=flags, borderValue=255))
     if surface is not None:
         look = min(1.0, ANALYSIS_SIDE / max(cleaned.shape))
-        preview = cleaned if look == 1.0 else cv2.resize(
-            cleaned, (round(cleaned.shape[1] * look), round(cleaned.shape[0] * look)), interpolation=cv2.INTER_AREA)
-        final_surface = lighting(np.asarray(preview))
+        final_surface = lighting(cleaned if look == 1.0 else _shrunk(cleaned, look))
         if final_surface is not None:
             cleaned = _even(cleaned, final_surface)
             steps.append("lit")
