@@ -332,6 +332,22 @@ def test_pdfs_read_by_tesseract_from_several_threads_at_once():
         assert [f"INVOICE {seed}{index}4711" in line for index, line in enumerate(text)] == [True, True], text
 
 
+def test_the_in_process_fake_reads_pdfs_through_the_renderers_and_ends_them():
+    from nanoclient.testing import fake_nanonets
+
+    with fake_nanonets(min_images=1) as fake:
+        http = requests.Session()
+        http.auth = (fake.api_key, "")
+        url = f"{fake.base_url}/OCR/Model"
+        model_id = http.post(url + "/", json={"categories": FIELDS, "model_type": "ocr"}).json()["model_id"]
+        response = http.post(f"{url}/{model_id}/UploadFile/", files=[("file", ("two.pdf", make_pdf(2)))])
+        assert response.status_code == 200, response.text
+        locked = http.post(f"{url}/{model_id}/UploadFile/", files=[("file", ("locked.pdf", encrypted_pdf()))])
+        assert locked.json()["message"] == "locked.pdf: the PDF is encrypted: remove its password"
+        assert pdf_render.renderers().pids()
+    assert pdf_render.renderers().pids() == []
+
+
 # ---------------------------------------------------------------------- through the server
 
 
@@ -406,6 +422,20 @@ def test_a_pdf_that_cannot_be_read_is_refused_once_in_words(server, trapped_rend
         assert body["message"].startswith(message), body
         assert body["message"].count("encrypted") <= 1 and "not a PNG, JPEG" not in body["message"]
     assert server.upload(model_id, [("good.pdf", good)]).status_code == 200
+
+
+def test_a_page_too_large_to_draw_fails_alone(server):
+    import pypdfium2
+
+    pdf = pypdfium2.PdfDocument(make_pdf(3, seed=8))  # in this test's thread only
+    pdf.new_page(14000, 14000, index=1)  # 194 inches square: 850 million pixels at 150 dpi
+    out = io.BytesIO()
+    pdf.save(out)
+    pdf.close()
+    model_id = trained_model(server, documents=5)
+    pages = pages_of(server.predict(model_id, [("huge.pdf", out.getvalue())]))["huge.pdf"]
+    assert [p["status"] for p in pages] == ["success", "failure", "success", "success"]
+    assert pages[1]["message"] == "Failed: page 2 is too large to draw (29167 x 29167 pixels at 150 dpi)"
 
 
 def test_the_same_document_sent_again_while_it_is_read_is_read_once(server):

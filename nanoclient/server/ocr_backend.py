@@ -428,10 +428,14 @@ class OcrModels:
                         else:
                             try:
                                 image = document.page(index)
-                            except (ValueError, OSError) as exc:  # the document fails from this page on
-                                window.extend((i, exc) for i in range(index, count))
+                            except (pdf_render.RendererCrashedError, pdf_render.RendererTimeoutError) as exc:
+                                window.extend((i, exc) for i in range(index, count))  # not tried again
                                 index = count
                                 break
+                            except (ValueError, OSError) as exc:  # this page cannot be drawn (too large, broken)
+                                window.append((index, exc))
+                                index += 1
+                                continue
                             window.append((index, self._pages.submit(self._read_page, sha, index, languages,
                                                                     image)))
                             del image
