@@ -34,6 +34,7 @@ import csv
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -48,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))
 
-from bench import cli_env, nanoclient_command  # noqa: E402
+from bench import API_KEY, cli_env, nanoclient_command  # noqa: E402
 
 #: The issue's bars: exact text overall, in each variation and language, and on a layout never trained on.
 MIN_ACCURACY = 0.95
@@ -228,9 +229,10 @@ def peak_memory_mb(pid: int) -> dict[str, float]:
 class Model:
     """One OCR model on the bench's server, driven through the CLI."""
 
-    def __init__(self, url: str, folder: Path, languages: str | None) -> None:
+    def __init__(self, url: str, folder: Path, languages: str | None, pretrained: str | None = None) -> None:
         self.command = [*nanoclient_command(), "ocr"]
-        create = [*self.command, "create-model", "--from-dir", str(folder)]
+        create = [*self.command, "create-model", *(["--pretrained", pretrained] if pretrained else
+                                                   ["--from-dir", str(folder)])]
         if languages:
             create += ["--languages", languages]
         _, created = _run(create, cli_env(url))
@@ -243,6 +245,13 @@ class Model:
         upload_s, _ = _run([*self.command, "upload", str(self.folder)], self.env)
         train_s, _ = _run([*self.command, "train", "--wait", "--poll-interval", "0.5"], self.env)
         return upload_s, train_s
+
+    def languages(self, url: str) -> list[str]:
+        """The languages the server reads the model's documents in (named, or found when it trained)."""
+        from nanoclient import Client
+
+        with Client(API_KEY, url) as client:
+            return list(client.ocr.get_model(self.id).languages)
 
     def predict(self, folder: Path, output: Path, asynchronous: bool = False) -> float:
         cmd = [*self.command, "predict", str(folder), *(["--async"] if asynchronous else []), "--output", str(output)]
@@ -383,6 +392,7 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, object]:
         print("training the model on every layout ...", file=sys.stderr)
         model = Model(url, data, args.languages)
         figures["upload_s"], figures["train_s"] = model.train()
+        figures["model_languages"] = model.languages(url)
         half_a, half_b = tests[0::2], tests[1::2]
         sync_dir = link_set(work / "sync", [], half_a) / "test"
         async_dir = link_set(work / "async", [], half_b) / "test"
@@ -397,6 +407,11 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, object]:
         figures["score_ece"], figures["scored_fields"] = calibration(truth, answers)
         evaluated = model.evaluate()
         figures["evaluate_exact_text_accuracy"] = evaluated.get("exact_text_accuracy")
+        if args.pretrained:  # the shipped extractor as it comes, trained on none of these documents
+            shipped = Model(url, data, args.languages, pretrained=args.pretrained)
+            shipped.predict(data / "test", work / "pretrained.csv")
+            figures["pretrained"] = {"name": args.pretrained, **score(truth, read_rows(work / "pretrained.csv"),
+                                                                       manifest)}
         layouts = sorted({str(manifest[d.name]["layout"]) for d in trains + tests if d.name in manifest})
         held_out = [layout for layout in layouts if layout != "unknown"]
         if args.lolo_layouts:
@@ -408,7 +423,8 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, object]:
             outside = [d for d in everything if manifest.get(d.name, {}).get("layout") != layout]
             print(f"leave one layout out: {layout} ({len(outside)} training, {len(inside)} test) ...", file=sys.stderr)
             folder = link_set(work / f"lolo-{layout}", outside, inside)
-            held = Model(url, folder, args.languages)
+            # in the main model's languages: the pages are read already (the server caches words by languages)
+            held = Model(url, folder, ",".join(figures["model_languages"]) or None)  # type: ignore[arg-type]
             held.train()
             held.predict(folder / "test", work / f"lolo-{layout}.csv")
             result = score(truths(inside), read_rows(work / f"lolo-{layout}.csv"), manifest)
@@ -451,6 +467,7 @@ def table(figures: dict[str, object]) -> tuple[str, bool]:
     lines.append(("documents", f"{figures['training_documents']} training, {figures['test_documents']} held out "
                                f"({figures['test_pages']} pages, {figures['labelled_values']} values); "
                                f"{figures['data']}"))
+    lines.append(("model's languages", "+".join(figures.get("model_languages") or []) or "-"))  # type: ignore[arg-type]
     lines.append(("upload / train --wait (CLI)", f"{figures['upload_s']:.1f} s / {figures['train_s']:.1f} s"))
     cell("exact text, held out", groups["all"]["all"], MIN_ACCURACY)
     lines.append(("  ocr evaluate says", _fmt(figures.get("evaluate_exact_text_accuracy"))))  # type: ignore[arg-type]
@@ -458,6 +475,11 @@ def table(figures: dict[str, object]) -> tuple[str, bool]:
         for key, counts in groups.get(group, {}).items():
             bar = MIN_GROUP_ACCURACY if group in ("variation", "language") and key != "unknown" else None
             cell(f"  {group} {key}", counts, bar)
+    shipped = figures.get("pretrained")
+    if shipped:
+        for key, counts in [("all", shipped["groups"]["all"]["all"]),  # type: ignore[index]
+                            *shipped["groups"]["variation"].items()]:  # type: ignore[index]
+            cell(f"pretrained {shipped['name']}, untrained: {key}", counts, None)  # type: ignore[index]
     lolo = figures.get("leave_one_layout_out")
     if lolo:
         for layout, counts in lolo["layouts"].items():  # type: ignore[index]
@@ -503,6 +525,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="few documents (32 + 14), two held-out layouts, 4 engine pages: for trying")
     parser.add_argument("--languages", help="create the models with --languages L,L (default: the server finds them)")
+    parser.add_argument("--pretrained", metavar="NAME", help="also score a model created with --pretrained NAME "
+                        "and not trained (the server's shipped extractor, e.g. invoices)")
     parser.add_argument("--lolo-layouts", type=lambda t: [p for p in t.split(",") if p],
                         help="hold out only these layouts (comma-separated; default every layout)")
     parser.add_argument("--engine-pages", type=int, default=12, help="held-out pages timed in this process "
@@ -512,6 +536,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--failures", type=int, default=25, help="print up to this many misread values")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the server and remove the folder on a kill too
     if args.quick:
         args.train, args.test, args.engine_pages = min(args.train, 32), min(args.test, 14), min(args.engine_pages, 4)
         args.lolo_layouts = args.lolo_layouts or ["grid", "two_column"]
