@@ -34,6 +34,7 @@ import csv
 import json
 import os
 import platform
+import shlex
 import signal
 import statistics
 import subprocess
@@ -364,9 +365,10 @@ def pick_sample(test: Sequence[Path], manifest: dict[str, dict[str, object]],
 
 # --- the run ------------------------------------------------------------------------------------
 
-def generate(out: Path, train: int, test: int, seed: int) -> None:
+def generate(out: Path, train: int, test: int, seed: int, more: Sequence[str] = ()) -> None:
     subprocess.run([sys.executable, str(ROOT / "scripts" / "make_documents.py"), "--out", str(out), "--train",
-                    str(train), "--test", str(test), "--seed", str(seed)], check=True, stderr=subprocess.DEVNULL)
+                    str(train), "--test", str(test), "--seed", str(seed), *more], check=True,
+                   stderr=subprocess.DEVNULL)
 
 
 def pages_of(docs: Iterable[Path], manifest: dict[str, dict[str, object]]) -> int:
@@ -377,14 +379,14 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, object]:
     data: Path = args.data or work / "documents"
     if args.data is None:
         print(f"making {args.train} + {args.test} documents (seed {args.seed}) ...", file=sys.stderr)
-        generate(data, args.train, args.test, args.seed)
+        generate(data, args.train, args.test, args.seed, shlex.split(args.make_args or ""))
     manifest = load_manifest(data)
     trains, tests = documents(data / "train"), documents(data / "test")
     truth = truths(tests)
     figures: dict[str, object] = {
         "date": date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "data": str(args.data) if args.data else f"make_documents.py --train {args.train} --test {args.test} "
-                                                  f"--seed {args.seed}",
+                                                  f"--seed {args.seed} {args.make_args or ''}".strip(),
         "training_documents": len(trains), "test_documents": len(tests), "test_pages": pages_of(tests, manifest),
         "labelled_values": len(truth)}
     server, url = _serve(work / "server")
@@ -522,6 +524,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--train", type=int, default=60, help="documents to generate for training (default 60)")
     parser.add_argument("--test", type=int, default=40, help="documents to generate for testing (default 40)")
     parser.add_argument("--seed", type=int, default=33, help="the generator's seed (default 33)")
+    parser.add_argument("--make-args", metavar="ARGS", help="more options for make_documents.py, in one string "
+                        "(\"--languages de,en --layouts grid,classic\")")
     parser.add_argument("--quick", action="store_true",
                         help="few documents (32 + 14), two held-out layouts, 4 engine pages: for trying")
     parser.add_argument("--languages", help="create the models with --languages L,L (default: the server finds them)")
