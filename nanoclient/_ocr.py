@@ -338,11 +338,12 @@ class Ocr:
 
     def predict_urls(self, model_id: str, urls: Sequence[str]) -> list[OcrPage]:
         """Read documents given by URL: their pages, each ``input`` the URL (a URL that failed has one page
-        with status failure and the reason in ``message``)."""
+        with status failure and the reason in ``message``). As ``predict_file``, a request that got no answer
+        in time is not sent again (``submit_urls`` reads long documents asynchronously)."""
         model_id = _id(model_id)
         clean = _urls(urls)
-        data = self._transport.request("POST", f"{OCR}/Model/{model_id}/LabelUrls/",
-                                       form=[("urls", url) for url in clean])
+        data = self._transport.request("POST", f"{OCR}/Model/{model_id}/LabelUrls/",  # no answer in time: not resent
+                                       form=[("urls", url) for url in clean], retry_timeouts=False)
         by_url = _pages_for(data, clean, partial=True)
         return [page for url in clean for page in by_url[url]]
 

@@ -145,6 +145,7 @@ def test_a_model_of_the_other_type_is_named_so(setup, tmp_path):
     listed = run_cli(server.url, KEY, "models", cache=cache)
     assert f"{model_id}  trained" in listed.stdout and "OCR: " in listed.stdout and "(10 docs)" in listed.stdout
     created = run_cli(server.url, KEY, "ocr", "create-model", "total", cache=cache)
+    assert "with 1 field: total" in created.stderr  # was "1 fields"
     untrained = run_cli(server.url, KEY, "ocr", "predict", invoices / "test", cache=cache,
                         model_id=created.stdout.strip().split("=", 1)[1])
     assert untrained.returncode == 1 and untrained.stderr.count("\n") == 1  # one line, not one per document

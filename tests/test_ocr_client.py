@@ -164,3 +164,33 @@ def test_the_fake_stops_its_page_readers_when_it_ends(invoices, tmp_path):
         readers = [t for t in threading.enumerate() if t.name.startswith(("nanoclient-ocr_", "nanoclient-ocr-async_"))]
         assert readers  # the server's reading threads ran
     assert not any(t.is_alive() for t in readers)  # stopped with the fake, not left to the end of the tests
+
+
+def test_a_long_document_is_read_asynchronously_once_by_the_hosted_like_fake(invoices, tmp_path, monkeypatch):
+    """A document of more pages than ``ASYNC_PAGES`` goes with async=true, once, under a name used once,
+    its pages fetched by id; against the fake, which shuffles answers and does not deduplicate."""
+    from PIL import Image
+
+    from nanoclient import _ocr
+
+    monkeypatch.setattr(_ocr, "ASYNC_PAGES", 1)  # two pages are "long" here
+    pages = [Image.open(p).convert("RGB") for p in sorted((invoices / "test").glob("*.png"))]
+    scan = tmp_path / "two pages.pdf"
+    pages[0].save(scan, save_all=True, append_images=pages[1:], resolution=150)
+    with fake_nanonets(BASE, data_dir=tmp_path / "fake") as fake, Client("k", BASE) as client:
+        client._sleep = lambda seconds: fake.wait_idle(60)  # type: ignore[method-assign]
+        model = client.ocr.create_model(FIELDS)
+        assert client.ocr.upload(model.id, _labelled(invoices / "train")).ok
+        client.ocr.train(model.id)
+        client.ocr.wait_until_trained(model.id, poll_interval=0.1)
+        read = client.ocr.predict_file(model.id, scan)
+        assert [(p.input, p.page, p.status) for p in read] == [(str(scan), 0, "success"), (str(scan), 1, "success")]
+        assert read[0].field("invoice_number") is not None
+        listed = client.ocr.inferences(model.id, dt.date.today() - dt.timedelta(days=1))
+        sent = [p.input for p in listed if p.input.endswith("~two pages.pdf")]
+        assert len(sent) == 2 and len(set(sent)) == 1  # its two pages, sent once
+        path = sorted((invoices / "test").glob("*.png"))[0]
+        one = client.ocr.predict_file(model.id, path)  # one page: one request, under its own name
+        assert [(p.input, p.status) for p in one] == [(str(path), "success")]
+        listed = client.ocr.inferences(model.id, dt.date.today() - dt.timedelta(days=1))
+        assert [p.input for p in listed if p.id == one[0].id] == [path.name]  # was 0.png

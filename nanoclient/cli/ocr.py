@@ -85,7 +85,8 @@ def create_model(state: State, fields: tuple[str, ...], listed: str | None, from
                             "or --pretrained invoices")
     codes = [code.strip() for code in (languages or "").split(",") if code.strip()]
     model = state.client().ocr.create_model(names, languages=codes, pretrained=pretrained)
-    info(f"created OCR model {model.id} with {len(model.categories)} fields: "
+    count = len(model.categories)
+    info(f"created OCR model {model.id} with {count} {'field' if count == 1 else 'fields'}: "
          + ", ".join(c.name for c in model.categories)
          + (f" (read in {'+'.join(model.languages)})" if codes and model.languages else ""))
     state.emit(model.to_json(), f"export NANONETS_MODEL_ID={shlex.quote(model.id)}")
