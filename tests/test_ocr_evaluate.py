@@ -135,3 +135,33 @@ def test_a_picture_too_large_to_draw_is_said_not_drawn_without_pillows_warning(t
         write_report(report, result, model_id="m", title="t")
     assert not [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
     assert "could not be drawn here" in report.read_text()
+
+
+def test_the_errors_only_filter_hides_the_right_documents_in_a_real_browser(evaluation, tmp_path):
+    """The report has no script: a copy of it gets one that clicks "errors only" and says which documents
+    are still displayed, read back from headless Chromium's DOM."""
+    import shutil
+    import subprocess
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        pytest.skip("chromium not installed: apt-get install chromium")
+    report = tmp_path / "report.html"
+    write_report(report, evaluation, model_id="m", title="t")
+    probe = """<script>
+    const shown = () => [...document.querySelectorAll('.doc')].filter(d => getComputedStyle(d).display != 'none')
+      .map(d => d.querySelector('h3').textContent).join(',');
+    const all = shown();
+    document.querySelector('label[for=show-errors]').click();
+    const errors = shown();
+    document.querySelector('label[for=show-all]').click();
+    document.body.setAttribute('data-probe', all + '|' + errors + '|' + shown());
+    </script></body>"""
+    clicked = tmp_path / "clicked.html"
+    clicked.write_text(report.read_text().replace("</body>", probe))
+    dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", clicked.as_uri()],
+                         capture_output=True, text=True, timeout=90, check=True).stdout
+    shown_all, shown_errors, shown_again = re.search(r'data-probe="([^"]*)"', dom).group(1).split("|")
+    assert shown_all.split(",") == ["missed.png", "two-pages.pdf", "right.png"]  # errors first (then by name)
+    assert shown_errors.split(",") == ["missed.png", "two-pages.pdf"] and shown_again == shown_all
