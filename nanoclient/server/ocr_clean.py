@@ -44,6 +44,10 @@ cv2.setNumThreads(1)
 
 #: The longer side of the copy on which the page, the angle and the text size are found.
 ANALYSIS_SIDE = 1000
+#: Characters smaller than this on that copy (median height across the lines, pixels) are looked at again
+#: on a larger copy, where they are this tall, to tell which way is up (a phone photo's small serif text
+#: read upside down at 9 pixels, right at 13).
+DETAIL_TEXT = 12.0
 #: Skew below this (degrees) is left alone: Tesseract reads it as well, and clean pages stay untouched.
 SKEW_MIN = 0.5
 #: Text smaller than this (median character height across the lines, pixels: about the x-height; capitals
@@ -79,7 +83,7 @@ class Cleaned:
     height: int
     matrix: Matrix | None = None
     steps: tuple[str, ...] = ()
-    #: Up and down were not clear and nobody was asked: the caller may try the page turned over.
+    #: Which way is up was not clear from the page: the caller may read it turned over too.
     unsure: bool = False
     #: Degrees the page was turned clockwise (right angles and deskew together), 0 when it was not.
     turn: float = 0.0
@@ -347,8 +351,12 @@ def _read_text(small: Gray) -> _Text | None:
     # character height across the lines: the extent of each box along the lines' normal
     across = np.abs(chars[:, 2] * math.sin(radians)) + np.abs(chars[:, 3] * math.cos(radians))
     height = float(np.median(across))
-    level = ink if abs(angle) < 0.05 else _rotate_image(ink, -angle, border=0)
-    return _Text(angle=angle, up=_upright(level, height), height=height, count=len(chars))
+    return _Text(angle=angle, up=_way_up(ink, angle, height), height=height, count=len(chars))
+
+
+def _way_up(ink: Gray, angle: float, height: float) -> float:
+    """``_upright`` of ink whose lines run at ``angle``, once level."""
+    return _upright(ink if abs(angle) < 0.05 else _rotate_image(ink, -angle, border=0), height)
 
 
 def _unline(image: Gray, text_height: float) -> Gray | None:
@@ -409,11 +417,22 @@ def clean_page(page: Image.Image, *, turn_over: bool = False) -> Cleaned:
     if surface is not None:
         small = _even(small, surface)
     text = _read_text(small)
-    if text is not None and text.height < 5 and shrink < 1.0:  # small text: look again at full size
-        again = _read_text(gray if quad is None else np.asarray(cv2.warpPerspective(
-            gray, matrix, (round(frame_w), round(frame_h)), borderValue=255)))
-        if again is not None:
-            text = _Text(again.angle, again.up, again.height * shrink, again.count)
+    detail = 1.0 if text is None else min(1.0, shrink * DETAIL_TEXT / text.height)
+    if text is not None and detail > 1.25 * shrink:
+        # small on the copy: which way is up (and, when tiny, all of it) looked at again on a larger copy
+        frame = _scale(detail) @ matrix
+        larger: Gray = (np.asarray(cv2.warpPerspective(gray, frame, (round(frame_w * detail), round(frame_h * detail)),
+                                                       borderValue=255)) if quad is not None
+                        else gray if detail == 1.0 else _shrunk(gray, detail))
+        if surface is not None:
+            larger = _even(larger, surface)
+        if text.height < 5:
+            again = _read_text(larger)
+            if again is not None:
+                text = _Text(again.angle, again.up, again.height * shrink / detail, again.count)
+        else:
+            up = _way_up(_binary(larger), text.angle, text.height * detail / shrink)
+            text = _Text(text.angle, up, text.height, text.count)
 
     turn, unsure = 0.0, False
     if text is not None:
