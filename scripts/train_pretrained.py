@@ -4,9 +4,10 @@
     python scripts/train_pretrained.py                       # writes nanoclient/server/pretrained/invoices.npz
     python scripts/train_pretrained.py --documents 60 --out /tmp/try.npz
 
-Generates documents with the project's own generator (scripts/make_invoices.py: every layout, language and
-variation it makes, from a seed of its own, apart from the data sets in images/), reads every page with the
-local server's engine (Tesseract, with its clean-up), fits ``ocr_fields.train`` on them and saves the
+Generates documents with the project's own generator (scripts/make_documents.py: every layout, language,
+kind and variation it makes, from a seed of its own, apart from the data sets in images/ and the bench's),
+reads every page with the local server's engine (Tesseract, with its clean-up, in each document's language
+and English, as a model naming its languages reads), fits ``ocr_fields.train`` on them and saves the
 extractor as plain arrays (compressed; nothing is pickled). Prints the held-out exact-text accuracy that
 training measured and the file's size. The same seed and generator give the same documents; the words
 Tesseract reads may differ across its versions, so the weights are not byte-reproducible everywhere.
@@ -34,11 +35,16 @@ DEFAULT_OUT = ROOT / "nanoclient" / "server" / "pretrained" / "invoices.npz"
 DEFAULT_SEED = 4242
 
 
-def generate(out: Path, documents: int, seed: int, extra: list[str]) -> list[Path]:
-    """Generate the documents into ``out``; return their annotation files."""
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_invoices.py"), "--out", str(out), "--train",
-                    str(documents), "--test", "0", "--seed", str(seed), *extra], check=True)
-    return sorted((out / "train").rglob("*.json"))
+def generate(out: Path, documents: int, seed: int, extra: list[str]) -> list[tuple[Path, tuple[str, ...]]]:
+    """Generate the documents into ``out``; return their annotation files, each with the languages to read
+    it in."""
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_documents.py"), "--out", str(out), "--train",
+                    str(documents), "--test", "0", "--seed", str(seed), *extra], check=True, stdout=subprocess.DEVNULL)
+    found = []
+    for entry in json.loads((out / "manifest.json").read_text(encoding="utf-8")):
+        languages = tuple(dict.fromkeys((entry["tesseract"], "eng")))
+        found.append(((out / entry["file"]).with_suffix(".json"), languages))
+    return found
 
 
 def read(annotation_file: Path, engine: TesseractEngine, languages: tuple[str, ...]) -> ocr_fields.Document:
@@ -59,9 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--documents", type=int, default=400, help="documents to generate and train on (400)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"the generator's seed ({DEFAULT_SEED})")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the extractor")
-    parser.add_argument("--languages", default="eng+deu+fra", help="what Tesseract reads in (eng+deu+fra)")
     parser.add_argument("--work", type=Path, help="keep the generated documents here (default: a temporary folder)")
-    parser.add_argument("generator_args", nargs="*", help="further options for make_invoices.py (after --)")
+    parser.add_argument("generator_args", nargs="*", help="further options for make_documents.py (after --)")
     args = parser.parse_args(argv)
     engine = TesseractEngine()
     if not engine.available():
@@ -72,9 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         files = generate(work, args.documents, args.seed, args.generator_args)
         print(f"generated {len(files)} documents in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         started = time.perf_counter()
-        languages = tuple(args.languages.split("+"))
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            documents = list(pool.map(lambda f: read(f, engine, languages), files))
+            documents = list(pool.map(lambda item: read(item[0], engine, item[1]), files))
         pages = sum(len(document) for document in documents)
         print(f"read {pages} pages in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         fields = sorted({box.field for document in documents for _, boxes in document for box in boxes})
