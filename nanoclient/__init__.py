@@ -32,6 +32,8 @@ _EXPORTS = {
     "FieldBox": "annotations",
     "AnnotationError": "annotations",
     "read_annotations": "annotations",
+    "parse_amount": "values",
+    "parse_date": "values",
     "NanonetsError": "errors",
     "APIStatusError": "errors",
     "BadRequestError": "errors",
@@ -85,6 +87,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .types import Model as Model
     from .types import Prediction as Prediction
     from .types import UploadReport as UploadReport
+    from .values import parse_amount as parse_amount
+    from .values import parse_date as parse_date
 
 
 def __getattr__(name: str) -> Any:

@@ -24,6 +24,12 @@ Formats, chosen by the file's suffix (``read_annotations``):
   ``page`` column (columns found by name, any order; ``text`` may be left out); an empty ``text``
   cell means no text given. Rows are grouped by file in the order files first appear.
 
+A field may be given by its value alone, without a box, as users who have the values (from their
+accounting system) and no boxes give it: a JSON entry without ``bndbox``, or a CSV row whose four
+box cells are empty (or a header without box columns: ``file,field,text``), with a non-empty text.
+It is a ``FieldBox`` whose ``has_box`` is False (its four coordinates are 0, which no box can be);
+the local server finds the value on the page when it trains (on the given page, else on any).
+
 In every format coordinates are pixels from the page's top-left corner; a number, or text that is
 one, and fractions are rounded outwards (minimums down, maximums up) to whole pixels. A file name
 is reduced to its base name (``scans/a.png`` is ``a.png``): the API names a file by its upload's
@@ -67,7 +73,8 @@ __all__ = [
 ANNOTATION_SUFFIXES: frozenset[str] = frozenset({".json", ".xml", ".csv"})
 
 _CSV_COLUMNS = ("file", "field", "text", "xmin", "ymin", "xmax", "ymax", "page")
-_CSV_REQUIRED = ("file", "field", "xmin", "ymin", "xmax", "ymax")
+_CSV_REQUIRED = ("file", "field")
+_CSV_BOX = ("xmin", "ymin", "xmax", "ymax")
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,8 @@ class FieldBox:
     """One labelled field on a page: which field, its text (None: not given), its box in whole pixels.
 
     ``line`` is the line of the CSV file the box was read from (None for other formats), for
-    messages; like ``Annotation.source`` it takes no part in equality.
+    messages; like ``Annotation.source`` it takes no part in equality. A field given by its value
+    alone (``FieldBox.value``) has no box: ``has_box`` is False and its coordinates are all 0.
     """
 
     field: str
@@ -87,12 +95,23 @@ class FieldBox:
     page: int = 0
     line: int | None = dataclasses.field(default=None, compare=False, repr=False)
 
+    @classmethod
+    def value(cls, field: str, text: str, page: int = 0, line: int | None = None) -> FieldBox:
+        """A field given by its value alone, without a box (found on the page by the server's training)."""
+        return cls(field, text, 0, 0, 0, 0, page, line)
+
+    @property
+    def has_box(self) -> bool:
+        """Whether the field's place is given (False for a value alone)."""
+        return not self.xmin == self.ymin == self.xmax == self.ymax == 0
+
     def to_json(self) -> dict[str, object]:
-        """The box as an entry of the API's ``object`` list."""
+        """The box as an entry of the API's ``object`` list (a value alone has no ``bndbox``)."""
         out: dict[str, object] = {"name": self.field}
         if self.text is not None:
             out["ocr_text"] = self.text
-        out["bndbox"] = {"xmin": self.xmin, "ymin": self.ymin, "xmax": self.xmax, "ymax": self.ymax}
+        if self.has_box:
+            out["bndbox"] = {"xmin": self.xmin, "ymin": self.ymin, "xmax": self.xmax, "ymax": self.ymax}
         if self.page > 0:
             out["page"] = self.page
         return out
@@ -215,6 +234,8 @@ def _size(width: object, height: object, what: str) -> tuple[int, int] | None:
 
 def _box_problem(box: FieldBox, size: tuple[int, int] | None) -> str | None:
     """What is wrong with a box on its own or on a page of ``size`` (width, height), or None."""
+    if not box.has_box:
+        return None if box.text and box.text.strip() else "has neither a box nor a text: give one of them"
     for name in ("xmin", "ymin", "xmax", "ymax"):
         value = getattr(box, name)
         if value < 0:
@@ -341,8 +362,14 @@ def _api_box(item: object) -> FieldBox:
     field = _field_name(item.get("name"))
     text = _json_text(item.get("ocr_text"), "ocr_text")
     bndbox = item.get("bndbox")
+    if bndbox is None and text is not None and text.strip():
+        try:
+            return FieldBox.value(field, text, _page(item.get("page")))
+        except _Bad as exc:
+            raise _Bad(f"field {field!r}: {exc}") from None
     if not isinstance(bndbox, dict):
-        raise _Bad(f'field {field!r} has no "bndbox": give {{"xmin", "ymin", "xmax", "ymax"}} in pixels')
+        raise _Bad(f'field {field!r} has no "bndbox": give {{"xmin", "ymin", "xmax", "ymax"}} in pixels, '
+                   'or its value as "ocr_text"')
     for key in ("xmin", "ymin", "xmax", "ymax"):
         if bndbox.get(key) is None:
             raise _Bad(f'field {field!r}: "bndbox" has no "{key}": give xmin, ymin, xmax and ymax in pixels')
@@ -569,7 +596,8 @@ def _csv_rows(reader: _reader) -> Iterator[tuple[int, list[str]]]:
 
 
 def _csv_header(source: str, header: list[str], line: int) -> dict[str, int]:
-    wanted = "file,field,text,xmin,ymin,xmax,ymax (and optionally page)"
+    wanted = ("file,field,text,xmin,ymin,xmax,ymax (and optionally page; file,field,text for values without "
+              "boxes)")
     if not header:
         raise AnnotationError(source, f"is empty: give the header {wanted}, then one box per row")
     columns: dict[str, int] = {}
@@ -583,6 +611,8 @@ def _csv_header(source: str, header: list[str], line: int) -> dict[str, int]:
             raise AnnotationError(source, f"the header's column {cell.strip()!r} is not one of {wanted}: "
                                           "fix the header", line)
     missing = [name for name in _CSV_REQUIRED if name not in columns]
+    if any(name in columns for name in _CSV_BOX) or "text" not in columns:  # boxes: all four columns
+        missing.extend(name for name in _CSV_BOX if name not in columns)
     if missing:
         raise AnnotationError(source, f"the header has no {', '.join(missing)} column: the header must be "
                                       f"{wanted}", line)
@@ -607,6 +637,14 @@ def _csv_box(row: list[str], columns: Mapping[str, int], width: int, line: int) 
     if not cells["field"].strip():
         raise _Bad("the field is empty: give the name of the field the box labels, like total")
     text = cells.get("text") or None
+    corners = [cells.get(key, "").strip() for key in _CSV_BOX]
+    if not any(corners):  # a value without a box
+        if text is None or not text.strip():
+            raise _Bad("has neither a box nor a text: give xmin, ymin, xmax and ymax, or the value's text")
+        return name, FieldBox.value(cells["field"].strip(), text, _page(cells.get("page", "").strip()), line)
+    if not all(corners):
+        empty = ", ".join(key for key, corner in zip(_CSV_BOX, corners, strict=True) if not corner)
+        raise _Bad(f"has no {empty}: give all of xmin, ymin, xmax and ymax, or none (a value without a box)")
     box = FieldBox(cells["field"].strip(), text, _low(cells["xmin"], "xmin"), _low(cells["ymin"], "ymin"),
                    _high(cells["xmax"], "xmax"), _high(cells["ymax"], "ymax"),
                    _page(cells.get("page", "").strip()), line)

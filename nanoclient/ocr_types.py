@@ -8,7 +8,9 @@ the asynchronous one, an inference listing's item); ``to_json`` is the form ``--
 """
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 #: The status of a page read: done, still waiting (asynchronous), or given up by the service.
@@ -41,6 +43,20 @@ class OcrField:
     def to_json(self) -> dict[str, Any]:
         return {"label": self.label, "ocr_text": self.text, "score": self.score, "xmin": self.xmin,
                 "ymin": self.ymin, "xmax": self.xmax, "ymax": self.ymax}
+
+    def as_date(self, locale: str | None = None) -> datetime.date | None:
+        """The text as a date (``7. Mai 2014``, ``07.05.2014``, ``May 7, 2014``...), or None if it is none;
+        ``locale`` (``de``, ``en_US``) says whether ``05/07/2014`` is day or month first (``nanoclient.values``)."""
+        from .values import parse_date
+
+        return parse_date(self.text, locale)
+
+    def as_amount(self, locale: str | None = None) -> Decimal | None:
+        """The text as an amount (``€4.904,94`` is ``Decimal("4904.94")``), or None if it is none; ``locale``
+        says what ``1.234`` is (``de``: 1234, ``en``: 1.234) (``nanoclient.values``)."""
+        from .values import parse_amount
+
+        return parse_amount(self.text, locale)
 
 
 @dataclass(frozen=True)

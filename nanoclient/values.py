@@ -14,7 +14,9 @@ SDK (``OcrField.as_amount``, ``OcrField.as_date``, ``ocr predict --normalize``) 
 - ``value_kind(text)``: what a value is (``DATE``, ``AMOUNT``, ``NUMBER``: a bare whole number, which
   may be an amount or an identifier; ``IDENTIFIER``, ``NAME``, ``ADDRESS`` or ``OTHER``);
 - ``same_value(a, b)``: whether two texts are the same value: the same amount, the same date, or the
-  same text once spaces, case, accents and punctuation are set aside.
+  same text once spaces, case, accents and punctuation are set aside;
+- ``normalized(text)``: the value in one form (``2014-05-07``, ``4904.94``), as ``ocr predict
+  --normalize`` writes it.
 
 A ``locale`` is a language code with an optional territory (``de``, ``de_DE``, ``en-US``). It settles
 what the text itself cannot: whether ``1.234`` is one thousand two hundred and thirty-four (``de``)
@@ -32,7 +34,7 @@ import unicodedata
 from decimal import Decimal, InvalidOperation
 
 __all__ = ["ADDRESS", "AMOUNT", "DATE", "IDENTIFIER", "KINDS", "NAME", "NUMBER", "OTHER", "comparable_text",
-           "parse_amount", "parse_date", "same_value", "value_kind"]
+           "normalized", "parse_amount", "parse_date", "same_value", "value_kind"]
 
 DATE, AMOUNT, NUMBER, IDENTIFIER, NAME, ADDRESS, OTHER = (
     "date", "amount", "number", "identifier", "name", "address", "other")
@@ -359,3 +361,17 @@ def same_value(a: str, b: str, locale: str | None = None) -> bool:
         amount_b = parse_amount(b, locale)
         return amount_b is not None and amount_a == amount_b
     return False
+
+
+def normalized(text: str, locale: str | None = None) -> str:
+    """The value a text writes, in one form whatever the document's: a date as ``YYYY-MM-DD``, an amount as a
+    plain decimal (``€4.904,94`` is ``4904.94``); other text (identifiers, bare numbers, names) with its runs of
+    spaces made one."""
+    kind = value_kind(text, locale)
+    if kind == DATE:
+        found = parse_date(text, locale)
+        return found.isoformat() if found is not None else text
+    if kind == AMOUNT:
+        amount = parse_amount(text, locale)
+        return str(amount) if amount is not None else text
+    return " ".join(text.split())

@@ -320,6 +320,63 @@ def test_csv_header_errors(tmp_path: Path) -> None:
     raises(tmp_path / "latin.csv", "is not UTF-8 text")
 
 
+# --- values without boxes ------------------------------------------------------------------------
+
+def test_json_values_without_boxes(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "values.json", [{"filename": "a.png", "object": [
+        {"name": "total", "ocr_text": "4904.94"},
+        {"name": "number", "ocr_text": 20413, "page": 1},
+        {"name": "date", "ocr_text": "2014-05-07", "bndbox": {"xmin": 1, "ymin": 2, "xmax": 3, "ymax": 4}}]}])
+    [annotation] = read_annotations(path)
+    total, number, date = annotation.boxes
+    assert total == FieldBox.value("total", "4904.94") and not total.has_box
+    assert number == FieldBox.value("number", "20413", page=1) and not number.has_box
+    assert date.has_box
+    assert annotation.to_json()["object"] == [
+        {"name": "total", "ocr_text": "4904.94"}, {"name": "number", "ocr_text": "20413", "page": 1},
+        {"name": "date", "ocr_text": "2014-05-07", "bndbox": {"xmin": 1, "ymin": 2, "xmax": 3, "ymax": 4}}]
+    write_json(tmp_path / "again.json", [annotation.to_json()])
+    assert read_annotations(tmp_path / "again.json") == [annotation]
+    check_annotation(annotation, fields={"total", "number", "date"}, size=(10, 10))  # no box to be outside
+
+
+def test_json_value_without_box_needs_a_text(tmp_path: Path) -> None:
+    for text in (None, "", "  "):
+        raises(write_json(tmp_path / "none.json", {"filename": "a.png", "object": [
+            {"name": "total", "ocr_text": text}]}), 'field \'total\' has no "bndbox": give {"xmin", "ymin", '
+            '"xmax", "ymax"} in pixels, or its value as "ocr_text"')
+    raises(write_json(tmp_path / "page.json", {"filename": "a.png", "object": [
+        {"name": "total", "ocr_text": "12", "page": -2}]}), "field 'total': page -2 is not a whole number from 0")
+
+
+def test_csv_values_without_boxes(tmp_path: Path) -> None:
+    path = write(tmp_path / "labels.csv",
+                 "file,field,text,xmin,ymin,xmax,ymax,page\n"
+                 'a.png,total,"4.904,94",,,,,\n'
+                 "a.png,date,7. Mai 2014,1,2,3,4,\n"
+                 "b.pdf,total,12.50, , , , ,1\n")
+    assert read_annotations(path) == [
+        Annotation("a.png", (FieldBox.value("total", "4.904,94"), FieldBox("date", "7. Mai 2014", 1, 2, 3, 4))),
+        Annotation("b.pdf", (FieldBox.value("total", "12.50", page=1),)),
+    ]
+    assert [box.line for a in read_annotations(path) for box in a.boxes] == [2, 3, 4]
+    # a header without box columns: every row a value
+    only = write(tmp_path / "values.csv", "file,field,text\na.png,total,12.50\na.png,number,INV-1\n")
+    assert read_annotations(only) == [
+        Annotation("a.png", (FieldBox.value("total", "12.50"), FieldBox.value("number", "INV-1")))]
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    ("a.png,total,,,,,\n", "has neither a box nor a text: give xmin, ymin, xmax and ymax, or the value's text"),
+    ("a.png,total,12,1,2,,\n", "has no xmax, ymax: give all of xmin, ymin, xmax and ymax, or none"),
+])
+def test_csv_value_rows_errors(tmp_path: Path, rows: str, message: str) -> None:
+    raises(write(tmp_path / "labels.csv", CSV_HEADER + rows), message, line=2)
+    # without a text column, boxes are needed
+    raises(write(tmp_path / "notext.csv", "file,field\na.png,total\n"), "has no xmin, ymin, xmax, ymax column",
+           line=1)
+
+
 # --- any format ----------------------------------------------------------------------------------
 
 def test_unknown_suffix_and_missing_file(tmp_path: Path) -> None:

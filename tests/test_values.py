@@ -122,3 +122,21 @@ def test_same_value(a: str, b: str, same: bool) -> None:
 
 def test_comparable_text() -> None:
     assert comparable_text(" Straße  Nº 5, Köln. ") == "strasseno5koln"  # NFKD makes º an o
+
+
+def test_normalized_and_the_sdk_fields() -> None:
+    from nanoclient import OcrField
+    from nanoclient.values import normalized
+
+    assert normalized("7. Mai 2014") == "2014-05-07"
+    assert normalized("€4.904,94") == "4904.94"
+    assert normalized("05/07/2014", "de") == "2014-07-05"
+    assert normalized(" INV-20413 ") == "INV-20413"
+    assert normalized("Acme   Co.") == "Acme Co."
+    field = OcrField("total", "1.234,56 €", 0.9, 1, 2, 3, 4)
+    assert field.as_amount() == Decimal("1234.56") and field.as_date() is None
+    assert OcrField("total", "1.234", None, 0, 0, 1, 1).as_amount("de") == Decimal("1234")
+    assert OcrField("total", "1.234", None, 0, 0, 1, 1).as_amount("en") == Decimal("1.234")
+    date = OcrField("due", "05/07/2014", None, 0, 0, 1, 1)
+    assert date.as_date() == dt.date(2014, 5, 7) and date.as_date("fr") == dt.date(2014, 7, 5)
+    assert date.as_amount() is None

@@ -97,6 +97,8 @@ class OcrModels:
         self._async: Executor = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="nanoclient-ocr-async")
         self._words: OrderedDict[tuple[str, int, str], Page] = OrderedDict()
         self._words_lock = threading.Lock()
+        #: Pages being read now (their words not in ``_words`` yet), by the same key.
+        self._being_read: dict[tuple[str, int, str], Future[Page]] = {}
         self._extractors: dict[str, tuple[int, FieldExtractor]] = {}
         backend.register_type(OCR_TYPE, train=self._train_run, describe=self._describe, close=self.close)
         for record in self.store.pending_inferences():  # their files were never kept: say so
@@ -287,23 +289,25 @@ class OcrModels:
             except (ValueError, RuntimeError, OSError) as exc:  # that document only: training goes on without it
                 log.warning("OCR model %s: training document %s left out: %s", run.model_id, document.name, exc)
                 return []
-            boxes: dict[int, list[LabelledBox]] = {}
-            for item in json.loads(document.annotation):
-                box = item["bndbox"]
-                boxes.setdefault(int(item.get("page", 0)), []).append(LabelledBox(
-                    item["name"], item.get("ocr_text"), box["xmin"], box["ymin"], box["xmax"], box["ymax"]))
             pages_done[0] += len(pages)
             self.store.set_run_status(run.id, f"Training: reading documents {min(99, 100 * pages_done[0] // total)}%")
-            return [(page, boxes.get(index, [])) for index, page in enumerate(pages)]
+            return _labelled_pages(pages, json.loads(document.annotation))
 
-        read_documents = [pages for pages in self._readers.map(read, documents) if pages]
+        named = [(doc.name, pages) for doc, pages in zip(documents, self._readers.map(read, documents), strict=True)
+                 if pages]
+        self.store.set_run_status(run.id, "Training: finding the values given without a box")
+        read_documents, missing = ocr_fields.place_values([pages for _, pages in named], record.categories)
+        lost = [(named[value.document][0], value.field, value.text) for value in missing]
+        if lost:
+            log.warning("OCR model %s: %d values given without a box were not found: %s", run.model_id, len(lost),
+                        "; ".join(f"{document} {field} {text!r}" for document, field, text in lost))
         extractor, measured, held_out = ocr_fields.train(
             read_documents, record.categories,
             progress=lambda text: self.store.set_run_status(run.id, f"Training: {text}"))
         name = f"{run.id}.ocr"
         extractor.save(str(self.store.classifier_path(name)))
         self.store.finish_run(run.id, accuracy=measured, accuracy_images=held_out if measured is not None else None,
-                              classifier=name)
+                              classifier=name, status="Model trained" + _missing_status(lost))
         self._extractors[run.model_id] = (run.id, extractor)
         log.info("OCR model %s trained on %d documents (held-out exact-text accuracy %s on %d values)",
                  run.model_id, len(read_documents), "n/a" if measured is None else f"{measured:.3f}", held_out)
@@ -422,9 +426,9 @@ class OcrModels:
                 index = start
                 while index < count or window:
                     while index < count and len(window) < WINDOW and self._wanted(key, reading):
-                        cached = self._cached((sha, index, key[1]))
-                        if cached is not None:
-                            window.append((index, cached))
+                        known = self._known((sha, index, key[1]))
+                        if known is not None:  # read before, or being read for a reading that was given up
+                            window.append((index, known))
                         else:
                             try:
                                 image = document.page(index)
@@ -436,8 +440,7 @@ class OcrModels:
                                 window.append((index, exc))
                                 index += 1
                                 continue
-                            window.append((index, self._pages.submit(self._read_page, sha, index, languages,
-                                                                    image)))
+                            window.append((index, self._submit(sha, index, languages, image)))
                             del image
                         index += 1
                     if not window:  # nobody wants the other pages any more
@@ -473,12 +476,30 @@ class OcrModels:
                 del self._flights[key]
             return False
 
-    def _cached(self, key: tuple[str, int, str]) -> Page | None:
+    def _known(self, key: tuple[str, int, str]) -> Page | Future[Page] | None:
+        """A page's words from the cache, or the reading of it under way (a reading stopped because its
+        client went away leaves its last pages being read: a retry takes them up), or None."""
         with self._words_lock:
             page = self._words.get(key)
             if page is not None:
                 self._words.move_to_end(key)
-            return page
+                return page
+            return self._being_read.get(key)
+
+    def _submit(self, sha: str, index: int, languages: Sequence[str], image: Any) -> Future[Page]:
+        """Read a page in a ``_pages`` thread, known as being read until its words are in the cache."""
+        key = (sha, index, "+".join(languages))
+        with self._words_lock:
+            future = self._pages.submit(self._read_page, sha, index, languages, image)
+            self._being_read[key] = future
+
+        def forget(done: Future[Page]) -> None:
+            with self._words_lock:
+                if self._being_read.get(key) is done:
+                    del self._being_read[key]
+
+        future.add_done_callback(forget)
+        return future
 
     def _read_page(self, sha: str, index: int, languages: Sequence[str], image: Any) -> Page:
         """Read one page's words (in a ``_pages`` thread) and keep them in the cache."""
@@ -568,7 +589,8 @@ class OcrModels:
                         log.warning("reading page %d of %s failed: %s", index + 1, name, page)
                         done.append(finish(pages[index], "failure", f"Failed: {page}"))
                     else:
-                        done.append(finish(pages[index], "success", "Success", tuple(extractor.predict(page))))
+                        done.append(finish(pages[index], "success", "Success",
+                                           tuple(extractor.predict(page, index, len(pages)))))
             except Exception as exc:
                 log.warning("reading %s failed: %s", name, exc)
                 done.extend(finish(r, "failure", f"Failed: {exc}") for r in pages[len(done):])
@@ -739,6 +761,9 @@ def _check_boxes(name: str, objects: Sequence[Mapping[str, Any]], fields: Sequen
             raise BadRequestError(f"{name}: {field!r} is not a field of the model",
                                   hint="The model's fields are: " + ", ".join(fields))
         box = item.get("bndbox")
+        if box is None:  # a value without a box: training finds it on the page
+            boxes.append(_value_only(name, str(field), item, len(sizes)))
+            continue
         if not isinstance(box, dict):
             raise BadRequestError(f"{name}: field {field!r} has no bndbox", hint="Give xmin, ymin, xmax, ymax")
         try:
@@ -766,6 +791,62 @@ def _check_boxes(name: str, objects: Sequence[Mapping[str, Any]], fields: Sequen
             stored["page"] = page
         boxes.append(stored)
     return boxes
+
+
+def _value_only(name: str, field: str, item: Mapping[str, Any], pages: int) -> dict[str, Any]:
+    """A field given by its value alone, in the stored form (``page`` kept only when given: else any page)."""
+    text = item.get("ocr_text")
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        text = json.dumps(text)
+    if not isinstance(text, str) or not text.strip():
+        raise BadRequestError(f"{name}: field {field!r} has neither a bndbox nor an ocr_text",
+                              hint="Give the value's box (xmin, ymin, xmax, ymax), or its text to find it by")
+    stored: dict[str, Any] = {"name": field, "ocr_text": text}
+    if item.get("page") is not None and item.get("page") != "":
+        try:
+            page = int(item["page"])
+        except (TypeError, ValueError):
+            raise BadRequestError(f"{name}: field {field!r} has page {item['page']!r}",
+                                  hint="Count pages from 0") from None
+        if not 0 <= page < pages:
+            raise BadRequestError(f"{name}: field {field!r} is on page {page}, but the file has {pages}",
+                                  hint="Count pages from 0")
+        stored["page"] = page
+    return stored
+
+
+#: Values not found in training that a model's status names (the server's log names them all).
+MISSING_NAMED = 5
+
+
+def _labelled_pages(pages: Sequence[Page], items: Sequence[Mapping[str, Any]]) -> list[tuple[Page, list[LabelledBox]]]:
+    """A document's pages with the fields labelled on each: a box on its page; a value without a box on its
+    page, or on every page (``anywhere``) when no page was given."""
+    boxes: dict[int, list[LabelledBox]] = {}
+    for item in items:
+        box = item.get("bndbox")
+        if box is not None:
+            boxes.setdefault(int(item.get("page", 0)), []).append(LabelledBox(
+                item["name"], item.get("ocr_text"), box["xmin"], box["ymin"], box["xmax"], box["ymax"]))
+        elif "page" in item:
+            boxes.setdefault(int(item["page"]), []).append(LabelledBox(item["name"], item.get("ocr_text")))
+        else:
+            label = LabelledBox(item["name"], item.get("ocr_text"), anywhere=True)
+            for index in range(len(pages)):
+                boxes.setdefault(index, []).append(label)
+    return [(page, boxes.get(index, [])) for index, page in enumerate(pages)]
+
+
+def _missing_status(missing: Sequence[tuple[str, str, str]]) -> str:
+    """What a trained model's status says of the values given without a box that were not found (nothing if
+    every one was found)."""
+    if not missing:
+        return ""
+    named = "; ".join(f"{document} {field} {text!r}" for document, field, text in missing[:MISSING_NAMED])
+    more = f" and {len(missing) - MISSING_NAMED} more (the server's log names them)" if len(missing) > MISSING_NAMED \
+        else ""
+    return (f"; {len(missing)} value{'s' if len(missing) != 1 else ''} given without a box not found on "
+            f"{'their' if len(missing) != 1 else 'its'} document's pages, left out: {named}{more}")
 
 
 __all__ = ["OCR_TYPE", "OcrModels", "PageResult", "today"]

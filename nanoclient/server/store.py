@@ -780,14 +780,15 @@ class Store:
             )
             return _run(conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone())
 
-    def finish_run(self, run_id: int, *, accuracy: float | None, accuracy_images: int | None, classifier: str) -> None:
-        """Mark a run as done, with its held-out accuracy, the images it was measured on and the
-        classifier's file name."""
+    def finish_run(self, run_id: int, *, accuracy: float | None, accuracy_images: int | None, classifier: str,
+                   status: str = "Model trained") -> None:
+        """Mark a run as done, with its held-out accuracy, the images it was measured on, the
+        classifier's file name and its status."""
         with self._write() as conn:
             conn.execute(
                 "UPDATE runs SET state = ?, status = ?, accuracy = ?, accuracy_images = ?, classifier = ?, "
                 "finished_at = ? WHERE id = ?",
-                (RUN_DONE, "Model trained", accuracy, accuracy_images, classifier, time.time(), run_id),
+                (RUN_DONE, status, accuracy, accuracy_images, classifier, time.time(), run_id),
             )
 
     def set_run_status(self, run_id: int, status: str) -> None:
