@@ -10,6 +10,8 @@ For each page, in this process, one page at a time (Tesseract with one thread, a
   * Tesseract alone on the page as uploaded (what the server did before the clean-up), milliseconds;
   * ``TesseractEngine.read``: the clean-up, then Tesseract on the cleaned page (twice when its way up was
     unclear and the first read was poor), milliseconds; its added share over Tesseract alone;
+  * each of those also in CPU time (this process and its Tesseract children), which a busy machine
+    hardly changes;
   * the annotated values found: a value counts when each of its words is read exactly (punctuation at a
     word's ends aside) with its box overlapping the value's annotated box (boxes on the uploaded page), read
     as uploaded and read through the clean-up.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -62,10 +65,18 @@ def found_values(words: list[Word], fields: list[dict[str, Any]]) -> tuple[int, 
     return hits, sum(1 for field in fields if field.get("bndbox") and str(field.get("ocr_text", "")).split())
 
 
-def timed(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
-    start = time.perf_counter()
+def _cpu() -> float:
+    """Seconds of CPU used so far by this process and its finished children (Tesseract)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def timed(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, float, float]:
+    """What the call returns, its wall-clock milliseconds and its CPU milliseconds (this process and the
+    Tesseract it runs: a shared machine slows the first, hardly the second)."""
+    start, cpu = time.perf_counter(), _cpu()
     result = function(*args, **kwargs)
-    return result, (time.perf_counter() - start) * 1000
+    return result, (time.perf_counter() - start) * 1000, (_cpu() - cpu) * 1000
 
 
 def bench_documents(data: Path, engine: TesseractEngine) -> list[dict[str, Any]]:
@@ -80,16 +91,18 @@ def bench_documents(data: Path, engine: TesseractEngine) -> list[dict[str, Any]]
         page.load()
         page = page.convert("L")
         language = entry.get("tesseract") or "eng"
-        cleaned, clean_ms = timed(clean_page, page)
-        raw, raw_ms = timed(engine._words, page, language)
-        read, read_ms = timed(engine.read, page, [language])
+        cleaned, clean_ms, clean_cpu = timed(clean_page, page)
+        raw, raw_ms, raw_cpu = timed(engine._words, page, language)
+        read, read_ms, read_cpu = timed(engine.read, page, [language])
         raw_hits, total = found_values(raw, fields)
         read_hits, _ = found_values(list(read.words), fields)
         rows.append({"file": entry["file"], "variation": entry["variation"], "size": list(page.size),
                      "steps": list(cleaned.steps), "unsure": cleaned.unsure, "clean_ms": clean_ms,
-                     "tesseract_ms": raw_ms, "read_ms": read_ms, "values": total,
+                     "tesseract_ms": raw_ms, "read_ms": read_ms, "clean_cpu_ms": clean_cpu,
+                     "tesseract_cpu_ms": raw_cpu, "read_cpu_ms": read_cpu, "values": total,
                      "found_as_uploaded": raw_hits, "found_cleaned": read_hits})
         print(f"  {entry['file']:48s} {clean_ms:6.1f} ms clean {raw_ms:6.0f} ms tesseract {read_ms:6.0f} ms read"
+              f" (CPU {clean_cpu:5.1f} / {raw_cpu:4.0f} / {read_cpu:4.0f})"
               f"  values {raw_hits}/{total} -> {read_hits}/{total}  {' '.join(cleaned.steps)}", flush=True)
     return rows
 
@@ -105,7 +118,7 @@ def bench_turns(engine: TesseractEngine) -> dict[str, Any]:
     angles = [turn + skew for turn in (0, 90, 180, 270) for skew in (0, 1.5, -3, 5, -7)]
     for page in pages:
         for angle in angles:
-            cleaned, ms = timed(clean_page, turned(page, angle).image if angle else page.image)
+            cleaned, ms, _ = timed(clean_page, turned(page, angle).image if angle else page.image)
             times.append(ms)
             error = abs((angle + cleaned.turn + 180) % 360 - 180)
             right += error < 0.5
@@ -135,6 +148,11 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "added_share_median": round(added, 3),
             "added_share_total": round(sum(r["read_ms"] for r in group) / sum(r["tesseract_ms"] for r in group) - 1,
                                        3),
+            "clean_cpu_ms_median": round(statistics.median(r["clean_cpu_ms"] for r in group), 1),
+            "tesseract_cpu_ms_median": round(statistics.median(r["tesseract_cpu_ms"] for r in group)),
+            "read_cpu_ms_median": round(statistics.median(r["read_cpu_ms"] for r in group)),
+            "added_cpu_share_total": round(sum(r["read_cpu_ms"] for r in group)
+                                           / sum(r["tesseract_cpu_ms"] for r in group) - 1, 3),
             "values": sum(r["values"] for r in group),
             "found_as_uploaded": sum(r["found_as_uploaded"] for r in group),
             "found_cleaned": sum(r["found_cleaned"] for r in group),
@@ -167,11 +185,14 @@ def main(argv: list[str] | None = None) -> int:
     turns = bench_turns(engine)
     figures = {"per_variation": summary(rows), "turns": turns, "pages": rows}
     print(f"\n{'variation':10s} {'pages':>5s} {'clean ms':>9s} {'max':>6s} {'tess ms':>8s} {'read ms':>8s}"
-          f" {'added':>7s} {'values as uploaded -> cleaned':>30s}")
+          f" {'added':>7s} | CPU: {'clean':>6s} {'tess':>6s} {'read':>6s} {'added':>7s}"
+          " | values as uploaded -> cleaned")
     for name, s in figures["per_variation"].items():
         print(f"{name:10s} {s['pages']:5d} {s['clean_ms_median']:9.1f} {s['clean_ms_max']:6.0f}"
-              f" {s['tesseract_ms_median']:8d} {s['read_ms_median']:8d} {s['added_share_total']:+7.1%}"
-              f" {s['found_as_uploaded']:>14d}/{s['values']} -> {s['found_cleaned']}/{s['values']}")
+              f" {s['tesseract_ms_median']:8d} {s['read_ms_median']:8d} {s['added_share_total']:+7.1%} |"
+              f"      {s['clean_cpu_ms_median']:6.1f} {s['tesseract_cpu_ms_median']:6d} {s['read_cpu_ms_median']:6d}"
+              f" {s['added_cpu_share_total']:+7.1%} | {s['found_as_uploaded']}/{s['values']} -> "
+              f"{s['found_cleaned']}/{s['values']}")
     print(f"\nturned/skewed synthetic pages turned back within 0.5 degree: {turns['turned_back']}/{turns['pages']}"
           f" (unsure {turns['unsure']}; clean-up {turns['clean_ms_median']:.1f} ms median); misses {turns['misses']}")
     if args.json:

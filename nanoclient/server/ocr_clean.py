@@ -476,8 +476,13 @@ def clean_page(page: Image.Image, *, turn_over: bool = False) -> Cleaned:
     if np.allclose(matrix, np.eye(3)):
         cleaned = gray
     else:
+        source, before = gray, np.eye(3)
+        if factor < 0.8:  # a warp samples: averaged down first, thin strokes stay
+            source = _shrunk(gray, factor)
+            before = np.diag([width / source.shape[1], height / source.shape[0], 1.0])
         flags = cv2.INTER_CUBIC if factor > 1.2 else cv2.INTER_LINEAR
-        cleaned = np.asarray(cv2.warpPerspective(gray, matrix, (out_w, out_h), flags=flags, borderValue=255))
+        cleaned = np.asarray(cv2.warpPerspective(source, matrix @ before, (out_w, out_h), flags=flags,
+                                                 borderValue=255))
     if surface is not None:
         look = min(1.0, ANALYSIS_SIDE / max(cleaned.shape))
         final_surface = lighting(cleaned if look == 1.0 else _shrunk(cleaned, look))
