@@ -480,5 +480,28 @@ def test_a_prediction_whose_client_went_away_stops_being_read(server):
     assert messages.count("Success") <= read
 
 
+def test_a_retry_after_the_client_went_away_reads_no_page_twice(server):
+    """The retry comes as the first reading is given up, its last pages still being read: it takes them up."""
+    model_id = trained_model(server, documents=5)
+    server.engine.delay = 0.3
+    before = server.engine.reads
+    content = make_pdf(30, seed=66)
+    prepared = requests.Request("POST", f"{server.url}/{model_id}/LabelFile/", auth=(KEY, ""),
+                                files=[("file", ("again.pdf", content))]).prepare()
+    head = f"POST {prepared.path_url} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n" + "".join(
+        f"{name}: {value}\r\n" for name, value in prepared.headers.items()) + "\r\n"
+    assert isinstance(prepared.body, bytes)
+    with socket.create_connection(("127.0.0.1", server.port)) as connection:
+        connection.sendall(head.encode() + prepared.body)
+        time.sleep(1.0)
+    deadline = time.monotonic() + 10
+    while server.ocr._flights:  # the reading is given up once the server sees the client gone
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    pages = pages_of(server.predict(model_id, [("again.pdf", content)]))["again.pdf"]
+    assert [p["status"] for p in pages] == ["success"] * 30
+    assert server.engine.reads - before == 30, "no page read twice"
+
+
 def _account(server: Server) -> Any:
     return server.app.extensions["nanoclient"]["backend"].authenticate(KEY)

@@ -161,16 +161,26 @@ def _frame(header: dict[str, Any], payload: bytes) -> bytes:
     return b"".join((_HEADER.pack(len(encoded)), encoded, _PAYLOAD.pack(len(payload)), payload))
 
 
+def _wait(fd: int, writing: bool, deadline: float) -> None:
+    """Wait until ``fd`` can be written (or read), _TimedOut at ``deadline`` (poll: any descriptor number)."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise _TimedOut
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT if writing else select.POLLIN)
+        ready = bool(poller.poll(remaining * 1000))
+    else:  # pragma: no cover - no poll on this system
+        ready = any(select.select([] if writing else [fd], [fd] if writing else [], [], remaining)[:2])
+    if not ready:
+        raise _TimedOut
+
+
 def _write(stream: IO[bytes], data: bytes, deadline: float) -> None:
     view = memoryview(data)
     fd = stream.fileno()
     while view:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise _TimedOut
-        _, writable, _ = select.select([], [fd], [], remaining)
-        if not writable:
-            raise _TimedOut
+        _wait(fd, True, deadline)
         try:
             written = os.write(fd, view[:1 << 20])
         except BlockingIOError:
@@ -184,12 +194,7 @@ def _read(stream: IO[bytes], size: int, deadline: float) -> bytes:
     chunks = []
     fd = stream.fileno()
     while size:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise _TimedOut
-        readable, _, _ = select.select([fd], [], [], remaining)
-        if not readable:
-            raise _TimedOut
+        _wait(fd, False, deadline)
         try:
             chunk = os.read(fd, min(size, 1 << 20))
         except BlockingIOError:
