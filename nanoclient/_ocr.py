@@ -293,9 +293,11 @@ class Ocr:
             found = self.sent_pages(model_id, [name], since=_today() - dt.timedelta(days=1)).get(name)
             pending = ([_renamed(page, os.fspath(path)) for page in found] if found
                        else self.submit_file(model_id, path, name=name))
-        ids = [page.id for page in pending if page.id]
-        if len(ids) < len(pending):  # no ids to fetch them by: the answer is all there is
-            return pending
+        if all(page.done for page in pending):  # a service that answered at once
+            return [_renamed(page, os.fspath(path)) for page in sorted(pending, key=lambda page: page.page)]
+        if any(not page.id for page in pending):
+            raise ServerError(f"The service took {name} asynchronously but gave no ids to fetch its pages by")
+        ids = [page.id for page in pending]
         read = self.wait_for(model_id, ids, timeout=async_wait(max(count, len(ids))) if timeout is None else timeout)
         return [_renamed(page, os.fspath(path)) for page in sorted(read, key=lambda page: page.page)]
 

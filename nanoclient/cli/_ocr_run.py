@@ -275,6 +275,8 @@ def predict_documents(state: State, paths: Sequence[Path], *, output: Path | Non
             except TimeoutError as exc:
                 fail(file, TimeoutError(f"{exc}; run the same command again to fetch it (it is not sent again)"
                                         if journal is not None else f"{exc}: {', '.join(ids)}"))
+            except Exception as exc:  # one document's fetch failing costs that document only
+                fail(file, exc)
             bar.update(1)
     except KeyboardInterrupt as exc:
         where = (f" with --output {output}: documents already read are skipped, documents sent are fetched "
