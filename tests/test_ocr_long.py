@@ -197,3 +197,32 @@ def test_asynchronous_false_keeps_a_long_document_in_one_request(tmp_path):
     with client() as made:
         assert len(made.ocr.predict_file("m", document, asynchronous=False)) == ASYNC_PAGES + 1
     assert "async" not in responses.calls[0].request.url
+
+
+def test_the_transport_sends_once_what_timed_out_when_told_and_waits_as_long_as_asked():
+    """``retry_timeouts=False`` against a silent socket: one connection, not one per retry; ``timeout=``
+    this request's wait instead of the transport's."""
+    import threading
+    import time
+
+    from helpers import RawServer
+
+    from nanoclient._transport import Transport
+
+    release = threading.Event()
+    server = RawServer(lambda conn: release.wait(10))
+    try:
+        transport = Transport(server.url, "k", timeout=0.2, max_retries=3, sleep=lambda seconds: None)
+        with pytest.raises(APITimeoutError, match="within 0.2 s"):
+            transport.request("POST", "OCR/Model/m/LabelFile/", retry_timeouts=False)
+        assert server.connections == 1
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError, match="within 0.6 s"):
+            transport.request("POST", "OCR/Model/m/LabelFile/", retry_timeouts=False, timeout=0.6)
+        assert time.monotonic() - started >= 0.6 and server.connections == 2
+        with pytest.raises(APITimeoutError):
+            transport.request("GET", "Models/")  # the default: a read timeout is retried
+        assert server.connections == 6
+    finally:
+        release.set()
+        server.close()
