@@ -55,12 +55,20 @@ def test_an_upright_flat_page_is_left_as_it_is(size: int) -> None:
     assert (cleaned.width, cleaned.height) == page.size
 
 
-def test_a_dark_banner_is_neither_a_photo_edge_nor_uneven_light() -> None:
+def test_a_dark_banner_and_pictures_are_neither_a_photo_edge_nor_uneven_light() -> None:
     sample = text_page()
     ImageDraw.Draw(sample.image).rectangle((0, 0, sample.image.width, 40), fill=30)
-    ImageDraw.Draw(sample.image).rectangle((700, 800, 1050, 980), fill=90)  # a picture
-    cleaned = clean_page(sample.image)
-    assert cleaned.steps == () and cleaned.image is sample.image
+    ImageDraw.Draw(sample.image).rectangle((700, 800, 1050, 980), fill=90)  # a flat picture
+    pixels = np.asarray(sample.image).copy()
+    pixels[500:750, 100:700] = np.random.default_rng(1).integers(0, 256, (250, 600))  # a busy one
+    page = Image.fromarray(pixels)
+    cleaned = clean_page(page)
+    assert cleaned.steps == () and cleaned.image is page
+
+
+def test_white_text_on_black_is_no_paper_to_light() -> None:
+    page = Image.fromarray(255 - np.asarray(text_page().image))
+    assert clean_page(page).image is page
 
 
 @pytest.mark.parametrize("degrees", [90, 180, 270, 3, -3, 5, -7, 93, 176, 265.5])

@@ -194,24 +194,26 @@ def _flatten(quad: NDArray[np.float64]) -> tuple[Matrix, int, int]:
 
 
 def lighting(small: Gray) -> NDArray[np.float64] | None:
-    """The paper's brightness across ``small`` as a smooth surface (its shape), or None when even."""
-    height, width = small.shape
+    """The paper's brightness across ``small`` as a smooth surface (its shape), or None when even (or when
+    the page is no light paper)."""
+    if float(np.median(small)) < 100:  # mostly dark: not a page of light paper (white on black, a table)
+        return None
     paper = cv2.dilate(small, cv2.getStructuringElement(cv2.MORPH_RECT, (7, 7)))
     grid = cv2.resize(paper, (24, 24), interpolation=cv2.INTER_AREA).astype(np.float64)
     ys, xs = np.mgrid[0:24, 0:24] / 23.0 - 0.5
     design = np.stack([np.ones_like(xs), xs, ys, xs * xs, xs * ys, ys * ys], -1).reshape(-1, 6)
     values = grid.reshape(-1)
     keep = values > 0.5 * values.max()
-    coefficients = np.zeros(6)
-    for _ in range(3):  # cells far below the fit are ink or pictures, not paper
+    for _ in range(4):  # an upper envelope: cells below the fit are ink, pictures or banners, never paper
+        if keep.sum() < 24:
+            return None
         coefficients = np.linalg.lstsq(design[keep], values[keep], rcond=None)[0]
-        fit = design @ coefficients
-        keep = values > fit - max(12.0, 2 * float(np.std(values[keep] - fit[keep])))
-    surface = (design @ coefficients).reshape(24, 24)
-    top = float(surface.max())
-    if top <= 0 or (top - float(surface.min())) / top < LIGHTING_MIN:
+        keep = values > design @ coefficients - 10
+    paper_cells = values[keep]
+    brightest = float(paper_cells.max())
+    if float(np.median(paper_cells)) < 100 or (brightest - float(paper_cells.min())) / brightest < LIGHTING_MIN:
         return None
-    return np.asarray(surface, dtype=np.float64)
+    return np.asarray((design @ coefficients).reshape(24, 24), dtype=np.float64)
 
 
 def _even(image: Gray, surface: NDArray[np.float64]) -> Gray:
