@@ -18,14 +18,15 @@ How each thing is found:
 - The direction of the text lines (any angle): each character's nearest neighbours point along its line
   (the "docstrum"); the peak of their directions, refined to 0.1 degree by the sharpest projection of
   the ink across the lines.
-- Which way is up: Latin text has more ink above the x-height band (ascenders, capitals, digits) than
-  below it (descenders); summed over the page's words. When that is not clear (a page of capitals and
-  digits, a monospaced font's long descenders), ``Cleaned.unsure`` says so, and the engine reads a poorly
-  read page turned over too. (Tesseract's orientation detection, OSD, was tried for this: 0.4-0.9 s a
-  page, more than reading it, and unsure or wrong on exactly these sparse invoice pages.)
-- The text's size: the median height of character components across the lines.
-- The lighting: the paper's brightness on a coarse grid, a robust quadratic surface through it, the page
-  divided by that surface (a smooth surface: dark banners and photos on the page stay as they are).
+- Which way is up: in Latin text, more strokes cross the rows above a word's x-height band (ascenders,
+  capitals, digits beside small letters) than the rows below it (descenders); summed over the page's
+  words, once its lines are level (looked at again on a larger copy when the characters are small and
+  the answer weak). When that is not clear (a page of capitals and digits), ``Cleaned.unsure`` says so,
+  and the engine reads a poorly read page turned over too. (Tesseract's orientation detection, OSD, was
+  tried for this: 0.4-0.9 s a page, more than reading it, and unsure or wrong on sparse invoice pages.)
+- The text's size: the median height of character blobs across the lines.
+- The lighting: the paper's brightness on a coarse grid, a quadratic upper envelope through it, the page
+  divided by that surface (a smooth surface: dark banners and pictures on the page stay as they are).
 - Ruled lines, after a page was deskewed or flattened: long straight ink runs (a morphological opening),
   taken out so that Tesseract reads the text they frame.
 """
