@@ -45,6 +45,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -90,7 +91,7 @@ def documents(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in DOCUMENT_SUFFIXES) if folder.is_dir() else []
 
 
-def load_manifest(data: Path) -> dict[str, dict[str, object]]:
+def load_manifest(data: Path) -> dict[str, dict[str, Any]]:
     """File name -> its entry (split, layout, language, variation, kind, pages): from ``manifest.json``, or made
     up for a set without one (every group "unknown", pages from the file)."""
     path = data / "manifest.json"
@@ -98,7 +99,7 @@ def load_manifest(data: Path) -> dict[str, dict[str, object]]:
         return {Path(str(e["file"])).name: e for e in json.loads(path.read_text(encoding="utf-8"))}
     from nanoclient.server.ocr_engine import page_count
 
-    entries: dict[str, dict[str, object]] = {}
+    entries: dict[str, dict[str, Any]] = {}
     for split in ("train", "test"):
         for doc in documents(data / split):
             entries[doc.name] = {"file": f"{split}/{doc.name}", "split": split, "layout": "unknown",
@@ -151,7 +152,7 @@ def same_text(a: str, b: str) -> bool:
 
 
 def score(truth: Truth, answers: dict[tuple[str, int, str], tuple[str, float]],
-          manifest: dict[str, dict[str, object]]) -> dict[str, object]:
+          manifest: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Exact-text accuracy overall and per group: variation (PDF pages apart), language, layout, kind, field;
     each group as [exact, labelled]; and the failures."""
     groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
@@ -259,16 +260,16 @@ class Model:
         seconds, _ = _run(cmd, self.env)
         return seconds
 
-    def evaluate(self) -> dict[str, object]:
+    def evaluate(self) -> dict[str, Any]:
         _, done = _run([*self.command, "--json", "evaluate", str(self.folder)], self.env)
-        result: dict[str, object] = json.loads(done.stdout)
+        result: dict[str, Any] = json.loads(done.stdout)
         return result
 
 
 # --- the engine in this process -----------------------------------------------------------------
 
 def engine_times(sample: Sequence[tuple[Path, str, str]], model_file: Path | None,
-                 repeats: int = 2) -> dict[str, object]:
+                 repeats: int = 2) -> dict[str, Any]:
     """On each (document, its Tesseract language, its variation): ms of ``TesseractEngine.read`` (clean-up and
     Tesseract), of Tesseract alone on the page as stored, of the clean-up alone, of the extractor; medians,
     per variation, and the clean-up's added share of time (sum over pages). Each time is the least of
@@ -276,17 +277,18 @@ def engine_times(sample: Sequence[tuple[Path, str, str]], model_file: Path | Non
     from nanoclient.server.ocr_engine import TesseractEngine, render_pages
     from nanoclient.server.ocr_fields import FieldExtractor
 
+    clean_page: Any = None
     try:
         from nanoclient.server.ocr_clean import clean_page
-    except ImportError:
-        clean_page = None
+    except ImportError:  # the clean-up is not installed (or not built yet)
+        pass
     engine = TesseractEngine()
     extractor = FieldExtractor.load(model_file) if model_file is not None else None
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     for path, language, variation in sample:
         for number, image in enumerate(render_pages(path.read_bytes())):
             languages = [language] if language and language != "unknown" else []
-            row: dict[str, object] = {"file": path.name, "page": number, "variation": variation}
+            row: dict[str, Any] = {"file": path.name, "page": number, "variation": variation}
             words = getattr(engine, "_words", None)
             for _ in range(max(1, repeats)):
                 start = time.perf_counter()
@@ -312,43 +314,43 @@ def engine_times(sample: Sequence[tuple[Path, str, str]], model_file: Path | Non
                 row["extract_ms"] = (time.perf_counter() - start) * 1000
             rows.append(row)
             break  # the first page of each document: a sample
-    figures: dict[str, object] = {"pages": len(rows)}
+    figures: dict[str, Any] = {"pages": len(rows)}
     for key in ("read_ms", "tesseract_ms", "cleanup_ms", "extract_ms"):
-        values = [float(r[key]) for r in rows if key in r]  # type: ignore[arg-type]
+        values = [float(r[key]) for r in rows if key in r]
         if values:
             figures[f"median_{key}"] = statistics.median(values)
             by_variation: dict[str, list[float]] = defaultdict(list)
             for r in rows:
                 if key in r:
-                    by_variation[str(r["variation"])].append(float(r[key]))  # type: ignore[arg-type]
+                    by_variation[str(r["variation"])].append(float(r[key]))
             figures[f"{key}_by_variation"] = {k: statistics.median(v) for k, v in sorted(by_variation.items())}
-    values = sum(int(r.get("values", 0)) for r in rows)  # type: ignore[call-overload]
-    if values:
-        figures["values_read"] = [sum(int(r.get("values_read", 0)) for r in rows), values]  # type: ignore[call-overload]
-    read = sum(float(r["read_ms"]) for r in rows if "tesseract_ms" in r)  # type: ignore[arg-type]
-    alone = sum(float(r["tesseract_ms"]) for r in rows if "tesseract_ms" in r)  # type: ignore[arg-type]
+    labelled = sum(int(r.get("values", 0)) for r in rows)
+    if labelled:
+        figures["values_read"] = [sum(int(r.get("values_read", 0)) for r in rows), labelled]
+    read = sum(float(r["read_ms"]) for r in rows if "tesseract_ms" in r)
+    alone = sum(float(r["tesseract_ms"]) for r in rows if "tesseract_ms" in r)
     if alone:
         figures["cleanup_added_share"] = read / alone - 1
     figures["rows"] = rows
     return figures
 
 
-def least(row: dict[str, object], key: str, start: float) -> None:
+def least(row: dict[str, Any], key: str, start: float) -> None:
     """Keep in ``row[key]`` the least milliseconds since ``start`` so far."""
     elapsed = (time.perf_counter() - start) * 1000
-    row[key] = min(elapsed, float(row.get(key, elapsed)))  # type: ignore[arg-type]
+    row[key] = min(elapsed, float(row.get(key, elapsed)))
 
 
-def words_read(words: Sequence[object], box: dict[str, int], text: str) -> bool:
+def words_read(words: Sequence[Any], box: dict[str, int], text: str) -> bool:
     """Whether the words the engine read with their centre inside ``box`` are exactly the value's words (in any
     order: a turned page's words run another way)."""
-    inside = sorted(str(w.text) for w in words  # type: ignore[attr-defined]
-                    if box["xmin"] - 3 <= (w.xmin + w.xmax) / 2 <= box["xmax"] + 3  # type: ignore[attr-defined]
-                    and box["ymin"] - 3 <= (w.ymin + w.ymax) / 2 <= box["ymax"] + 3)  # type: ignore[attr-defined]
+    inside = sorted(str(w.text) for w in words
+                    if box["xmin"] - 3 <= (w.xmin + w.xmax) / 2 <= box["xmax"] + 3
+                    and box["ymin"] - 3 <= (w.ymin + w.ymax) / 2 <= box["ymax"] + 3)
     return inside == sorted(text.split())
 
 
-def pick_sample(test: Sequence[Path], manifest: dict[str, dict[str, object]],
+def pick_sample(test: Sequence[Path], manifest: dict[str, dict[str, Any]],
                 count: int) -> list[tuple[Path, str, str]]:
     """Up to ``count`` held-out documents, taken in turn from each variation."""
     by_variation: dict[str, list[Path]] = defaultdict(list)
@@ -371,11 +373,11 @@ def generate(out: Path, train: int, test: int, seed: int, more: Sequence[str] = 
                    stderr=subprocess.DEVNULL)
 
 
-def pages_of(docs: Iterable[Path], manifest: dict[str, dict[str, object]]) -> int:
-    return sum(int(manifest.get(d.name, {}).get("pages", 1)) for d in docs)  # type: ignore[call-overload]
+def pages_of(docs: Iterable[Path], manifest: dict[str, dict[str, Any]]) -> int:
+    return sum(int(manifest.get(d.name, {}).get("pages", 1)) for d in docs)
 
 
-def bench(args: argparse.Namespace, work: Path) -> dict[str, object]:
+def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     data: Path = args.data or work / "documents"
     if args.data is None:
         print(f"making {args.train} + {args.test} documents (seed {args.seed}) ...", file=sys.stderr)
@@ -383,7 +385,7 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, object]:
     manifest = load_manifest(data)
     trains, tests = documents(data / "train"), documents(data / "test")
     truth = truths(tests)
-    figures: dict[str, object] = {
+    figures: dict[str, Any] = {
         "date": date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "data": str(args.data) if args.data else f"make_documents.py --train {args.train} --test {args.test} "
                                                   f"--seed {args.seed} {args.make_args or ''}".strip(),
@@ -418,7 +420,7 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, object]:
         held_out = [layout for layout in layouts if layout != "unknown"]
         if args.lolo_layouts:
             held_out = [layout for layout in held_out if layout in args.lolo_layouts]
-        lolo: dict[str, object] = {}
+        lolo: dict[str, Any] = {}
         everything = trains + tests
         for layout in held_out if len(layouts) > 1 else []:
             inside = [d for d in everything if manifest.get(d.name, {}).get("layout") == layout]
@@ -426,13 +428,13 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, object]:
             print(f"leave one layout out: {layout} ({len(outside)} training, {len(inside)} test) ...", file=sys.stderr)
             folder = link_set(work / f"lolo-{layout}", outside, inside)
             # in the main model's languages: the pages are read already (the server caches words by languages)
-            held = Model(url, folder, ",".join(figures["model_languages"]) or None)  # type: ignore[arg-type]
+            held = Model(url, folder, ",".join(figures["model_languages"]) or None)
             held.train()
             held.predict(folder / "test", work / f"lolo-{layout}.csv")
             result = score(truths(inside), read_rows(work / f"lolo-{layout}.csv"), manifest)
-            lolo[layout] = result["groups"]["all"]["all"]  # type: ignore[index]
+            lolo[layout] = result["groups"]["all"]["all"]
         if lolo:
-            values = [accuracy(cell) for cell in lolo.values()]  # type: ignore[arg-type]
+            values = [accuracy(cell) for cell in lolo.values()]
             figures["leave_one_layout_out"] = {"layouts": lolo, "mean": statistics.mean(v for v in values
                                                                                         if v is not None)}
         figures["peak_memory"] = peak_memory_mb(server.pid)
@@ -453,9 +455,9 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def table(figures: dict[str, object]) -> tuple[str, bool]:
+def table(figures: dict[str, Any]) -> tuple[str, bool]:
     """The figures as lines of text, and whether every bar is met."""
-    groups = figures["accuracy"]["groups"]  # type: ignore[index]
+    groups = figures["accuracy"]["groups"]
     lines: list[tuple[str, str]] = []
     met = True
 
@@ -469,46 +471,46 @@ def table(figures: dict[str, object]) -> tuple[str, bool]:
     lines.append(("documents", f"{figures['training_documents']} training, {figures['test_documents']} held out "
                                f"({figures['test_pages']} pages, {figures['labelled_values']} values); "
                                f"{figures['data']}"))
-    lines.append(("model's languages", "+".join(figures.get("model_languages") or []) or "-"))  # type: ignore[arg-type]
+    lines.append(("model's languages", "+".join(figures.get("model_languages") or []) or "-"))
     lines.append(("upload / train --wait (CLI)", f"{figures['upload_s']:.1f} s / {figures['train_s']:.1f} s"))
     cell("exact text, held out", groups["all"]["all"], MIN_ACCURACY)
-    lines.append(("  ocr evaluate says", _fmt(figures.get("evaluate_exact_text_accuracy"))))  # type: ignore[arg-type]
+    lines.append(("  ocr evaluate says", _fmt(figures.get("evaluate_exact_text_accuracy"))))
     for group in ("variation", "language", "layout", "kind", "field"):
         for key, counts in groups.get(group, {}).items():
             bar = MIN_GROUP_ACCURACY if group in ("variation", "language") and key != "unknown" else None
             cell(f"  {group} {key}", counts, bar)
     shipped = figures.get("pretrained")
     if shipped:
-        for key, counts in [("all", shipped["groups"]["all"]["all"]),  # type: ignore[index]
-                            *shipped["groups"]["variation"].items()]:  # type: ignore[index]
-            cell(f"pretrained {shipped['name']}, untrained: {key}", counts, None)  # type: ignore[index]
+        for key, counts in [("all", shipped["groups"]["all"]["all"]),
+                            *shipped["groups"]["variation"].items()]:
+            cell(f"pretrained {shipped['name']}, untrained: {key}", counts, None)
     lolo = figures.get("leave_one_layout_out")
     if lolo:
-        for layout, counts in lolo["layouts"].items():  # type: ignore[index]
+        for layout, counts in lolo["layouts"].items():
             cell(f"unseen layout {layout}", counts, MIN_UNSEEN_LAYOUT)
-        mean = lolo["mean"]  # type: ignore[index]
+        mean = lolo["mean"]
         met = met and mean >= MIN_UNSEEN_LAYOUT
         below = f"  < {MIN_UNSEEN_LAYOUT}" if mean < MIN_UNSEEN_LAYOUT else ""
         lines.append(("unseen layout, mean", f"{mean:.3f}{below}"))
     lines.append(("scores: expected calibration error", f"{figures['score_ece']:.3f} over "
                                                         f"{figures['scored_fields']} fields"))
     lines.append(("ocr predict --output (sync)", f"{figures['sync_pages_per_s']:.2f} pages/s"))
-    lines.append(("ocr predict --async --output", f"{_fmt(figures['async_pages_per_s'], 2)} pages/s"))  # type: ignore[arg-type]
+    lines.append(("ocr predict --async --output", f"{_fmt(figures['async_pages_per_s'], 2)} pages/s"))
     memory = figures["peak_memory"]
-    lines.append(("server peak RSS (VmHWM)", f"{memory['serve_mb']:.0f} MB serve, "  # type: ignore[index]
-                                             f"{memory['largest_child_mb']:.0f} MB largest child"))  # type: ignore[index]
+    lines.append(("server peak RSS (VmHWM)", f"{memory['serve_mb']:.0f} MB serve, "
+                                             f"{memory['largest_child_mb']:.0f} MB largest child"))
     engine = figures["engine"]
-    lines.append(("engine sample (first pages)", f"{engine['pages']}"))  # type: ignore[index]
+    lines.append(("engine sample (first pages)", f"{engine['pages']}"))
     for key, name in (("read_ms", "TesseractEngine.read (clean-up + Tesseract)"),
                       ("tesseract_ms", "Tesseract alone, page as stored"), ("cleanup_ms", "clean-up alone"),
                       ("extract_ms", "field extractor alone")):
-        if f"median_{key}" in engine:  # type: ignore[operator]
-            per = ", ".join(f"{k} {v:.0f}" for k, v in engine[f"{key}_by_variation"].items())  # type: ignore[index]
-            lines.append((f"  {name}, median", f"{engine[f'median_{key}']:.0f} ms/page ({per})"))  # type: ignore[index]
-    if "values_read" in engine:  # type: ignore[operator]
-        read, values = engine["values_read"]  # type: ignore[index]
+        if f"median_{key}" in engine:
+            per = ", ".join(f"{k} {v:.0f}" for k, v in engine[f"{key}_by_variation"].items())
+            lines.append((f"  {name}, median", f"{engine[f'median_{key}']:.0f} ms/page ({per})"))
+    if "values_read" in engine:
+        read, values = engine["values_read"]
         lines.append(("  values whose words the engine reads exactly", f"{read / values:.3f}  ({read}/{values})"))
-    share = engine.get("cleanup_added_share")  # type: ignore[union-attr]
+    share = engine.get("cleanup_added_share")
     if share is not None:
         met = met and share <= MAX_CLEANUP_SHARE
         lines.append(("  clean-up's added time (sum over sample)",
@@ -548,7 +550,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures = bench(args, Path(tmp))
     text, met = table(figures)
     print(text)
-    failures = figures["accuracy"]["failures"]  # type: ignore[index]
+    failures = figures["accuracy"]["failures"]
     if failures and args.failures:
         print(f"\nmisread ({len(failures)}; the first {min(len(failures), args.failures)}):")
         for f in failures[:args.failures]:

@@ -93,3 +93,29 @@ def test_words_read_in_any_order() -> None:
     assert not bench_ocr.words_read([Word("Mai", 0, 20), Word("7.", 0, 0)], box, "7. Mai 2014")
     assert not bench_ocr.words_read([Word("Mai", 0, 20), Word("7.", 0, 0), Word("2014", 90, 90)], box,
                                     "7. Mai 2014")
+
+
+def test_table_reports_every_figure_and_the_bars() -> None:
+    """The table the bench prints at the end of a long run: every figure, and a missed bar makes it fail."""
+    figures = {
+        "training_documents": 6, "test_documents": 2, "test_pages": 3, "labelled_values": 12, "data": "x",
+        "model_languages": ["deu", "eng"], "upload_s": 1.0, "train_s": 2.0, "evaluate_exact_text_accuracy": 0.75,
+        "accuracy": {"groups": {"all": {"all": [9, 12]}, "variation": {"clean": [6, 6], "pdf page 2": [0, 1]},
+                                "language": {"de": [9, 12]}, "field": {"total_amount": [1, 2]}}, "failures": []},
+        "pretrained": {"name": "invoices", "groups": {"all": {"all": [3, 12]}, "variation": {"clean": [3, 6]}}},
+        "leave_one_layout_out": {"layouts": {"grid": [5, 6], "letter": [6, 6]}, "mean": 0.917},
+        "score_ece": 0.05, "scored_fields": 12, "sync_pages_per_s": 1.5, "async_pages_per_s": None,
+        "peak_memory": {"serve_mb": 300.0, "largest_child_mb": 40.0},
+        "engine": {"pages": 2, "median_read_ms": 800.0, "read_ms_by_variation": {"clean": 800.0},
+                   "median_tesseract_ms": 700.0, "tesseract_ms_by_variation": {"clean": 700.0},
+                   "values_read": [5, 6], "cleanup_added_share": 0.14},
+    }
+    text, met = bench_ocr.table(figures)
+    assert not met  # 0.75 overall, page 2 of PDFs 0.0
+    for expected in ("0.750  (9/12)  < 0.95", "variation pdf page 2", "deu+eng", "pretrained invoices",
+                     "unseen layout grid", "0.917", "1.50 pages/s", "300 MB", "+14%", "(5/6)"):
+        assert expected in text, expected
+    figures["accuracy"]["groups"] = {"all": {"all": [12, 12]}, "variation": {"clean": [12, 12]}}
+    assert not bench_ocr.table(figures)[1]  # the held-out grid: 5/6 < 0.85
+    figures["leave_one_layout_out"] = {"layouts": {"grid": [6, 6]}, "mean": 1.0}
+    assert bench_ocr.table(figures)[1]
