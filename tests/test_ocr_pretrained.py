@@ -57,3 +57,27 @@ def test_a_pretrained_name_the_server_lacks_is_refused_and_nothing_is_stored():
         assert client.list_models() == []
         with pytest.raises(ValueError, match="field names"):
             client.ocr.create_model([])
+
+
+def test_adapting_blends_the_weights_by_how_many_documents_the_model_has():
+    import numpy as np
+
+    from nanoclient.server.ocr_fields import BASE_DOCUMENTS, FieldExtractor, adapt
+
+    width = 8
+    base = FieldExtractor(["number", "total", "date"], ["", "date", "number", "total"],
+                          np.arange(4 * width, dtype=np.float32).reshape(4, width), np.array([0, 1, 2, 3]),
+                          kinds={"number": frozenset({"identifier"}), "date": frozenset({"date"})},
+                          periods={"total": frozenset({"Co"})})
+    own = FieldExtractor(["number", "total", "po"], ["", "number", "po", "total"],
+                         np.ones((4, width), dtype=np.float32), np.array([5, 5, 5, 5]),
+                         kinds={"number": frozenset({"name"})})
+    blend = adapt(base, own, BASE_DOCUMENTS)  # as many documents as the base counts for: half each
+    assert blend.fields == ["number", "total", "po"] and blend.classes == ["", "number", "po", "total"]
+    assert np.allclose(blend.coef[1], 0.5 * own.coef[1] + 0.5 * base.coef[2])  # number: both
+    assert np.allclose(blend.coef[2], own.coef[2])  # po: the model's own only
+    assert np.allclose(blend.intercept, [2.5, 3.5, 5, 4])
+    assert blend.kinds == {"number": frozenset({"name"})}  # what the model's own values taught wins
+    assert blend.periods == {"total": frozenset({"Co"})}
+    mostly_own = adapt(base, own, 9 * BASE_DOCUMENTS)
+    assert np.allclose(mostly_own.coef[0], 0.9 * own.coef[0] + 0.1 * base.coef[0])

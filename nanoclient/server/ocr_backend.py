@@ -302,7 +302,7 @@ class OcrModels:
             log.warning("OCR model %s: %d values given without a box were not found: %s", run.model_id, len(lost),
                         "; ".join(f"{document} {field} {text!r}" for document, field, text in lost))
         extractor, measured, held_out = ocr_fields.train(
-            read_documents, record.categories,
+            read_documents, record.categories, base=_pretrained(record),
             progress=lambda text: self.store.set_run_status(run.id, f"Training: {text}"))
         name = f"{run.id}.ocr"
         extractor.save(str(self.store.classifier_path(name)))
@@ -701,6 +701,20 @@ def _page_result(record: InferenceRecord) -> PageResult:
                    for p in body.get("prediction", []))
     return PageResult(record.id, record.request_file_id, record.input, record.page, record.state,
                       str(body.get("message", "")), values, record.created_at)
+
+
+def _pretrained(record: ModelRecord) -> FieldExtractor | None:
+    """The shipped extractor a model started from, which its training adapts (None: none, or no longer
+    shipped: then it learns from its own documents alone, as the log says)."""
+    name = record.options.get("pretrained")
+    if not name:
+        return None
+    try:
+        return ocr_pretrained.load(str(name))
+    except KeyError:
+        log.warning("OCR model %s started from the pretrained %r extractor, which this version does not ship: "
+                    "it learns from its own documents alone", record.id, name)
+        return None
 
 
 def _languages(record: ModelRecord) -> tuple[str, ...]:

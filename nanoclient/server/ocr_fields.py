@@ -73,6 +73,8 @@ LABEL_WORDS = 5
 HEADER_ROWS = 8
 #: The regression's inverse regularisation strength (scikit-learn's C).
 REGULARISATION = 4.0
+#: How many of a model's own documents a pretrained extractor it starts from counts as (``adapt``).
+BASE_DOCUMENTS = 20
 #: The class of a candidate that is no field.
 NONE = ""
 #: Saved-file format version (3: the fields' kinds and learnt period endings; 1 and 2 are read too).
@@ -832,11 +834,39 @@ def place_values(documents: Sequence[Document], fields: Sequence[str]
     return placed, missing
 
 
+def adapt(base: FieldExtractor, own: FieldExtractor, documents: int) -> FieldExtractor:
+    """``own``, fitted on a model's ``documents``, blended with ``base``, the extractor the model started from:
+    their weights on the same hashed features averaged, ``base`` counting as ``BASE_DOCUMENTS`` documents (a
+    field only one of them knows keeps that one's weights). The blend answers ``own``'s fields; what a field
+    answers (its kinds) and the periods the engine drops are ``own``'s where it learnt them, else ``base``'s."""
+    share = documents / (documents + BASE_DOCUMENTS)
+    classes = sorted(set(own.classes) | {c for c in base.classes if c == NONE or c in own.fields})
+    coef = np.zeros((len(classes), own.coef.shape[1]), dtype=np.float32)
+    intercept = np.zeros(len(classes), dtype=np.float32)
+    for row, name in enumerate(classes):
+        parts = [(model, weight) for model, weight in ((own, share), (base, 1 - share)) if name in model.classes]
+        total = sum(weight for _, weight in parts)
+        for model, weight in parts:
+            coef[row] += (weight / total) * model.coef[model.classes.index(name)]
+            intercept[row] += (weight / total) * model.intercept[model.classes.index(name)]
+    kinds = {field: allowed for field in own.fields
+             if (allowed := own.kinds.get(field) or base.kinds.get(field))}
+    periods = {field: own.periods.get(field, frozenset()) | base.periods.get(field, frozenset())
+               for field in own.fields if field in own.periods or field in base.periods}
+    return FieldExtractor(own.fields, classes, coef, intercept, own.calibration, kinds, periods)
+
+
 def train(documents: Sequence[Document], fields: Sequence[str], *, progress: Progress | None = None,
-          seed: int = 0) -> tuple[FieldExtractor, float | None, int]:
+          seed: int = 0, base: FieldExtractor | None = None) -> tuple[FieldExtractor, float | None, int]:
     """Fit an extractor on labelled documents; return (extractor, held-out exact-text accuracy or None,
     the number of held-out labelled values it was measured on). Labels given without a box are placed first
-    (``place_values``; call it yourself to learn which could not be found)."""
+    (``place_values``; call it yourself to learn which could not be found). With ``base``, the extractor a
+    model started from, what is fitted is blended with it (``adapt``), and held-out accuracy is the blend's."""
+
+    def fit(chosen: Sequence[Document]) -> FieldExtractor:
+        own = _fit(chosen, fields)
+        return own if base is None else adapt(base, own, len(chosen))
+
     tell = progress or (lambda _: None)
     if any(not box.has_box for document in documents for _, boxes in document for box in boxes):
         tell("finding the values given without a box")
@@ -851,18 +881,18 @@ def train(documents: Sequence[Document], fields: Sequence[str], *, progress: Pro
         held = [documents[i] for i in order[:held_count]]
         kept = [documents[i] for i in order[held_count:]]
         tell("fitting on held-in documents")
-        outcomes = _outcomes(_fit(kept, fields), held)
+        outcomes = _outcomes(fit(kept), held)
         held_values = len(outcomes)
         measured = sum(right for _, right in outcomes) / held_values if held_values else None
         answered = [(score, right) for score, right in outcomes if score is not None]
         if len(answered) >= 10:
             calibration = platt([s for s, _ in answered], [r for _, r in answered])
     tell("fitting on every document")
-    extractor = _fit(documents, fields)
+    extractor = fit(documents)
     extractor.calibration = calibration
     return extractor, measured, held_values
 
 
-__all__ = ["Candidate", "Document", "FieldExtractor", "FieldValue", "LabelledBox", "MIN_SCORE", "MissingValue",
+__all__ = ["Candidate", "Document", "FieldExtractor", "adapt", "FieldValue", "LabelledBox", "MIN_SCORE", "MissingValue",
            "accuracy", "candidates", "learn_kinds", "locate_values", "match", "place_values", "train",
            "value_matches"]
