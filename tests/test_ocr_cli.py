@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -188,6 +189,7 @@ def test_a_second_upload_to_the_same_model_waits_or_is_refused(setup, tmp_path):
 #: defaults (30 s an attempt; the local server reads a scanned page in about 0.5 s).
 SHORT_ATTEMPTS = """
 import sys
+import time
 from nanoclient import _ocr
 from nanoclient.cli import _framework, main
 
@@ -309,3 +311,17 @@ def test_the_top_help_names_both_kinds_of_model(setup, tmp_path):
     server, _, _, cache = setup
     shown = run_cli(server.url, KEY, "--help", cache=cache)
     assert "image classifiers" in shown.stdout and "OCR models" in shown.stdout and "nanoclient ocr" in shown.stdout
+
+
+def test_retries_and_timeout_given_before_ocr_hold(tmp_path):
+    """`nanoclient --retries 0 ocr ...`: the ocr group's own defaults used to override it (10 retries, 47 s
+    against a closed port)."""
+    from helpers import closed_port
+
+    url = f"http://127.0.0.1:{closed_port()}/api/v2"
+    for args in (("--retries", "0", "ocr", "status"), ("ocr", "--retries", "0", "status"),
+                 ("ocr", "status", "--retries", "0")):
+        started = time.monotonic()
+        failed = run_cli(url, KEY, *args, cache=tmp_path, model_id="m")
+        assert failed.returncode == 1 and "cannot reach" in failed.stderr, failed.stderr
+        assert "retrying" not in failed.stderr and time.monotonic() - started < 20, (args, failed.stderr)

@@ -40,7 +40,9 @@ def ocr() -> None:
     """
 
 
-ocr.params.extend(global_options(on_group=True))  # `nanoclient ocr --json predict ...` as well
+# `nanoclient ocr --json predict ...` as well; without defaults of their own, which would override the
+# `nanoclient --retries 0 --timeout 5 ocr ...` given before (the top group reads the environment and defaults)
+ocr.params.extend(global_options(on_group=False))
 
 
 @api_command(ocr, "create-model")
