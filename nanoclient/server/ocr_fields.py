@@ -149,8 +149,13 @@ class Candidate:
                 max(w.xmax for w in self.words), max(w.ymax for w in self.words))
 
 
+_QUOTES = "‘’‚“”„'\"|«»"
+
+
 def _clean(text: str) -> str:
-    return text.rstrip(",;:")
+    """A value's text without what never ends a value (``INV-4892,``) nor stray quotes the engine reads in
+    the margin of a frame (``‘USD 8,157.11``)."""
+    return text.strip(_QUOTES).rstrip(",;:").strip(_QUOTES)
 
 
 # ---------------------------------------------------------------------- candidates and their features
@@ -327,6 +332,8 @@ class _PageContext:
             names.append("whole")
         if end < len(segment) and segment[end].text[:1].islower():
             names.append("cut_before_lower")
+        if words[0].text[:1].islower() and words[0].text.isalpha() and len(words) > 1:
+            names.append("lead_lower")  # "le 29 novembre 2016", "am 7. Mai": a word of the sentence before it
         if text.endswith("."):
             names.append("period_end")
         if any(c.isdigit() for c in text):
@@ -360,7 +367,9 @@ class _PageContext:
             names.extend((f"name_rank:{rank}", f"doc_name_rank:{document}|{rank}"))
         own = ocr_labels.concept([w.text for w in words])
         if own is not None:
-            names.append(f"self_concept:{own}")
+            names.extend((f"self_concept:{own}", "is_label"))
+        if ocr_labels.document_kind([[w.text for w in words]]) is not None:
+            names.append("is_title")
         for head in range(min(3, len(words) - 1), 0, -1):  # the longest label it starts with
             starts = ocr_labels.concept([w.text for w in words[:head]])
             if starts is not None:
@@ -388,6 +397,11 @@ class _PageContext:
                           f"doc_left_concept:{document}|{left_concept}"))
             if before and xmin - before[0].xmax > SEGMENT_GAP * line:
                 names.append(f"left_concept_far:{left_concept}")
+        if left_concept is None:  # a skewed page: the label left of it may have fallen into the next row
+            near = self._near_left(span, xmin, line)
+            if near is not None:  # the same features as a label on its row: what they taught applies
+                names.extend(("left_near", f"left_concept:{near}", f"left_concept_kind:{near}|{kind}",
+                              f"doc_left_concept:{document}|{near}"))
         after = [w for w in row if w.xmin >= xmax - 1]
         if after:
             names.append(f"right1:{_token(after[0].text)}")
@@ -440,6 +454,19 @@ class _PageContext:
             found = self._cell_concept(over, line)
             if found is not None:
                 return found
+        return None
+
+    def _near_left(self, span: _Span, xmin: int, line: int) -> str | None:
+        """The concept of the words left of a candidate in the rows beside its own whose middles are within a
+        line height of its middle (rows split by a skew the clean-up left)."""
+        middle = sum(w.ymin + w.ymax for w in span.words) / (2 * len(span.words))
+        for index in (span.row_index - 1, span.row_index + 1):
+            if 0 <= index < len(self.rows):
+                left = [w for w in self.rows[index]
+                        if w.xmax <= xmin + 1 and abs((w.ymin + w.ymax) / 2 - middle) < line]
+                found = ocr_labels.concept([w.text for w in left[-LABEL_WORDS:]])
+                if found is not None:
+                    return found
         return None
 
     def _cell_concept(self, over: list[Word], line: int) -> str | None:

@@ -48,7 +48,15 @@ _LABELS: dict[str, tuple[str, ...]] = {
         r"payment due date|date due|balance due date",
         r"(falligkeit|falligkeitsdatum|fallig|zahlbar bis|zahlungsziel|zahlbar|fallig am|zahlungsfrist)",
         r"(falligkeits|zahlungs)datum",
-        r"(echeance|date d echeance|date echeance|a payer avant|payable avant|date limite de paiement)",
+        r"(echeance|date d echeance|date echeance|date de l echeance|a payer avant|payable avant|"
+        r"date limite de paiement|a regler avant|regler avant|a regler avant le|payable avant le|a payer avant le|"
+        r"payable le|a payer le)",
+        r"(zahlbar bis zum|zahlbar bis|bitte zahlen sie bis|bitte uberweisen sie bis|bis zum|zahlbar am)",
+        r"(payment due by|please pay by|payable on|pay before|due no later than)",
+        r"(te betalen voor|te voldoen voor|betalen voor|uiterlijk)",
+        r"(pagar antes del|pagadero antes del|a pagar antes de|fecha limite)",
+        r"(da pagare entro il|pagare entro il|entro il)",
+        r"(pagar ate|a pagar ate|pagavel ate)",
         r"(vervaldatum|vervaldag|te betalen voor|uiterste betaaldatum|betaaldatum)",
         r"(fecha de vencimiento|vencimiento|vence|fecha limite de pago)",
         r"(scadenza|data di scadenza|data scadenza|scadenza pagamento)",
@@ -168,11 +176,17 @@ def _compile() -> list[tuple[str, re.Pattern[str]]]:
 _PATTERNS = _compile()
 
 
+_ELISION = re.compile(r"^(?:d|l|qu|dell|all|nell|sull)['’](.+)$")
+
+
 @functools.lru_cache(maxsize=65536)
 def label_word(text: str) -> str:
     """A word as labels are compared: lower case, no accents, letters and digits only (``N°`` is ``no``)."""
     decomposed = unicodedata.normalize("NFKD", text.casefold().replace("ß", "ss").replace("°", "o"))
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    elided = _ELISION.match(plain)  # "d'émission", "l'échéance": the word after the article
+    if elided:
+        plain = elided.group(1)
     if plain in ("#", "no.", "n.", "nr.", "n:"):
         return "no"
     return "".join(c for c in plain if c.isalnum())
