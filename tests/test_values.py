@@ -140,3 +140,20 @@ def test_normalized_and_the_sdk_fields() -> None:
     date = OcrField("due", "05/07/2014", None, 0, 0, 1, 1)
     assert date.as_date() == dt.date(2014, 5, 7) and date.as_date("fr") == dt.date(2014, 7, 5)
     assert date.as_amount() is None
+
+
+def test_ocr_predict_normalize_rows() -> None:
+    """``ocr predict --normalize``: each field's row gets its value in one form; without it, no value column."""
+    from nanoclient.cli._ocr_run import page_rows
+    from nanoclient.ocr_types import OcrField, OcrPage
+
+    page = OcrPage("a.pdf", 1, fields=(OcrField("date", "7. Mai 2014", 0.9, 0, 0, 1, 1),
+                                       OcrField("total", "1.234,56 €", 0.8, 0, 0, 1, 1),
+                                       OcrField("number", "INV  42", 0.7, 0, 0, 1, 1)))
+    empty = OcrPage("a.pdf", 2)
+    rows = page_rows("a.pdf", [page, empty], normalize="")
+    assert [(row["field"], row["value"]) for row in rows] == [
+        ("date", "2014-05-07"), ("total", "1234.56"), ("number", "INV 42"), ("", "")]
+    assert page_rows("a.pdf", [OcrPage("a.pdf", fields=(OcrField("d", "05/07/2014", None, 0, 0, 1, 1),))],
+                     normalize="de")[0]["value"] == "2014-07-05"
+    assert all("value" not in row for row in page_rows("a.pdf", [page, empty]))
