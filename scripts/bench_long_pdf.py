@@ -12,6 +12,9 @@ them, turned by up to a degree, speckled, stored as JPEG) for prediction:
     again (the server must not read it again meanwhile, and must stop reading for clients that have gone);
   * ``cli``: ``nanoclient ocr predict FILE`` with the defaults.
 
+With --no-give-back the server keeps the memory it freed (``memory.give_back`` off): compare its resident
+memory after training and after the prediction with a run without it.
+
 Tesseract is counted by a ``tesseract`` on the server's PATH that notes each page it reads, then runs the real
 one. The server's peak resident memory (VmHWM of its /proc status) and the renderer processes' largest
 resident memory are sampled every 0.2 s. It prints one table (and writes it with --json). 127.0.0.1 only.
@@ -134,8 +137,19 @@ def pages_read(log: Path) -> int:
         return 0
 
 
-def serve(data_dir: Path, path_dir: Path, server_log: Path) -> tuple[subprocess.Popen[str], str]:
+#: With --no-give-back, the server's ``memory.give_back`` does nothing (to measure what it gives back).
+NO_GIVE_BACK = """
+import nanoclient.server.memory as memory
+memory.give_back = lambda: False
+"""
+
+
+def serve(data_dir: Path, path_dir: Path, server_log: Path, *,
+          give_back: bool = True) -> tuple[subprocess.Popen[str], str]:
     env = dict(os.environ, PATH=f"{path_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    if not give_back:
+        (path_dir / "sitecustomize.py").write_text(NO_GIVE_BACK)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(path_dir), env.get("PYTHONPATH")]))
     proc = subprocess.Popen([*nanoclient_command(), "serve", "--port", "0", "--data-dir", str(data_dir),
                              "--min-images", "5", "--verbose"],
                             stdout=subprocess.PIPE, stderr=server_log.open("w"), text=True, env=env)
@@ -203,6 +217,8 @@ def main() -> int:
     parser.add_argument("--pages", type=int, default=150)
     parser.add_argument("--mode", choices=["sync", "retries", "cli"], default="sync")
     parser.add_argument("--seed", type=int, default=33)
+    parser.add_argument("--no-give-back", action="store_true",
+                        help="the server keeps freed memory (memory.give_back off), for comparison")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (and print it)")
     args = parser.parse_args()
@@ -216,7 +232,7 @@ def main() -> int:
         made = time.perf_counter() - started
         log = work / "tesseract.log"
         proc, url = serve(work / "data", tesseract_counter(Path(tempfile.mkdtemp(dir=work)), log),
-                          work / "server.log")
+                          work / "server.log", give_back=not args.no_give_back)
         sampler = Sampler(proc.pid)
         sampler.start()
         try:
@@ -240,7 +256,8 @@ def main() -> int:
             proc.terminate()
             proc.wait(30)
         figures = {
-            "pages": args.pages, "mode": args.mode, "pdf_mb": round(pdf.stat().st_size / 2**20, 1),
+            "pages": args.pages, "mode": args.mode, "give_back": not args.no_give_back,
+            "pdf_mb": round(pdf.stat().st_size / 2**20, 1),
             "made_s": round(made, 1), "train_s": round(trained_s, 1), "predict_s": round(predict_s, 1),
             "pages_per_s": round(args.pages / predict_s, 2), "answer": answer,
             "tesseract_pages_read_for_the_pdf": read,

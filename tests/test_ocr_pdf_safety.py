@@ -206,6 +206,13 @@ class Server:
                               files=[("file", (name, content)) for name, content in documents])
 
 
+@pytest.fixture(autouse=True)
+def no_renderer_left() -> Iterator[None]:
+    """Each test ends the renderer processes it started (the server's close does it by itself)."""
+    yield
+    pdf_render.stop()
+
+
 @pytest.fixture()
 def server(tmp_path: Path) -> Iterator[Server]:
     running = Server(tmp_path / "data")
@@ -353,12 +360,15 @@ def test_the_in_process_fake_reads_pdfs_through_the_renderers_and_ends_them():
 
 def test_predictions_and_training_on_pdfs_at_once_three_times_with_a_hostile_pdf(server, trapped_renderers):
     """4 requests of 2 PDFs of 25 pages each (200 pages) at once while another model trains on PDFs,
-    three times over; the first time one request carries a PDF that crashes the renderer mid-document."""
+    three times over; the first time one request, and the training, each carry a PDF that crashes the
+    renderer mid-document."""
     model_id = trained_model(server)
     for round_ in range(3):
         learner = server.create()
-        response = server.upload(learner, [(f"r{round_}-{i}.pdf", make_pdf(3, seed=10 * round_ + i))
-                                           for i in range(6)])
+        training = [(f"r{round_}-{i}.pdf", make_pdf(3, seed=10 * round_ + i)) for i in range(6)]
+        if round_ == 0:  # a training document that crashes the renderer is left out of the training
+            training.append(("hostile-training.pdf", make_pdf(3, seed=8, marker=b"%CRASH-ON-RENDER")))
+        response = server.upload(learner, training)
         assert response.status_code == 200, response.text
         server.train(learner)
         requests_ = [[(f"r{round_}-q{q}-{d}.pdf", make_pdf(25, seed=1000 * round_ + 10 * q + d)) for d in range(2)]
