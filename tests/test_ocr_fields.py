@@ -271,3 +271,20 @@ def test_concepts_in_a_header_row_and_document_kinds() -> None:
     assert document_kind([["Betreff:"], ["Bestellung", "Nr.", "4711"]]) == "order"
     assert document_kind([["Order", "Date:", "2024-01-10"]]) is None  # a label, not a title
     assert document_kind([["Kassenbon"]]) == "receipt"
+
+
+def test_identifier_letters_read_as_digits_are_given_back(tmp_path: Path) -> None:
+    learnt = F._learn_prefixes([("number", "IO-2015-8256"), ("number", "IO-18-99365"), ("number", "PO2018-7374"),
+                                ("number", "PO2019-1"), ("number", "RE-1"), ("number", "RE-2"),
+                                ("other", "10-55"), ("other", "IO-1"), ("other", "IO-2")])
+    assert learnt["number"] == {"IO", "PO"}  # RE has no look-alike digits
+    assert "other" not in learnt  # "10-55" is one of its values: 10- may be right as read
+    extractor = F.FieldExtractor(["number"], [F.NONE, "number"], np.zeros((2, F.FEATURES)), np.zeros(2),
+                                 prefixes=learnt)
+    assert extractor._prefixed("number", "10-2016-9130") == "IO-2016-9130"
+    assert extractor._prefixed("number", "P02018-7374") == "PO2018-7374"
+    assert extractor._prefixed("number", "IO-2016-9130") == "IO-2016-9130"
+    assert extractor._prefixed("number", "1234") == "1234"
+    assert extractor._prefixed("other", "10-2016") == "10-2016"
+    extractor.save(tmp_path / "x.ocr")
+    assert F.FieldExtractor.load(tmp_path / "x.ocr").prefixes == learnt

@@ -618,11 +618,14 @@ class FieldExtractor:
     the chance that a field's text is right (``calibration``: slope and bias on their log-odds, Platt's
     method on held-out documents; (1, 0) leaves them as they are). ``kinds``: for each field the kinds of
     value it answers (``values.KINDS``; none: any), learnt from its training values; ``periods``: for each
-    field the last words after which its training values have a period the engine did not read."""
+    field the last words after which its training values have a period the engine did not read; ``prefixes``:
+    for each identifier field the letters its training values start with (``IO``, ``PO``), which an answer read
+    with look-alike digits (``10-2015-8256``) gets back."""
 
     def __init__(self, fields: Sequence[str], classes: Sequence[str], coef: np.ndarray, intercept: np.ndarray,
                  calibration: tuple[float, float] = (1.0, 0.0), kinds: dict[str, frozenset[str]] | None = None,
-                 periods: dict[str, frozenset[str]] | None = None) -> None:
+                 periods: dict[str, frozenset[str]] | None = None,
+                 prefixes: dict[str, frozenset[str]] | None = None) -> None:
         self.fields = list(fields)
         self.classes = list(classes)
         self.coef = np.asarray(coef, dtype=np.float32)
@@ -630,6 +633,7 @@ class FieldExtractor:
         self.calibration = (float(calibration[0]), float(calibration[1]))
         self.kinds = dict(kinds or {})
         self.periods = dict(periods or {})
+        self.prefixes = dict(prefixes or {})
 
     def calibrated(self, probability: float) -> float:
         """The chance that a field read with this probability is right."""
@@ -666,12 +670,26 @@ class FieldExtractor:
             candidate = found[best]
             xmin, ymin, xmax, ymax = candidate.box
             score = round(self.calibrated(float(column[best])), 4)
-            values.append(FieldValue(field, self._whole(field, candidate.text), score, xmin, ymin, xmax, ymax))
+            text = self._prefixed(field, self._whole(field, candidate.text))
+            values.append(FieldValue(field, text, score, xmin, ymin, xmax, ymax))
         return values
 
     def predict_document(self, pages: Sequence[Page]) -> list[list[FieldValue]]:
         """The fields found on each page of a document (``predict`` with each page's place)."""
         return [self.predict(page, index, len(pages)) for index, page in enumerate(pages)]
+
+    def _prefixed(self, field: str, text: str) -> str:
+        """The text with the letters its field's values start with where the engine read look-alike digits
+        (``10-2015-8256`` is ``IO-2015-8256`` when the field's values start ``IO``, ``P02018`` is ``PO2018``)."""
+        known = self.prefixes.get(field)
+        if not known or any(text.startswith(prefix) for prefix in known):
+            return text
+        for prefix in sorted(known, key=len, reverse=True):
+            misread = prefix.translate(_LOOK_ALIKES)
+            rest = text[len(prefix):]
+            if misread != prefix and text.startswith(misread) and (rest[:1].isdigit() or rest[:1] in "-/#_."):
+                return prefix + rest
+        return text
 
     def _whole(self, field: str, text: str) -> str:
         """The text with the period its last word had in training (``Co`` is ``Co.``) where the engine lost it."""
@@ -686,11 +704,12 @@ class FieldExtractor:
         write = np.savez_compressed if compressed else np.savez
         kinds = [",".join(sorted(self.kinds.get(f, ()))) for f in self.fields]
         periods = ["\t".join(sorted(self.periods.get(f, ()))) for f in self.fields]
+        prefixes = ["\t".join(sorted(self.prefixes.get(f, ()))) for f in self.fields]
         with open(path, "wb") as handle:
             write(handle, format=np.array(_FORMAT), fields=np.array(self.fields, dtype=str),
                   classes=np.array(self.classes, dtype=str), coef=self.coef, intercept=self.intercept,
                   calibration=np.array(self.calibration), kinds=np.array(kinds, dtype=str),
-                  periods=np.array(periods, dtype=str))
+                  periods=np.array(periods, dtype=str), prefixes=np.array(prefixes, dtype=str))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> FieldExtractor:
@@ -708,8 +727,13 @@ class FieldExtractor:
                         kinds[field] = frozenset(str(allowed).split(","))
                     if str(ends):
                         periods[field] = frozenset(str(ends).split("\t"))
+            prefixes: dict[str, frozenset[str]] = {}
+            if "prefixes" in data:
+                for field, starts in zip(fields, data["prefixes"], strict=True):
+                    if str(starts):
+                        prefixes[field] = frozenset(str(starts).split("\t"))
             return cls(fields, [str(c) for c in data["classes"]], data["coef"], data["intercept"],
-                       (float(calibration[0]), float(calibration[1])), kinds, periods)
+                       (float(calibration[0]), float(calibration[1])), kinds, periods, prefixes)
 
 
 def learn_kinds(values: Sequence[tuple[str, str]]) -> dict[str, frozenset[str]]:
@@ -736,6 +760,28 @@ def learn_kinds(values: Sequence[tuple[str, str]]) -> dict[str, frozenset[str]]:
         elif share(V.NAME) >= KIND_SHARE:
             learnt[field] = frozenset(set(V.KINDS) - {V.AMOUNT, V.DATE, V.NUMBER})
     return learnt
+
+
+#: Digits the engine reads for letters at the start of an identifier.
+_LOOK_ALIKES = str.maketrans({"O": "0", "I": "1", "S": "5", "B": "8", "Z": "2", "G": "6"})
+_PREFIX = re.compile(r"^([A-Z]{1,5})(?=[-/#_.]?\d)")
+
+
+def _learn_prefixes(values: Sequence[tuple[str, str]]) -> dict[str, frozenset[str]]:
+    """For each field whose values are identifiers, the capital letters they start with (seen at least twice)
+    that look like digits (``IO`` in ``IO-2015-8256``, ``PO``), unless that digit form starts one of its values
+    too."""
+    seen: dict[str, Counter[str]] = {}
+    starts: dict[str, set[str]] = {}
+    for field, text in values:
+        starts.setdefault(field, set()).add(text[:5])
+        found = _PREFIX.match(text)
+        if found and _kind(text) == V.IDENTIFIER:
+            seen.setdefault(field, Counter())[found.group(1)] += 1
+    learnt = {field: frozenset(p for p, n in counts.items() if n >= 2 and p.translate(_LOOK_ALIKES) != p
+                               and not any(s.startswith(p.translate(_LOOK_ALIKES)) for s in starts[field]))
+              for field, counts in seen.items()}
+    return {field: prefixes for field, prefixes in learnt.items() if prefixes}
 
 
 def _learn_periods(values: Sequence[tuple[str, str]]) -> dict[str, frozenset[str]]:
@@ -791,7 +837,8 @@ def _fit(documents: Sequence[Document], fields: Sequence[str], seed: int = 0) ->
     if len(classes) == 2:  # scikit-learn keeps one row for two classes: spell out both
         coef = np.vstack([-coef[0] / 2, coef[0] / 2])
         intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
-    return FieldExtractor(fields, classes, coef, intercept, kinds=learn_kinds(texts), periods=_learn_periods(texts))
+    return FieldExtractor(fields, classes, coef, intercept, kinds=learn_kinds(texts), periods=_learn_periods(texts),
+                          prefixes=_learn_prefixes(texts))
 
 
 def accuracy(extractor: FieldExtractor, documents: Sequence[Document]) -> tuple[int, int]:
@@ -880,7 +927,9 @@ def adapt(base: FieldExtractor, own: FieldExtractor, documents: int) -> FieldExt
              if (allowed := own.kinds.get(field) or base.kinds.get(field))}
     periods = {field: own.periods.get(field, frozenset()) | base.periods.get(field, frozenset())
                for field in own.fields if field in own.periods or field in base.periods}
-    return FieldExtractor(own.fields, classes, coef, intercept, own.calibration, kinds, periods)
+    prefixes = {field: own.prefixes.get(field, frozenset()) | base.prefixes.get(field, frozenset())
+                for field in own.fields if field in own.prefixes or field in base.prefixes}
+    return FieldExtractor(own.fields, classes, coef, intercept, own.calibration, kinds, periods, prefixes)
 
 
 def train(documents: Sequence[Document], fields: Sequence[str], *, progress: Progress | None = None,
