@@ -462,7 +462,7 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             held_out = [layout for layout in held_out if layout in args.lolo_layouts]
         lolo: dict[str, Any] = {}
         everything = trains + tests
-        for layout in held_out if len(layouts) > 1 else []:
+        for layout in held_out if len(layouts) > 1 and not args.no_lolo else []:
             inside = [d for d in everything if manifest.get(d.name, {}).get("layout") == layout]
             outside = [d for d in everything if manifest.get(d.name, {}).get("layout") != layout]
             print(f"leave one layout out: {layout} ({len(outside)} training, {len(inside)} test) ...", file=sys.stderr)
@@ -583,6 +583,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--readable", action="store_true", help="also read every held-out page in this process "
                         "(its language and English) and count the labelled values whose words are read exactly in "
                         "their box: the best any extractor could do, per variation and language")
+    parser.add_argument("--no-lolo", action="store_true", help="skip leave-one-layout-out")
     parser.add_argument("--lolo-layouts", type=lambda t: [p for p in t.split(",") if p],
                         help="hold out only these layouts (comma-separated; default every layout)")
     parser.add_argument("--engine-pages", type=int, default=12, help="held-out pages timed in this process "
