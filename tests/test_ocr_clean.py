@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import needs_tesseract
-from ocr_pages import FONT, Sample, iou, photo, scanned, text_page, turned
+from ocr_pages import FONT, LINES, Sample, iou, photo, scanned, text_page, turned
 from PIL import Image, ImageDraw, ImageFont
 
 from nanoclient.server.ocr_clean import clean_page
@@ -19,7 +19,7 @@ from nanoclient.server.ocr_engine import Page, TesseractEngine
 #: Words that occur once on the test page, with their punctuation stripped.
 KNOWN = ("INV-20417", "Harbour", "Quayside", "recycled", "cartridges", "Toner", "handling", "thirty",
          "1,284.50", "overleaf")
-SHORT = text_page(lines=text_page.__defaults__[3][:8], height=560)  # type: ignore[index]
+SHORT = text_page(lines=LINES[:8], height=560)
 
 
 def _words(page: Page) -> dict[str, tuple[float, float, float, float]]:
@@ -151,7 +151,7 @@ def test_a_phone_photo_is_read(engine: TesseractEngine, degrees: int) -> None:
 @needs_tesseract
 def test_a_framed_total_on_a_deskewed_scan_is_read(engine: TesseractEngine) -> None:
     # Tesseract's sparse mode loses text in a level frame: the deskew makes the frame level, so its lines go
-    sample = text_page(lines=text_page.__defaults__[3][:4], width=1000, height=420)  # type: ignore[index]
+    sample = text_page(lines=LINES[:4], width=1000, height=420)
     draw, font = ImageDraw.Draw(sample.image), ImageFont.truetype(str(FONT), 30)
     draw.text((560, 300), "Total:", font=font, fill=0)
     draw.text((700, 300), "£24,690.65", font=font, fill=0)
@@ -165,7 +165,7 @@ def test_a_framed_total_on_a_deskewed_scan_is_read(engine: TesseractEngine) -> N
 
 @needs_tesseract
 def test_small_text_is_read_that_tesseract_misses_at_its_own_size(engine: TesseractEngine) -> None:
-    sample = text_page(size=9, width=400, height=300, lines=text_page.__defaults__[3][:6])  # type: ignore[index]
+    sample = text_page(size=9, width=400, height=300, lines=LINES[:6])
     raw = _words(Page(sample.image.width, sample.image.height, tuple(engine._words(sample.image, "eng"))))
     cleaned = _words(engine.read(sample.image))
     truth = [word for word in sample.boxes if len(word) > 3]
@@ -181,7 +181,7 @@ def test_small_text_is_read_that_tesseract_misses_at_its_own_size(engine: Tesser
 @needs_tesseract
 def test_small_text_on_a_poor_scan_is_read(engine: TesseractEngine) -> None:
     # blur joins its letters: the size is taken from the words' x-height bands, not from the blobs
-    sample = scanned(text_page(size=12, width=528, height=300, lines=text_page.__defaults__[3][:7]), seed=12)  # type: ignore[index]
+    sample = scanned(text_page(size=12, width=528, height=300, lines=LINES[:7]), seed=12)
     assert any(step.startswith("scaled") for step in clean_page(sample.image).steps)
     raw = {word.text.strip(",.") for word in engine._words(sample.image, "eng")}
     cleaned = _words(engine.read(sample.image))
