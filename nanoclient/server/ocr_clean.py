@@ -399,32 +399,31 @@ def _unline(image: Gray, text_height: float) -> Gray | None:
 # ---------------------------------------------------------------------------------------------- the whole
 
 
-def clean_page(page: Image.Image, *, turn_over: bool = False) -> Cleaned:
-    """The page flattened, turned upright, deskewed, evenly lit and scaled to legible text, as needed.
+@dataclass(frozen=True)
+class _Look:
+    """What the analysis copy says of a page: the photographed page's flattening (None: the upload is the
+    page), the frame it gives (width, height, in uploaded pixels), the lighting, the text."""
 
-    ``page`` is greyscale ("L"; other modes are converted). ``turn_over``: the page turned the other way up
-    from what its evidence says (a second try when the way up was not clear and the first read is poor).
-    """
-    gray: Gray = np.asarray(page.convert("L") if page.mode != "L" else page, dtype=np.uint8)
+    flat: Matrix | None
+    frame: tuple[float, float]
+    surface: NDArray[np.float64] | None
+    text: _Text | None
+    shrink: float
+
+
+def _look(gray: Gray) -> _Look:
+    """Finds the page, the lighting and the text on a copy of at most ANALYSIS_SIDE pixels."""
     height, width = gray.shape
-    untouched = Cleaned(image=page, width=width, height=height)
-    if min(height, width) < 32:
-        return untouched
     shrink = min(1.0, ANALYSIS_SIDE / max(height, width))
     small: Gray = gray if shrink == 1.0 else _shrunk(gray, shrink)
-    steps: list[str] = []
-    matrix = np.eye(3)  # uploaded -> cleaned, built step by step
-    frame_w, frame_h = float(width), float(height)
-
+    flat, frame = None, (float(width), float(height))
     quad = find_page(small)
     if quad is not None:
-        flat, frame_w_i, frame_h_i = _flatten(quad / shrink)
-        matrix = flat @ matrix
-        frame_w, frame_h = float(frame_w_i), float(frame_h_i)
-        to_small = _scale(shrink) @ flat @ _scale(1 / shrink)
-        small = np.asarray(cv2.warpPerspective(small, to_small, (round(frame_w * shrink), round(frame_h * shrink)),
+        flat, frame_w, frame_h = _flatten(quad / shrink)
+        frame = (float(frame_w), float(frame_h))
+        small = np.asarray(cv2.warpPerspective(small, _scale(shrink) @ flat @ _scale(1 / shrink),
+                                               (round(frame_w * shrink), round(frame_h * shrink)),
                                                flags=cv2.INTER_LINEAR, borderValue=255))
-        steps.append("flattened")
     surface = lighting(small)
     if surface is not None:
         small = _even(small, surface)
@@ -433,60 +432,89 @@ def clean_page(page: Image.Image, *, turn_over: bool = False) -> Cleaned:
     if text is not None and detail > 1.1 * shrink and (text.height < 5 or abs(text.up) < 3 * UPRIGHT_CLEAR):
         # small on the copy: which way is up, when not plain (and, when tiny, all of it), looked at again on a
         # larger copy (on 72 generated pages the small copy's answer, when plain, was the larger one's)
-        frame = _scale(detail) @ matrix
-        larger: Gray = (np.asarray(cv2.warpPerspective(gray, frame, (round(frame_w * detail), round(frame_h * detail)),
-                                                       borderValue=255)) if quad is not None
-                        else gray if detail == 1.0 else _shrunk(gray, detail))
+        size = (round(frame[0] * detail), round(frame[1] * detail))
+        larger: Gray = (np.asarray(cv2.warpPerspective(gray, _scale(detail) @ flat, size, borderValue=255))
+                        if flat is not None else gray if detail == 1.0 else _shrunk(gray, detail))
         if surface is not None:
             larger = _even(larger, surface)
+        back = shrink / detail  # larger copy's pixels -> small copy's
         if text.height < 5:
             again = _read_text(larger)
             if again is not None:
-                text = _Text(again.angle, again.up, again.height * shrink / detail, again.count,
-                             None if again.core is None else again.core * shrink / detail)
+                text = _Text(again.angle, again.up, again.height * back, again.count,
+                             None if again.core is None else again.core * back)
         else:
-            up, core = _way_up(_binary(larger), text.angle, text.height * detail / shrink)
-            text = _Text(text.angle, up, text.height, text.count, None if core is None else core * shrink / detail)
+            up, core = _way_up(_binary(larger), text.angle, text.height / back)
+            text = _Text(text.angle, up, text.height, text.count, None if core is None else core * back)
+    return _Look(flat=flat, frame=frame, surface=surface, text=text, shrink=shrink)
 
+
+def _turn(text: _Text | None, turn_over: bool) -> tuple[float, bool]:
+    """Degrees to turn the page clockwise (in [-180, 180), right angles exact when the rest is below
+    SKEW_MIN), and whether which way is up was unclear.
+
+    The lines are turned level, then upright: by the page's own evidence when it is clear; when it is not, a
+    page with vertical lines is turned by the evidence's sign, and either way the caller is told (the engine
+    then reads a poorly read page turned over too and keeps the better read).
+    """
     turn, unsure = 0.0, False
     if text is not None:
-        # turn the lines horizontal, then upright: by the page's own evidence when it is clear; when it is
-        # not, a page with vertical lines is turned by the evidence's sign, and either way the caller is
-        # told (the engine then reads a poorly read page turned over too and keeps the better read)
         unsure = abs(text.up) < UPRIGHT_CLEAR
         turn = -text.angle + (180 if text.up < 0 and (not unsure or abs(text.angle) > 45) else 0)
     if turn_over:
         turn += 180
-    if text is not None or turn_over:
-        turn = (turn + 180) % 360 - 180
-        right = 90 * round(turn / 90)
-        if abs(turn - right) < SKEW_MIN:
-            turn = float(right)
-        if right % 360:
-            steps.append(f"turned {right % 360}")
-        if turn != right:
-            steps.append(f"deskewed {turn - right:+.1f}")
+    turn = (turn + 180) % 360 - 180
+    right = 90 * round(turn / 90)
+    return (float(right) if abs(turn - right) < SKEW_MIN else turn), unsure
+
+
+def _factor(text_height: float | None, frame: tuple[float, float]) -> float:
+    """The scale at which the text is legible to Tesseract (1: as it is), the page within MAX_SIDE."""
     factor = 1.0
-    text_height = None if text is None else (text.core or text.height) / shrink
     if text_height is not None and text_height < SMALL_TEXT:
         factor = SMALL_TARGET / text_height
     elif text_height is not None and text_height > LARGE_TEXT:
         factor = LARGE_TARGET / text_height
-    factor = min(factor, MAX_SIDE / max(frame_w, frame_h))
-    if abs(factor - 1) > 0.05:
-        steps.append(f"scaled {factor:.2f}")
-    else:
-        factor = 1.0
-    if not steps and surface is None:
-        return Cleaned(image=page, width=width, height=height, unsure=unsure,
-                       angle=0.0 if text is None else text.angle, text_height=text_height)
+    factor = min(factor, MAX_SIDE / max(frame))
+    return 1.0 if abs(factor - 1) <= 0.05 else factor
 
-    matrix = _scale(factor) @ _rotate(turn) @ matrix
-    frame = _apply(_scale(factor) @ _rotate(turn), np.array([[0, 0], [frame_w, 0], [frame_w, frame_h],
-                                                              [0, frame_h]], dtype=np.float64))
-    low = frame.min(0)
-    out_w, out_h = (int(math.ceil(v - 1e-6)) for v in frame.max(0) - low)
-    matrix = _translate(-low[0], -low[1]) @ matrix
+
+def clean_page(page: Image.Image, *, turn_over: bool = False) -> Cleaned:
+    """The page flattened, turned upright, deskewed, evenly lit and scaled to legible text, as needed.
+
+    ``page`` is greyscale ("L"; other modes are converted). ``turn_over``: the page turned the other way up
+    from what its evidence says (a second try when the way up was not clear and the first read is poor).
+    """
+    gray: Gray = np.asarray(page.convert("L") if page.mode != "L" else page, dtype=np.uint8)
+    height, width = gray.shape
+    if min(height, width) < 32:
+        return Cleaned(image=page, width=width, height=height)
+    look = _look(gray)
+    text = look.text
+    turn, unsure = _turn(text, turn_over)
+    text_height = None if text is None else (text.core or text.height) / look.shrink
+    factor = _factor(text_height, look.frame)
+    right = 90 * round(turn / 90)
+    steps = []
+    if look.flat is not None:
+        steps.append("flattened")
+    if right % 360:
+        steps.append(f"turned {right % 360}")
+    if turn != right:
+        steps.append(f"deskewed {turn - right:+.1f}")
+    if factor != 1.0:
+        steps.append(f"scaled {factor:.2f}")
+    angle = 0.0 if text is None else text.angle
+    if not steps and look.surface is None:
+        return Cleaned(image=page, width=width, height=height, unsure=unsure, angle=angle, text_height=text_height)
+
+    # one warp: flattened, turned and scaled, onto a canvas that holds all of the page
+    frame_w, frame_h = look.frame
+    place = _scale(factor) @ _rotate(turn)
+    corners = _apply(place, np.array([[0, 0], [frame_w, 0], [frame_w, frame_h], [0, frame_h]], dtype=np.float64))
+    low = corners.min(0)
+    out_w, out_h = (int(math.ceil(v - 1e-6)) for v in corners.max(0) - low)
+    matrix = _translate(-low[0], -low[1]) @ place @ (look.flat if look.flat is not None else np.eye(3))
     if np.allclose(matrix, np.eye(3)):
         cleaned = gray
     else:
@@ -497,22 +525,21 @@ def clean_page(page: Image.Image, *, turn_over: bool = False) -> Cleaned:
         flags = cv2.INTER_CUBIC if factor > 1.2 else cv2.INTER_LINEAR
         cleaned = np.asarray(cv2.warpPerspective(source, matrix @ before, (out_w, out_h), flags=flags,
                                                  borderValue=255))
-    if surface is not None:
-        look = min(1.0, ANALYSIS_SIDE / max(cleaned.shape))
-        final_surface = lighting(cleaned if look == 1.0 else _shrunk(cleaned, look))
-        if final_surface is not None:
-            cleaned = _even(cleaned, final_surface)
+    if look.surface is not None:  # the light measured again on the page as it now lies
+        seen = min(1.0, ANALYSIS_SIDE / max(cleaned.shape))
+        surface = lighting(cleaned if seen == 1.0 else _shrunk(cleaned, seen))
+        if surface is not None:
+            cleaned = _even(cleaned, surface)
             steps.append("lit")
-    if quad is not None or turn % 90:  # ruled lines newly level: Tesseract would lose the text they frame
+    if look.flat is not None or turn % 90:  # ruled lines newly level: Tesseract would lose the text they frame
         unlined = _unline(cleaned, factor * (text_height or SMALL_TARGET))
         if unlined is not None:
             cleaned = unlined
             steps.append("unruled")
     if not steps:
-        return Cleaned(image=page, width=width, height=height, unsure=unsure, angle=text.angle if text else 0.0,
-                       text_height=text_height)
+        return Cleaned(image=page, width=width, height=height, unsure=unsure, angle=angle, text_height=text_height)
     return Cleaned(image=Image.fromarray(cleaned), width=width, height=height, matrix=matrix, steps=tuple(steps),
-                   unsure=unsure, turn=turn, angle=0.0 if text is None else text.angle, text_height=text_height)
+                   unsure=unsure, turn=turn, angle=angle, text_height=text_height)
 
 
 def _rotate_image(image: Gray, degrees: float, border: int = 255) -> Gray:
