@@ -7,6 +7,8 @@ back in the uploaded page's pixels.
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from helpers import needs_tesseract
@@ -203,3 +205,12 @@ def test_an_upside_down_page_of_capitals_is_read_turned_over(engine: TesseractEn
 def test_an_image_too_small_to_look_at_is_left_alone() -> None:
     page = Image.new("L", (20, 400), 255)
     assert clean_page(page).image is page
+
+
+@needs_tesseract
+def test_without_opencv_pages_are_read_as_they_come(engine: TesseractEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "nanoclient.server.ocr_clean", None)  # import fails: OpenCV not installed
+    sample = turned(SHORT, 180)
+    page = engine.read(sample.image)
+    assert (page.width, page.height) == sample.image.size
+    assert [w.text for w in page.words] == [w.text for w in engine._words(sample.image, "eng")]
