@@ -304,13 +304,16 @@ _STREET_WORDS = re.compile(
     r"laan\b|straat|plein\b|gracht|kade\b|calle|avenida|avda|plaza|paseo|carrer|via\b|viale|piazza|corso|"
     r"rua|travessa|largo|praca|apartado|postfach|p\.?o\.? box|box\b)", re.IGNORECASE)
 _POSTCODE_AND_PLACE = re.compile(r"(^|\s)(\d{4,5}|\d{4}\s?[A-Z]{2}|[A-Z]{1,2}-\d{4,5})\s+[A-ZÀ-Ý][a-zà-ÿ]{2,}")
+_CONTACT = re.compile(r"(^|\s)(www\.|https?://)|@|\.(com|org|net|example|de|fr|nl|es|it|pt|eu|co\.uk)(/|\s|$)",
+                      re.IGNORECASE)
 _IDENTIFIER_TOKEN = re.compile(r"^[#№]?[A-Za-z0-9]+(?:[-/_.:#][A-Za-z0-9]+)*$")
 
 
 def value_kind(text: str, locale: str | None = None) -> str:
     """What a value is: DATE, AMOUNT (a currency, a decimal part or grouped thousands), NUMBER (a bare whole
     number: an amount or an identifier), IDENTIFIER (digits among letters or dashes: ``INV-20413``,
-    ``2014/0042``), ADDRESS (a street word or a postcode before a place), NAME (words without digits) or OTHER.
+    ``2014/0042``), ADDRESS (a street word or a postcode before a place), NAME (words without digits) or OTHER
+    (a web or mail address among others).
     """
     s = _SPACES.sub(" ", text).strip()
     if not s:
@@ -321,6 +324,8 @@ def value_kind(text: str, locale: str | None = None) -> str:
     if stripped is not None and parse_amount(s, locale) is not None:
         number, _, currency = stripped
         return AMOUNT if currency or not number.isdigit() else NUMBER
+    if _CONTACT.search(s):
+        return OTHER  # a web or mail address is no name
     has_digit = any(c.isdigit() for c in s)
     tokens = s.split()
     if has_digit and (_STREET_WORDS.search(_plain(s)) and len(tokens) >= 2 or _POSTCODE_AND_PLACE.search(s)):

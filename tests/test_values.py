@@ -102,7 +102,8 @@ def test_what_is_no_date(text: str) -> None:
     ("No. 4521", IDENTIFIER), ("A123B", IDENTIFIER), ("2014/0042", IDENTIFIER), ("Acme Supply Co.", NAME),
     ("Müller GmbH", NAME), ("Jane Doe", NAME), ("Gartenstraße 12", ADDRESS), ("12 Main Street", ADDRESS),
     ("10115 Berlin", ADDRESS), ("1012 AB Amsterdam", ADDRESS), ("Rue de la Paix", ADDRESS), ("", OTHER),
-    ("Total due 12 items and more", OTHER), ("!!", OTHER),
+    ("Total due 12 items and more", OTHER), ("!!", OTHER), ("www.baeckerei.example", OTHER),
+    ("info@acme.com", OTHER), ("https://acme.de/rechnung", OTHER),
 ])
 def test_kinds(text: str, kind: str) -> None:
     assert value_kind(text) == kind

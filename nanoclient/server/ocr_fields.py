@@ -373,7 +373,7 @@ class _PageContext:
         for head in range(min(3, len(words) - 1), 0, -1):  # the longest label it starts with
             starts = ocr_labels.concept([w.text for w in words[:head]])
             if starts is not None:
-                names.append(f"starts_concept:{starts}")
+                names.extend((f"starts_concept:{starts}", "starts_label"))
                 break
         names.extend(f"tok:{_token(w.text)}" for w in words if _token(w.text))
         # the words before it on its row, nearest first
@@ -739,8 +739,9 @@ class FieldExtractor:
 def learn_kinds(values: Sequence[tuple[str, str]]) -> dict[str, frozenset[str]]:
     """For each field, the kinds of value it may answer, from its training values ((field, text) pairs): a field
     whose values are at least ``KIND_SHARE`` dates answers dates; amounts (bare numbers among them): amounts and
-    bare numbers; identifiers (bare numbers among them): anything but amounts and dates; names: anything but
-    amounts, dates and bare numbers. Other fields (addresses, mixed kinds) answer any kind."""
+    bare numbers; identifiers (bare numbers among them): anything but amounts and dates; names: names,
+    identifiers and addresses (no amounts, dates, bare numbers, web addresses or sentences). Other fields
+    (addresses, mixed kinds) answer any kind."""
     by_field: dict[str, Counter[str]] = {}
     for field, text in values:
         by_field.setdefault(field, Counter())[_kind(text)] += 1
@@ -758,7 +759,7 @@ def learn_kinds(values: Sequence[tuple[str, str]]) -> dict[str, frozenset[str]]:
         elif share(V.IDENTIFIER, V.NUMBER) >= KIND_SHARE:
             learnt[field] = frozenset(set(V.KINDS) - {V.AMOUNT, V.DATE})
         elif share(V.NAME) >= KIND_SHARE:
-            learnt[field] = frozenset(set(V.KINDS) - {V.AMOUNT, V.DATE, V.NUMBER})
+            learnt[field] = frozenset(set(V.KINDS) - {V.AMOUNT, V.DATE, V.NUMBER, V.OTHER})
     return learnt
 
 
