@@ -7,6 +7,8 @@ renderer crash (SIGSEGV on a marked document, SIGKILL mid-page) and hang, and ch
 document fails. Renderers that crash on purpose run this module's ``RENDERER`` (the real renderer, with a
 trap for marked documents). Most tests read pages with ``CheapEngine`` (no Tesseract: the rendered pixels
 are checked, and fixed words returned) to stay fast; one reads PDFs with real Tesseract from threads.
+Lanes (tests/lanes.py): the renderer alone is ``unit``; through the server (training models in this
+process) ``server``, the 600-page one ``slow`` too; real Tesseract ``ocr``.
 """
 from __future__ import annotations
 
@@ -111,7 +113,7 @@ class CheapEngine:
     """A text engine for load tests: checks that each page it gets was really drawn (its size, ink on it)
     and returns LAYOUT's words; counts its reads, each taking ``delay`` seconds."""
 
-    command = "tesseract"
+    command = "cheap-engine"  # no such program: the server asks no Tesseract for its language packs
     language = "eng"
 
     def __init__(self, delay: float = 0.0) -> None:
@@ -339,6 +341,7 @@ def test_pdfs_read_by_tesseract_from_several_threads_at_once():
         assert [f"INVOICE {seed}{index}4711" in line for index, line in enumerate(text)] == [True, True], text
 
 
+@pytest.mark.ocr  # the fake asks Tesseract for its language packs
 def test_the_in_process_fake_reads_pdfs_through_the_renderers_and_ends_them():
     from nanoclient.testing import fake_nanonets
 
@@ -358,6 +361,8 @@ def test_the_in_process_fake_reads_pdfs_through_the_renderers_and_ends_them():
 # ---------------------------------------------------------------------- through the server
 
 
+@pytest.mark.server  # trains models (in this process)
+@pytest.mark.slow
 def test_predictions_and_training_on_pdfs_at_once_three_times_with_a_hostile_pdf(server, trapped_renderers):
     """4 requests of 2 PDFs of 25 pages each (200 pages) at once while another model trains on PDFs,
     three times over; the first time one request, and the training, each carry a PDF that crashes the
@@ -393,6 +398,7 @@ def test_predictions_and_training_on_pdfs_at_once_three_times_with_a_hostile_pdf
     assert server.engine.reads >= 3 * 200 + 18
 
 
+@pytest.mark.server  # trains models (in this process)
 def test_a_renderer_killed_mid_page_or_hanging_costs_that_document_only(server, trapped_renderers):
     model_id = trained_model(server, documents=5)
     slow = make_pdf(4, seed=5, marker=b"%SLOW-ON-RENDER")
@@ -417,6 +423,7 @@ def test_a_renderer_killed_mid_page_or_hanging_costs_that_document_only(server, 
     assert [p["status"] for p in by_input["after.pdf"]] == ["success"] * 2
 
 
+@pytest.mark.server  # trains models (in this process)
 def test_a_pdf_that_cannot_be_read_is_refused_once_in_words(server, trapped_renderers):
     model_id = server.create()
     good = make_pdf(2, seed=4)
@@ -434,6 +441,7 @@ def test_a_pdf_that_cannot_be_read_is_refused_once_in_words(server, trapped_rend
     assert server.upload(model_id, [("good.pdf", good)]).status_code == 200
 
 
+@pytest.mark.server  # trains models (in this process)
 def test_a_page_too_large_to_draw_fails_alone(server):
     import pypdfium2
 
@@ -448,6 +456,7 @@ def test_a_page_too_large_to_draw_fails_alone(server):
     assert pages[1]["message"] == "Failed: page 2 is too large to draw (29167 x 29167 pixels at 150 dpi)"
 
 
+@pytest.mark.server  # trains models (in this process)
 def test_the_same_document_sent_again_while_it_is_read_is_read_once(server):
     model_id = trained_model(server, documents=5)
     server.engine.delay = 0.05
@@ -463,6 +472,7 @@ def test_the_same_document_sent_again_while_it_is_read_is_read_once(server):
     assert server.engine.reads - before == 20
 
 
+@pytest.mark.server  # trains models (in this process)
 def test_a_prediction_whose_client_went_away_stops_being_read(server):
     model_id = trained_model(server, documents=5)
     server.engine.delay = 0.25
@@ -490,6 +500,7 @@ def test_a_prediction_whose_client_went_away_stops_being_read(server):
     assert messages.count("Success") <= read
 
 
+@pytest.mark.server  # trains models (in this process)
 def test_a_retry_after_the_client_went_away_reads_no_page_twice(server):
     """The retry comes as the first reading is given up, its last pages still being read: it takes them up."""
     model_id = trained_model(server, documents=5)
