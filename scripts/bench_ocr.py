@@ -485,12 +485,19 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             server.wait(15)
         except subprocess.TimeoutExpired:
             server.kill()
+    # in this process: a failure here (the engine's code changed under the run, say) keeps the figures above
     if args.readable:
         print("reading every held-out page in this process, in its own language ...", file=sys.stderr)
-        figures["readable"] = readable(tests, manifest)
+        try:
+            figures["readable"] = readable(tests, manifest)
+        except Exception as exc:  # noqa: BLE001
+            figures["readable_error"] = f"{type(exc).__name__}: {exc}"
     print("timing the engine in this process ...", file=sys.stderr)
-    figures["engine"] = engine_times(pick_sample(tests, manifest, args.engine_pages),
-                                     extractors[0] if extractors else None, args.engine_repeats)
+    try:
+        figures["engine"] = engine_times(pick_sample(tests, manifest, args.engine_pages),
+                                         extractors[0] if extractors else None, args.engine_repeats)
+    except Exception as exc:  # noqa: BLE001
+        figures["engine"] = {"pages": 0, "error": f"{type(exc).__name__}: {exc}"}
     return figures
 
 
@@ -547,7 +554,10 @@ def table(figures: dict[str, Any]) -> tuple[str, bool]:
     lines.append(("server peak RSS (VmHWM)", f"{memory['serve_mb']:.0f} MB serve, "
                                              f"{memory['largest_child_mb']:.0f} MB largest child"))
     engine = figures["engine"]
-    lines.append(("engine sample (first pages)", f"{engine['pages']}"))
+    lines.append(("engine sample (first pages)", f"{engine['pages']}" + (f"  failed: {engine['error']}"
+                                                                          if "error" in engine else "")))
+    if "readable_error" in figures:
+        lines.append(("values the engine reads in their box", f"failed: {figures['readable_error']}"))
     for key, name in (("read_ms", "TesseractEngine.read (clean-up + Tesseract)"),
                       ("tesseract_ms", "Tesseract alone, page as stored"), ("cleanup_ms", "clean-up alone"),
                       ("extract_ms", "field extractor alone")):
