@@ -19,7 +19,6 @@ handlers and the table ``OCR_LOCAL_OPERATIONS`` follow it, in the style of ``ope
 from __future__ import annotations
 
 import io
-import itertools
 import json
 import threading
 from collections import OrderedDict
@@ -34,7 +33,7 @@ from ..types import Model
 from . import forms
 from .backend import Account
 from .ocr_backend import OcrModels
-from .ocr_engine import EngineMissingError, page_sizes, render_pages
+from .ocr_engine import EngineMissingError, open_document, page_sizes
 from .openapi import FILE, STRING, WHOLE, Schema
 from .operations import Call, Operation, Reply, json_response
 from .store import DocumentRecord
@@ -190,13 +189,11 @@ class OcrLocal:
             pass
         from PIL import Image
 
-        pages = render_pages(self._content(ref.document))
         try:
-            image = next(itertools.islice(pages, ref.page, None))
-        except (ValueError, EngineMissingError) as exc:
+            with open_document(self._content(ref.document)) as document:
+                image = document.page(ref.page)  # that page only, however long the document
+        except (ValueError, IndexError, EngineMissingError) as exc:
             raise BadRequestError(f"{ref.document.name}: its pages cannot be drawn ({exc})") from None
-        finally:
-            getattr(pages, "close", lambda: None)()  # a generator: closes the PDF it has open
         if image.size != (ref.width, ref.height):
             image = image.resize((ref.width, ref.height), Image.Resampling.LANCZOS)
         out = io.BytesIO()
