@@ -581,12 +581,15 @@ class OcrModels:
             (name, content), pages = item
             done: list[PageResult] = []
             sha = hashlib.sha256(content).hexdigest()
+            said: set[str] = set()
             try:
                 for index, page in self._read_pages(sha, content, languages, cancelled):
                     if index >= len(pages):
                         break
                     if isinstance(page, Exception):
-                        log.warning("reading page %d of %s failed: %s", index + 1, name, page)
+                        if str(page) not in said:  # a renderer crash fails every page after it: said once
+                            said.add(str(page))
+                            log.warning("reading page %d of %s failed: %s", index + 1, name, page)
                         done.append(finish(pages[index], "failure", f"Failed: {page}"))
                     else:
                         done.append(finish(pages[index], "success", "Success",
