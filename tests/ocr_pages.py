@@ -126,3 +126,17 @@ def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
         return 0.0
     inter = width * height
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def shadowed(sample: Sample, depth: float = 0.45) -> Sample:
+    """The page under a soft-edged shadow (a hand's, a phone's) over its lower left, down to ``depth`` of its
+    light."""
+    pixels = np.asarray(sample.image).astype(np.float32)
+    height, width = pixels.shape
+    mask = np.zeros((height, width), np.float32)
+    corners = np.array([[0, int(height * 0.35)], [int(width * 0.55), int(height * 0.2)], [int(width * 0.7), height],
+                        [0, height]], np.int32)
+    cv2.fillPoly(mask, [corners], 1.0)
+    mask = cv2.GaussianBlur(mask, (0, 0), 12)
+    dimmed = pixels * (1 - (1 - depth) * mask)
+    return Sample(Image.fromarray(np.clip(dimmed, 0, 255).astype(np.uint8)), sample.boxes)
