@@ -78,12 +78,17 @@ def total(url: str, model_id: str) -> int:
     return sum(counts(url, model_id, KEY).values())
 
 
-def stop_at(proc: subprocess.Popen[str], url: str, model_id: str, sig: signal.Signals, count: int) -> None:
-    """Send ``sig`` to ``proc`` once the server holds ``count`` images of the model (or the run ended)."""
+def wait_for_count(proc: subprocess.Popen[str], url: str, model_id: str, count: int) -> None:
+    """Until the server holds ``count`` images of the model, or the run ended."""
     deadline = time.monotonic() + 60
     while proc.poll() is None and total(url, model_id) < count:
         assert time.monotonic() < deadline, "the upload made no progress"
         time.sleep(0.01)
+
+
+def stop_at(proc: subprocess.Popen[str], url: str, model_id: str, sig: signal.Signals, count: int) -> None:
+    """Send ``sig`` to ``proc`` once the server holds ``count`` images of the model (or the run ended)."""
+    wait_for_count(proc, url, model_id, count)
     if proc.poll() is None:
         proc.send_signal(sig)
     proc.communicate(timeout=30)
@@ -138,8 +143,7 @@ def test_ctrl_c_says_what_was_done_and_the_rerun_sends_the_rest_once(server_fact
     folder, files, server, model_id = setting(server_factory, tmp_path, 60, "--latency-ms", "200")
     cache = tmp_path / "cache"
     upload = cli_upload(server.url, folder, model_id, cache)
-    while total(server.url, model_id) < 10:
-        time.sleep(0.01)
+    wait_for_count(upload, server.url, model_id, 10)
     sent = time.monotonic()
     upload.send_signal(signal.SIGINT)  # requests are in flight: their answers are 200 ms away
     _, err = upload.communicate(timeout=30)
@@ -172,9 +176,12 @@ def test_a_second_upload_to_the_same_model_says_another_runs_or_waits_for_it(ser
     folder, files, server, model_id = setting(server_factory, tmp_path, 40, "--latency-ms", "100")
     cache = tmp_path / "cache"
     first = cli_upload(server.url, folder, model_id, cache)
-    while total(server.url, model_id) == 0:
-        time.sleep(0.01)
-    second = run_cli(server.url, KEY, "upload", folder, cache=cache, model_id=model_id)
+    wait_for_count(first, server.url, model_id, 1)
+    first.send_signal(signal.SIGSTOP)  # it holds the lock, however long the second takes to start
+    try:
+        second = run_cli(server.url, KEY, "upload", folder, cache=cache, model_id=model_id)
+    finally:
+        first.send_signal(signal.SIGCONT)
     assert second.returncode == 1
     assert f"Another upload to model {model_id} is running on this machine (process {first.pid})" in second.stderr
     assert "--wait-lock" in second.stderr
@@ -190,7 +197,14 @@ def test_unsettled_files_are_not_sent_again_by_a_plain_rerun(server_factory, tmp
     whose fate is unknown stay unsettled, and the next run says so instead of storing them again."""
     folder, files, server, model_id = setting(server_factory, tmp_path, 30, "--latency-ms", "60")
     one = cli_upload(server.url, folder, model_id, tmp_path / "machine-1", "--json")
-    two = cli_upload(server.url, folder, model_id, tmp_path / "machine-2", "--json")
+    wait_for_count(one, server.url, model_id, 1)
+    one.send_signal(signal.SIGSTOP)  # the first one waits, its requests in flight, until the second sends too
+    try:
+        two = cli_upload(server.url, folder, model_id, tmp_path / "machine-2", "--json")
+        in_flight = 3 * 3  # at most one batch of 3 per category on its way (a server that does not deduplicate)
+        wait_for_count(two, server.url, model_id, total(server.url, model_id) + in_flight + 1)
+    finally:
+        one.send_signal(signal.SIGCONT)
     out, _ = one.communicate(timeout=120)
     two.communicate(timeout=120)
     unsettled = json.loads(out)["unsettled"]

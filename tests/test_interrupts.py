@@ -5,11 +5,13 @@ again finishes the job with every file accounted for once.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from helpers import cli_env, colour_folder, counts, run_cli
 
@@ -57,6 +59,29 @@ def wait_for(condition, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
+def connected(proc: subprocess.Popen[str], url: str) -> bool:
+    """Whether ``proc`` holds a TCP connection to the server at ``url`` (Linux's /proc): it is past
+    starting and sending; a stopped server's kernel still accepts, so its requests hang there."""
+    port = urlsplit(url).port
+    try:
+        sockets = {os.readlink(fd)[len("socket:["):-1] for fd in Path(f"/proc/{proc.pid}/fd").iterdir()
+                   if os.readlink(fd).startswith("socket:[")}
+    except FileNotFoundError:  # the process (or one of its descriptors) is gone
+        return False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            remote, state, inode = fields[2], fields[3], fields[9]
+            if inode in sockets and state == "01" and int(remote.rsplit(":", 1)[1], 16) == port:
+                return True
+    return False
+
+
+def wait_connected(proc: subprocess.Popen[str], url: str) -> None:
+    """Until ``proc`` is connected to the server (its first request sent and hanging), or it ended."""
+    wait_for(lambda: proc.poll() is not None or connected(proc, url))
+
+
 def test_ctrl_c_against_a_frozen_server_stops_the_upload_at_once_and_the_rerun_finishes(server_factory, tmp_path):
     files = folder_of(tmp_path / "imgs", 150)
     server = server_factory("--latency-ms", "30")
@@ -65,7 +90,7 @@ def test_ctrl_c_against_a_frozen_server_stops_the_upload_at_once_and_the_rerun_f
     upload = start_cli(server.url, "upload", str(tmp_path / "imgs"), "--batch-size", "2", "--workers", "2",
                        cache=cache, model_id=model_id)
     try:
-        wait_for(lambda: sum(counts(server.url, model_id, KEY).values()) >= 20)
+        wait_for(lambda: upload.poll() is not None or sum(counts(server.url, model_id, KEY).values()) >= 20)
         server.proc.send_signal(signal.SIGSTOP)  # the server hangs: requests in flight get no answer
         time.sleep(0.5)
         took, _, err = interrupt(upload)
@@ -93,7 +118,7 @@ def test_ctrl_c_stops_predict_at_once_and_the_same_output_file_resumes(server_fa
     try:
         predict = start_cli(server.url, "predict", str(tmp_path / "test"), "--output", str(output),
                             "--batch-size", "5", cache=cache, model_id=model_id)
-        time.sleep(1.0)  # the first requests are sent, and hang
+        wait_connected(predict, server.url)  # the first requests are sent, and hang
         took, _, err = interrupt(predict)
     finally:
         server.proc.send_signal(signal.SIGCONT)
@@ -113,7 +138,7 @@ def test_ctrl_c_stops_predict_at_once_and_the_same_output_file_resumes(server_fa
     server.proc.send_signal(signal.SIGSTOP)  # evaluate stops at once too
     try:
         evaluate = start_cli(server.url, "evaluate", str(tmp_path / "test"), cache=cache, model_id=model_id)
-        time.sleep(1.0)
+        wait_connected(evaluate, server.url)
         took, _, err = interrupt(evaluate)
     finally:
         server.proc.send_signal(signal.SIGCONT)
