@@ -75,26 +75,8 @@ pdf_render.main()
 # ---------------------------------------------------------------------- documents
 
 
-def make_pdf(pages: int, *, seed: int = 0, size: tuple[int, int] = (300, 400), marker: bytes = b"") -> bytes:
-    """A PDF of ``pages`` small pages (``size`` pixels at 100 dpi: 450 x 600 once drawn at 150), each
-    different, with ``marker`` appended as a comment."""
-    images = []
-    for index in range(pages):
-        image = Image.new("L", size, 255)
-        draw = ImageDraw.Draw(image)
-        draw.rectangle((10, 10, size[0] - 10, 20 + (index * 7 + seed * 13) % (size[1] - 40)), outline=0, width=2)
-        draw.text((20, 30), f"doc {seed} page {index}", fill=0)
-        images.append(image)
-    out = io.BytesIO()
-    images[0].save(out, "PDF", save_all=True, append_images=images[1:], resolution=100)
-    return out.getvalue() + (b"\n" + marker + b"\n" if marker else b"")
-
-
-def encrypted_pdf() -> bytes:
-    """A one-page PDF protected by a user password (the standard security handler, revision 2)."""
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
-               b"<< /Filter /Standard /V 1 /R 2 /O <" + b"11" * 32 + b"> /U <" + b"22" * 32 + b"> /P -4 >>"]
+def pdf_file(objects: Sequence[bytes], trailer: bytes = b"") -> bytes:
+    """A PDF of these objects (numbered from 1; the first is the catalogue) with its cross-reference table."""
     out = b"%PDF-1.4\n"
     offsets = []
     for number, body in enumerate(objects, 1):
@@ -103,10 +85,44 @@ def encrypted_pdf() -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    file_id = b"<00112233445566778899aabbccddeeff>"
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Encrypt 4 0 R /ID [%s %s] >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, file_id, file_id, xref)
+    out += b"trailer\n<< /Size %d /Root 1 0 R %s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, trailer, xref)
     return out
+
+
+#: The standard fonts make_pdf's pages are set in (PDFium's font code is where threads crashed it).
+FONTS = (b"Helvetica", b"Times-Roman", b"Courier", b"Helvetica-Bold")
+
+
+def make_pdf(pages: int, *, seed: int = 0, marker: bytes = b"") -> bytes:
+    """A PDF of ``pages`` small pages (3 x 4 inches: 450 x 600 pixels once drawn at 150 dpi) of invoice-like
+    lines in four fonts and a box, each page different, with ``marker`` appended as a comment.
+
+    Drawn by PDFium from two threads of one process, such documents crashed it (SIGSEGV, SIGABRT) in two
+    runs of three; drawn in the renderers, never."""
+    fonts = b" ".join(b"/F%d %d 0 R" % (i, 3 + i) for i in range(len(FONTS)))
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b""]
+    objects += [b"<< /Type /Font /Subtype /Type1 /BaseFont /%s >>" % font for font in FONTS]
+    kids = []
+    for index in range(pages):
+        lines = b"".join(b"BT /F%d %d Tf 12 %d Td (Invoice %d-%d line %d: total 1,234.%02d EUR) Tj ET\n"
+                         % (k % len(FONTS), 6 + (k + seed) % 5, 270 - k * 14, seed, index, k, (k * 7 + index) % 100)
+                         for k in range(18))
+        lines += b"2 w 8 8 %d %d re S\n" % (60 + (seed * 13 + index * 7) % 140, 20 + (seed + index * 5) % 40)
+        objects.append(b"<< /Length %d >>\nstream\n%sendstream" % (len(lines), lines))
+        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 216 288] /Contents %d 0 R "
+                       b"/Resources << /Font << %s >> >> >>" % (len(objects), fonts))
+        kids.append(len(objects))
+    objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % k for k in kids), len(kids))
+    return pdf_file(objects) + (b"\n" + marker + b"\n" if marker else b"")
+
+
+def encrypted_pdf() -> bytes:
+    """A one-page PDF protected by a user password (the standard security handler, revision 2)."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+               b"<< /Filter /Standard /V 1 /R 2 /O <" + b"11" * 32 + b"> /U <" + b"22" * 32 + b"> /P -4 >>"]
+    file_id = b"<00112233445566778899aabbccddeeff>"
+    return pdf_file(objects, b"/Encrypt 4 0 R /ID [%s %s]" % (file_id, file_id))
 
 
 class CheapEngine:
