@@ -331,6 +331,22 @@ def test_a_crash_or_a_hang_costs_the_document_and_the_renderer_starts_again(trap
     assert len(list(render_pages(good))) == 2
 
 
+def test_an_idle_renderer_ends_and_its_documents_open_again_when_needed():
+    pool = pdf_render.Renderers(1, idle=0.3)
+    try:
+        with pool.open(make_pdf(3, seed=6)) as document:
+            first = document.render(0).tobytes()
+            assert pool.pids()
+            deadline = time.monotonic() + 10
+            while pool.pids():  # ended once idle, its memory given back
+                assert time.monotonic() < deadline, "the idle renderer was not ended"
+                time.sleep(0.05)
+            assert document.render(0).tobytes() == first and drawn(document.render(2).size)
+    finally:
+        pool.stop()
+    assert pool.pids() == []
+
+
 @needs_tesseract
 def test_pdfs_read_by_tesseract_from_several_threads_at_once():
     from nanoclient.server.ocr_engine import TesseractEngine

@@ -10,8 +10,8 @@ index, one page in memory at a time). A renderer that dies or hangs during a req
 of that request only (``RendererCrashedError``, ``RendererTimeoutError``); it is killed and started again
 on the next request, and the other documents it held are opened again in the new one, without their
 callers noticing. An encrypted PDF is said to be so (``PdfEncryptedError``). ``stop`` ends the
-processes (``OcrModels.close`` calls it); they start again when needed. A renderer also ends when its
-parent does (its standard input closes).
+processes (``OcrModels.close`` calls it), and a renderer idle for IDLE seconds ends by itself; they start
+again when needed. A renderer also ends when its parent does (its standard input closes).
 
 The wire between parent and child: frames of a 4-byte header length, a JSON header, an 8-byte payload
 length and the payload (the PDF's bytes going, a page's grey pixels coming back).
@@ -30,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from typing import IO, Any
 
@@ -40,6 +41,9 @@ PROCESSES = 2
 #: Seconds a renderer may take for one request (opening a document, or drawing one page) before it is
 #: killed and the document is said to hang it.
 TIMEOUT = 60.0
+#: Seconds a renderer may stay idle before it is ended, giving its memory back (PDFium keeps fonts and
+#: caches: some 60 MB); the next request starts it again and reopens the documents it held.
+IDLE = 120.0
 #: The most pixels a page may have at PDF_DPI (Pillow's own bound on an image's pixels): a larger
 #: page is refused instead of drawn.
 MAX_PAGE_PIXELS = 89_478_485
@@ -100,6 +104,8 @@ class _Renderer:
         self.generation = 0
         #: Documents open in this renderer (to spread new ones over the pool).
         self.open = 0
+        #: When it last answered (time.monotonic()).
+        self.last_used = 0.0
 
     def ensure(self) -> None:
         """A live process (call with ``lock`` held): the one there is, or a new one."""
@@ -153,6 +159,7 @@ class _Renderer:
         except (_Gone, _TimedOut):
             self.kill()
             raise
+        self.last_used = time.monotonic()
         return answer, data
 
 
@@ -290,19 +297,25 @@ def _raise_for(answer: dict[str, Any]) -> None:
 class Renderers:
     """A pool of renderer processes (``processes`` of them, started when first needed)."""
 
-    def __init__(self, processes: int = PROCESSES, *, timeout: float = TIMEOUT,
+    def __init__(self, processes: int = PROCESSES, *, timeout: float = TIMEOUT, idle: float = IDLE,
                  command: Sequence[str] | None = None) -> None:
         self.timeout = timeout
+        self.idle = idle
         self.command = list(command or (sys.executable, "-m", __name__))
         self._renderers = [_Renderer(self.command) for _ in range(max(1, processes))]
         self._choose = threading.Lock()
         self._ids = itertools.count(1)
+        self._reaper: threading.Thread | None = None
 
     def open(self, data: bytes) -> RemotePdf:
         """The PDF open in the renderer holding the fewest documents (DocumentError if it cannot be read)."""
         with self._choose:
             renderer = min(self._renderers, key=lambda r: r.open)
             renderer.open += 1
+            if self._reaper is None:
+                self._reaper = threading.Thread(target=_reap, args=(weakref.ref(self),), daemon=True,
+                                                name="nanoclient-pdf-reaper")
+                self._reaper.start()
         try:
             return RemotePdf(self, renderer, data)
         except BaseException:
@@ -314,6 +327,16 @@ class Renderers:
         """The process ids of the renderers running now."""
         return [pid for pid in (r.pid for r in self._renderers) if pid is not None]
 
+    def end_idle(self) -> None:
+        """End the renderers that have been idle for ``idle`` seconds (not one serving a request)."""
+        for renderer in self._renderers:
+            if renderer.lock.acquire(blocking=False):
+                try:
+                    if renderer.process is not None and time.monotonic() - renderer.last_used >= self.idle:
+                        renderer.kill()
+                finally:
+                    renderer.lock.release()
+
     def stop(self, wait: bool = True) -> None:
         """End the renderer processes; the next request starts them again. With ``wait``, a request being
         served is finished first; without it, it is given a second before the process is killed."""
@@ -324,6 +347,22 @@ class Renderers:
             finally:
                 if locked:
                     renderer.lock.release()
+
+
+def _reap(pool: weakref.ref[Renderers]) -> None:
+    """End a pool's idle renderers now and then, for as long as the pool exists."""
+    while True:
+        alive = pool()
+        if alive is None:
+            return
+        pause = max(0.05, min(alive.idle / 4, 15.0))
+        del alive
+        time.sleep(pause)
+        alive = pool()
+        if alive is None:
+            return
+        alive.end_idle()
+        del alive
 
 
 _default: Renderers | None = None
@@ -339,12 +378,14 @@ def renderers() -> Renderers:
         return _default
 
 
-def configure(*, processes: int = PROCESSES, timeout: float = TIMEOUT, command: Sequence[str] | None = None) -> None:
-    """Replace the process's pool by one of ``processes`` renderers with this ``timeout`` per request, running
-    ``command`` (default: this module); the old pool's processes end once their requests are served."""
+def configure(*, processes: int = PROCESSES, timeout: float = TIMEOUT, idle: float = IDLE,
+              command: Sequence[str] | None = None) -> None:
+    """Replace the process's pool by one of ``processes`` renderers with this ``timeout`` per request, ended
+    after ``idle`` seconds unused, running ``command`` (default: this module); the old pool's processes end
+    once their requests are served."""
     global _default
     with _default_lock:
-        old, _default = _default, Renderers(processes, timeout=timeout, command=command)
+        old, _default = _default, Renderers(processes, timeout=timeout, idle=idle, command=command)
     if old is not None:
         old.stop()
 
