@@ -471,6 +471,10 @@ def test_a_pdf_that_cannot_be_read_is_refused_once_in_words(server, trapped_rend
         assert body["message"].startswith(message), body
         assert body["message"].count("encrypted") <= 1 and "not a PNG, JPEG" not in body["message"]
     assert server.upload(model_id, [("good.pdf", good)]).status_code == 200
+    many = make_pdf(ocr_backend.PAGES_MAX + 1)  # a few hundred kilobytes, hours of reading
+    response = server.upload(model_id, [("many.pdf", many)])
+    assert response.status_code == 400
+    assert response.json()["message"] == "many.pdf: 1001 pages, more than the 1000 a document may have"
 
 
 @pytest.mark.server  # trains models (in this process)

@@ -49,6 +49,8 @@ CLIENT_GONE = "the client went away before this page was read"
 WORDS_CACHED = 2000
 #: Files per upload or prediction request.
 FILES_MAX = 50
+#: Pages a document may have (a PDF of many thousand empty pages is a few megabytes, and hours of reading).
+PAGES_MAX = 1000
 #: A field's name: at most this many characters.
 FIELD_NAME_MAX = 200
 #: Training documents whose first page is read to find a model's languages, when it names none.
@@ -242,7 +244,7 @@ class OcrModels:
         try:
             if not is_pdf(content):
                 self.backend.check_image(content)
-            return page_sizes(content)
+            sizes = page_sizes(content)
         except InvalidImageError as exc:
             raise InvalidImageError(f"{name}: {exc.message}", errors=[
                 {"reason": "invalid_image", "message": f"{name}: {exc.message}"}]) from None
@@ -254,6 +256,10 @@ class OcrModels:
                 {"reason": "invalid_image", "message": f"{name}: not a PNG, JPEG or PDF document"}]) from None
         except EngineMissingError as exc:
             raise BadRequestError(f"{name}: {exc}") from None
+        if len(sizes) > PAGES_MAX:
+            message = f"{name}: {len(sizes)} pages, more than the {PAGES_MAX} a document may have"
+            raise InvalidImageError(message, errors=[{"reason": "invalid_image", "message": message}])
+        return sizes
 
     def _fetch(self, urls: Sequence[str]) -> tuple[list[NamedBytes], list[tuple[str, str]]]:
         """Fetch the URLs (concurrently, as the classification part does) and keep what is a document."""
