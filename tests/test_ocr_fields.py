@@ -288,3 +288,24 @@ def test_identifier_letters_read_as_digits_are_given_back(tmp_path: Path) -> Non
     assert extractor._prefixed("other", "10-2016") == "10-2016"
     extractor.save(tmp_path / "x.ocr")
     assert F.FieldExtractor.load(tmp_path / "x.ocr").prefixes == learnt
+
+
+def test_a_page_read_turned_is_seen_upright_and_answered_in_its_own_pixels() -> None:
+    """The clean-up turns a page upside down in the upload before reading it: lines and labels are seen where
+    the page was read (``Page.upright``), boxes given back where the words are in the upload."""
+    rng = random.Random(12)
+    extractor, _, _ = F.train(_documents([_invoice(rng) for _ in range(20)], FIELDS), FIELDS)
+    page, found = _invoice(random.Random(13))
+    turned = tuple(Word(w.text, w.confidence, WIDTH - w.xmax, HEIGHT - w.ymax, WIDTH - w.xmin, HEIGHT - w.ymin)
+                   for w in page.words)
+    as_read = Page(WIDTH, HEIGHT, turned, upright=page.words, upright_size=(WIDTH, HEIGHT))
+    answers = {value.field: value for value in extractor.predict(as_read)}
+    upright = {value.field: value for value in extractor.predict(page)}
+    for field in ("invoice_number", "invoice_date", "due_date", "total_amount"):
+        assert answers[field].text == found[field]
+        box = upright[field]
+        assert (answers[field].xmin, answers[field].ymin, answers[field].xmax, answers[field].ymax) == (
+            WIDTH - box.xmax, HEIGHT - box.ymax, WIDTH - box.xmin, HEIGHT - box.ymin)
+    # without the upright words, the turned page reads worse: its lines run backwards
+    alone = {value.field: value.text for value in extractor.predict(Page(WIDTH, HEIGHT, turned))}
+    assert alone != {field: value.text for field, value in answers.items()}

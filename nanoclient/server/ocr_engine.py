@@ -58,11 +58,16 @@ class Word:
 
 @dataclass(frozen=True)
 class Page:
-    """The words of one page, in reading order, and the page's size in pixels."""
+    """The words of one page, in reading order, and the page's size in pixels. Where the clean-up turned,
+    deskewed or flattened the page before it was read, ``upright`` holds the same words (in the same order)
+    where they stand on the page as read, of ``upright_size``, for the field extractor to see lines and
+    columns as a reader does; ``words`` are in the given page's pixels all the same."""
 
     width: int
     height: int
     words: tuple[Word, ...]
+    upright: tuple[Word, ...] | None = None
+    upright_size: tuple[int, int] | None = None
 
 
 def is_pdf(data: bytes) -> bool:
@@ -210,10 +215,13 @@ class TesseractEngine:
             other = self._words(over.image, language)
             if _mean_confidence(other) * len(other) > _mean_confidence(words) * len(words):
                 cleaned, words = over, other
+        upright = None
         if cleaned.matrix is not None and words:
+            upright = tuple(words)
             boxes = cleaned.to_upload(np.array([[w.xmin, w.ymin, w.xmax, w.ymax] for w in words], dtype=np.float64))
             words = [Word(w.text, w.confidence, *(int(v) for v in box)) for w, box in zip(words, boxes, strict=True)]
-        return Page(width=cleaned.width, height=cleaned.height, words=tuple(words))
+        return Page(width=cleaned.width, height=cleaned.height, words=tuple(words), upright=upright,
+                    upright_size=cleaned.image.size if upright is not None else None)
 
     def _run(self, page: Image.Image, *options: str) -> subprocess.CompletedProcess[bytes]:
         """Tesseract run on the page (a PNG on its standard input) with the options."""

@@ -132,11 +132,14 @@ Document = Sequence[tuple[Page, Sequence[LabelledBox]]]
 
 @dataclass(frozen=True)
 class Candidate:
-    """A run of consecutive words of one segment: a possible value, with its kind (``values.value_kind``)."""
+    """A run of consecutive words of one segment: a possible value, with its kind (``values.value_kind``).
+    ``words`` stand where the page was read (upright); ``given``, when the page was turned or flattened
+    before, are the same words in the given page's pixels, where its ``box`` is."""
 
     words: tuple[Word, ...]
     features: tuple[int, ...]
     kind: str = V.OTHER
+    given: tuple[Word, ...] | None = None
 
     @property
     def text(self) -> str:
@@ -145,8 +148,10 @@ class Candidate:
 
     @property
     def box(self) -> tuple[int, int, int, int]:
-        return (min(w.xmin for w in self.words), min(w.ymin for w in self.words),
-                max(w.xmax for w in self.words), max(w.ymax for w in self.words))
+        """Where the value is on the given page: the box of its words, in its pixels."""
+        words = self.given if self.given is not None else self.words
+        return (min(w.xmin for w in words), min(w.ymin for w in words),
+                max(w.xmax for w in words), max(w.ymax for w in words))
 
 
 _QUOTES = "‘’‚“”„'\"|«»"
@@ -257,8 +262,13 @@ class _Span:
 
 def candidates(page: Page, page_index: int = 0, page_count: int | None = 1) -> list[Candidate]:
     """Every possible value of a page, with its hashed features; ``page_index`` and ``page_count`` place the
-    page in its document (count None: not known)."""
-    rows = _rows(page.words)
+    page in its document (count None: not known). Lines, columns and labels are seen on the page as it was
+    read (``Page.upright``, where the clean-up turned or flattened it); boxes are the given page's."""
+    words, size, given = page.words, (page.width, page.height), None
+    if page.upright is not None and page.upright_size is not None and len(page.upright) == len(page.words):
+        words, size = page.upright, page.upright_size
+        given = {id(upright): word for upright, word in zip(page.upright, page.words, strict=True)}
+    rows = _rows(words)
     row_segments = [_segments(row) for row in rows]
     spans: list[_Span] = []
     for row_index, segments in enumerate(row_segments):
@@ -271,16 +281,17 @@ def candidates(page: Page, page_index: int = 0, page_count: int | None = 1) -> l
                 words = tuple(segment[start:end])
                 text = _clean(" ".join(w.text for w in words)) or words[0].text
                 spans.append(_Span(words, segment, start, end, row_index, text, _kind(text)))
-    context = _PageContext(page, rows, row_segments, spans, _page_place(page_index, page_count))
-    return [Candidate(span.words, context.features(span), span.kind) for span in spans]
+    context = _PageContext(size, rows, row_segments, spans, _page_place(page_index, page_count))
+    return [Candidate(span.words, context.features(span), span.kind,
+                      None if given is None else tuple(given[id(w)] for w in span.words)) for span in spans]
 
 
 class _PageContext:
     """What the features of a page's candidates share: its rows, the amounts and dates on it, its place."""
 
-    def __init__(self, page: Page, rows: list[list[Word]], row_segments: list[list[list[Word]]],
+    def __init__(self, size: tuple[int, int], rows: list[list[Word]], row_segments: list[list[list[Word]]],
                  spans: Sequence[_Span], place: str) -> None:
-        self.width, self.height = max(page.width, 1), max(page.height, 1)
+        self.width, self.height = max(size[0], 1), max(size[1], 1)
         self.rows = rows
         self.row_segments = row_segments
         #: Each word's segment (by the word's identity): (row, segment) indices.
