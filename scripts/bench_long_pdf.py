@@ -252,9 +252,11 @@ def main() -> int:
             time.sleep(2)
             after_predict_mb = status(proc.pid, "VmRSS")
         finally:
-            sampler.stop()
-            proc.terminate()
-            proc.wait(30)
+            try:
+                proc.terminate()  # first: nothing may leave the server running
+                proc.wait(30)
+            finally:
+                sampler.stop()
         figures = {
             "pages": args.pages, "mode": args.mode, "give_back": not args.no_give_back,
             "pdf_mb": round(pdf.stat().st_size / 2**20, 1),
