@@ -309,3 +309,13 @@ def test_a_page_read_turned_is_seen_upright_and_answered_in_its_own_pixels() -> 
     # without the upright words, the turned page reads worse: its lines run backwards
     alone = {value.field: value.text for value in extractor.predict(Page(WIDTH, HEIGHT, turned))}
     assert alone != {field: value.text for field, value in answers.items()}
+
+
+def test_a_value_never_starts_with_its_label() -> None:
+    page = _page([("Factuuradres: Drukkerij de Vries", 60, 300), ("Totaal: 12,50", 450, 500)])
+    found = F.candidates(page)
+    whole = next(c for c in found if c.text == "Factuuradres: Drukkerij de Vries")
+    assert F._without_label(whole, found, None).text == "Drukkerij de Vries"
+    assert F._without_label(whole, found, frozenset({V.AMOUNT})) is whole  # the rest is no answer of the field
+    named = next(c for c in found if c.text == "Drukkerij de Vries")
+    assert F._without_label(named, found, None) is named

@@ -678,7 +678,7 @@ class FieldExtractor:
             best = int(np.argmax(column))
             if column[best] < MIN_SCORE:
                 continue
-            candidate = found[best]
+            candidate = _without_label(found[best], found, allowed)
             xmin, ymin, xmax, ymax = candidate.box
             score = round(self.calibrated(float(column[best])), 4)
             text = self._prefixed(field, self._whole(field, candidate.text))
@@ -745,6 +745,18 @@ class FieldExtractor:
                         prefixes[field] = frozenset(str(starts).split("\t"))
             return cls(fields, [str(c) for c in data["classes"]], data["coef"], data["intercept"],
                        (float(calibration[0]), float(calibration[1])), kinds, periods, prefixes)
+
+
+def _without_label(candidate: Candidate, found: Sequence[Candidate], allowed: frozenset[str] | None) -> Candidate:
+    """The candidate without the label it starts with (``Factuuradres: Drukkerij de Vries`` is ``Drukkerij de
+    Vries``): words up to one ending with a colon that name a label, when the rest is a candidate too (of a
+    kind the field answers)."""
+    words = candidate.words
+    for head in range(min(3, len(words) - 1), 0, -1):
+        if words[head - 1].text.endswith(":") and ocr_labels.concept([w.text for w in words[:head]]) is not None:
+            rest = [c for c in found if c.words == words[head:] and (not allowed or c.kind in allowed)]
+            return rest[0] if rest else candidate
+    return candidate
 
 
 def learn_kinds(values: Sequence[tuple[str, str]]) -> dict[str, frozenset[str]]:

@@ -97,7 +97,9 @@ _LABELS: dict[str, tuple[str, ...]] = {
         r"(bill to|billed to|invoice to|sold to|customer|client|ship to|deliver to|recipient|buyer|attention|attn|"
         r"purchaser|to)",
         r"(rechnungsempfanger|kunde|empfanger|rechnung an|lieferadresse|rechnungsadresse|an|auftraggeber)",
-        r"(factureer aan|klant|afnemer|factuur aan|geleverd aan|aan)",
+        r"(factureer aan|klant|afnemer|factuur aan|geleverd aan|aan|factuuradres|afleveradres)",
+        r"(billing address|invoice address|delivery address|shipping address|direccion de facturacion|"
+        r"indirizzo di fatturazione|morada de faturacao|endereco de faturacao)",
         r"(facture a|facturer a|destinataire|acheteur|adresse de facturation|livrer a)",
         r"(cliente|facturar a|destinatario|comprador|facturado a)",
         r"(fatturare a|intestatario|spett|spettabile|committente|cessionario)",
