@@ -3,7 +3,8 @@
 Training documents come with labelled fields: a box ("the invoice number is here"), or only a value
 ("the invoice number is INV-20413", as an accounting system has it), which ``locate_values`` finds on
 its page by its normalised form (``nanoclient.values``: the same amount, date or text). The engine
-(``ocr_engine``) reads each page's words; the words are grouped into rows (by their vertical centres)
+(``ocr_engine``) reads each page's words; the words, where they stand on the page as it was read (turned
+upright and flattened by the clean-up: ``Page.upright``), are grouped into rows (by their vertical centres)
 and rows into segments (words closer than ``SEGMENT_GAP`` line heights); every run of up to
 ``MAX_SPAN`` consecutive words of a segment, and a whole segment of up to ``WHOLE_SPAN``, is a
 candidate value. A labelled box is matched to the candidate that covers it best. Each candidate is
@@ -14,16 +15,20 @@ described by
   amount, bare number, identifier, name, address), locale-aware (``1.234,56``, ``7. Mai 2014``), and
   for amounts and dates their rank on the page (the largest amount, the earliest and latest date);
 - the words to its left on its row, in the row above it (a grid's cell above, a label over its
-  value), the column header further up, and the word to its right: as words, and as the concept
-  their label names in any of the languages of ``ocr_labels`` (``Rechnungsnummer``, ``Facture n°``
-  and ``Invoice No`` are all ``invoice_number``), alone and with the candidate's kind,
+  value), below it, the column header further up, and the word to its right: as words, and as the
+  concept their label names in any of the languages of ``ocr_labels`` (``Rechnungsnummer``, ``Facture
+  n°`` and ``Invoice No`` are all ``invoice_number``), alone, with the candidate's kind and with what
+  the page calls itself (an invoice's letterhead is its vendor, a purchase order's its buyer); whether
+  it is itself a label or a title, or starts with one; its text's size against the page's,
 hashed into ``FEATURES`` dimensions; a multinomial logistic regression over "none" and the fields
 gives each candidate a probability for each field. A page's answer for a field is its most probable
 candidate of a kind the field's training values have (``FieldExtractor.kinds``: a field whose values
 are identifiers never answers an amount, a date field answers dates), if that probability reaches
 ``MIN_SCORE``; its score is that probability calibrated (Platt's method, fitted on the held-out
-documents) into the chance that the text is exactly right. Where the engine drops a value's last
-period (``Co.`` read ``Co``) and the training values show it, the answer gets it back.
+documents) into the chance that the text is exactly right. An answer never starts with its label
+(``Factuuradres: ...``); where the engine drops a value's last period (``Co.`` read ``Co``) or reads an
+identifier's letters as digits (``10-2015-8256`` for ``IO-2015-8256``) and the training values show it,
+the answer gets them back. Its box is in the given page's pixels.
 
 ``train`` holds out a fifth of the documents (at least ``HOLD_OUT_MIN`` of them) to measure the
 field-level exact-text accuracy, then fits again on every document. A saved extractor is a plain
