@@ -88,6 +88,8 @@ def installed(command: str = "tesseract") -> frozenset[str]:
 def missing(languages: Sequence[str], command: str = "tesseract") -> list[str]:
     """The languages whose pack the engine lacks (none when the engine itself is missing: that is said
     elsewhere, when a page is read)."""
+    if not languages:
+        return []
     have = installed(command)
     return [code for code in languages if have and code not in have]
 
