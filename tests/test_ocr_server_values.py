@@ -134,3 +134,53 @@ def test_a_number_given_as_the_value_is_kept_as_its_text(app, invoices):
     assert response.status_code == 200
     listed = http.get(f"/api/v2/OCR/Model/{model_id}/Annotations", headers=AUTH).get_json()
     assert listed["Data"][0]["object"] == [{"name": "total_amount", "ocr_text": "1234.5"}]
+
+
+def test_the_cli_uploads_a_csv_of_values_trains_and_predicts_normalised_values(tmp_path):
+    """``ocr upload`` of documents labelled by a CSV of values (no box columns), ``ocr train``, then ``ocr predict
+    --normalize``: the value column holds dates as YYYY-MM-DD and amounts as plain decimals."""
+    import csv
+    import shutil
+    import subprocess
+    import sys
+
+    from helpers import run_cli, start_server
+
+    root = Path(__file__).resolve().parent.parent
+    invoices = tmp_path / "invoices"
+    subprocess.run([sys.executable, str(root / "scripts" / "make_invoices.py"), "--out", str(invoices), "--train",
+                    "6", "--test", "1", "--seed", "17"], check=True, capture_output=True)
+    rows = []
+    for path, entry in _documents(invoices / "train"):
+        rows.extend((path.name, item["name"], item["ocr_text"])
+                    for item in _as_accounting_has_it(entry)["object"])
+        (invoices / "train" / (path.stem + ".json")).unlink()
+    with (invoices / "train" / "values.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows([("file", "field", "text"), *rows])
+    server = start_server(tmp_path / "data", "--min-images", "5")
+    try:
+        cache = tmp_path / "cache"
+        created = run_cli(server.url, KEY, "ocr", "create-model", "--from-dir", invoices / "train", cache=cache)
+        assert created.returncode == 0, created.stderr
+        model_id = created.stdout.strip().split("=", 1)[1]
+        upload = run_cli(server.url, KEY, "ocr", "upload", invoices / "train", cache=cache, model_id=model_id)
+        assert upload.returncode == 0 and "6 uploaded" in upload.stderr, upload.stderr
+        trained = run_cli(server.url, KEY, "ocr", "train", "--wait", "--poll-interval", "0.5", cache=cache,
+                          model_id=model_id)
+        assert trained.returncode == 0 and "trained" in trained.stdout, trained.stderr
+        assert "not found" not in trained.stdout  # every value was found on its page
+        output = tmp_path / "fields.csv"
+        test = next(p for p in (invoices / "test").iterdir() if p.suffix != ".json")
+        predicted = run_cli(server.url, KEY, "ocr", "predict", test, "--normalize", "--output", output, cache=cache,
+                            model_id=model_id)
+        assert predicted.returncode == 0, predicted.stderr
+        read = {row["field"]: row for row in csv.DictReader(output.open())}
+        for field in ("invoice_date", "due_date"):
+            if field in read and parse_date(read[field]["text"]) is not None:
+                assert read[field]["value"] == parse_date(read[field]["text"]).isoformat()
+        if "total_amount" in read and parse_amount(read["total_amount"]["text"]) is not None:
+            assert read["total_amount"]["value"] == str(parse_amount(read["total_amount"]["text"]))
+        assert any(field in read for field in ("invoice_date", "due_date", "total_amount"))
+    finally:
+        server.stop()
+        shutil.rmtree(tmp_path / "data", ignore_errors=True)
