@@ -43,6 +43,18 @@ def test_languages_are_found_in_the_words_of_the_pages():
     assert ocr_languages.detect(german, available=["eng", "fra"]) == ocr_languages.DEFAULT  # no German pack
 
 
+def test_each_document_is_read_in_the_language_its_words_show_and_a_model_in_those_of_its_documents():
+    german = "QUITTUNG Beleg-Nr. Datum Kunde zzgl. MwSt".split()
+    spanish = "Recibo Ticket n.° Fecha Cliente Total a pagar".split()
+    few = ["Total", "42,00"]
+    assert ocr_languages.pick(german, ("fra", "deu", "eng")) == "deu"
+    assert ocr_languages.pick(spanish, ("eng", "spa")) == "spa"
+    assert ocr_languages.pick(few, ("nld", "eng")) == "nld"  # too little to tell: the model's first
+    assert ocr_languages.vote([german] * 5 + [spanish] * 3 + [few] * 4) == ("deu", "spa")
+    assert ocr_languages.vote([german] * 19 + [spanish]) == ("deu",)  # one document in twenty: not kept
+    assert ocr_languages.vote([]) == ocr_languages.DEFAULT
+
+
 @pytest.fixture()
 def app(tmp_path):
     app = create_app(ServerConfig(data_dir=tmp_path / "data", min_images=5))
@@ -67,7 +79,7 @@ def test_languages_named_at_creation_are_kept_and_bad_ones_refused_storing_nothi
                          json={"categories": ["total"], "model_type": "ocr"})
     assert as_query.get_json()["languages"] == ["fra", "eng"]
     for languages, message in ((["d3u"], "not a language code"), (["zzz"], "no pack for zzz"),
-                               (["eng", "deu", "fra", "nld"], "Too many languages")):
+                               (["eng", "deu", "fra", "nld", "spa", "ita"], "Too many languages")):
         refused = http.post("/api/v2/OCR/Model/", headers=AUTH,
                             json={"categories": ["total"], "model_type": "ocr", "languages": languages})
         assert refused.status_code == 400 and message in refused.get_json()["message"], refused.get_json()

@@ -54,7 +54,7 @@ PAGES_MAX = 1000
 #: A field's name: at most this many characters.
 FIELD_NAME_MAX = 200
 #: Training documents whose first page is read to find a model's languages, when it names none.
-LANGUAGE_SAMPLE = 6
+LANGUAGE_SAMPLE = 12
 #: Seconds in a day, for ImageLevelInferences' days since the epoch.
 DAY = 86400
 
@@ -99,6 +99,8 @@ class OcrModels:
         self._async: Executor = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="nanoclient-ocr-async")
         self._words: OrderedDict[tuple[str, int, str], Page] = OrderedDict()
         self._words_lock = threading.Lock()
+        #: The language each document is read in, for models of several (by content hash and the model's).
+        self._chosen: OrderedDict[tuple[str, str], str] = OrderedDict()
         #: Pages being read now (their words not in ``_words`` yet), by the same key.
         self._being_read: dict[tuple[str, int, str], Future[Page]] = {}
         self._extractors: dict[str, tuple[int, FieldExtractor]] = {}
@@ -142,7 +144,7 @@ class OcrModels:
             raise BadRequestError(str(exc), hint="Name languages as deu, eng, fra, ...") from None
         if len(codes) > ocr_languages.MOST:
             raise BadRequestError(f"Too many languages ({len(codes)})",
-                                  hint=f"Name at most {ocr_languages.MOST}: each one slows every page down")
+                                  hint=f"Name at most {ocr_languages.MOST}, most likely first")
         lacking = ocr_languages.missing(codes, self.engine.command)
         if lacking:
             raise BadRequestError("The OCR engine has no pack for " + ", ".join(lacking),
@@ -288,8 +290,9 @@ class OcrModels:
 
         def read(document: DocumentRecord) -> list[tuple[Page, list[LabelledBox]]]:
             try:
-                pages = self._read_document(document.sha256, self.store.image_path(document.sha256).read_bytes(),
-                                            languages)
+                content = self.store.image_path(document.sha256).read_bytes()
+                pages = self._read_document(document.sha256, content,
+                                            self._document_languages(document.sha256, content, languages))
             except EngineMissingError:
                 raise
             except (ValueError, RuntimeError, OSError) as exc:  # that document only: training goes on without it
@@ -328,13 +331,15 @@ class OcrModels:
         sample = list(documents[::step][:LANGUAGE_SAMPLE])
 
         def first_page_words(document: DocumentRecord) -> list[str]:
-            pages = self._read_document(document.sha256, self.store.image_path(document.sha256).read_bytes(),
-                                        ocr_languages.DEFAULT, first_only=True)
+            try:
+                pages = self._read_document(document.sha256, self.store.image_path(document.sha256).read_bytes(),
+                                            ocr_languages.DEFAULT, first_only=True)
+            except (ValueError, RuntimeError, OSError):  # said when training reads it
+                return []
             return [word.text for page in pages for word in page.words]
 
-        words = [word for found in self._readers.map(first_page_words, sample) for word in found]
         available = ocr_languages.installed(self.engine.command) or ocr_languages.LANGUAGES
-        found = ocr_languages.detect(words, available=available)
+        found = ocr_languages.vote(self._readers.map(first_page_words, sample), available=available)
         self.store.update_model_options(run.model_id, {"detected_languages": list(found)})
         log.info("OCR model %s: documents read in %s (found in %d documents)", run.model_id, "+".join(found),
                  len(sample))
@@ -351,6 +356,23 @@ class OcrModels:
         return known[1]
 
     # ------------------------------------------------------------------ reading pages
+
+    def _document_languages(self, sha: str, content: bytes, languages: Sequence[str]) -> tuple[str, ...]:
+        """Which of a model's languages one document is read in: the first, or, for a model of several, the one
+        the words of its first page (read in the first) show (``ocr_languages.pick``; kept by content)."""
+        if len(languages) <= 1:
+            return tuple(languages)
+        key = (sha, "+".join(languages))
+        with self._words_lock:
+            chosen = self._chosen.get(key)
+        if chosen is None:
+            first = self._read_document(sha, content, languages[:1], first_only=True)
+            chosen = ocr_languages.pick([word.text for page in first for word in page.words], languages)
+            with self._words_lock:
+                self._chosen[key] = chosen
+                while len(self._chosen) > WORDS_CACHED:
+                    self._chosen.popitem(last=False)
+        return (chosen,)
 
     def _read_document(self, sha: str, content: bytes, languages: Sequence[str], *,
                        first_only: bool = False) -> list[Page]:
@@ -589,7 +611,8 @@ class OcrModels:
             sha = hashlib.sha256(content).hexdigest()
             said: set[str] = set()
             try:
-                for index, page in self._read_pages(sha, content, languages, cancelled):
+                for index, page in self._read_pages(sha, content, self._document_languages(sha, content, languages),
+                                                    cancelled):
                     if index >= len(pages):
                         break
                     if isinstance(page, Exception):

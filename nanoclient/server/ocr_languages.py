@@ -1,4 +1,4 @@
-"""The languages an OCR model's pages are read in: named at creation, or found in its training documents.
+"""The languages an OCR model's documents are read in: named at creation, or found in its training documents.
 
 Tesseract reads a page with the language packs it is told (``-l deu+eng``); read with the wrong one, a
 German page loses its umlauts ("Bürobedarf" becomes "Burobedarf", "Gartenstraße" "GartenstraBe"). A
@@ -6,9 +6,11 @@ model's languages are Tesseract's three-letter codes (``LANGUAGES`` is the docum
 ``scripts/system_deps.sh`` installs on Debian; any other installed pack is accepted too); ISO 639-1
 codes (``de``) and the bibliographic ones (``ger``) are taken as their Tesseract names.
 
-A model created without languages has them found at training (``detect``): a sample of its training
-pages is read in English and its words are counted against a small lexicon per language of words
-that fill invoices, orders and receipts (labels and the commonest short words). Nothing here knows
+A model created without languages has them found at training (``vote``): the first pages of a sample of
+its training documents are read in English and each page's words are counted against a small lexicon per
+language of words that fill invoices, orders and receipts (labels and the commonest short words). Each document is read
+in one language (each more slows Tesseract down by about a third): for a model of several, the one that
+the words of its first page, read in the model's first language, show (``pick``). Nothing here knows
 HTTP or SQL.
 """
 from __future__ import annotations
@@ -23,8 +25,8 @@ from collections.abc import Iterable, Sequence
 LANGUAGES = ("eng", "deu", "fra", "nld", "spa", "ita", "por")
 #: What a model reads in when it names none and none could be found.
 DEFAULT = ("eng",)
-#: At most this many languages per model (each one slows every page down).
-MOST = 3
+#: At most this many languages per model.
+MOST = 5
 #: Other names of the documented languages (ISO 639-1 and 639-2/B).
 _ALIASES = {"en": "eng", "de": "deu", "ger": "deu", "fr": "fra", "fre": "fra", "nl": "nld", "dut": "nld",
             "es": "spa", "it": "ita", "pt": "por"}
@@ -37,23 +39,23 @@ _LEXICON: dict[str, frozenset[str]] = {language: frozenset(words.split()) for la
     "deu": "der die das und von mit fur rechnung rechnungsnummer rechnungsdatum datum betrag gesamtbetrag summe "
            "netto brutto mwst ust steuer zahlbar bis lieferung kunde kundennummer bestellung bestellnummer menge "
            "preis einzelpreis gesamt strasse str seite bitte zahlungsziel fallig tage gmbh lieferant auftrag "
-           "leistungsdatum zwischensumme betrag rechnungsnr bestellnr",
+           "leistungsdatum zwischensumme betrag rechnungsnr bestellnr quittung beleg bon zzgl inkl lieferschein",
     "fra": "le la les du des et pour facture numero date montant total ttc ht tva client commande quantite "
            "prix unitaire echeance rue sarl merci paiement fournisseur livraison bon reference designation "
-           "sous jours",
+           "sous jours recu ticket caisse reglement",
     "nld": "het een en van voor factuur factuurnummer factuurdatum bedrag totaal btw klant bestelling aantal "
-           "prijs straat vervaldatum betaling leverancier omschrijving bestelnummer subtotaal dagen",
+           "prijs straat vervaldatum betaling leverancier omschrijving bestelnummer subtotaal dagen kassabon bon",
     "spa": "el los las del y para factura numero fecha importe total iva cliente pedido cantidad precio calle "
-           "vencimiento pago proveedor descripcion subtotal gracias",
+           "vencimiento pago proveedor descripcion subtotal gracias recibo ticket transferencia codigo",
     "ita": "il lo gli di del e per fattura numero data importo totale iva cliente ordine quantita prezzo via "
-           "scadenza pagamento fornitore descrizione imponibile",
+           "scadenza pagamento fornitore descrizione imponibile ricevuta scontrino",
     "por": "o os do da e para fatura numero data valor total iva cliente pedido quantidade preco rua "
-           "vencimento pagamento fornecedor descricao obrigado",
+           "vencimento pagamento fornecedor descricao obrigado recibo",
 }.items()}
 #: A language is kept when its share of the lexicon's hits on the sampled pages reaches this.
-_SHARE = 0.2
+_SHARE = 0.15
 #: ...and it has at least this many hits.
-_HITS = 6
+_HITS = 3
 
 
 def normalise(languages: Iterable[str]) -> tuple[str, ...]:
@@ -105,22 +107,58 @@ def _plain(word: str) -> str:
     return "".join(c for c in decomposed if c.isalpha() and not unicodedata.combining(c))
 
 
-def detect(words: Iterable[str], *, available: Iterable[str] = LANGUAGES) -> tuple[str, ...]:
-    """The languages of words read from a model's pages, commonest first (at most ``MOST``): each
-    language of ``available`` whose lexicon takes at least a fifth of the hits. ``DEFAULT`` when the
-    words match no lexicon well enough."""
-    hits = dict.fromkeys((code for code in LANGUAGES if code in set(available)), 0.0)
+def _hits(words: Iterable[str], languages: Iterable[str]) -> dict[str, float]:
+    """How many of the words each language's lexicon holds (a word of several counts for each in part)."""
+    hits = dict.fromkeys((code for code in languages if code in _LEXICON), 0.0)
     for word in words:
         token = _plain(word)
         if len(token) < 2:
             continue
         owners = [code for code in hits if token in _LEXICON[code]]
-        for code in owners:  # a word of several languages counts for each in part
+        for code in owners:
             hits[code] += 1 / len(owners)
+    return hits
+
+
+def detect(words: Iterable[str], *, available: Iterable[str] = LANGUAGES) -> tuple[str, ...]:
+    """The languages of words read from a model's pages, commonest first (at most ``MOST``): each
+    language of ``available`` whose lexicon takes at least ``_SHARE`` of the hits. ``DEFAULT`` when the
+    words match no lexicon well enough."""
+    have = set(available)
+    hits = _hits(words, (code for code in LANGUAGES if code in have))
     total = sum(hits.values())
     chosen = [code for code, count in sorted(hits.items(), key=lambda item: -item[1])
               if count >= _HITS and count >= _SHARE * total]
     return tuple(chosen[:MOST]) or DEFAULT
 
 
-__all__ = ["DEFAULT", "LANGUAGES", "MOST", "detect", "install_hint", "installed", "missing", "normalise"]
+def vote(documents: Iterable[Iterable[str]], *, available: Iterable[str] = LANGUAGES) -> tuple[str, ...]:
+    """The languages of a model's documents (each given by the words of its first page), commonest first (at
+    most ``MOST``): each document's language is ``pick``ed, and a language is kept when at least a tenth of
+    the documents are in it. ``DEFAULT`` for no document."""
+    have = [code for code in LANGUAGES if code in set(available)]
+    if not have:
+        return DEFAULT
+    counts: dict[str, int] = {}
+    for words in documents:
+        hits = _hits(words, have)
+        if max(hits.values(), default=0) >= 2:  # a page with next to no known word says nothing
+            chosen = pick(list(words), have)
+            counts[chosen] = counts.get(chosen, 0) + 1
+    total = sum(counts.values())
+    ranked = [code for code, count in sorted(counts.items(), key=lambda item: -item[1]) if count >= 0.1 * total]
+    return tuple(ranked[:MOST]) or DEFAULT
+
+
+def pick(words: Iterable[str], languages: Sequence[str]) -> str:
+    """Which of ``languages`` (most likely first) one document's words are in: the one whose lexicon holds
+    the most of them, if that is at least two and more than any other's; else the first."""
+    hits = _hits(words, languages)
+    ranked = sorted(hits.items(), key=lambda item: -item[1])
+    if ranked and ranked[0][1] >= 2 and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]):
+        return ranked[0][0]
+    return languages[0]
+
+
+__all__ = ["DEFAULT", "LANGUAGES", "MOST", "detect", "install_hint", "installed", "missing", "normalise", "pick",
+           "vote"]
