@@ -233,3 +233,20 @@ def test_without_opencv_pages_are_read_as_they_come(engine: TesseractEngine, mon
     page = engine.read(sample.image)
     assert (page.width, page.height) == sample.image.size
     assert [w.text for w in page.words] == [w.text for w in engine._words(sample.image, "eng")]
+
+
+@needs_tesseract
+def test_a_framed_total_on_an_upright_page_is_read_where_it_is(engine: TesseractEngine) -> None:
+    page = Image.new("L", (1275, 700), 250)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.truetype(str(FONT), 26)
+    draw.text((700, 200), "Subtotal:", fill=20, font=font)
+    draw.text((930, 200), "76,459.05", fill=20, font=font)
+    draw.rectangle((680, 300, 1110, 370), outline=10, width=3)  # the total in its frame
+    draw.text((700, 320), "Total:", fill=10, font=font)
+    draw.text((930, 320), "92,515.45", fill=10, font=font)
+    truth = draw.textbbox((930, 320), "92,515.45", font=font)
+    cleaned = clean_page(page)
+    assert cleaned.steps == ("unruled",) and (cleaned.width, cleaned.height) == page.size
+    found = _words(engine.read(page))
+    assert "92,515.45" in found and iou(found["92,515.45"], truth) > 0.6, found
