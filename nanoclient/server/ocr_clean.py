@@ -448,7 +448,7 @@ def _unline(image: Gray, text_height: float) -> Gray | None:
     across = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1)))
     tall = max(20, round(2.5 * text_height / step))  # a frame's sides: taller than any letter
     down = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, tall)))
-    lines = cv2.bitwise_or(across, down) & ~near_solid
+    lines = cv2.bitwise_and(cv2.bitwise_or(across, down), cv2.bitwise_not(near_solid))
     if not lines.any():
         return None
     if step == 2:
