@@ -271,6 +271,7 @@ def test_concepts_in_a_header_row_and_document_kinds() -> None:
     assert document_kind([["Betreff:"], ["Bestellung", "Nr.", "4711"]]) == "order"
     assert document_kind([["Order", "Date:", "2024-01-10"]]) is None  # a label, not a title
     assert document_kind([["Kassenbon"]]) == "receipt"
+    assert document_kind([["FACTUUR", "Factuurnr.", "F-17-66244"]]) == "invoice"  # a letter's subject line
 
 
 def test_identifier_letters_read_as_digits_are_given_back(tmp_path: Path) -> None:

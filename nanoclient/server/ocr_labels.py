@@ -257,7 +257,8 @@ def document_kind(lines: Sequence[Sequence[str]]) -> str | None:
     for plain in plain_lines:
         for length in range(1, min(3, len(plain) - 1) + 1):
             after = plain[length]
-            if after in _NUMBER_WORDS or any(c.isdigit() for c in after):
+            if after in _NUMBER_WORDS or any(c.isdigit() for c in after) or _concept_of(after) in (
+                    "invoice_number", "order_number", "number"):  # "FACTUUR Factuurnr. F-17-66244"
                 found = _title(plain[:length])
                 if found is not None:
                     return found
