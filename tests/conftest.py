@@ -5,12 +5,15 @@ classes, constants) are in helpers.py, imported by name: ``from helpers import m
 - ``isolated_settings``: no key, URL or model id from the developer's environment or config file;
 - ``runner``: click's CliRunner;
 - ``rsps``, ``sleeps``, ``client``: the SDK against a mocked API (``responses``, see apimock.py).
+
+Each test's lanes (markers unit, server, browser, ocr, slow) come from the table in lanes.py.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import lanes
 import pytest
 import responses
 from apimock import BASE
@@ -18,6 +21,28 @@ from click.testing import CliRunner
 from helpers import KEY, ServerProcess
 
 from nanoclient import Client
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by the markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    lanes.apply(items)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    stats = terminalreporter.stats
+    slow = lanes.slow_units(report for key in ("passed", "failed") for report in stats.get(key, []))
+    if slow:
+        terminalreporter.write_sep("-", f"unit tests over {lanes.UNIT_SECONDS:g} s: another lane, or slow, in "
+                                        "tests/lanes.py? (or a busy machine)")
+        for line in slow:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(autouse=True)
+def _unit_lane_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A unit test that starts a server, Tesseract or Chromium fails, naming the lane it belongs in."""
+    if request.node.get_closest_marker("unit") is not None:
+        lanes.guard_unit(request.node, monkeypatch)
 
 
 @pytest.fixture
