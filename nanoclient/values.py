@@ -272,6 +272,8 @@ def parse_date(text: str, locale: str | None = None, *, day_first: bool | None =
 def _named_date(text: str) -> dt.date | None:
     """A date with its month in words, in any order of day, month and year."""
     tokens = [t for t in re.split(r"[\s,./\-]+", _plain(text)) if t]
+    if tokens and (tokens[0] in _DATE_FILLERS or tokens[-1] in _DATE_FILLERS):
+        return None  # "le 29 novembre 2016", "2025 28 de mayo de": words of the sentence around a date
     month = day = year = None
     numbers: list[str] = []
     for token in tokens:

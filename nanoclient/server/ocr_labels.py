@@ -130,6 +130,11 @@ _LABELS: dict[str, tuple[str, ...]] = {
         r"(lieferdatum|leistungsdatum|liefertag|leverdatum|leveringsdatum)",
         r"date de livraison|fecha de entrega|data di consegna|data de entrega|data consegna",
     ),
+    "quote_date": (
+        r"(quote|quotation|offer|estimate|angebots|offerte|presupuesto|preventivo|orcamento) (date|datum|data|fecha)",
+        r"(angebotsdatum|offertedatum|date du devis|date de devis|date de l offre|fecha del presupuesto|"
+        r"fecha de presupuesto|data del preventivo|data do orcamento)",
+    ),
     "date": (r"(date|datum|data|fecha|dated|le|dd)",),
     "reference": (
         r"(ref|reference|referenz|your ref|our ref|unser zeichen|ihr zeichen|votre reference|notre reference|"
