@@ -318,8 +318,11 @@ class _PageContext:
                         if s.kind == V.NAME and s.start == 0 and s.end == len(s.segment)})
         self.name_rank = {key[2]: rank for rank, key in enumerate(names)}
         #: What the page says it is (an invoice, an order, a receipt): who stands where depends on it.
-        self.document = ocr_labels.document_kind(
+        self.kind = ocr_labels.document_kind(
             [[w.text for w in segment] for segments in row_segments for segment in segments]) or "unknown"
+        #: Who issued it, which is what says who stands where: the seller (an invoice's, a receipt's letterhead
+        #: is its vendor) or the buyer (a purchase order's).
+        self.document = {"order": "buyer", "invoice": "seller", "receipt": "seller"}.get(self.kind, "unknown")
 
     def features(self, span: _Span) -> tuple[int, ...]:
         words, segment, start, end = span.words, span.segment, span.start, span.end
@@ -377,7 +380,7 @@ class _PageContext:
         size = line / self.line
         names.append(f"size:{0 if size < 0.85 else 1 if size < 1.15 else 2 if size < 1.4 else 3 if size < 1.8 else 4}")
         document = self.document
-        names.extend((f"doc:{document}", f"doc_kind:{document}|{kind}", f"doc_y:{document}|{y10}"))
+        names.extend((f"doc:{self.kind}", f"doc_kind:{document}|{kind}", f"doc_y:{document}|{y10}"))
         if kind == V.NAME and start == 0 and end == len(segment):
             rank = min(self.name_rank.get(id(segment), 3), 3)
             names.extend((f"name_rank:{rank}", f"doc_name_rank:{document}|{rank}"))
