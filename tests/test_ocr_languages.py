@@ -51,7 +51,8 @@ def test_each_document_is_read_in_the_language_its_words_show_and_a_model_in_tho
     assert ocr_languages.pick(spanish, ("eng", "spa")) == "spa"
     assert ocr_languages.pick(few, ("nld", "eng")) == "nld"  # too little to tell: the model's first
     assert ocr_languages.vote([german] * 5 + [spanish] * 3 + [few] * 4) == ("deu", "spa")
-    assert ocr_languages.vote([german] * 19 + [spanish]) == ("deu",)  # one document in twenty: not kept
+    assert ocr_languages.vote([german] * 19 + [spanish]) == ("deu", "spa")  # one document in twenty: kept
+    assert ocr_languages.vote([german] * 21 + [spanish]) == ("deu",)  # fewer: taken for a misreading
     assert ocr_languages.vote([]) == ocr_languages.DEFAULT
 
 

@@ -54,7 +54,7 @@ PAGES_MAX = 1000
 #: A field's name: at most this many characters.
 FIELD_NAME_MAX = 200
 #: Training documents whose first page is read to find a model's languages, when it names none.
-LANGUAGE_SAMPLE = 12
+LANGUAGE_SAMPLE = 24
 #: Seconds in a day, for ImageLevelInferences' days since the epoch.
 DAY = 86400
 

@@ -134,8 +134,9 @@ def detect(words: Iterable[str], *, available: Iterable[str] = LANGUAGES) -> tup
 
 def vote(documents: Iterable[Iterable[str]], *, available: Iterable[str] = LANGUAGES) -> tuple[str, ...]:
     """The languages of a model's documents (each given by the words of its first page), commonest first (at
-    most ``MOST``): each document's language is ``pick``ed, and a language is kept when at least a tenth of
-    the documents are in it. ``DEFAULT`` for no document."""
+    most ``MOST``): each document's language is ``pick``ed, and a language is kept when at least a twentieth of
+    the documents are in it (each document is read in one of them: one more costs next to nothing). ``DEFAULT``
+    for no document."""
     have = [code for code in LANGUAGES if code in set(available)]
     if not have:
         return DEFAULT
@@ -146,7 +147,7 @@ def vote(documents: Iterable[Iterable[str]], *, available: Iterable[str] = LANGU
             chosen = pick(list(words), have)
             counts[chosen] = counts.get(chosen, 0) + 1
     total = sum(counts.values())
-    ranked = [code for code, count in sorted(counts.items(), key=lambda item: -item[1]) if count >= 0.1 * total]
+    ranked = [code for code, count in sorted(counts.items(), key=lambda item: -item[1]) if count >= 0.05 * total]
     return tuple(ranked[:MOST]) or DEFAULT
 
 
