@@ -12,10 +12,17 @@ declare -A purpose=([chromium]="the browser tests will be skipped" [chromium-dri
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr)
-# the language packs OCR models read (nanoclient/server/ocr_languages.py's LANGUAGES) and orientation (osd)
+# the language packs OCR models read (nanoclient/server/ocr_languages.py's LANGUAGES) and orientation (osd),
+# looked for where Tesseract looks (TESSDATA_PREFIX if set, else Debian's folders), with shell built-ins only
 for pack in osd deu fra nld spa ita por; do
-  ls /usr/share/tesseract-ocr/*/tessdata/"$pack".traineddata >/dev/null 2>&1 \
-    || { purpose[tesseract-ocr-$pack]="OCR models cannot read $pack pages in their language"; missing+=("tesseract-ocr-$pack"); }
+  found=""
+  if [ -n "${TESSDATA_PREFIX:-}" ]; then places=("$TESSDATA_PREFIX/$pack.traineddata")
+  else places=(/usr/share/tesseract-ocr/*/tessdata/"$pack".traineddata); fi
+  for file in "${places[@]}"; do
+    [ -e "$file" ] && found=1
+  done
+  [ -n "$found" ] || { purpose[tesseract-ocr-$pack]="OCR models cannot read $pack pages in their language"
+                       missing+=("tesseract-ocr-$pack"); }
 done
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
