@@ -284,6 +284,7 @@ def test_identifier_letters_read_as_digits_are_given_back(tmp_path: Path) -> Non
                                  prefixes=learnt)
     assert extractor._prefixed("number", "10-2016-9130") == "IO-2016-9130"
     assert extractor._prefixed("number", "P02018-7374") == "PO2018-7374"
+    assert extractor._prefixed("number", "I0-702130") == "IO-702130"  # half misread
     assert extractor._prefixed("number", "IO-2016-9130") == "IO-2016-9130"
     assert extractor._prefixed("number", "1234") == "1234"
     assert extractor._prefixed("other", "10-2016") == "10-2016"
@@ -320,3 +321,10 @@ def test_a_value_never_starts_with_its_label() -> None:
     assert F._without_label(whole, found, frozenset({V.AMOUNT})) is whole  # the rest is no answer of the field
     named = next(c for c in found if c.text == "Drukkerij de Vries")
     assert F._without_label(named, found, None) is named
+
+
+def test_an_identifier_read_in_two_at_its_hyphen_is_one_value() -> None:
+    page = _page([("PO Number:", 400, 100), ("PO15-", 560, 100), ("32673", 622, 100), ("Jean - Luc", 60, 300)])
+    texts = {c.text for c in F.candidates(page)}
+    assert "PO15-32673" in texts and "PO15- 32673" not in texts
+    assert "Jean - Luc" in texts  # a dash on its own stays apart

@@ -149,7 +149,7 @@ class Candidate:
     @property
     def text(self) -> str:
         """The words' text, without the separator a value never ends with (``INV-4892,`` is ``INV-4892``)."""
-        return _clean(" ".join(word.text for word in self.words)) or self.words[0].text
+        return _clean(_join(self.words)) or self.words[0].text
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -160,6 +160,16 @@ class Candidate:
 
 
 _QUOTES = "‘’‚“”„'\"|«»"
+
+
+def _join(words: Sequence[Word]) -> str:
+    """The words' text, one space apart, but none after a word that ends with a hyphen or slash (an identifier
+    the engine read in two, ``PO15- 32673``)."""
+    out = words[0].text
+    for word in words[1:]:
+        glued = len(out) > 1 and out[-1] in "-/" and out[-2].isalnum()
+        out += ("" if glued else " ") + word.text
+    return out
 
 
 def _clean(text: str) -> str:
@@ -284,7 +294,7 @@ def candidates(page: Page, page_index: int = 0, page_count: int | None = 1) -> l
                 ends.append((0, len(segment)))
             for start, end in ends:
                 words = tuple(segment[start:end])
-                text = _clean(" ".join(w.text for w in words)) or words[0].text
+                text = _clean(_join(words)) or words[0].text
                 spans.append(_Span(words, segment, start, end, row_index, text, _kind(text)))
     context = _PageContext(size, rows, row_segments, spans, _page_place(page_index, page_count))
     return [Candidate(span.words, context.features(span), span.kind,
@@ -704,9 +714,9 @@ class FieldExtractor:
         if not known or any(text.startswith(prefix) for prefix in known):
             return text
         for prefix in sorted(known, key=len, reverse=True):
-            misread = prefix.translate(_LOOK_ALIKES)
-            rest = text[len(prefix):]
-            if misread != prefix and text.startswith(misread) and (rest[:1].isdigit() or rest[:1] in "-/#_."):
+            head, rest = text[:len(prefix)], text[len(prefix):]
+            if head.translate(_LOOK_ALIKES) == prefix.translate(_LOOK_ALIKES) and (
+                    rest[:1].isdigit() or rest[:1] in "-/#_."):  # 10-, I0-, 1O- are all IO-
                 return prefix + rest
         return text
 
