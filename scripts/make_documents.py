@@ -55,7 +55,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_invoices import Font, Fonts, available_families  # noqa: E402
+from make_invoices import Font, Fonts, Overlap, Page, available_families  # noqa: E402
 
 DEFAULT_SEED = 33
 DEFAULT_TRAIN = 60
@@ -539,39 +539,20 @@ def make_content(rng: random.Random, lang: Language, kind: str, n_items: int) ->
 
 # --- drawing --------------------------------------------------------------------------------------
 
-class Overlap(Exception):
-    """A field's box comes too near other ink or the page's edge: the document is drawn again."""
-
-
-class Sheet:
-    """One page being drawn at ``scale`` pixels per 100-dpi pixel: its image, ink boxes and field boxes."""
+class Sheet(Page):
+    """One page being drawn at ``scale`` pixels per 100-dpi pixel: its image, ink boxes and field boxes (and,
+    beyond make_invoices' pages, every text drawn)."""
 
     def __init__(self, width: int, height: int, scale: float, paper: int, ink: int) -> None:
         self.image = Image.new("L", (width, height), paper)
-        self.draw = ImageDraw.Draw(self.image)
-        self.width, self.height, self.scale, self.ink = width, height, scale, ink
-        self.boxes: list[Box] = []
-        self.texts: list[Box] = []
+        super().__init__(ImageDraw.Draw(self.image), ink)
+        self.width, self.height, self.scale = width, height, scale
         self.words: list[str] = []  # every text drawn, in order
-        self.fields: dict[str, tuple[str, Box]] = {}
 
     def text(self, x: float, y: float, text: str, font: Font, anchor: str = "la", name: str | None = None) -> Box:
         """Draw ``text`` with its ``anchor`` at (x, y); return its box (a field's: its exact ink)."""
         self.words.append(text)
-        left, top, right, bottom = (int(v) for v in self.draw.textbbox((x, y), text, font=font, anchor=anchor))
-        self.draw.text((x, y), text, fill=self.ink, font=font, anchor=anchor)
-        box = (left, top, right + 1, bottom + 1)
-        if name is not None:
-            pad = 4
-            scrap = Image.new("L", (right - left + 2 * pad, bottom - top + 2 * pad), 0)
-            ImageDraw.Draw(scrap).text((x - left + pad, y - top + pad), text, fill=255, font=font, anchor=anchor)
-            ink = scrap.getbbox()
-            assert ink is not None, text
-            box = (ink[0] + left - pad, ink[1] + top - pad, ink[2] + left - pad, ink[3] + top - pad)
-            self.fields[name] = (text, box)
-        self.boxes.append(box)
-        self.texts.append(box)
-        return box
+        return super().text(x, y, text, font, anchor, name)
 
     def line(self, x0: float, y0: float, x1: float, y1: float, width: int = 1) -> None:
         self.draw.line([(x0, y0), (x1, y1)], fill=self.ink, width=width)

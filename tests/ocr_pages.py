@@ -118,14 +118,6 @@ def scanned(sample: Sample, seed: int = 0) -> Sample:
     return Sample(Image.open(io.BytesIO(buffer.getvalue())).convert("L"), sample.boxes)
 
 
-def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    """Intersection over union of two boxes (xmin, ymin, xmax, ymax)."""
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def shadowed(sample: Sample, depth: float = 0.45) -> Sample:

@@ -12,9 +12,10 @@ import sys
 import numpy as np
 import pytest
 from helpers import needs_tesseract
-from ocr_pages import FONT, LINES, Sample, iou, photo, scanned, shadowed, text_page, turned
+from ocr_pages import FONT, LINES, Sample, photo, scanned, shadowed, text_page, turned
 from PIL import Image, ImageDraw, ImageFont
 
+from nanoclient.ocr_evaluate import iou
 from nanoclient.server.ocr_clean import clean_page
 from nanoclient.server.ocr_engine import Page, TesseractEngine
 
