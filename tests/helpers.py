@@ -409,10 +409,12 @@ def run_cli(url: str, key: str, *args: object, cache: Path, model_id: str = "",
 
 
 def load_script(path: Path) -> ModuleType:
-    """The script at ``path`` (scripts/ is no package) imported as a module named after its file."""
+    """The script at ``path`` (scripts/ is no package) imported as a module named after its file, registered in
+    sys.modules (a script's dataclasses look their module up there)."""
     spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
     spec.loader.exec_module(module)
     return module
 

@@ -3,25 +3,16 @@ exact text per group with the pages of PDFs apart, leave-one-layout-out folders,
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
+
+from helpers import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[path.stem] = module
-    spec.loader.exec_module(module)
-    return module
 
-
-bench_ocr = _load(ROOT / "scripts" / "bench_ocr.py")
+bench_ocr = load_script(ROOT / "scripts" / "bench_ocr.py")
 
 
 def _write(folder: Path, name: str, objects: list[dict[str, object]]) -> Path:

@@ -2,14 +2,12 @@
 lie on the stored pages; reproducible from a seed."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from helpers import load_script
 from PIL import Image
 
 from nanoclient.values import parse_amount, parse_date, value_kind
@@ -17,17 +15,8 @@ from nanoclient.values import parse_amount, parse_date, value_kind
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load(path: Path) -> ModuleType:
-    """The script imported as a module, registered in sys.modules (its dataclasses look themselves up there)."""
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[path.stem] = module
-    spec.loader.exec_module(module)
-    return module
 
-
-make_documents = _load(ROOT / "scripts" / "make_documents.py")
+make_documents = load_script(ROOT / "scripts" / "make_documents.py")
 
 
 def _files(root: Path) -> dict[str, bytes]:
