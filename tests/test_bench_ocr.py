@@ -10,8 +10,6 @@ from helpers import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-
 bench_ocr = load_script(ROOT / "scripts" / "bench_ocr.py")
 
 

@@ -14,8 +14,6 @@ from nanoclient.values import parse_amount, parse_date, value_kind
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-
 make_documents = load_script(ROOT / "scripts" / "make_documents.py")
 
 
