@@ -36,6 +36,7 @@ import email.parser
 import email.policy
 import importlib.util
 import io
+import json
 import os
 import queue
 import re
@@ -47,6 +48,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 import requests
@@ -425,6 +427,12 @@ def make_invoices(out: Path, *, train: int, test: int, seed: int) -> Path:
                     "--out", str(out), "--train", str(train), "--test", str(test), "--seed", str(seed)],
                    check=True, capture_output=True)
     return out
+
+
+def annotated_documents(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Each document of ``folder`` with its annotation (the API's JSON beside it), by annotation file name."""
+    return [(folder / entry["filename"], entry) for entry in
+            (json.loads(path.read_text()) for path in sorted(folder.glob("*.json")))]
 
 
 #: Skips a module of OCR tests where the engine is missing (scripts/test.sh installs it on Debian).

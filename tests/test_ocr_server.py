@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import make_invoices, needs_tesseract
+from helpers import annotated_documents, make_invoices, needs_tesseract
 from PIL import Image
 
 from nanoclient.server.app import create_app
@@ -39,13 +39,6 @@ def app(tmp_path: Path):
     app.extensions["nanoclient"]["backend"].close()
 
 
-def _documents(folder: Path) -> list[tuple[Path, dict]]:
-    found = []
-    for annotation in sorted(folder.glob("*.json")):
-        entry = json.loads(annotation.read_text())
-        found.append((folder / entry["filename"], entry))
-    return found
-
 
 def _create(http, path: str = "/api/v2/OCR/Model/") -> str:
     response = http.post(path, json={"categories": FIELDS, "model_type": "ocr"}, headers=AUTH)
@@ -71,7 +64,7 @@ def _annotations(http, model_id: str) -> dict:
 def _trained(app, invoices: Path) -> tuple[object, str]:
     http = app.test_client()
     model_id = _create(http)
-    assert _upload(http, model_id, _documents(invoices / "train")).status_code == 200
+    assert _upload(http, model_id, annotated_documents(invoices / "train")).status_code == 200
     response = http.post(f"/api/v2/OCR/Model/{model_id}/Train/", headers=AUTH)
     assert response.status_code == 200 and response.get_json()["state"] in (3, 4)
     assert app.extensions["nanoclient"]["backend"].wait_idle(240)
@@ -83,7 +76,7 @@ def _trained(app, invoices: Path) -> tuple[object, str]:
 def test_upload_counts_each_field_once_per_document_and_lists_the_files(app, invoices):
     http = app.test_client()
     model_id = _create(http, "/api/v2/ObjectDetection/Model/")  # where the official wrapper creates one
-    documents = _documents(invoices / "train")[:3]
+    documents = annotated_documents(invoices / "train")[:3]
     response = _upload(http, model_id, documents, family="ObjectDetection")
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
@@ -106,7 +99,7 @@ def test_upload_counts_each_field_once_per_document_and_lists_the_files(app, inv
 def test_a_bad_annotation_is_refused_naming_the_file_and_nothing_is_stored(app, invoices, change, message):
     http = app.test_client()
     model_id = _create(http)
-    documents = [(path, json.loads(json.dumps(entry))) for path, entry in _documents(invoices / "train")[:2]]
+    documents = [(path, json.loads(json.dumps(entry))) for path, entry in annotated_documents(invoices / "train")[:2]]
     change(documents[1][1])
     response = _upload(http, model_id, documents)
     assert response.status_code == 400
@@ -144,7 +137,7 @@ def test_model_types_do_not_mix(app):
 
 def test_training_then_reading_fields_sync_async_and_by_day(app, invoices):
     http, model_id = _trained(app, invoices)
-    tests = _documents(invoices / "test")
+    tests = annotated_documents(invoices / "test")
     files = [(io.BytesIO(path.read_bytes()), path.name) for path, _ in tests]
     response = http.post(f"/api/v2/OCR/Model/{model_id}/LabelFile/", headers=AUTH, data={"file": files})
     assert response.status_code == 200
@@ -205,7 +198,7 @@ def test_training_then_reading_fields_sync_async_and_by_day(app, invoices):
 def test_an_untrained_model_says_so(app, invoices):
     http = app.test_client()
     model_id = _create(http)
-    path, _ = _documents(invoices / "test")[0]
+    path, _ = annotated_documents(invoices / "test")[0]
     response = http.post(f"/api/v2/OCR/Model/{model_id}/LabelFile/", headers=AUTH,
                          data={"file": [(io.BytesIO(path.read_bytes()), path.name)]})
     assert response.status_code == 400 and "not trained" in response.get_json()["message"]
@@ -218,7 +211,7 @@ def test_documents_by_url_upload_and_predict_with_a_partial_answer(tmp_path, inv
     from nanoclient.server.fetch import FetchError
     from nanoclient.server.store import Store
 
-    documents = _documents(invoices / "train")
+    documents = annotated_documents(invoices / "train")
     by_url = {f"http://docs.test/{path.name}": path for path, _ in documents}
     missing = "http://docs.test/missing.png"
 
@@ -261,7 +254,7 @@ def test_a_pdf_is_labelled_page_by_page_in_pixels_at_150_dpi(app, invoices):
     pytest.importorskip("pypdfium2")
     http = app.test_client()
     model_id = _create(http)
-    (first, entry), (second, _) = _documents(invoices / "train")[:2]
+    (first, entry), (second, _) = annotated_documents(invoices / "train")[:2]
     pdf = io.BytesIO()
     Image.open(first).convert("RGB").save(pdf, "PDF", save_all=True, resolution=100,
                                           append_images=[Image.open(second).convert("RGB")])

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import make_invoices, needs_tesseract
+from helpers import annotated_documents, make_invoices, needs_tesseract
 
 from nanoclient.server.app import create_app
 from nanoclient.server.config import ServerConfig
@@ -38,10 +38,6 @@ def app(tmp_path: Path):
     yield app
     app.extensions["nanoclient"]["backend"].close()
 
-
-def _documents(folder: Path) -> list[tuple[Path, dict]]:
-    return [(folder / entry["filename"], entry) for entry in
-            (json.loads(path.read_text()) for path in sorted(folder.glob("*.json")))]
 
 
 def _as_accounting_has_it(entry: dict) -> dict:
@@ -76,7 +72,7 @@ def _upload(http, model_id: str, documents: list[tuple[Path, dict]]):
 def test_training_from_values_alone_finds_them_and_names_the_ones_it_could_not(app, invoices):
     http = app.test_client()
     model_id = _create(http)
-    documents = [(path, _as_accounting_has_it(entry)) for path, entry in _documents(invoices / "train")]
+    documents = [(path, _as_accounting_has_it(entry)) for path, entry in annotated_documents(invoices / "train")]
     lost = documents[3][0].name
     documents[3][1]["object"][0] = {"name": "invoice_number", "ocr_text": "NOT-ON-THE-PAGE-77"}
     documents[4][1]["object"][1]["page"] = 0  # a page may be given
@@ -96,7 +92,7 @@ def test_training_from_values_alone_finds_them_and_names_the_ones_it_could_not(a
     assert f"{lost} invoice_number 'NOT-ON-THE-PAGE-77'" in model["status"]
 
     # what it learnt from the values reads the held-out invoices as well as boxes would teach it
-    tests = _documents(invoices / "test")
+    tests = annotated_documents(invoices / "test")
     files = [(io.BytesIO(path.read_bytes()), path.name) for path, _ in tests]
     response = http.post(f"/api/v2/OCR/Model/{model_id}/LabelFile/", headers=AUTH, data={"file": files})
     assert response.status_code == 200
@@ -119,7 +115,7 @@ def test_training_from_values_alone_finds_them_and_names_the_ones_it_could_not(a
 def test_a_value_without_box_needs_a_text_and_a_real_page(app, invoices, item, message):
     http = app.test_client()
     model_id = _create(http)
-    path, entry = _documents(invoices / "train")[0]
+    path, entry = annotated_documents(invoices / "train")[0]
     response = _upload(http, model_id, [(path, {"filename": entry["filename"], "object": [item]})])
     assert response.status_code == 400
     assert message in response.get_json()["message"] and path.name in response.get_json()["message"]
@@ -128,7 +124,7 @@ def test_a_value_without_box_needs_a_text_and_a_real_page(app, invoices, item, m
 def test_a_number_given_as_the_value_is_kept_as_its_text(app, invoices):
     http = app.test_client()
     model_id = _create(http)
-    path, entry = _documents(invoices / "train")[0]
+    path, entry = annotated_documents(invoices / "train")[0]
     response = _upload(http, model_id, [(path, {"filename": entry["filename"], "object": [
         {"name": "total_amount", "ocr_text": 1234.5}]})])
     assert response.status_code == 200
@@ -151,7 +147,7 @@ def test_the_cli_uploads_a_csv_of_values_trains_and_predicts_normalised_values(t
     subprocess.run([sys.executable, str(root / "scripts" / "make_invoices.py"), "--out", str(invoices), "--train",
                     "6", "--test", "1", "--seed", "17"], check=True, capture_output=True)
     rows = []
-    for path, entry in _documents(invoices / "train"):
+    for path, entry in annotated_documents(invoices / "train"):
         rows.extend((path.name, item["name"], item["ocr_text"])
                     for item in _as_accounting_has_it(entry)["object"])
         (invoices / "train" / (path.stem + ".json")).unlink()
