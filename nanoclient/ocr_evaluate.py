@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from .annotations import Annotation, FieldBox
 from .ocr_types import OcrField, OcrPage
+from .values import same_value
 
 #: Overlap at which a predicted box counts as the labelled one.
 MIN_IOU = 0.5
@@ -80,14 +81,23 @@ class Comparison:
 
     @property
     def found(self) -> bool:
-        return self.truth is not None and self.answer is not None and iou(
-            (self.truth.xmin, self.truth.ymin, self.truth.xmax, self.truth.ymax),
-            (self.answer.xmin, self.answer.ymin, self.answer.xmax, self.answer.ymax)) >= MIN_IOU
+        """The answer is where the truth is (for a value labelled without a box: it is that value)."""
+        if self.truth is None or self.answer is None:
+            return False
+        if not self.truth.has_box:
+            return self.exact
+        return iou((self.truth.xmin, self.truth.ymin, self.truth.xmax, self.truth.ymax),
+                   (self.answer.xmin, self.answer.ymin, self.answer.xmax, self.answer.ymax)) >= MIN_IOU
 
     @property
     def exact(self) -> bool:
-        return (self.truth is not None and self.answer is not None and self.truth.text is not None
-                and same_text(self.answer.text, self.truth.text))
+        """The answer's text is the truth's; for a value labelled without a box (as an accounting system has
+        it: ``4904.94`` for the page's ``€4.904,94``), the same value in any of its forms."""
+        if self.truth is None or self.answer is None or self.truth.text is None:
+            return False
+        if not self.truth.has_box:
+            return same_value(self.answer.text, self.truth.text)
+        return same_text(self.answer.text, self.truth.text)
 
 
 @dataclass(frozen=True)

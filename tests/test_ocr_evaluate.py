@@ -165,3 +165,13 @@ def test_the_errors_only_filter_hides_the_right_documents_in_a_real_browser(eval
     shown_all, shown_errors, shown_again = re.search(r'data-probe="([^"]*)"', dom).group(1).split("|")
     assert shown_all.split(",") == ["missed.png", "two-pages.pdf", "right.png"]  # errors first (then by name)
     assert shown_errors.split(",") == ["missed.png", "two-pages.pdf"] and shown_again == shown_all
+
+
+def test_values_labelled_without_a_box_are_found_and_exact_by_their_value():
+    truth = Annotation("inv.png", (FieldBox.value("total", "4904.94"), FieldBox.value("date", "2014-05-07"),
+                                   FieldBox.value("number", "A-17")))
+    page = OcrPage("inv.png", 0, fields=(_answer("total", "€4.904,94", 0.9, 10),
+                                         _answer("date", "7. Mai 2014", 0.8, 50), _answer("number", "A-71", 0.7, 90)))
+    evaluation = evaluate([("inv.png", truth, [page])], ["total", "date", "number"])
+    scores = {score.field: score for score in evaluation.fields}
+    assert [(scores[f].found, scores[f].exact) for f in ("total", "date", "number")] == [(1, 1), (1, 1), (0, 0)]
