@@ -182,8 +182,11 @@ class Server:
 
         self.http.close()
         self.server.task_dispatcher.shutdown()
-        wasyncore.close_all(self.server._map)
+        # closed in the loop's own thread (woken by its trigger): closing its sockets from here while it waits
+        # in select() made it fail with EBADF
+        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
         self.thread.join(10)
+        assert not self.thread.is_alive(), "the server's loop did not end"
         self.app.extensions["nanoclient"]["backend"].close()
 
     # the API, as a client uses it
