@@ -1,13 +1,15 @@
-"""The README's examples run as written, against the in-process fake.
+"""The README's and docs' examples run as written, against the in-process fake; their links lead somewhere.
 
-The shell blocks of "The workflow by hand" are read line by line (``shlex``, comments dropped) and
-run: ``nanoclient ...`` through click's runner; ``export``/``unset`` on the environment;
-``eval "$(nanoclient ...)"`` by running the command, then ``eval``-ing its output in a real bash
-and taking the variables it set. Two kinds of line cannot run here and are checked instead:
-installing (``python3 -m venv ...``) and ``nanoclient serve --port P &``, whose place the fake
-takes at the URL that line says it prints. A ``<placeholder>`` stands for a key. The ``python``
-blocks of "Python SDK" run with the fake at the hosted URL. Everything runs in a temporary folder
-holding a copy of the project's ``images/``.
+The shell blocks of the README's "Image Categorization" and "Against the hosted Nanonets API" are read
+line by line (``shlex``, comments dropped) and run: ``nanoclient ...`` through click's runner;
+``export``/``unset`` on the environment; ``eval "$(nanoclient ...)"`` by running the command, then
+``eval``-ing its output in a real bash and taking the variables it set. Two kinds of line cannot run here
+and are checked instead: installing (``python3 -m venv ...``) and ``nanoclient serve --port P &``, whose
+place the fake takes at the URL that line says it prints. A ``<placeholder>`` stands for a key. The
+``python`` block of the README's "Image Categorization" and that of docs/sdk.md's "Exactly once in your
+own program" run with the fake at the hosted URL. Everything runs in a temporary folder holding a copy
+of the project's ``images/``. The README stays short (at most 260 lines), every relative link of the
+README and of docs/*.md names a file that exists, and none of them cites a contract a clone lacks.
 """
 from __future__ import annotations
 
@@ -27,15 +29,18 @@ from nanoclient.testing import fake_nanonets
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+SDK_DOC = (ROOT / "docs" / "sdk.md").read_text(encoding="utf-8")
+#: The Markdown files a reader of the repository follows links in.
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 pytestmark = pytest.mark.usefixtures("isolated_settings")
 
 
-def section(title: str) -> str:
-    """The text of the README's ``## title`` section, its sub-sections included."""
-    start = README.index(f"\n## {title}\n")
-    end = README.find("\n## ", start + 1)
-    return README[start:end if end != -1 else None]
+def section(title: str, text: str = README) -> str:
+    """The text of the ``## title`` section of ``text`` (the README by default), its sub-sections included."""
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end != -1 else None]
 
 
 def blocks(text: str, language: str) -> list[str]:
@@ -43,8 +48,9 @@ def blocks(text: str, language: str) -> list[str]:
     return re.findall(rf"^```{language}\n(.*?)^```", text, flags=re.S | re.M)
 
 
-SHELL_BLOCKS = blocks(section("The workflow by hand"), "sh")
-PYTHON_BLOCKS = blocks(section("Python SDK"), "python")
+SHELL_BLOCKS = blocks(section("Image Categorization"), "sh") + blocks(section("Against the hosted Nanonets API"), "sh")
+PYTHON_BLOCKS = blocks(section("Image Categorization"), "python") + blocks(
+    section("Exactly once in your own program", SDK_DOC), "python")
 
 
 @pytest.fixture
@@ -141,14 +147,15 @@ def test_the_workflow_by_hand_runs_as_written(block, runner, monkeypatch, workdi
 
 def test_the_workflow_blocks_were_found():
     assert len(SHELL_BLOCKS) >= 2 and any("nanoclient train --wait" in b for b in SHELL_BLOCKS)
-    assert len(PYTHON_BLOCKS) == 2
+    assert any("unset NANONETS_BASE_URL" in b for b in SHELL_BLOCKS)
+    assert len(PYTHON_BLOCKS) == 2 and "UploadJournal" in PYTHON_BLOCKS[1]
 
 
 @pytest.mark.parametrize("block", PYTHON_BLOCKS[:1])
 def test_the_sdk_example_runs_as_written(block, monkeypatch, workdir, capsys):
     monkeypatch.setenv("NANONETS_API_KEY", "readme-key")
     with fake_nanonets():  # at the hosted URL, which the example uses when NANONETS_BASE_URL is unset
-        exec(compile(block, "README.md (Python SDK)", "exec"), {"__name__": "readme_example"})
+        exec(compile(block, "README.md (Image Categorization)", "exec"), {"__name__": "readme_example"})
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].split()[0] == "120"  # every image of the three categories uploaded
     assert printed[-1].split()[:2] == ["images/shapes/test/Circle/circle_000.png", "Circle"]
@@ -161,10 +168,56 @@ def test_the_journal_example_resumes_as_written(monkeypatch, workdir, capsys):
 
         Client().create_model(sorted(path.name for path in (workdir / "images" / "shapes" / "train").iterdir()))
         for _ in range(2):
-            exec(compile(PYTHON_BLOCKS[1], "README.md (upload journal)", "exec"), {"__name__": "readme_example"})
+            exec(compile(PYTHON_BLOCKS[1], "docs/sdk.md (upload journal)", "exec"), {"__name__": "readme_example"})
     assert capsys.readouterr().out.splitlines() == ["200 0 0", "0 200 0"]
 
 
 def test_the_scripts_and_the_readme_ask_for_the_same_python():
     required = re.search(r'python_requires=">=(\d+\.\d+)"', (ROOT / "setup.py").read_text()).group(1)
     assert f"Python {required}+" in README and f"Python {required}+" in (ROOT / "scripts" / "demo.sh").read_text()
+
+
+def test_the_readme_is_short():
+    """A newcomer reads it in five minutes; the reference lives in docs/."""
+    lines = README.count("\n") + (not README.endswith("\n"))
+    assert lines <= 260, f"README.md has {lines} lines: move the reference into docs/"
+
+
+def relative_links(text: str) -> list[str]:
+    """The targets of the Markdown links, images and HTML ``src``/``href`` in ``text`` that are not URLs."""
+    targets = re.findall(r"\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)", text)
+    targets += re.findall(r"""\b(?:src|href)=["']([^"']+)["']""", text)
+    return [t for t in targets if not re.match(r"[a-z][a-z0-9+.-]*:|#", t, flags=re.I)]
+
+
+def missing_targets(document: Path) -> list[str]:
+    """The relative links of ``document`` whose file (the part before any ``#``) does not exist."""
+    links = relative_links(document.read_text(encoding="utf-8"))
+    return [link for link in links if not (document.parent / link.split("#")[0]).exists()]
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_relative_link_names_a_file_that_exists(document):
+    missing = missing_targets(document)
+    assert not missing, f"{document.relative_to(ROOT)} links to files that do not exist: {missing}"
+
+
+def test_the_link_check_finds_links_and_missing_files(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "cli.md").write_text("# CLI\n[back](../README.md) [gone](gone.md)\n")
+    readme = tmp_path / "README.md"
+    readme.write_text('[a](docs/cli.md) [b](#x) [c](https://example.com) ![d](e.png "t") <img src="f.png">\n'
+                      '[g](docs/x.md#y) [h](docs/cli.md#cli) [i](mailto:a@b.c)\n')
+    (tmp_path / "f.png").write_bytes(b"")
+    assert sorted(relative_links(readme.read_text())) == ["docs/cli.md", "docs/cli.md#cli", "docs/x.md#y",
+                                                          "e.png", "f.png"]
+    assert sorted(missing_targets(readme)) == ["docs/x.md#y", "e.png"]
+    assert missing_targets(tmp_path / "docs" / "cli.md") == ["gone.md"]
+    assert len(DOCUMENTS) >= 8 and ROOT / "docs" / "api.md" in DOCUMENTS
+
+
+@pytest.mark.parametrize("document", [*DOCUMENTS, ROOT / "ARCHITECTURE.md"], ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_document_cites_a_contract_a_clone_lacks(document):
+    """The wire contract is docs/api.md (and docs/OCR-API.md); no file outside the repository is cited."""
+    text = document.read_text(encoding="utf-8")
+    assert not re.findall(r"(?<![-\w/])API\.md|shared/API\.md", text), document
