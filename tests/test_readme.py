@@ -187,32 +187,49 @@ def relative_links(text: str) -> list[str]:
     """The targets of the Markdown links, images and HTML ``src``/``href`` in ``text`` that are not URLs."""
     targets = re.findall(r"\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)", text)
     targets += re.findall(r"""\b(?:src|href)=["']([^"']+)["']""", text)
-    return [t for t in targets if not re.match(r"[a-z][a-z0-9+.-]*:|#", t, flags=re.I)]
+    return [t for t in targets if not re.match(r"[a-z][a-z0-9+.-]*:", t, flags=re.I)]
+
+
+def anchors(text: str) -> set[str]:
+    """The anchors GitHub gives the headings of a Markdown text (lower case, punctuation dropped, spaces as -)."""
+    prose = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+            for heading in re.findall(r"^#{1,6} (.+)$", prose, flags=re.M)}
 
 
 def missing_targets(document: Path) -> list[str]:
-    """The relative links of ``document`` whose file (the part before any ``#``) does not exist."""
-    links = relative_links(document.read_text(encoding="utf-8"))
-    return [link for link in links if not (document.parent / link.split("#")[0]).exists()]
+    """The relative links of ``document`` whose file does not exist, or whose ``#anchor`` is no heading of it."""
+    text = document.read_text(encoding="utf-8")
+    missing = []
+    for link in relative_links(text):
+        path, _, anchor = link.partition("#")
+        target = document.parent / path if path else document
+        if not target.exists():
+            missing.append(link)
+        elif anchor and target.suffix == ".md" and anchor not in anchors(target.read_text(encoding="utf-8")):
+            missing.append(link)
+    return missing
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_relative_link_names_a_file_that_exists(document):
     missing = missing_targets(document)
-    assert not missing, f"{document.relative_to(ROOT)} links to files that do not exist: {missing}"
+    assert not missing, f"{document.relative_to(ROOT)} links to files or headings that do not exist: {missing}"
 
 
 def test_the_link_check_finds_links_and_missing_files(tmp_path):
     (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "cli.md").write_text("# CLI\n[back](../README.md) [gone](gone.md)\n")
+    (tmp_path / "docs" / "cli.md").write_text(
+        "# The CLI\n\n## `nanoclient serve`: options\n```sh\n# not a heading\n```\n"
+        "[back](../README.md) [gone](gone.md) [here](#the-cli) [no](#not-a-heading)\n")
     readme = tmp_path / "README.md"
     readme.write_text('[a](docs/cli.md) [b](#x) [c](https://example.com) ![d](e.png "t") <img src="f.png">\n'
-                      '[g](docs/x.md#y) [h](docs/cli.md#cli) [i](mailto:a@b.c)\n')
+                      '[g](docs/x.md#y) [h](docs/cli.md#nanoclient-serve-options) [i](mailto:a@b.c)\n')
     (tmp_path / "f.png").write_bytes(b"")
-    assert sorted(relative_links(readme.read_text())) == ["docs/cli.md", "docs/cli.md#cli", "docs/x.md#y",
-                                                          "e.png", "f.png"]
-    assert sorted(missing_targets(readme)) == ["docs/x.md#y", "e.png"]
-    assert missing_targets(tmp_path / "docs" / "cli.md") == ["gone.md"]
+    assert sorted(relative_links(readme.read_text())) == [
+        "#x", "docs/cli.md", "docs/cli.md#nanoclient-serve-options", "docs/x.md#y", "e.png", "f.png"]
+    assert sorted(missing_targets(readme)) == ["#x", "docs/x.md#y", "e.png"]
+    assert missing_targets(tmp_path / "docs" / "cli.md") == ["gone.md", "#not-a-heading"]
     assert len(DOCUMENTS) >= 8 and ROOT / "docs" / "api.md" in DOCUMENTS
 
 
