@@ -14,6 +14,7 @@ SERVER = FAST + [
     "waitress>=2.1",
     "numpy>=1.23",
     "scikit-learn>=1.2",
+    "dlib-bin>=19.24",  # object detection's learner: HOG detectors trained on a CPU (a 4 MB wheel, no weights)
 ]
 #: OCR models on the local server: PDF pages rendered by PDFium, scans and photos cleaned by OpenCV
 #: (ocr_clean); the text engine is the system's Tesseract: scripts/system_deps.sh installs it on Debian
