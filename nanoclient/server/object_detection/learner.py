@@ -80,6 +80,11 @@ class Detection:
     ymax: int
     score: float
 
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        """(xmin, ymin, xmax, ymax)."""
+        return self.xmin, self.ymin, self.xmax, self.ymax
+
     def to_json(self) -> dict[str, object]:
         """The detection as an entry of the API's ``prediction`` list."""
         return {"label": self.label, "xmin": self.xmin, "ymin": self.ymin, "xmax": self.xmax,
@@ -125,6 +130,7 @@ class Detector:
     _parts: list[_Part]
     _calibration: dict[str, _Calibration]
     info: dict[str, object] = field(default_factory=dict)
+    _shift: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
 
     def detect(self, image: bytes, *, min_score: float = MIN_SCORE) -> list[Detection]:
         """The objects found in an encoded image (JPEG, PNG...), highest score first, with score >= min_score.
@@ -143,7 +149,8 @@ class Detector:
             score = self._calibration.get(label, _UNCALIBRATED)(raw)
             if score < min_score:
                 continue
-            xmin, ymin, xmax, ymax = (v / scale for v in box)
+            xmin, ymin, xmax, ymax = _shifted(box, self._shift.get(label))
+            xmin, ymin, xmax, ymax = xmin / scale, ymin / scale, xmax / scale, ymax / scale
             found.append(Detection(label, max(0, math.floor(xmin)), max(0, math.floor(ymin)),
                                    min(full_w, math.ceil(xmax)), min(full_h, math.ceil(ymax)), score))
         found = [d for d in found if d.xmax > d.xmin and d.ymax > d.ymin]
@@ -159,6 +166,7 @@ class Detector:
             "parts": [{"label": part.label, "upsample": part.upsample, "file": f"detector_{i}.svm"}
                       for i, part in enumerate(self._parts)],
             "calibration": {label: [c.a, c.b, c.pairs, c.matched] for label, c in self._calibration.items()},
+            "shift": {label: list(shift) for label, shift in self._shift.items()},
         }
         with tempfile.TemporaryDirectory(prefix="nanoclient-detector-") as folder, \
                 zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -187,7 +195,9 @@ class Detector:
             raise ValueError(f"not a saved detector: {exc}") from None
         calibration = {label: _Calibration(float(a), float(b), int(n), int(m))
                        for label, (a, b, n, m) in manifest["calibration"].items()}
-        return cls(tuple(manifest["labels"]), parts, calibration, manifest.get("info", {}))
+        shift = {label: (float(a), float(b), float(c), float(d))
+                 for label, (a, b, c, d) in manifest.get("shift", {}).items()}
+        return cls(tuple(manifest["labels"]), parts, calibration, manifest.get("info", {}), shift)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the detector to one file (a zip; see ``to_bytes``)."""
@@ -223,6 +233,16 @@ def _iou(a: Sequence[float], b: Sequence[float]) -> float:
         return 0.0
     inter = w * h
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def _shifted(box: tuple[float, float, float, float], shift: tuple[float, float, float, float] | None
+             ) -> tuple[float, float, float, float]:
+    """A detected box with each edge moved by its class's learnt shift (a fraction of the box's width or height)."""
+    if shift is None:
+        return box
+    xmin, ymin, xmax, ymax = box
+    w, h = xmax - xmin, ymax - ymin
+    return xmin + shift[0] * w, ymin + shift[1] * h, xmax + shift[2] * w, ymax + shift[3] * h
 
 
 def _suppress(detections: list[Detection], threshold: float) -> list[Detection]:
@@ -388,19 +408,25 @@ def _train_part(plan: _Plan, prepared: Sequence[_Image], subset: Sequence[int], 
 
 
 def _matches(found: Sequence[tuple[float, tuple[float, float, float, float]]],
-             truths: Sequence[tuple[float, float, float, float]]) -> list[tuple[float, bool]]:
-    """(raw score, whether it matched a true box not matched before), highest score first."""
+             truths: Sequence[tuple[float, float, float, float]]
+             ) -> list[tuple[float, bool, tuple[float, float, float, float] | None]]:
+    """(raw score, whether it matched a true box not matched before, the shift of each edge from the detected
+    box to that true box as a fraction of the detected box's width or height), highest score first."""
     used: set[int] = set()
-    out = []
+    out: list[tuple[float, bool, tuple[float, float, float, float] | None]] = []
     for raw, box in sorted(found, key=lambda f: -f[0]):
         best, best_iou = -1, MATCH_IOU
         for j, truth in enumerate(truths):
             iou = _iou(box, truth)
             if j not in used and iou >= best_iou:
                 best, best_iou = j, iou
+        shift = None
         if best >= 0:
             used.add(best)
-        out.append((raw, best >= 0))
+            w, h = box[2] - box[0], box[3] - box[1]
+            t = truths[best]
+            shift = ((t[0] - box[0]) / w, (t[1] - box[1]) / h, (t[2] - box[2]) / w, (t[3] - box[3]) / h)
+        out.append((raw, best >= 0, shift))
     return out
 
 
@@ -461,6 +487,7 @@ def train_detector(images: Sequence[bytes], boxes: Sequence[Sequence[LabelledBox
             progress(min(1.0, done / total))
 
     pairs: dict[str, list[tuple[float, bool]]] = {label: [] for label in labels}
+    shifts: dict[str, list[tuple[float, float, float, float]]] = {label: [] for label in labels}
     for held_out in folds:
         held = set(held_out)
         trained_on = [i for i in everything if i not in held]
@@ -474,7 +501,10 @@ def train_detector(images: Sequence[bytes], boxes: Sequence[Sequence[LabelledBox
             raw = _raw_detections(parts, prepared[i].pixels)
             for label in labels:
                 truths = [b[1:] for b in prepared[i].boxes if b[0] == label]
-                pairs[label].extend(_matches([(r, box) for name, r, box in raw if name == label], truths))
+                for r, hit, shift in _matches([(r, box) for name, r, box in raw if name == label], truths):
+                    pairs[label].append((r, hit))
+                    if shift is not None:
+                        shifts[label].append(shift)
     final = []
     for plan in plans:
         part = _train_part(plan, prepared, everything, threads)
@@ -483,6 +513,9 @@ def train_detector(images: Sequence[bytes], boxes: Sequence[Sequence[LabelledBox
         final.append(part)
         step(weight_full)
     calibration = {label: _platt(pairs[label]) for label in labels} if calibrate else {}
+    # the median shift of each edge, where enough held-out detections matched to know it
+    edge_shift = {label: [float(v) for v in np.median(np.array(shifts[label]), axis=0)]
+                  for label in labels if len(shifts[label]) >= MIN_BOXES}
     info: dict[str, object] = {
         "images": len(prepared),
         "classes": {
@@ -497,4 +530,9 @@ def train_detector(images: Sequence[bytes], boxes: Sequence[Sequence[LabelledBox
                                 if label in calibration else None),
             } for label in labels},
     }
-    return Detector(tuple(labels), final, calibration, info)
+    for label, edges in edge_shift.items():
+        info_classes = info["classes"]
+        assert isinstance(info_classes, dict)
+        info_classes[label]["box_shift"] = [round(v, 4) for v in edges]
+    return Detector(tuple(labels), final, calibration, info,
+                    {label: (e[0], e[1], e[2], e[3]) for label, e in edge_shift.items()})
