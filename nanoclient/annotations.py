@@ -24,6 +24,12 @@ Formats, chosen by the file's suffix (``read_annotations``):
   ``page`` column (columns found by name, any order; ``text`` may be left out); an empty ``text``
   cell means no text given. Rows are grouped by file in the order files first appear.
 
+YOLO label files (``read_yolo``) are read apart, since a ``.txt`` says nothing of its image: one box per
+line, ``class cx cy w h``, the class an index into the names of ``classes.txt`` or ``obj.names``
+(``read_yolo_classes``, one name per line; ``find_yolo_classes`` looks beside the labels and one folder
+up), the centre and size fractions of the image's width and height, which the caller gives. Its boxes
+carry no text; object detection's classes are the fields.
+
 A field may be given by its value alone, without a box, as users who have the values (from their
 accounting system) and no boxes give it: a JSON entry without ``bndbox``, or a CSV row whose four
 box cells are empty (or a header without box columns: ``file,field,text``), with a non-empty text.
@@ -67,6 +73,10 @@ __all__ = [
     "match_documents",
     "read_annotations",
     "annotation_from_json",
+    "YOLO_CLASS_FILES",
+    "find_yolo_classes",
+    "read_yolo",
+    "read_yolo_classes",
 ]
 
 #: File name endings of the annotation files ``read_annotations`` reads (compared lower-cased).
@@ -649,6 +659,112 @@ def _csv_box(row: list[str], columns: Mapping[str, int], width: int, line: int) 
                    _high(cells["xmax"], "xmax"), _high(cells["ymax"], "ymax"),
                    _page(cells.get("page", "").strip()), line)
     return name, box
+
+
+# ---------------------------------------------------------------------------------------------
+# YOLO
+
+#: The names a YOLO class list goes by (Ultralytics' and labelImg's ``classes.txt``, Darknet's ``obj.names``).
+YOLO_CLASS_FILES = ("classes.txt", "obj.names")
+#: How far beyond 0..1 a YOLO fraction may stray (tools' rounding) before it is an error; it is then clamped.
+_YOLO_SLACK = 1e-3
+
+
+def find_yolo_classes(folder: str | os.PathLike[str]) -> Path | None:
+    """The YOLO class list for the label files of ``folder``: one of YOLO_CLASS_FILES in it or its parent."""
+    root = Path(folder)
+    for place in (root, root.parent):
+        for name in YOLO_CLASS_FILES:
+            if (place / name).is_file():
+                return place / name
+    return None
+
+
+def read_yolo_classes(path: str | os.PathLike[str]) -> list[str]:
+    """The class names of a ``classes.txt`` / ``obj.names``: one per line, in index order (blank lines skipped).
+
+    AnnotationError for a file with no name or with a name twice; FileNotFoundError for one that does not exist.
+    """
+    source = os.fspath(path)
+    try:
+        text = Path(source).read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise AnnotationError(source, f"is not UTF-8 text ({exc.reason} at byte {exc.start}): "
+                                      "save it with the UTF-8 encoding") from None
+    names: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        name = line.strip()
+        if not name:
+            continue
+        if name in names:
+            raise AnnotationError(source, f"names class {name!r} twice (first as class {names.index(name)}): "
+                                          "give each class one line", number)
+        names.append(name)
+    if not names:
+        raise AnnotationError(source, "names no class: give one class name per line, class 0 first")
+    return names
+
+
+def _fraction(cell: str, what: str) -> float:
+    value = _number(cell, what)
+    if value < -_YOLO_SLACK or value > 1 + _YOLO_SLACK:
+        raise _Bad(f"{what} {cell} is not between 0 and 1: YOLO gives fractions of the image's width and height")
+    return min(1.0, max(0.0, value))
+
+
+def read_yolo(label_path: str | os.PathLike[str], image_size: tuple[int, int], class_names: Sequence[str], *,
+              image_name: str | None = None) -> Annotation:
+    """The boxes of one YOLO label file (``class cx cy w h`` per line, fractions of the image's size) on an
+    image of ``image_size`` (width, height) pixels, the classes named by ``class_names`` (index order).
+
+    The annotation's filename is ``image_name`` (reduced to its base name), else the label file's stem (a
+    YOLO label file is named after its image: ``a.txt`` labels ``a.jpg``). An empty file is an image with
+    no objects. Boxes are rounded outwards to whole pixels and kept inside the image.
+
+    AnnotationError (naming the file and line) for a line of other than five values, a class that is not a
+    whole number or not an index of ``class_names``, a fraction outside 0..1, a zero width or height;
+    FileNotFoundError for a file that does not exist.
+    """
+    source = os.fspath(label_path)
+    width, height = image_size
+    if width <= 0 or height <= 0:
+        raise ValueError(f"image size {image_size!r}: give the image's width and height in pixels")
+    try:
+        text = Path(source).read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise AnnotationError(source, f"is not UTF-8 text ({exc.reason} at byte {exc.start}): "
+                                      "save it with the UTF-8 encoding") from None
+    boxes: list[FieldBox] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        cells = line.split()
+        if not cells:
+            continue
+        try:
+            if len(cells) != 5:
+                raise _Bad(f"has {len(cells)} values: a YOLO line is class cx cy w h (five values; a sixth, "
+                           "the confidence of a prediction, is not a label)")
+            try:
+                index = float(cells[0])
+            except ValueError:
+                raise _Bad(f"class {cells[0]!r} is not a number: give the class's index in the class list "
+                           "(0 for its first line)") from None
+            if not math.isfinite(index) or index != int(index) or not 0 <= index < len(class_names):
+                raise _Bad(f"class {cells[0]} is not one of 0 to {len(class_names) - 1} (the lines of the class "
+                           f"list: {', '.join(class_names) or 'none'}): fix the index or the class list")
+            cx, cy = _fraction(cells[1], "cx"), _fraction(cells[2], "cy")
+            w, h = _fraction(cells[3], "w"), _fraction(cells[4], "h")
+            if w <= 0 or h <= 0:
+                raise _Bad(f"w {cells[3]} and h {cells[4]} must both be more than 0: a box has a size")
+        except _Bad as exc:
+            raise AnnotationError(source, str(exc), number) from None
+        xmin = min(width - 1, max(0, math.floor((cx - w / 2) * width + 1e-6)))
+        ymin = min(height - 1, max(0, math.floor((cy - h / 2) * height + 1e-6)))
+        xmax = min(width, math.ceil((cx + w / 2) * width - 1e-6))
+        ymax = min(height, math.ceil((cy + h / 2) * height - 1e-6))
+        boxes.append(FieldBox(class_names[int(index)], None, xmin, ymin, max(xmax, xmin + 1), max(ymax, ymin + 1),
+                              line=number))
+    name = _base_name(image_name) if image_name else Path(source).stem
+    return Annotation(name, tuple(boxes), source)
 
 
 # ---------------------------------------------------------------------------------------------
