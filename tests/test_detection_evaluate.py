@@ -122,3 +122,36 @@ def test_true_boxes_from_an_annotation_and_results_from_the_wire():
     assert result.above(0.8) == ()
     with pytest.raises(ValueError, match="xmax"):
         DetectedObject.from_json({"label": "car", "xmin": 1, "ymin": 2, "ymax": 3})
+
+
+def test_report_draws_true_and_found_boxes_over_each_image_errors_first(tmp_path):
+    import io
+    import re
+
+    from PIL import Image
+
+    from nanoclient.object_detection.report import write_report
+
+    picture = io.BytesIO()
+    Image.new("RGB", (1000, 500), (200, 210, 220)).save(picture, format="PNG")
+    images = [("right.png", [("car", *A)], [det("car", A, 0.9)]),
+              ("wrong.png", [("car", *A), ("clock", *B)], [det("clock", A, 0.8), det("car", B, 0.2)])]
+    result = evaluate(images, ["car", "clock"])
+    path = tmp_path / "out" / "report.html"
+    write_report(path, result, {"right.png": picture.getvalue(), "wrong.png": picture.getvalue()},
+                 model_id="m-1", title="Detection <test>", failures=[("broken.jpg", "not an image")])
+    text = path.read_text(encoding="utf-8")
+    assert "<title>Detection &lt;test&gt;</title>" in text and "model m-1" in text
+    assert text.index("broken.jpg") < text.index("wrong.png") < text.index("right.png")  # errors first
+    assert 'viewBox="0 0 1000 500"' in text and text.count("data:image/jpeg;base64,") == 2
+    blocks = text.split('<div class="img ')
+    wrong = next(b for b in blocks if b.startswith('wrong"><h3>wrong.png'))
+    # two true boxes (dashed), one answer at the threshold (red: a clock where the car is); 0.2 is not drawn
+    assert wrong.count("stroke-dasharray") == 2
+    assert re.findall(r'<rect x="10" y="10" width="40" height="40" fill="none" stroke="(#[0-9a-f]+)"', wrong) == [
+        "#0a0", "#d00"]
+    assert "wrong class: clock score 0.80" in wrong and "missed: car" in wrong and "missed: clock" in wrong
+    right = next(b for b in blocks if b.startswith('right"><h3>right.png'))
+    assert 'stroke="#e68a00"' in right and "all right" in right
+    assert "errors only (2)" in text and "all images (3)" in text
+    assert "mAP@0.5 <b>" in text and "<td>car</td><td>2</td><td>2</td>" in text
