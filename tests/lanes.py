@@ -45,7 +45,9 @@ UNIT, SERVER, BROWSER, OCR, SLOW = LANES
 #: file -> the lanes of its tests (unless TESTS says otherwise for one of them).
 FILES: dict[str, tuple[str, ...]] = {
     "test_annotations.py": (UNIT,),
+    "test_annotations_yolo.py": (UNIT,),
     "test_backend.py": (UNIT,),
+    "test_bench_detection.py": (UNIT,),
     "test_bench_ocr.py": (UNIT,),
     "test_cli_basics.py": (UNIT,),
     "test_cli_commands.py": (UNIT,),
@@ -55,6 +57,8 @@ FILES: dict[str, tuple[str, ...]] = {
     "test_cli_runs.py": (UNIT,),
     "test_client.py": (UNIT,),
     "test_dashboard_browser.py": (SERVER, BROWSER),
+    "test_detection_evaluate.py": (UNIT,),
+    "test_detection_learner.py": (SERVER, SLOW),
     "test_evaluate.py": (UNIT,),
     "test_exactly_once.py": (SERVER,),
     "test_fast_failures.py": (UNIT,),
@@ -67,6 +71,7 @@ FILES: dict[str, tuple[str, ...]] = {
     "test_interrupts.py": (SERVER,),
     "test_journal.py": (UNIT,),
     "test_lanes.py": (UNIT,),
+    "test_make_detection.py": (UNIT,),
     "test_make_documents.py": (UNIT,),
     "test_make_images.py": (UNIT,),
     "test_make_invoices.py": (UNIT,),
