@@ -9,7 +9,9 @@ than ``MAX_ASPECT_SPAN``) gets one detector per group of similar shapes; a group
 Scores are calibrated: dlib's raw detection score means nothing on its own, so the images are split in
 two folds, detectors trained on one fold score the other, and a logistic curve per class (Platt's
 method) maps a raw score to the probability that the detection matches a true box (IoU >= 0.5). A
-threshold of 0.5 on ``Detection.score`` then keeps the detections more likely right than wrong.
+threshold of 0.5 on ``Detection.score`` then keeps the detections more likely right than wrong. The same
+held-out matches give each class the median offset of each box edge (a sliding window's box is coarse:
+8-pixel cells, one aspect ratio), which moves the final detector's boxes.
 Detections of every class go through one non-maximum suppression (``NMS_IOU``), highest score first.
 
 Interface: ``train_detector(images, boxes, labels) -> Detector``; ``Detector.detect(image) ->
@@ -122,8 +124,8 @@ _UNCALIBRATED = _Calibration(4.0, 0.0, 0, 0)
 class Detector:
     """A trained detector: one or more HOG detectors per class, their calibration, and what training saw.
 
-    ``info`` says per class the boxes trained on, the detectors (window sizes), the boxes painted out
-    for having a rare shape, and the calibration's figures; it is JSON.
+    ``info`` says per class the boxes trained on, the detectors (window sizes, upsampling), the boxes
+    painted out for having a rare shape, the calibration's figures and the edges' shift; it is JSON.
     """
 
     labels: tuple[str, ...]
