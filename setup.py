@@ -48,7 +48,7 @@ setup(
                   # the dashboard's page, served by `nanoclient serve` at /
                   "nanoclient.server.dashboard": ["*.html", "*.js", "*.css", "*.svg"],
                   # the field extractors OCR models may start from (create-model --pretrained NAME)
-                  "nanoclient.server": ["pretrained/*.npz"]},
+                  "nanoclient.server.ocr": ["extractors/*.npz"]},
     install_requires=[
         "requests>=2.28",
         "click>=8.1",

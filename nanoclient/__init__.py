@@ -22,22 +22,23 @@ _EXPORTS = {
     "FileError": "types",
     "UploadReport": "types",
     "UploadJournal": "_journal",
-    "Ocr": "_ocr",
-    "OcrPage": "ocr_types",
-    "OcrField": "ocr_types",
-    "OcrTable": "ocr_types",
-    "OcrCell": "ocr_types",
-    "OcrUploadReport": "ocr_types",
+    "Ocr": "ocr._resource",
+    "OcrPage": "ocr.types",
+    "OcrField": "ocr.types",
+    "OcrTable": "ocr.types",
+    "OcrCell": "ocr.types",
+    "OcrUploadReport": "ocr.types",
     "Annotation": "annotations",
     "FieldBox": "annotations",
     "AnnotationError": "annotations",
     "read_annotations": "annotations",
-    "parse_amount": "values",
-    "parse_date": "values",
+    "parse_amount": "ocr.values",
+    "parse_date": "ocr.values",
     "NanonetsError": "errors",
     "APIStatusError": "errors",
     "BadRequestError": "errors",
     "InvalidImageError": "errors",
+    "ModelNotTrainedError": "errors",
     "AuthenticationError": "errors",
     "PaymentRequiredError": "errors",
     "NotFoundError": "errors",
@@ -56,7 +57,6 @@ __all__ = ["__version__", "errors", *_EXPORTS]
 if TYPE_CHECKING:  # pragma: no cover
     from . import errors as errors
     from ._journal import UploadJournal as UploadJournal
-    from ._ocr import Ocr as Ocr
     from .annotations import Annotation as Annotation
     from .annotations import AnnotationError as AnnotationError
     from .annotations import FieldBox as FieldBox
@@ -68,6 +68,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .errors import AuthenticationError as AuthenticationError
     from .errors import BadRequestError as BadRequestError
     from .errors import InvalidImageError as InvalidImageError
+    from .errors import ModelNotTrainedError as ModelNotTrainedError
     from .errors import NanonetsError as NanonetsError
     from .errors import NotFoundError as NotFoundError
     from .errors import PayloadTooLargeError as PayloadTooLargeError
@@ -77,18 +78,19 @@ if TYPE_CHECKING:  # pragma: no cover
     from .errors import TrainingFailedError as TrainingFailedError
     from .errors import TrainingTimeoutError as TrainingTimeoutError
     from .errors import UploadInProgressError as UploadInProgressError
-    from .ocr_types import OcrCell as OcrCell
-    from .ocr_types import OcrField as OcrField
-    from .ocr_types import OcrPage as OcrPage
-    from .ocr_types import OcrTable as OcrTable
-    from .ocr_types import OcrUploadReport as OcrUploadReport
+    from .ocr._resource import Ocr as Ocr
+    from .ocr.types import OcrCell as OcrCell
+    from .ocr.types import OcrField as OcrField
+    from .ocr.types import OcrPage as OcrPage
+    from .ocr.types import OcrTable as OcrTable
+    from .ocr.types import OcrUploadReport as OcrUploadReport
+    from .ocr.values import parse_amount as parse_amount
+    from .ocr.values import parse_date as parse_date
     from .types import Category as Category
     from .types import FileError as FileError
     from .types import Model as Model
     from .types import Prediction as Prediction
     from .types import UploadReport as UploadReport
-    from .values import parse_amount as parse_amount
-    from .values import parse_date as parse_date
 
 
 def __getattr__(name: str) -> Any:

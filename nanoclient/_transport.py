@@ -57,12 +57,14 @@ from requests.adapters import HTTPAdapter
 from ._throttle import AdaptiveLimit
 from .errors import (
     INVALID_IMAGE_REASON,
+    MODEL_NOT_TRAINED_REASON,
     UNKNOWN_PATH_REASON,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
     BadRequestError,
     InvalidImageError,
+    ModelNotTrainedError,
     NanonetsError,
     RateLimitError,
     ServerError,
@@ -665,6 +667,8 @@ def error_from_response(response: requests.Response, method: str, url: str) -> A
             message = f"HTTP {status} {response.reason or ''}".rstrip()
     if cls is BadRequestError and errors and all(e.get("reason") == INVALID_IMAGE_REASON for e in errors):
         cls = InvalidImageError  # the local server's InvalidImageError, named the same on this side
+    elif cls is BadRequestError and any(e.get("reason") == MODEL_NOT_TRAINED_REASON for e in errors):
+        cls = ModelNotTrainedError
     # The API answers errors as JSON objects with a message; anything else (an HTML page, another
     # service's JSON, the local server's "no such path") says that the URL is not the API's.
     from_api = isinstance(body, Mapping) and "message" in body and not any(

@@ -21,11 +21,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ._env import API_KEY_ENV, BASE_URL_ENV, HOSTED_BASE_URL, mask_key
-from ._image_categorization import LOCAL_SERVER, LOCAL_SERVER_HEADER, ImageCategorization
-from ._ocr import Ocr
 from ._transport import Transport, is_loopback_host
 from ._tuning import DEFAULT_PREDICT_BATCH_SIZE, DEFAULT_PREDICT_WORKERS, DEFAULT_UPLOAD_WORKERS, MAX_WORKERS
 from ._version import __version__
+from .image_categorization._resource import LOCAL_SERVER, LOCAL_SERVER_HEADER, ImageCategorization
+from .ocr._resource import Ocr
 
 #: The hosted API, used when neither ``base_url`` nor NANONETS_BASE_URL is given.
 DEFAULT_BASE_URL = HOSTED_BASE_URL

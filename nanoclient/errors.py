@@ -3,11 +3,13 @@
     NanonetsError                    base of everything below
     ├── APIStatusError               the server answered with an error status (``status``)
     │   ├── BadRequestError          400: a missing field, unknown category, model not ready, ...
-    │   │   └── InvalidImageError    400: not a valid PNG or JPEG; also raised before sending
-    │   │                            (then ``status`` is None), and a ValueError too
+    │   │   ├── InvalidImageError    400: not a valid PNG or JPEG; also raised before sending
+    │   │   │                        (then ``status`` is None), and a ValueError too
+    │   │   └── ModelNotTrainedError 400: no finished training to predict with (local server)
     │   ├── AuthenticationError      401: missing or unknown API key
     │   ├── PaymentRequiredError     402: quota exhausted (hosted plans)
-    │   ├── NotFoundError            404: model unknown to this API key
+    │   ├── NotFoundError            404: model unknown to this API key (``model_type``: of
+    │   │                            another type, whose paths serve it)
     │   ├── PayloadTooLargeError     413: request larger than the server accepts
     │   ├── RateLimitError           429: too many requests; ``retry_after`` in seconds
     │   └── ServerError              5xx, or an answer that is not the API's JSON
@@ -39,6 +41,10 @@ if TYPE_CHECKING:
 
 #: The ``errors[].reason`` by which an API error body says that an image is not valid.
 INVALID_IMAGE_REASON = "invalid_image"
+#: The ``errors[].reason`` of a prediction asked of a model with no finished training.
+MODEL_NOT_TRAINED_REASON = "model_not_trained"
+#: The ``errors[].reason`` of a model asked for on the paths of another type (its ``model_type`` beside).
+OTHER_MODEL_TYPE_REASON = "other_model_type"
 
 #: One detail of a JSON error body: ``{"reason": ..., "message": ...}`` and perhaps more.
 ErrorDetail = dict[str, Any]
@@ -113,6 +119,14 @@ class BadRequestError(APIStatusError):
     """400: the request is invalid (a missing field, an unknown category, a model not ready)."""
 
 
+class ModelNotTrainedError(BadRequestError):
+    """400: the model has no finished training to predict with (train it, and wait for state 5).
+
+    Raised for a 400 whose details give the reason ``model_not_trained`` (the local server's); the hosted
+    service says it in words only, which stay a BadRequestError.
+    """
+
+
 class InvalidImageError(BadRequestError, ValueError):
     """The bytes are not a valid PNG or JPEG image (corrupt, truncated, other format, too big).
 
@@ -130,7 +144,16 @@ class PaymentRequiredError(APIStatusError):
 
 
 class NotFoundError(APIStatusError):
-    """404: the model does not exist for this API key."""
+    """404: the model does not exist for this API key (``model_type``: the local server found it, of another
+    model type, whose paths serve it)."""
+
+    @property
+    def model_type(self) -> str | None:
+        """The type of the model asked for, when the server says it is of another type than the path's."""
+        for item in self.errors:
+            if isinstance(item, dict) and item.get("reason") == OTHER_MODEL_TYPE_REASON and item.get("model_type"):
+                return str(item["model_type"])
+        return None
 
 
 class PayloadTooLargeError(APIStatusError):
@@ -242,6 +265,9 @@ __all__ = [
     "ConnectionError",
     "TimeoutError",
     "INVALID_IMAGE_REASON",
+    "MODEL_NOT_TRAINED_REASON",
+    "OTHER_MODEL_TYPE_REASON",
+    "ModelNotTrainedError",
     "UNKNOWN_PATH_REASON",
     "error_class_for_status",
 ]

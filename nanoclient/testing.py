@@ -33,7 +33,7 @@ OCR models are served too (``client.ocr``: the OCR, ObjectDetection and Inferenc
 docs/OCR-API.md), reading pages with the system's Tesseract as ``nanoclient serve`` does (PDFs
 need the ``nanoclient[ocr]`` extra); their prediction answers are shuffled like the others.
 
-The fake is as unkind as the hosted service may be (API.md, "What the hosted service does
+The fake is as unkind as the hosted service may be (docs/api.md, "What the hosted service does
 not promise"), not as kind as ``nanoclient serve``: by default it does not deduplicate
 uploads (identical bytes sent twice count twice, and no ``Nanoclient-Dedupe`` header is
 sent) and it answers prediction results in a random order. The hosted service promises
@@ -65,7 +65,6 @@ if TYPE_CHECKING:
     from requests import PreparedRequest
 
     from .server.backend import Backend
-    from .server.protocols import Trainer
 
 #: The hosted API's base URL: the fake answers there unless told otherwise.
 DEFAULT_BASE_URL = "https://app.nanonets.com/api/v2"
@@ -73,7 +72,7 @@ DEFAULT_BASE_URL = "https://app.nanonets.com/api/v2"
 DEFAULT_API_KEY = "test-key"
 #: Where the fake deliberately differs from ``nanoclient serve`` (whose defaults are ServerConfig's):
 #: fewer images per category to train, so tests stay fast; no deduplication and prediction results
-#: in any order, as the hosted service may do (API.md, "What the hosted service does not promise").
+#: in any order, as the hosted service may do (docs/api.md, "What the hosted service does not promise").
 DEFAULT_MIN_IMAGES = 5
 DEFAULT_DEDUPE = False
 DEFAULT_SHUFFLE_RESULTS = True
@@ -121,14 +120,14 @@ def fake_nanonets(
     dedupe: bool = DEFAULT_DEDUPE,
     shuffle_results: bool = DEFAULT_SHUFFLE_RESULTS,
     max_upload_mb: float = ServerConfig.max_upload_mb,
-    trainer: Trainer | None = None,
+    trainer: object | None = None,
 ) -> Iterator[FakeNanonets]:
     """Answer every request to ``base_url`` in-process for the duration of the block.
 
     ``api_keys`` restricts the keys accepted (default: any non-empty key, one account per
     key); ``data_dir`` keeps the data somewhere you choose (default: a temporary folder
     removed afterwards); the other options are those of ``nanoclient serve``.
-    ``trainer`` replaces the real trainer (``nanoclient.server.protocols.Trainer``).
+    ``trainer`` replaces the image classifier's learner (its protocol: ``server/image_categorization/protocols.py``).
 
     Unlike ``nanoclient serve``, ``dedupe`` is off and ``shuffle_results`` on by default:
     the hosted service promises neither, so code tested against the fake must not rely on

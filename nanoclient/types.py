@@ -52,10 +52,12 @@ class Category:
 
 @dataclass(frozen=True)
 class Model:
-    """An image classification model and where it is in its life cycle."""
+    """A model (of any type) and where it is in its life cycle."""
 
     id: str
-    type: str = "classification"
+    #: Its type, as the local server names it (``model_type``); a hosted answer without one leaves it to the
+    #: resource of the type that asked, which knows.
+    type: str = ""
     state: int = STATE_CREATED
     status: str = ""
     accuracy: float | None = None
@@ -66,7 +68,7 @@ class Model:
     #: Images each category needs before training, when the server says (the local server does;
     #: the hosted API documents no such field).
     min_images: int | None = None
-    #: The languages an OCR model reads its documents in (Tesseract's codes), when the server says: the
+    #: The languages a model of documents reads them in (Tesseract's codes), when the server says: the
     #: local server does (named at creation, or found in the training documents); the hosted API does not.
     languages: list[str] = field(default_factory=list)
 
@@ -90,7 +92,7 @@ class Model:
         accuracy = data.get("accuracy")
         return cls(
             id=str(data.get("model_id") or data.get("id") or ""),
-            type=str(data.get("model_type") or "classification"),
+            type=str(data.get("model_type") or ""),
             state=int(data.get("state", STATE_CREATED)),
             status=str(data.get("status") or ""),
             accuracy=None if accuracy is None else float(accuracy),
@@ -208,4 +210,26 @@ class UploadReport:
         }
 
 
-__all__ = ["Category", "Model", "Prediction", "FileError", "UploadReport", "STATE_NAMES", "PathLike"]
+@dataclass
+class ListedUploadReport:
+    """What became of each file of an upload to a model that lists its files by name, by path."""
+
+    #: Files sent and stored.
+    uploaded: list[str] = field(default_factory=list)
+    #: Files the model already held (by file name), not sent again.
+    already: list[str] = field(default_factory=list)
+    #: Files that could not be sent or were refused, with the error.
+    failed: list[tuple[str, Exception]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no file failed."""
+        return not self.failed
+
+    def to_json(self) -> dict[str, Any]:
+        return {"uploaded": len(self.uploaded), "already": len(self.already),
+                "failed": [{"path": path, "error": str(error)} for path, error in self.failed]}
+
+
+__all__ = ["Category", "Model", "Prediction", "FileError", "UploadReport", "ListedUploadReport", "STATE_NAMES",
+           "PathLike"]

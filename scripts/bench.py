@@ -469,7 +469,7 @@ def trainer_rows(items: Sequence[tuple[Path, str]], plot: Path, test_dir: Path |
     (``test_dir``) trained on all of ``items``, the accuracy on other images."""
     import numpy as np
 
-    from nanoclient.server import trainer
+    from nanoclient.server.image_categorization import trainer
 
     paths, labels = [str(p) for p, _ in items], [c for _, c in items]
     rows: list[dict[str, object]] = []
@@ -523,7 +523,7 @@ def trained_accuracy(train: Sequence[tuple[Path, str]], test: Sequence[tuple[Pat
     ``train`` reported."""
     import numpy as np
 
-    from nanoclient.server import trainer
+    from nanoclient.server.image_categorization import trainer
 
     trained = trainer.train([str(p) for p, _ in train], [c for _, c in train])
     probabilities = trained.classifier.predict_proba([str(p) for p, _ in test])
@@ -540,7 +540,7 @@ def learning_curve(paths: Sequence[str], labels: Sequence[str]) -> dict[int, lis
     """
     import numpy as np
 
-    from nanoclient.server import trainer
+    from nanoclient.server.image_categorization import trainer
 
     y = np.asarray(labels)
     curve: dict[int, list[float]] = {size: [] for size in CURVE_SIZES}

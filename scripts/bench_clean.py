@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT / "tests"))  # ocr_pages: the test pages, turned and
 
 from PIL import Image  # noqa: E402
 
-from nanoclient.server.ocr_clean import clean_page  # noqa: E402
-from nanoclient.server.ocr_engine import TesseractEngine, Word  # noqa: E402
+from nanoclient.server.ocr.clean import clean_page  # noqa: E402
+from nanoclient.server.ocr.engine import TesseractEngine, Word  # noqa: E402
 
 
 def _strip(text: str) -> str:

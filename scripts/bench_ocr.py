@@ -99,7 +99,7 @@ def load_manifest(data: Path) -> dict[str, dict[str, Any]]:
     path = data / "manifest.json"
     if path.is_file():
         return {Path(str(e["file"])).name: e for e in json.loads(path.read_text(encoding="utf-8"))}
-    from nanoclient.server.ocr_engine import page_count
+    from nanoclient.server.ocr.engine import page_count
 
     entries: dict[str, dict[str, Any]] = {}
     for split in ("train", "test"):
@@ -276,12 +276,12 @@ def engine_times(sample: Sequence[tuple[Path, str, str]], model_file: Path | Non
     Tesseract), of Tesseract alone on the page as stored, of the clean-up alone, of the extractor; medians,
     per variation, and the clean-up's added share of time (sum over pages). Each time is the least of
     ``repeats`` runs: other work on the machine only ever adds to it."""
-    from nanoclient.server.ocr_engine import TesseractEngine, render_pages
-    from nanoclient.server.ocr_fields import FieldExtractor
+    from nanoclient.server.ocr.engine import TesseractEngine, render_pages
+    from nanoclient.server.ocr.fields import FieldExtractor
 
     clean_page: Any = None
     try:
-        from nanoclient.server.ocr_clean import clean_page
+        from nanoclient.server.ocr.clean import clean_page
     except ImportError:  # the clean-up is not installed (or not built yet)
         pass
     engine = TesseractEngine()
@@ -358,7 +358,7 @@ def readable(docs: Sequence[Path], manifest: dict[str, dict[str, Any]], workers:
     best. Per variation (PDF pages apart) and language, each as [read, labelled]."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from nanoclient.server.ocr_engine import TesseractEngine, render_pages
+    from nanoclient.server.ocr.engine import TesseractEngine, render_pages
 
     engine = TesseractEngine()
 

@@ -27,9 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nanoclient.server import ocr_fields  # noqa: E402
-from nanoclient.server.ocr_engine import Page, TesseractEngine, render_pages  # noqa: E402
-from nanoclient.server.ocr_fields import LabelledBox  # noqa: E402
+from nanoclient.server.ocr import fields as ocr_fields  # noqa: E402
+from nanoclient.server.ocr.engine import Page, TesseractEngine, render_pages  # noqa: E402
+from nanoclient.server.ocr.fields import LabelledBox  # noqa: E402
 
 DEFAULT_OUT = ROOT / "nanoclient" / "server" / "pretrained" / "invoices.npz"
 DEFAULT_SEED = 4242

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import signal
 
-from nanoclient.server.trainer import Classifier as Classifier
+from nanoclient.server.image_categorization.trainer import Classifier as Classifier
 
 
 def train(images, labels, *, workers=1, progress=None):

@@ -15,11 +15,18 @@ import pytest
 from helpers import make_image
 
 from nanoclient.errors import AuthenticationError, BadRequestError, InvalidImageError, NotFoundError
-from nanoclient.server.backend import Backend, ClassifierCache
+from nanoclient.server.backend import Backend
 from nanoclient.server.config import ServerConfig
+from nanoclient.server.image_categorization import TYPE as IMAGE_CATEGORIZATION
+from nanoclient.server.image_categorization.models import ClassifierCache, ImageCategorizationModels
 from nanoclient.server.store import Store
 
 RED, BLUE = (230, 20, 20), (20, 20, 230)
+
+
+def ic_part(backend: object) -> ImageCategorizationModels:
+    """The backend's Image Categorization part (made on first use)."""
+    return backend.part(IMAGE_CATEGORIZATION)  # type: ignore[attr-defined]
 
 
 class StandInTrainer:
@@ -109,30 +116,31 @@ def backend(tmp_path, trainer):
 
 
 def _ready_model(backend, account):
-    model = backend.create_model(account, ["red", "blue"])
-    backend.upload_images(account, model.id, "red", _files(RED, 3))
-    backend.upload_images(account, model.id, "blue", _files(BLUE, 3, start=10))
+    model = ic_part(backend).create_model(account, ["red", "blue"])
+    ic_part(backend).upload_images(account, model.id, "red", _files(RED, 3))
+    ic_part(backend).upload_images(account, model.id, "blue", _files(BLUE, 3, start=10))
     return model.id
 
 
 def test_states_from_creation_to_trained(backend):
     me = backend.authenticate("key-a")
-    model = backend.create_model(me, ["red", "blue"])
+    model = ic_part(backend).create_model(me, ["red", "blue"])
     assert (model.state, model.accuracy, [c.count for c in model.categories]) == (0, None, [0, 0])
-    model = backend.upload_images(me, model.id, "red", _files(RED, 3))
+    model = ic_part(backend).upload_images(me, model.id, "red", _files(RED, 3))
     assert model.state == 1 and "blue has 0 of 3" in model.status
     with pytest.raises(BadRequestError, match="not ready to train") as info:
-        backend.train(me, model.id)
+        ic_part(backend).train(me, model.id)
     assert "blue (0)" in info.value.hint
-    assert backend.get_model(me, model.id).state == 1  # a refused Train changes nothing
-    model = backend.upload_images(me, model.id, "blue", _files(BLUE, 3, start=10))
+    assert ic_part(backend).get_model(me, model.id).state == 1  # a refused Train changes nothing
+    model = ic_part(backend).upload_images(me, model.id, "blue", _files(BLUE, 3, start=10))
     assert model.state == 2
-    queued = backend.train(me, model.id)
+    queued = ic_part(backend).train(me, model.id)
     assert queued.state in (3, 4)
     assert backend.wait_idle(30)
-    trained = backend.get_model(me, model.id)
+    trained = ic_part(backend).get_model(me, model.id)
     assert (trained.state, trained.status, trained.accuracy, trained.accuracy_images) == (5, "Model trained", 0.75, 4)
-    [first, second] = backend.predict_images(me, model.id, [("r.png", make_image(RED)), ("b.png", make_image(BLUE))])
+    files = [("r.png", make_image(RED)), ("b.png", make_image(BLUE))]
+    [first, second] = ic_part(backend).predict_images(me, model.id, files)
     assert (first.file, first.label, second.file, second.label) == ("r.png", "red", "b.png", "blue")
     assert [label for label, _ in first.scores] == ["red", "blue"]
     assert abs(sum(p for _, p in first.scores) - 1.0) < 1e-9
@@ -141,34 +149,34 @@ def test_states_from_creation_to_trained(backend):
 def test_trained_model_keeps_predicting_while_images_arrive_and_it_retrains(backend, trainer):
     me = backend.authenticate("key-a")
     model_id = _ready_model(backend, me)
-    backend.train(me, model_id)
+    ic_part(backend).train(me, model_id)
     backend.wait_idle(30)
-    more = backend.upload_images(me, model_id, "red", _files(RED, 2, start=50))
+    more = ic_part(backend).upload_images(me, model_id, "red", _files(RED, 2, start=50))
     assert more.state == 2 and more.accuracy == 0.75 and "previous training" in more.status
-    assert backend.predict_images(me, model_id, [("x.png", make_image(RED))])[0].label == "red"
+    assert ic_part(backend).predict_images(me, model_id, [("x.png", make_image(RED))])[0].label == "red"
     trainer.gate, trainer.started = threading.Event(), threading.Event()
-    backend.train(me, model_id)
+    ic_part(backend).train(me, model_id)
     assert trainer.started.wait(30)
-    training = backend.get_model(me, model_id)
+    training = ic_part(backend).get_model(me, model_id)
     assert training.state == 4 and training.status.startswith("Training: features 50%")  # how far it is
-    assert backend.train(me, model_id).state == 4  # nothing new since it started: not queued twice
-    assert backend.predict_images(me, model_id, [("x.png", make_image(BLUE))])[0].label == "blue"
+    assert ic_part(backend).train(me, model_id).state == 4  # nothing new since it started: not queued twice
+    assert ic_part(backend).predict_images(me, model_id, [("x.png", make_image(BLUE))])[0].label == "blue"
     trainer.gate.set()
     backend.wait_idle(30)
-    assert backend.get_model(me, model_id).state == 5
+    assert ic_part(backend).get_model(me, model_id).state == 5
     assert trainer.calls == [6, 8]
 
 
 def test_upload_is_all_or_nothing(backend, tmp_path):
     me = backend.authenticate("key-a")
-    model = backend.create_model(me, ["red", "blue"])
+    model = ic_part(backend).create_model(me, ["red", "blue"])
     good = make_image(RED)
     jpeg = make_image(BLUE, fmt="JPEG", size=(64, 64), seed=1)
     for bad in (b"not an image at all", b"%PDF-1.4\n...", jpeg[: len(jpeg) // 2]):
         with pytest.raises(InvalidImageError) as info:
-            backend.upload_images(me, model.id, "red", [("good.png", good), ("bad.png", bad)])
+            ic_part(backend).upload_images(me, model.id, "red", [("good.png", good), ("bad.png", bad)])
         assert info.value.errors[0]["message"].startswith("bad.png")
-    assert backend.get_model(me, model.id).categories[0].count == 0
+    assert ic_part(backend).get_model(me, model.id).categories[0].count == 0
     assert [p for p in (tmp_path / "data" / "images").rglob("*") if p.is_file()] == []
 
 
@@ -176,24 +184,25 @@ def test_image_over_the_pixel_limit_is_refused(tmp_path, trainer):
     small_limit = Backend(Store(tmp_path / "data"), min_images=3, trainer=trainer, max_pixels=100).start()
     try:
         me = small_limit.authenticate("key-a")
-        model = small_limit.create_model(me, ["red", "blue"])
+        model = ic_part(small_limit).create_model(me, ["red", "blue"])
         with pytest.raises(InvalidImageError, match="too large"):
-            small_limit.upload_images(me, model.id, "red", [("big.png", make_image(RED, size=(11, 10)))])
-        assert small_limit.upload_images(me, model.id, "red", [("ok.png", make_image(RED, size=(10, 10)))]).state == 1
+            ic_part(small_limit).upload_images(me, model.id, "red", [("big.png", make_image(RED, size=(11, 10)))])
+        ok = [("ok.png", make_image(RED, size=(10, 10)))]
+        assert ic_part(small_limit).upload_images(me, model.id, "red", ok).state == 1
     finally:
         small_limit.close()
 
 
 def test_duplicate_bytes_count_once(backend):
     me = backend.authenticate("key-a")
-    model = backend.create_model(me, ["red", "blue"])
+    model = ic_part(backend).create_model(me, ["red", "blue"])
     image = make_image(RED, seed=7)
     assert backend.dedupe
-    model = backend.upload_images(me, model.id, "red", [("a.png", image), ("b.png", image)])
+    model = ic_part(backend).upload_images(me, model.id, "red", [("a.png", image), ("b.png", image)])
     assert model.categories[0].count == 1  # within one request
-    model = backend.upload_images(me, model.id, "red", [("c.png", image)])
+    model = ic_part(backend).upload_images(me, model.id, "red", [("c.png", image)])
     assert model.categories[0].count == 1  # and across requests
-    model = backend.upload_images(me, model.id, "blue", [("d.png", image)])
+    model = ic_part(backend).upload_images(me, model.id, "blue", [("d.png", image)])
     assert [c.count for c in model.categories] == [1, 1]  # another category is another image
 
 
@@ -201,15 +210,15 @@ def test_without_dedupe_every_file_counts(tmp_path, trainer):
     b = Backend(Store(tmp_path / "data"), min_images=3, trainer=trainer, dedupe=False).start()
     try:
         me = b.authenticate("key-a")
-        model = b.create_model(me, ["red", "blue"])
+        model = ic_part(b).create_model(me, ["red", "blue"])
         image = make_image(RED, seed=7)
-        model = b.upload_images(me, model.id, "red", [("a.png", image), ("b.png", image)])
+        model = ic_part(b).upload_images(me, model.id, "red", [("a.png", image), ("b.png", image)])
         assert model.categories[0].count == 2  # within one request
-        model = b.upload_images(me, model.id, "red", [("c.png", image)])
+        model = ic_part(b).upload_images(me, model.id, "red", [("c.png", image)])
         assert model.state == 1 and model.categories[0].count == 3  # and across requests
         assert len([p for p in (tmp_path / "data" / "images").rglob("*") if p.is_file()]) == 1
-        b.upload_images(me, model.id, "blue", _files(BLUE, 3, start=10))
-        b.train(me, model.id)
+        ic_part(b).upload_images(me, model.id, "blue", _files(BLUE, 3, start=10))
+        ic_part(b).train(me, model.id)
         assert b.wait_idle(30) and trainer.calls == [6]  # every copy is a training image
     finally:
         b.close()
@@ -217,40 +226,40 @@ def test_without_dedupe_every_file_counts(tmp_path, trainer):
 
 def test_bad_requests_name_what_is_wrong(backend):
     me = backend.authenticate("key-a")
-    model = backend.create_model(me, ["red", "blue"])
+    model = ic_part(backend).create_model(me, ["red", "blue"])
     image = [("a.png", make_image(RED))]
     with pytest.raises(BadRequestError, match="Missing modelId"):
-        backend.upload_images(me, None, "red", image)
+        ic_part(backend).upload_images(me, None, "red", image)
     with pytest.raises(NotFoundError):
-        backend.upload_images(me, "no-such-model", "red", image)
+        ic_part(backend).upload_images(me, "no-such-model", "red", image)
     with pytest.raises(BadRequestError, match="Missing category"):
-        backend.upload_images(me, model.id, "", image)
+        ic_part(backend).upload_images(me, model.id, "", image)
     with pytest.raises(BadRequestError, match="Unknown category 'green'") as info:
-        backend.upload_images(me, model.id, "green", image)
+        ic_part(backend).upload_images(me, model.id, "green", image)
     assert info.value.hint == "The model's categories are: red, blue"
     with pytest.raises(BadRequestError, match="Missing file"):
-        backend.upload_images(me, model.id, "red", [])
+        ic_part(backend).upload_images(me, model.id, "red", [])
     with pytest.raises(BadRequestError, match="not trained"):
-        backend.predict_images(me, model.id, image)
+        ic_part(backend).predict_images(me, model.id, image)
     with pytest.raises(BadRequestError, match="Duplicated"):
-        backend.create_model(me, ["a", "a"])
+        ic_part(backend).create_model(me, ["a", "a"])
     with pytest.raises(BadRequestError, match="at least one category"):
-        backend.create_model(me, [])
-    single = backend.create_model(me, ["only"])
-    backend.upload_images(me, single.id, "only", _files(RED, 3))
+        ic_part(backend).create_model(me, [])
+    single = ic_part(backend).create_model(me, ["only"])
+    ic_part(backend).upload_images(me, single.id, "only", _files(RED, 3))
     with pytest.raises(BadRequestError, match="two categories"):
-        backend.train(me, single.id)
+        ic_part(backend).train(me, single.id)
 
 
 def test_each_key_is_its_own_account(backend):
     a, b = backend.authenticate("key-a"), backend.authenticate("key-b")
-    model = backend.create_model(a, ["red", "blue"])
+    model = ic_part(backend).create_model(a, ["red", "blue"])
     assert [m.id for m in backend.list_models(a)] == [model.id]
     assert backend.list_models(b) == []
     with pytest.raises(NotFoundError):
-        backend.get_model(b, model.id)
+        ic_part(backend).get_model(b, model.id)
     with pytest.raises(NotFoundError):
-        backend.upload_images(b, model.id, "red", [("a.png", make_image(RED))])
+        ic_part(backend).upload_images(b, model.id, "red", [("a.png", make_image(RED))])
     with pytest.raises(AuthenticationError):
         backend.authenticate("")
 
@@ -258,7 +267,7 @@ def test_each_key_is_its_own_account(backend):
 def test_configured_keys_only_and_never_stored_in_clear(tmp_path, trainer):
     keys = Backend(Store(tmp_path / "data"), api_keys=["secret-key-1", "secret-key-2"], trainer=trainer)
     try:
-        keys.create_model(keys.authenticate("secret-key-2"), ["red", "blue"])
+        ic_part(keys).create_model(keys.authenticate("secret-key-2"), ["red", "blue"])
         with pytest.raises(AuthenticationError, match="Invalid API key"):
             keys.authenticate("secret-key-3")
         with pytest.raises(AuthenticationError, match="Missing API key"):
@@ -276,15 +285,15 @@ def test_failed_training_says_why_and_new_images_clear_it(backend, trainer):
     me = backend.authenticate("key-a")
     model_id = _ready_model(backend, me)
     trainer.fail_with = ValueError("image 3 cannot be decoded")
-    backend.train(me, model_id)
+    ic_part(backend).train(me, model_id)
     backend.wait_idle(30)
-    failed = backend.get_model(me, model_id)
+    failed = ic_part(backend).get_model(me, model_id)
     assert failed.state == -1 and failed.status == "Training failed: image 3 cannot be decoded"
     trainer.fail_with = None
-    assert backend.upload_images(me, model_id, "red", _files(RED, 1, start=90)).state == 2
-    backend.train(me, model_id)
+    assert ic_part(backend).upload_images(me, model_id, "red", _files(RED, 1, start=90)).state == 2
+    ic_part(backend).train(me, model_id)
     backend.wait_idle(30)
-    assert backend.get_model(me, model_id).state == 5
+    assert ic_part(backend).get_model(me, model_id).state == 5
 
 
 def test_queued_and_interrupted_training_resume_after_restart(tmp_path, trainer):
@@ -292,20 +301,20 @@ def test_queued_and_interrupted_training_resume_after_restart(tmp_path, trainer)
     first = Backend(Store(data), min_images=3, trainer=trainer)  # not started: nothing trains
     me = first.authenticate("key-a")
     queued_id = _ready_model(first, me)
-    assert first.train(me, queued_id).state == 3
+    assert ic_part(first).train(me, queued_id).state == 3
     interrupted_id = _ready_model(first, me)
     run, _ = first.store.queue_run(interrupted_id)
     first.store.start_run(run.id)  # as if the process died while training it
-    assert first.get_model(me, interrupted_id).state == 4
+    assert ic_part(first).get_model(me, interrupted_id).state == 4
     first.close()
 
     second = Backend(Store(data), min_images=3, trainer=trainer).start()
     try:
         assert second.wait_idle(30)
         me = second.authenticate("key-a")
-        assert second.get_model(me, queued_id).state == 5
-        assert second.get_model(me, interrupted_id).state == 5
-        assert second.predict_images(me, interrupted_id, [("x.png", make_image(BLUE))])[0].label == "blue"
+        assert ic_part(second).get_model(me, queued_id).state == 5
+        assert ic_part(second).get_model(me, interrupted_id).state == 5
+        assert ic_part(second).predict_images(me, interrupted_id, [("x.png", make_image(BLUE))])[0].label == "blue"
     finally:
         second.close()
 
@@ -315,16 +324,16 @@ def test_predictions_survive_a_restart(tmp_path, trainer):
     first = Backend(Store(data), min_images=3, trainer=trainer).start()
     me = first.authenticate("key-a")
     model_id = _ready_model(first, me)
-    first.train(me, model_id)
+    ic_part(first).train(me, model_id)
     first.wait_idle(30)
     probe = [("p.png", make_image((140, 20, 120), seed=5))]
-    before = first.predict_images(me, model_id, probe)
+    before = ic_part(first).predict_images(me, model_id, probe)
     first.close()
     second = Backend(Store(data), min_images=3, trainer=trainer).start()
     try:
         me = second.authenticate("key-a")
-        assert second.get_model(me, model_id).state == 5
-        assert second.predict_images(me, model_id, probe) == before
+        assert ic_part(second).get_model(me, model_id).state == 5
+        assert ic_part(second).predict_images(me, model_id, probe) == before
     finally:
         second.close()
 
@@ -343,17 +352,17 @@ def test_url_uploads_keep_what_worked(tmp_path, trainer):
     b = Backend(Store(tmp_path / "data"), min_images=3, trainer=trainer, fetcher=fetch).start()
     try:
         me = b.authenticate("key-a")
-        model = b.create_model(me, ["red", "blue"])
-        model, failed = b.upload_urls(me, model.id, "red", ["http://img/red.png", "http://img/missing.png",
+        model = ic_part(b).create_model(me, ["red", "blue"])
+        model, failed = ic_part(b).upload_urls(me, model.id, "red", ["http://img/red.png", "http://img/missing.png",
                                                             "http://img/not-image", "file:///etc/passwd"])
         assert model.categories[0].count == 1
         assert [url for url, _ in failed] == ["http://img/missing.png", "http://img/not-image", "file:///etc/passwd"]
         assert "404" in failed[0][1] and "not a PNG or JPEG" in failed[1][1] and "http(s)" in failed[2][1]
         with pytest.raises(BadRequestError, match="None of the URLs") as info:
-            b.upload_urls(me, model.id, "red", ["http://img/missing.png"])
+            ic_part(b).upload_urls(me, model.id, "red", ["http://img/missing.png"])
         assert info.value.errors[0]["message"].startswith("http://img/missing.png")
         assert info.value.errors[0]["url"] == "http://img/missing.png"
-        assert b.get_model(me, model.id).categories[0].count == 1
+        assert ic_part(b).get_model(me, model.id).categories[0].count == 1
     finally:
         b.close()
 
@@ -387,16 +396,16 @@ def test_backend_keeps_at_most_its_classifier_cache_of_models_loaded(tmp_path, t
         me = b.authenticate("key-a")
         models = [_ready_model(b, me) for _ in range(3)]
         for model_id in models:
-            b.train(me, model_id)
+            ic_part(b).train(me, model_id)
             assert b.wait_idle(30)
-        assert b.classifiers.models() == models[1:] and trainer.loads == []  # trained ones are kept as trained
+        assert ic_part(b).classifiers.models() == models[1:] and trainer.loads == []  # trained ones are kept as trained
 
         def predict(model_id: str) -> str:
-            return b.predict_images(me, model_id, [("x.png", make_image(RED))])[0].label
+            return ic_part(b).predict_images(me, model_id, [("x.png", make_image(RED))])[0].label
 
         assert [predict(m) for m in (models[2], models[1], models[2])] == ["red"] * 3 and trainer.loads == []
         assert predict(models[0]) == "red" and len(trainer.loads) == 1  # evicted: read from disk again
-        assert b.classifiers.models() == [models[2], models[0]]
+        assert ic_part(b).classifiers.models() == [models[2], models[0]]
         # computed in the backend's few prediction threads, not in the callers' (memory: see _PREDICT_WORKERS)
         assert {name.rsplit("_", 1)[0] for name in trainer.predicting_threads} == {"nanoclient-predict"}
     finally:

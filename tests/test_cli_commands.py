@@ -287,7 +287,7 @@ def test_train_timeout_reached(runner, tmp_path):
     release = threading.Event()
 
     class SlowTrainer:
-        from nanoclient.server import trainer as real
+        from nanoclient.server.image_categorization import trainer as real
 
         Classifier = real.Classifier
 

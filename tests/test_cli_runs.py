@@ -13,11 +13,18 @@ import pytest
 from helpers import colour_folder, make_image
 
 from nanoclient.cli import cli
+from nanoclient.server.image_categorization import TYPE as IMAGE_CATEGORIZATION
+from nanoclient.server.image_categorization.models import ImageCategorizationModels
 from nanoclient.testing import fake_nanonets
 
 BASE_URL = "http://127.0.0.1:9/api/v2"
 KEY = "runs-key"
 COLOURS = {"Red": (220, 30, 30), "Blue": (30, 40, 220)}
+
+
+def ic_part(backend: object) -> ImageCategorizationModels:
+    """The backend's Image Categorization part (made on first use)."""
+    return backend.part(IMAGE_CATEGORIZATION)  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -95,7 +102,8 @@ def test_dry_run_checks_everything_and_sends_nothing(runner, fake, tmp_path):
     invoke(runner, "upload", tmp_path / "set", "--dry-run", "--report", report_path, "--model-id", model_id, code=1)
     outcomes = [json.loads(line)["outcome"] for line in report_path.read_text().splitlines()]
     assert sorted(outcomes) == ["invalid", "skipped", *["would upload"] * 4]  # one line per file, as an upload
-    assert sum(c.count for c in fake.backend.get_model(fake.backend.authenticate(KEY), model_id).categories) == 0
+    stored = ic_part(fake.backend).get_model(fake.backend.authenticate(KEY), model_id)
+    assert sum(c.count for c in stored.categories) == 0
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv"])

@@ -232,7 +232,7 @@ def test_create_model_sends_categories_repeated_form_urlencoded(client, rsps):
     assert form_fields(sent) == [("categories", "Bag"), ("categories", "Coat & Hat"), ("categories", "Ünï")]
     assert sent.body in ("categories=Bag&categories=Coat+%26+Hat&categories=%C3%9Cn%C3%AF",
                          b"categories=Bag&categories=Coat+%26+Hat&categories=%C3%9Cn%C3%AF")
-    assert model == Model(id="new-1", state=0, categories=model.categories)
+    assert model == Model(id="new-1", type="classification", state=0, categories=model.categories)
     assert [(c.name, c.count) for c in model.categories] == [("Bag", 0), ("Coat & Hat", 0), ("Ünï", 0)]
     assert model.accuracy is None and model.state_name == "created" and not model.is_trained
 
@@ -938,7 +938,7 @@ def test_predict_files_raises_by_default_and_an_error_every_file_gets_always_rai
 
 
 def test_prediction_batches_are_capped_by_bytes_and_a_413_batch_is_split(client, rsps, tmp_path, monkeypatch):
-    from nanoclient import _image_categorization
+    from nanoclient.image_categorization import _resource as _image_categorization
 
     monkeypatch.setattr(_image_categorization, "BATCH_MAX_BYTES", 2500)
     paths, numbers = numbered_images(tmp_path, 6)  # about 800 bytes each

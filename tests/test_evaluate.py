@@ -9,7 +9,7 @@ import pytest
 from helpers import write_image
 
 from nanoclient import errors
-from nanoclient.evaluate import (
+from nanoclient.image_categorization.evaluate import (
     EvaluationResult,
     confusion_matrix,
     evaluate_images,

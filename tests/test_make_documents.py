@@ -10,7 +10,7 @@ import pytest
 from helpers import load_script
 from PIL import Image
 
-from nanoclient.values import parse_amount, parse_date, value_kind
+from nanoclient.ocr.values import parse_amount, parse_date, value_kind
 
 ROOT = Path(__file__).resolve().parent.parent
 

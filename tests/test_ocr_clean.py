@@ -15,9 +15,9 @@ from helpers import needs_tesseract
 from ocr_pages import FONT, LINES, Sample, photo, scanned, shadowed, text_page, turned
 from PIL import Image, ImageDraw, ImageFont
 
-from nanoclient.ocr_evaluate import iou
-from nanoclient.server.ocr_clean import clean_page
-from nanoclient.server.ocr_engine import Page, TesseractEngine
+from nanoclient.ocr.evaluate import iou
+from nanoclient.server.ocr.clean import clean_page
+from nanoclient.server.ocr.engine import Page, TesseractEngine
 
 #: Words that occur once on the test page, with their punctuation stripped.
 KNOWN = ("INV-20417", "Harbour", "Quayside", "recycled", "cartridges", "Toner", "handling", "thirty",
@@ -229,7 +229,7 @@ def test_an_image_too_small_to_look_at_is_left_alone() -> None:
 
 @needs_tesseract
 def test_without_opencv_pages_are_read_as_they_come(engine: TesseractEngine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "nanoclient.server.ocr_clean", None)  # import fails: OpenCV not installed
+    monkeypatch.setitem(sys.modules, "nanoclient.server.ocr.clean", None)  # import fails: OpenCV not installed
     sample = turned(SHORT, 180)
     page = engine.read(sample.image)
     assert (page.width, page.height) == sample.image.size

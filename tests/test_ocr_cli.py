@@ -15,7 +15,7 @@ import pytest
 from helpers import cli_env, run_cli, start_server
 
 from nanoclient._journal import UploadJournal
-from nanoclient.cli._ocr_journal import journal_path
+from nanoclient.cli.ocr._journal import journal_path
 
 pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None,
                                 reason="Tesseract is not installed (scripts/test.sh installs tesseract-ocr)")
@@ -190,7 +190,7 @@ def test_a_second_upload_to_the_same_model_waits_or_is_refused(setup, tmp_path):
 SHORT_ATTEMPTS = """
 import sys
 import time
-from nanoclient import _ocr
+from nanoclient.ocr import _resource as _ocr
 from nanoclient.cli import _framework, main
 
 _framework.ATTEMPT_TIMEOUT = float(sys.argv.pop(1))
@@ -222,7 +222,7 @@ def listed_inputs(server, cache, model_id) -> list[str]:
 
 
 def test_a_long_document_is_read_once_asynchronously_and_a_timeout_never_resends(setup, tmp_path):
-    from nanoclient._ocr import ASYNC_PAGES
+    from nanoclient.ocr._resource import ASYNC_PAGES
 
     server, invoices, model_id, cache = setup
     long_pdf = pdf_of(invoices, tmp_path / "long.pdf", ASYNC_PAGES + 2)

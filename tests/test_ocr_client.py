@@ -92,8 +92,9 @@ def test_wrong_input_is_refused_before_anything_is_sent(tmp_path):
         with pytest.raises(ValueError):
             client.ocr.create_model(["a", "a"])
         classification = client.create_model(["a", "b"])
-        with pytest.raises(NotFoundError, match="not an OCR model"):
+        with pytest.raises(NotFoundError) as other:
             client.ocr.get_model(classification.id)
+        assert other.value.model_type == "classification"
         model = client.ocr.create_model(["total"])
         sent = fake.request_count
         with pytest.raises(ValueError, match="not a PNG, JPEG or PDF"):
@@ -171,7 +172,7 @@ def test_a_long_document_is_read_asynchronously_once_by_the_hosted_like_fake(inv
     its pages fetched by id; against the fake, which shuffles answers and does not deduplicate."""
     from PIL import Image
 
-    from nanoclient import _ocr
+    from nanoclient.ocr import _resource as _ocr
 
     monkeypatch.setattr(_ocr, "ASYNC_PAGES", 1)  # two pages are "long" here
     pages = [Image.open(p).convert("RGB") for p in sorted((invoices / "test").glob("*.png"))]

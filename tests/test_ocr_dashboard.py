@@ -146,7 +146,7 @@ def test_a_page_is_the_document_as_read_downsized_and_cached(app, invoices):
 
 def test_a_pdf_lists_every_page_and_draws_each_at_150_dpi(app, invoices):
     pytest.importorskip("pypdfium2")
-    from nanoclient.server.ocr_engine import page_sizes
+    from nanoclient.server.ocr.engine import page_sizes
 
     http = app.test_client()
     model_id = _create(http)

@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 
 from nanoclient.annotations import Annotation, FieldBox
-from nanoclient.ocr_evaluate import AutoAccept, auto_accept_threshold, evaluate
-from nanoclient.ocr_report import auto_accept_text, write_report
-from nanoclient.ocr_types import OcrField, OcrPage
+from nanoclient.ocr.evaluate import AutoAccept, auto_accept_threshold, evaluate
+from nanoclient.ocr.report import auto_accept_text, write_report
+from nanoclient.ocr.types import OcrField, OcrPage
 
 # ---------------------------------------------------------------------- the threshold
 

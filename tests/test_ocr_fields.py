@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nanoclient import values as V
-from nanoclient.server import ocr_fields as F
-from nanoclient.server.ocr_engine import Page, Word
-from nanoclient.server.ocr_labels import concept, concepts_in, document_kind
+from nanoclient.ocr import values as V
+from nanoclient.server.ocr import fields as F
+from nanoclient.server.ocr.engine import Page, Word
+from nanoclient.server.ocr.labels import concept, concepts_in, document_kind
 
 # ---------------------------------------------------------------------- pages of words
 

@@ -28,7 +28,7 @@ import pytest
 import requests
 from helpers import ServerProcess, cli_env, make_invoices, needs_tesseract, run_cli, start_server
 
-from nanoclient.cli._ocr_journal import journal_path
+from nanoclient.cli.ocr._journal import journal_path
 
 pytestmark = needs_tesseract
 

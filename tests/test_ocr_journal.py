@@ -2,8 +2,8 @@
 and the one line a failed document gets (``reason``): no server needed."""
 from __future__ import annotations
 
-from nanoclient.cli._ocr_journal import SendJournal, journal_path
-from nanoclient.cli._ocr_run import Progress, reason
+from nanoclient.cli.ocr._journal import SendJournal, journal_path
+from nanoclient.cli.ocr._run import Progress, reason
 from nanoclient.errors import BadRequestError, InvalidImageError
 
 

@@ -11,9 +11,9 @@ import pytest
 from helpers import needs_tesseract
 from PIL import Image, ImageDraw, ImageFont
 
-from nanoclient.server import ocr_languages
 from nanoclient.server.app import create_app
 from nanoclient.server.config import ServerConfig
+from nanoclient.server.ocr import languages as ocr_languages
 
 KEY = "lang-key"
 AUTH = {"Authorization": "Basic " + base64.b64encode(f"{KEY}:".encode()).decode()}

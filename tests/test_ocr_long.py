@@ -17,9 +17,9 @@ from helpers import request_multipart
 from PIL import Image
 
 from nanoclient import Client
-from nanoclient import _ocr as ocr_module
-from nanoclient._ocr import ASYNC_PAGES, once_name, page_count, sent_name, sync_timeout
 from nanoclient.errors import APITimeoutError
+from nanoclient.ocr import _resource as ocr_module
+from nanoclient.ocr._resource import ASYNC_PAGES, once_name, page_count, sent_name, sync_timeout
 
 BASE = "https://ocr.example.test/api/v2"
 LABEL = f"{BASE}/OCR/Model/m/LabelFile/"

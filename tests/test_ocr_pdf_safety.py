@@ -31,10 +31,12 @@ import requests
 from helpers import needs_tesseract
 from PIL import Image, ImageDraw, ImageFont
 
-from nanoclient.server import ocr_backend, pdf_render
 from nanoclient.server.app import create_app
 from nanoclient.server.config import ServerConfig
-from nanoclient.server.ocr_engine import Page, Word, page_count, page_sizes, render_pages
+from nanoclient.server.ocr import TYPE as OCR
+from nanoclient.server.ocr import models as ocr_backend
+from nanoclient.server.ocr import pdf_render
+from nanoclient.server.ocr.engine import Page, Word, page_count, page_sizes, render_pages
 from nanoclient.server.serve import CLIENT_LOOKAHEAD
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("pypdfium2") is None, reason="needs pypdfium2")
@@ -48,7 +50,7 @@ LAYOUT = (("Invoice", 0.10, 0.10, 0.30, 0.15), ("No", 0.31, 0.10, 0.38, 0.15), (
 #: PDFium ignores); every other document is served by the real renderer's code.
 RENDERER = '''
 import os, signal, sys, time
-from nanoclient.server import pdf_render
+from nanoclient.server.ocr import pdf_render
 
 real_answer = pdf_render._answer
 
@@ -165,7 +167,7 @@ class Server:
         from waitress.server import create_server
 
         self.app = create_app(ServerConfig(data_dir=data_dir, min_images=5, train_in_child=False))
-        self.ocr: ocr_backend.OcrModels = self.app.extensions["nanoclient"]["ocr"]
+        self.ocr: ocr_backend.OcrModels = self.app.extensions["nanoclient"]["backend"].part(OCR)
         self.engine = CheapEngine()
         self.ocr.engine = self.engine  # type: ignore[assignment]
         self.server = create_server(self.app, host="127.0.0.1", port=0, threads=12,
@@ -352,7 +354,7 @@ def test_an_idle_renderer_ends_and_its_documents_open_again_when_needed():
 
 @needs_tesseract
 def test_pdfs_read_by_tesseract_from_several_threads_at_once():
-    from nanoclient.server.ocr_engine import TesseractEngine
+    from nanoclient.server.ocr.engine import TesseractEngine
 
     font = ImageFont.load_default(size=40)
     documents = []

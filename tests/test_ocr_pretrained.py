@@ -10,8 +10,8 @@ from helpers import make_invoices, needs_tesseract
 
 from nanoclient import Client
 from nanoclient.errors import BadRequestError
-from nanoclient.ocr_evaluate import same_text
-from nanoclient.server import ocr_pretrained
+from nanoclient.ocr.evaluate import same_text
+from nanoclient.server.ocr import pretrained as ocr_pretrained
 from nanoclient.testing import fake_nanonets
 
 pytestmark = needs_tesseract
@@ -62,7 +62,7 @@ def test_a_pretrained_name_the_server_lacks_is_refused_and_nothing_is_stored():
 def test_adapting_blends_the_weights_by_how_many_documents_the_model_has():
     import numpy as np
 
-    from nanoclient.server.ocr_fields import BASE_DOCUMENTS, FieldExtractor, adapt
+    from nanoclient.server.ocr.fields import BASE_DOCUMENTS, FieldExtractor, adapt
 
     width = 8
     base = FieldExtractor(["number", "total", "date"], ["", "date", "number", "total"],

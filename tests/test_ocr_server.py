@@ -122,11 +122,13 @@ def test_model_types_do_not_mix(app):
     http = app.test_client()
     ocr_id = _create(http)
     response = http.get(f"/api/v2/ImageCategorization/Model/{ocr_id}", headers=AUTH)
-    assert response.status_code == 404 and "ocr model" in response.get_json()["message"]
+    assert response.status_code == 404
+    assert response.get_json()["errors"][0] | {"message": ""} == {"reason": "other_model_type", "model_type": "ocr",
+                                                                  "message": ""}
     classification = http.post("/api/v2/ImageCategorization/Model/", data={"categories": ["a", "b"]},
                                headers=AUTH).get_json()["model_id"]
     response = http.get(f"/api/v2/OCR/Model/{classification}", headers=AUTH)
-    assert response.status_code == 404 and "not an OCR model" in response.get_json()["message"]
+    assert response.status_code == 404 and response.get_json()["errors"][0]["model_type"] == "classification"
     types = {m["model_id"]: m["model_type"] for m in http.get("/api/v2/ImageCategorization/Models/",
                                                               headers=AUTH).get_json()}
     assert types == {ocr_id: "ocr", classification: "classification"}

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from helpers import annotated_documents, make_invoices, needs_tesseract
 
+from nanoclient.ocr.values import parse_amount, parse_date
 from nanoclient.server.app import create_app
 from nanoclient.server.config import ServerConfig
-from nanoclient.values import parse_amount, parse_date
 
 pytestmark = needs_tesseract
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from nanoclient.evaluate import evaluate_labels
-from nanoclient.report import EMBED_LIMIT, THUMB_SIZE, render_report, thumbnail, write_report
+from nanoclient.image_categorization.evaluate import evaluate_labels
+from nanoclient.image_categorization.report import EMBED_LIMIT, THUMB_SIZE, render_report, thumbnail, write_report
 
 EVIL = '<script>alert("x")</script>'
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from nanoclient.evaluate import evaluate_labels
-from nanoclient.report import write_report
+from nanoclient.image_categorization.evaluate import evaluate_labels
+from nanoclient.image_categorization.report import write_report
 
 CHROMIUM_TIMEOUT = 90  # seconds per call; a hung browser fails the test instead of blocking the suite
 

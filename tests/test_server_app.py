@@ -10,6 +10,7 @@ from helpers import make_image
 
 from nanoclient.server.app import DROP_MARKER, DropMarkedConnections, create_app
 from nanoclient.server.config import DEDUPE_HEADER, ServerConfig
+from nanoclient.server.image_categorization import TYPE as IMAGE_CATEGORIZATION
 from nanoclient.types import Prediction
 
 IC = "/api/v2/ImageCategorization"
@@ -229,9 +230,9 @@ def test_shuffle_results_reorders_predictions_only_when_asked(make_app, monkeypa
     orders = {}
     for shuffled in (False, True):
         app = make_app(shuffle_results=shuffled, fail_seed=4)
-        backend = app.extensions["nanoclient"]["backend"]
-        monkeypatch.setattr(backend, "predict_images", lambda account, model_id, files: list(canned))
-        monkeypatch.setattr(backend, "predict_urls", lambda account, model_id, urls: (list(canned), 0))
+        images = app.extensions["nanoclient"]["backend"].part(IMAGE_CATEGORIZATION)
+        monkeypatch.setattr(images, "predict_images", lambda account, model_id, files: list(canned))
+        monkeypatch.setattr(images, "predict_urls", lambda account, model_id, urls: (list(canned), 0))
         client = app.test_client()
         by_file = client.post(IC + "/LabelFile/?modelId=m", headers=_auth(), data={
             "file": [(io.BytesIO(b"x"), "x.png")]}).get_json()["result"]

@@ -227,7 +227,7 @@ def test_the_sweep_removes_thumbnails_of_images_no_longer_stored(tmp_path):
     store = Store(tmp_path / "data")
     kept = store.put_image(make_image((1, 2, 3)))
     model = "m"
-    store.insert_model(model, store.account_id("k", create=True), ["a"])
+    store.insert_model(model, store.account_id("k", create=True), ["a"], model_type="classification")
     store.add_images(model, [("a", kept, "x.png")])
     store.put_thumbnail(kept, "96-v1.png", b"png")
     store.put_thumbnail("f" * 64, "96-v1.png", b"png")

@@ -30,7 +30,7 @@ def store(tmp_path):
 
 def _model(store: Store, model_id: str = "m1", categories=("red", "blue")) -> str:
     account = store.account_id("hash-of-key", create=True)
-    store.insert_model(model_id, account, list(categories))
+    store.insert_model(model_id, account, list(categories), model_type="classification")
     return model_id
 
 
@@ -342,7 +342,7 @@ def test_a_version_2_folder_learns_how_many_images_measured_accuracy(tmp_path):
     data = tmp_path / "data"
     store = Store(data)
     account = store.account_id("hash-of-key", create=True)
-    store.insert_model("m1", account, ["red", "blue"])
+    store.insert_model("m1", account, ["red", "blue"], model_type="classification")
     store.close()
     db = sqlite3.connect(str(data / DB_NAME), isolation_level=None)
     db.execute("ALTER TABLE runs DROP COLUMN accuracy_images")  # as version 2 made it
@@ -394,7 +394,7 @@ def test_a_version_3_folder_learns_its_category_counts(tmp_path):
     data = tmp_path / "data"
     store = Store(data)
     account = store.account_id("hash-of-key", create=True)
-    store.insert_model("m1", account, ["red", "blue"])
+    store.insert_model("m1", account, ["red", "blue"], model_type="classification")
     store.add_images("m1", [("red", "a" * 64, "a.png"), ("red", "b" * 64, "b.png"), ("blue", "c" * 64, "c.png")])
     store.close()
     db = sqlite3.connect(str(data / DB_NAME), isolation_level=None)
@@ -415,7 +415,7 @@ def test_a_version_4_folder_learns_that_its_models_classify(tmp_path):
     data = tmp_path / "data"
     store = Store(data)
     account = store.account_id("hash-of-key", create=True)
-    store.insert_model("m1", account, ["red", "blue"])
+    store.insert_model("m1", account, ["red", "blue"], model_type="classification")
     store.add_images("m1", [("red", "a" * 64, "a.png")])
     store.close()
     db = sqlite3.connect(str(data / DB_NAME), isolation_level=None)
@@ -429,7 +429,7 @@ def test_a_version_4_folder_learns_that_its_models_classify(tmp_path):
         assert record.type == "classification" and record.counts == {"red": 1, "blue": 0}
         store.insert_model("m2", account, ["total"], model_type="ocr")
         assert store.model(account, "m2").type == "ocr"
-        assert store.model_categories(account, "m2") is None  # not a classification model's categories
+        assert store.model_categories(account, "m2", model_type="classification") is None  # of another type
         assert store.model_categories(account, "m2", model_type="ocr") == ["total"]
     finally:
         store.close()

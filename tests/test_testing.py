@@ -14,9 +14,16 @@ from helpers import counts, make_image, upload_images
 
 from nanoclient import Client, NotFoundError
 from nanoclient.server.config import DEDUPE_HEADER
+from nanoclient.server.image_categorization import TYPE as IMAGE_CATEGORIZATION
+from nanoclient.server.image_categorization.models import ImageCategorizationModels
 from nanoclient.testing import DEFAULT_BASE_URL, fake_nanonets
 
 RED, BLUE = (220, 30, 30), (30, 30, 220)
+
+
+def ic_part(backend: object) -> ImageCategorizationModels:
+    """The backend's Image Categorization part (made on first use)."""
+    return backend.part(IMAGE_CATEGORIZATION)  # type: ignore[attr-defined]
 
 
 def _op(base_url: str, op: str) -> str:
@@ -58,7 +65,7 @@ def test_fixture_points_the_environment_at_the_fake(nanonets_fake):
     assert os.environ["NANONETS_BASE_URL"] == nanonets_fake.base_url == DEFAULT_BASE_URL
     model = Client().create_model(["a", "b"])  # answered in-process: app.nanonets.com never saw it
     key = os.environ["NANONETS_API_KEY"]
-    assert nanonets_fake.backend.get_model(nanonets_fake.backend.authenticate(key), model.id).state == 0
+    assert ic_part(nanonets_fake.backend).get_model(nanonets_fake.backend.authenticate(key), model.id).state == 0
     created = requests.post(_op(DEFAULT_BASE_URL, "Model"), json={"categories": ["c", "d"]}, auth=(key, ""))
     assert created.status_code == 200 and len(Client().list_models()) == 2
 

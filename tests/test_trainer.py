@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from nanoclient.server import trainer
+from nanoclient.server.image_categorization import trainer
 
 
 def bars(direction: str, seed: int, *, size: int = 40, mode: str = "RGB", fmt: str = "PNG") -> bytes:

@@ -11,12 +11,19 @@ import numpy as np
 import pytest
 from helpers import make_image
 
-from nanoclient.server import trainer
-from nanoclient.server.softmax import BLOCK, Preconditioner, fit_softmax
-from nanoclient.server.trainer_process import ProcessTrainer, TrainingMemoryError
+from nanoclient.server.image_categorization import TYPE as IMAGE_CATEGORIZATION
+from nanoclient.server.image_categorization import trainer
+from nanoclient.server.image_categorization.models import ImageCategorizationModels
+from nanoclient.server.image_categorization.softmax import BLOCK, Preconditioner, fit_softmax
+from nanoclient.server.image_categorization.trainer_process import ProcessTrainer, TrainingMemoryError
 
 TESTS = Path(__file__).parent
 COLOURS = {"red": (220, 30, 30), "blue": (30, 40, 220), "green": (30, 200, 40)}
+
+
+def ic_part(backend: object) -> ImageCategorizationModels:
+    """The backend's Image Categorization part (made on first use)."""
+    return backend.part(IMAGE_CATEGORIZATION)  # type: ignore[attr-defined]
 
 
 def problem(n: int, width: int, classes: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -170,14 +177,15 @@ def test_a_model_whose_training_runs_out_of_memory_fails_with_a_status_that_says
     backend = Backend(store, min_images=2, trainer=ProcessTrainer("failing_trainer", work_dir=store.tmp_dir)).start()
     try:
         me = backend.authenticate("key")
-        model = backend.create_model(me, list(COLOURS))
+        model = ic_part(backend).create_model(me, list(COLOURS))
         for name, colour in COLOURS.items():
-            backend.upload_images(me, model.id, name, [(f"{i}.png", make_image(colour, seed=i)) for i in range(2)])
-        backend.train(me, model.id)
+            files = [(f"{i}.png", make_image(colour, seed=i)) for i in range(2)]
+            ic_part(backend).upload_images(me, model.id, name, files)
+        ic_part(backend).train(me, model.id)
         backend.wait_idle(60)
-        failed = backend.get_model(me, model.id)
+        failed = ic_part(backend).get_model(me, model.id)
         assert failed.state == -1 and "killed by the system, most likely for lack of memory" in failed.status
-        assert backend.create_model(me, ["a", "b"]).state == 0  # the server goes on
+        assert ic_part(backend).create_model(me, ["a", "b"]).state == 0  # the server goes on
     finally:
         backend.close(wait=True)
 
@@ -197,11 +205,12 @@ def test_a_stand_in_trainer_without_progress_still_trains(tmp_path):
     backend = Backend(Store(tmp_path / "data"), min_images=2, trainer=OldStandIn).start()
     try:
         me = backend.authenticate("key")
-        model = backend.create_model(me, list(COLOURS))
+        model = ic_part(backend).create_model(me, list(COLOURS))
         for name, colour in COLOURS.items():
-            backend.upload_images(me, model.id, name, [(f"{i}.png", make_image(colour, seed=i)) for i in range(3)])
-        backend.train(me, model.id)
+            files = [(f"{i}.png", make_image(colour, seed=i)) for i in range(3)]
+            ic_part(backend).upload_images(me, model.id, name, files)
+        ic_part(backend).train(me, model.id)
         backend.wait_idle(60)
-        assert backend.get_model(me, model.id).state == 5
+        assert ic_part(backend).get_model(me, model.id).state == 5
     finally:
         backend.close(wait=True)

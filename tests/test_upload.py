@@ -17,7 +17,7 @@ from apimock import API, BASE, UploadApi, json_response, model_json
 from helpers import KEY, PATIENCE, make_image
 
 from nanoclient import Client, errors
-from nanoclient import _image_categorization as operations_module
+from nanoclient.image_categorization import _resource as operations_module
 
 
 def images(folder: Path, categories: list[str], per_category: int) -> list[tuple]:

@@ -1,4 +1,4 @@
-"""nanoclient.values: amounts, dates and kinds of values as invoices in several languages write them."""
+"""nanoclient.ocr.values: amounts, dates and kinds of values as invoices in several languages write them."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from nanoclient.values import (
+from nanoclient.ocr.values import (
     ADDRESS,
     AMOUNT,
     DATE,
@@ -128,7 +128,7 @@ def test_comparable_text() -> None:
 
 def test_normalized_and_the_sdk_fields() -> None:
     from nanoclient import OcrField
-    from nanoclient.values import normalized
+    from nanoclient.ocr.values import normalized
 
     assert normalized("7. Mai 2014") == "2014-05-07"
     assert normalized("€4.904,94") == "4904.94"
@@ -146,8 +146,8 @@ def test_normalized_and_the_sdk_fields() -> None:
 
 def test_ocr_predict_normalize_rows() -> None:
     """``ocr predict --normalize``: each field's row gets its value in one form; without it, no value column."""
-    from nanoclient.cli._ocr_run import page_rows
-    from nanoclient.ocr_types import OcrField, OcrPage
+    from nanoclient.cli.ocr._run import page_rows
+    from nanoclient.ocr.types import OcrField, OcrPage
 
     page = OcrPage("a.pdf", 1, fields=(OcrField("date", "7. Mai 2014", 0.9, 0, 0, 1, 1),
                                        OcrField("total", "1.234,56 €", 0.8, 0, 0, 1, 1),

@@ -9,7 +9,7 @@ so that ``nanoclient --help`` stays fast.
 """
 from __future__ import annotations
 
-from . import models, predictions, training, upload  # noqa: F401  (each registers its commands on `cli`)
+from . import image_categorization  # noqa: F401  (registers its commands on `cli`)
 from ._errors import error_line
 from ._framework import (
     EXIT_INTERRUPTED,
@@ -28,5 +28,17 @@ from ._framework import (
     warn,
 )
 
-__all__ = ["cli", "main", "State", "api_command", "global_options", "error_line", "error_object", "info", "warn",
-           "format_model", "CliFailure", "CliUsageError", "Interrupted", "EXIT_INTERRUPTED", "LAZY_COMMANDS"]
+#: The ``nanoclient ocr`` group, loaded when it runs (its help without loading it).
+LAZY_COMMANDS["ocr"] = ("nanoclient.cli.ocr", "ocr",
+                        "OCR models: read named fields (invoice number, date, total) from documents.")
+
+#: Each model type, by its name: what it is called and the commands that serve it (what the CLI tells a user
+#: who used another type's).
+COMMANDS_OF_TYPE = {
+    "classification": ("an image classification model", "nanoclient ..."),
+    "ocr": ("an OCR model", "nanoclient ocr ..."),
+}
+
+__all__ = ["COMMANDS_OF_TYPE", "cli", "main", "State", "api_command", "global_options", "error_line", "error_object",
+           "info", "warn", "format_model", "CliFailure", "CliUsageError", "Interrupted", "EXIT_INTERRUPTED",
+           "LAZY_COMMANDS"]

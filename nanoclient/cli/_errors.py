@@ -73,7 +73,7 @@ def _rules() -> tuple[tuple[type[BaseException], Rule], ...]:
         (errors.APITimeoutError, lambda f: f"timed out: {f.detail}; --timeout SECONDS sets how long a request may "
                                            "take"),
         (errors.APIConnectionError, _connection),
-        (errors.BadRequestError, _bad_request),
+        (errors.ModelNotTrainedError, _not_trained),
         (errors.NanonetsError, lambda f: str(f.exc)),
         (OSError, lambda f: f"{f.exc.strerror or f.exc}: {f.exc.filename}" if f.exc.filename else str(f.exc)),
         (ValueError, lambda f: str(f.exc)),
@@ -92,19 +92,19 @@ def _wrong_base_url(f: Failure) -> str | None:
 def _no_such_model(f: Failure) -> str:
     model = f.state.settings.model_id if f.state else None
     what = f"model {model}" if model else "the model"
-    message = f.exc.message.lower()
-    if "is an ocr model" in message:  # the local server names a model of the other type
-        return f"{what} is an OCR model: use the `nanoclient ocr ...` commands for it"
-    if "not an ocr model" in message:
-        return f"{what} is not an OCR model: use the commands without `ocr` for it"
+    if f.exc.model_type:  # the server found it, of another type: say whose commands serve it
+        from . import COMMANDS_OF_TYPE
+
+        kind, commands = COMMANDS_OF_TYPE.get(f.exc.model_type, (f"a model of type {f.exc.model_type}", ""))
+        use = f": use the `{commands}` commands for it" if commands else ""
+        return f"{what} is {kind}{use}"
     return f"{what} does not exist at {f.base_url} for this API key: check --model-id (see `nanoclient models`)"
 
 
-def _bad_request(f: Failure) -> str:
-    if "not trained" not in f.exc.message.lower():
-        return f.detail
-    ocr = "ocr " if "/OCR/" in (f.exc.url or "") or "/ObjectDetection/" in (f.exc.url or "") else ""
-    return f"the model is not trained yet: run `nanoclient {ocr}train --wait` first (the server said: {f.exc.message})"
+def _not_trained(f: Failure) -> str:
+    group = f.state.command_path.split()[1:-1] if f.state is not None else []  # that of the command that failed
+    train = " ".join(["nanoclient", *group, "train --wait"])
+    return f"the model is not trained yet: run `{train}` first (the server said: {f.exc.message})"
 
 
 def _too_large(f: Failure) -> str:

@@ -97,6 +97,8 @@ class State:
         self.timeout = REQUEST_DEADLINE
         self._settings: config.Settings | None = None
         self._client: Client | None = None
+        #: The command running (``nanoclient ocr predict``), once it runs.
+        self.command_path = ""
 
     @property
     def settings(self) -> config.Settings:
@@ -202,11 +204,11 @@ def warn(message: str) -> None:
 
 
 #: Commands whose module is imported only when they run or their help is asked for, so that
-#: `nanoclient --help` stays fast: name -> (module, attribute, the first line of its help).
+#: `nanoclient --help` stays fast: name -> (module, attribute, the first line of its help). The model types'
+#: groups register themselves here (``cli/__init__.py``).
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("nanoclient.server.command", "serve",
-              "Run the Nanonets API (Image Categorization, OCR) on this machine, with real storage and training."),
-    "ocr": ("nanoclient.cli.ocr", "ocr", "OCR models: read named fields (invoice number, date, total) from documents."),
+              "Run the Nanonets API (every model type) on this machine, with real storage and training."),
 }
 
 
@@ -393,7 +395,10 @@ def api_command(group: click.Group, name: str | None = None, **settings: Any) ->
     def decorator(func: Callable[..., Any]) -> click.Command:
         @functools.wraps(func)
         def run(*args: Any, **kwargs: Any) -> Any:
-            return func(click.get_current_context().ensure_object(State), *args, **kwargs)
+            context = click.get_current_context()
+            state = context.ensure_object(State)
+            state.command_path = context.command_path
+            return func(state, *args, **kwargs)
 
         command = group.command(name, **settings)(run)
         command.params[:0] = _COMMAND_OPTIONS

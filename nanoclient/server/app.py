@@ -1,10 +1,12 @@
 """The local server's HTTP layer: the only module that knows about requests and responses.
 
-The app is made from the table of operations (``operations.py``): each becomes a route (with
-and without the trailing slash) to its handler; a hook checks the API key once, before any of
-them runs; the OpenAPI document at ``/api/v2/openapi.json`` is drawn from the same table.
+The app is made from the tables of operations of every model type (``routes.py``): each becomes a
+route (with and without the trailing slash) to its handler, and a path two types declare (OCR and
+detection models share ``ObjectDetection/Model/...``) is served by the stored model's type
+(``_dispatch``); a hook checks the API key once, before any of them runs; the OpenAPI document at
+``/api/v2/openapi.json`` is drawn from the same tables.
 ``/healthz``, the document and the dashboard (``/``, its files under ``/dashboard/``) are open.
-Every failure, expected or not, becomes the JSON error body of API.md with the right status;
+Every failure, expected or not, becomes the JSON error body of docs/api.md with the right status;
 never an HTML page. Every response says ``Nanoclient-Server: local`` and
 ``X-Content-Type-Options: nosniff``, and has a Content-Security-Policy: the dashboard's own for
 its files, a report's sandbox for a report, and "nothing at all" for everything else.
@@ -21,7 +23,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from flask import Flask, Response, abort, g, jsonify, request
@@ -35,9 +37,8 @@ from .config import API_ROOT, DEDUPE_BY_SHA256, DEDUPE_HEADER, SERVER_HEADER, SE
 from .dashboard import NOTHING_CSP, PAGE_CSP
 from .dashboard import assets as dashboard_assets
 from .local import LocalData
-from .ocr_backend import OcrModels
 from .openapi import openapi_document
-from .operations import ANONYMOUS, PREFIX, Call, Operation
+from .operations import ANONYMOUS, Call, Operation
 from .routes import ROUTES
 from .wire import FailedAfterProcessingError, ServiceUnavailableError, error_body, wire_form
 
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("nanoclient.server")
 
-IC = API_ROOT + PREFIX
 #: Extension key under which the app keeps its backend and config.
 EXTENSION = "nanoclient"
 #: Internal response header: "drop the connection instead of sending this answer". Never reaches
@@ -77,19 +77,21 @@ def create_app(config: ServerConfig, backend: Backend | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = config.max_upload_bytes
     app.config["MAX_FORM_MEMORY_SIZE"] = min(config.max_upload_bytes, 8 * 1024 * 1024)
     if isinstance(app.json, DefaultJSONProvider):
-        app.json.sort_keys = False  # keys in the order API.md shows them
+        app.json.sort_keys = False  # keys in the order docs/api.md shows them
     app.url_map.strict_slashes = False  # the trailing slash is optional everywhere
     chaos = random.Random(config.fail_seed)  # which requests fail (--fail-rate, --fail-after-rate)
     # its own stream: shuffling does not move the failures
     shuffler = random.Random(config.fail_seed) if config.shuffle_results else None
     local = LocalData(backend)
-    ocr = OcrModels(backend)
-    app.extensions[EXTENSION] = {"backend": backend, "config": config, "local": local, "ocr": ocr}
+    app.extensions[EXTENSION] = {"backend": backend, "config": config, "local": local}
     operations = {operation.name: operation for operation in ROUTES}
+    shared: dict[tuple[str, str], list[Operation]] = {}
     for operation in ROUTES:
-        view = _view(operation, backend, shuffler, local, ocr)
-        for rule in (operation.rule, operation.rule + "/"):
-            app.add_url_rule(rule, operation.name, view, methods=[operation.method])
+        shared.setdefault((operation.method, operation.rule), []).append(operation)
+    for (method, rule), served in shared.items():
+        view = _view(served, backend, shuffler, local)
+        for path in (rule, rule + "/"):
+            app.add_url_rule(path, served[0].name, view, methods=[method])
     document = openapi_document(ROUTES)
 
     def fail_after_processing(response: Response) -> Response:
@@ -129,7 +131,8 @@ def create_app(config: ServerConfig, backend: Backend | None = None) -> Flask:
         response.headers[SERVER_HEADER] = SERVER_LOCAL
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers.setdefault("Content-Security-Policy", NOTHING_CSP)
-        if not _is_api(operations.get(request.endpoint or "")) and not request.path.startswith(IC + "/"):
+        in_api = request.path.startswith(API_ROOT + "/") and request.endpoint != "openapi"  # unknown paths too
+        if not _is_api(operations.get(request.endpoint or "")) and not in_api:
             return response
         response = fail_after_processing(response)
         if backend.dedupe:  # the backend's actual behaviour, whoever configured it
@@ -179,7 +182,7 @@ def create_app(config: ServerConfig, backend: Backend | None = None) -> Flask:
             413: "Upload too large",
         }.get(code, exc.name)
         hint = {
-            404: "Check the path: the API lives under " + IC + "/",
+            404: "Check the path: the API lives under " + API_ROOT + "/",
             405: "Allowed methods: " + ", ".join(getattr(exc, "valid_methods", None) or []),
             413: f"This server accepts at most {config.max_upload_mb:g} MB per request (--max-upload-mb)",
         }.get(code, exc.description or exc.name)
@@ -200,14 +203,30 @@ def create_app(config: ServerConfig, backend: Backend | None = None) -> Flask:
     return app
 
 
-def _view(operation: Operation, backend: Backend, shuffler: random.Random | None,
-          local: LocalData, ocr: OcrModels) -> Callable[..., Response]:
-    """The Flask view of an operation: its handler, given the account the authentication hook found."""
+def _view(served: Sequence[Operation], backend: Backend, shuffler: random.Random | None,
+          local: LocalData) -> Callable[..., Response]:
+    """The Flask view of a path: its operation's handler (of the model's type, where types share the path),
+    given the account the authentication hook found."""
 
     def view(**path: str) -> Response:
-        return operation.handler(Call(backend, g.get("account", ANONYMOUS), path, shuffler, local, ocr))
+        call = Call(backend, g.get("account", ANONYMOUS), path, shuffler, local)
+        return _dispatch(served, call).handler(call)
 
     return view
+
+
+def _dispatch(served: Sequence[Operation], call: Call) -> Operation:
+    """The operation that serves a call: the only one, or of the type of the path's model, or (no model in the
+    path) the one that claims the request, else the one that claims nothing. A model that is not there is
+    left to the first operation, which answers 404."""
+    if len(served) == 1:
+        return served[0]
+    model_id = call.path.get("model_id")
+    if model_id:
+        record = call.backend.store.model(call.account.id, model_id)
+        return next((op for op in served if record is not None and op.model_type == record.type), served[0])
+    return next((op for op in served if op.claims is not None and op.claims()),
+                next((op for op in served if op.claims is None), served[0]))
 
 
 def _is_api(operation: Operation | None) -> bool:
@@ -260,4 +279,4 @@ class DropMarkedConnections:
         return [data[: len(data) // 2]]
 
 
-__all__ = ["create_app", "DropMarkedConnections", "DROP_MARKER", "IC"]
+__all__ = ["create_app", "DropMarkedConnections", "DROP_MARKER"]

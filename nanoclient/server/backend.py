@@ -1,40 +1,44 @@
-"""The local server's domain: accounts, models, their states, images and training.
+"""The local server's shared domain: accounts, model records and states, the training queue, URL fetching.
 
-The same backend serves ``nanoclient serve`` (through waitress) and ``nanoclient.testing``
-(through ``responses`` callbacks). It raises the shared errors of ``nanoclient.errors``;
-the HTTP layer renders them. It knows nothing of requests, responses or SQL.
+Every model type's rules live in its own folder (``server/<type>/models.py``), a *part* made on this
+backend on first use (``Backend.part``, from the type's ``model_types.ModelType`` in ``registry.py``);
+each part registers how its models train and how the API shows them (``register_type``). The same
+backend serves ``nanoclient serve`` (through waitress) and ``nanoclient.testing`` (through ``responses``
+callbacks). It raises the shared errors of ``nanoclient.errors``; the HTTP layer renders them. It knows
+nothing of requests, responses or SQL, and names no model type.
 
-Model state (API.md) is derived, never stored, from the images and the newest training run:
+Model state (docs/api.md) is derived, never stored, from the training items and the newest training run:
 
     newest run queued                          -> 3
     newest run training                        -> 4
-    newest run done, no image added since      -> 5
-    newest run failed, no image added since    -> -1 (status says why)
-    otherwise, by the image counts             -> 0 (none), 1 (a category below minimum), 2 (ready)
+    newest run done, no item added since       -> 5
+    newest run failed, no item added since     -> -1 (status says why)
+    otherwise, by the item counts              -> 0 (none), 1 (a category below minimum), 2 (ready)
 
 Predictions always use the newest finished run, whatever the state says.
-
-Deduplication (``dedupe``, on by default): identical bytes uploaded to the same model and
-category count once. The hosted service promises no such thing, so it can be turned off
-for testing clients; then every file part counts.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import logging
-import os
 import queue
 import threading
 import time
-import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
-from ..errors import AuthenticationError, BadRequestError, InvalidImageError, NanonetsError, NotFoundError
-from ..images import MAX_PIXELS, check_image_bytes, unique_categories
+from ..errors import (
+    OTHER_MODEL_TYPE_REASON,
+    AuthenticationError,
+    BadRequestError,
+    InvalidImageError,
+    NanonetsError,
+    NotFoundError,
+)
+from ..images import MAX_PIXELS, check_image_bytes
 from ..types import (
     STATE_CREATED,
     STATE_FAILED,
@@ -43,13 +47,11 @@ from ..types import (
     STATE_READY,
     STATE_TRAINED,
     STATE_TRAINING,
-    Category,
     Model,
-    Prediction,
 )
 from .config import ServerConfig
 from .fetch import FetchError, fetch_url
-from .protocols import TrainedClassifier, Trainer
+from .model_types import ModelType, Part
 from .store import RUN_DONE, RUN_FAILED, RUN_QUEUED, RUN_TRAINING, ModelRecord, RunRecord, Store
 
 log = logging.getLogger("nanoclient.server")
@@ -58,20 +60,13 @@ log = logging.getLogger("nanoclient.server")
 Fetcher = Callable[[str], bytes]
 #: A file received for upload or prediction: (file name, bytes).
 NamedBytes = tuple[str, bytes]
-#: Trains one run of a model of another type (registered with ``Backend.register_type``).
+#: Trains one run of a model of a type (registered with ``Backend.register_type``).
 TypeTrainer = Callable[[RunRecord, ModelRecord], None]
-#: Describes a model of another type as the API shows it.
+#: Describes a model of a type as the API shows it.
 TypeDescriber = Callable[[ModelRecord], Model]
 
-_CATEGORY_NAME_MAX = 200
-_CATEGORIES_MAX = 1000
 _URLS_MAX = 1000
 _FETCH_WORKERS = 8
-#: Threads that compute the predictions of every request thread: more would not be faster (NumPy keeps
-#: a core busy), and each thread that computed one keeps its peak working set (tens of MB) in its own
-#: malloc arena (glibc). Computed in the 32 request threads, four prediction passes over 1,200 images
-#: took the server from 208 MB (just trained) to 500 MB; in these threads, to 241 MB.
-_PREDICT_WORKERS = min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -86,67 +81,16 @@ def key_hash(api_key: str) -> str:
     return hashlib.sha256(api_key.encode("utf-8")).hexdigest()
 
 
-def _tells_progress(trainer: Trainer) -> bool:
-    """Whether the trainer's ``train`` takes ``progress`` (a stand-in written before it existed may not)."""
-    import inspect
-
-    try:
-        parameters = inspect.signature(trainer.train).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.name == "progress" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
-
-
-class ClassifierCache:
-    """The loaded classifiers of the ``size`` models most recently used, by model id (LRU); thread-safe.
-
-    What bounds the server's memory however many models it serves: using a model beyond
-    them evicts the least recently used one, which is loaded from disk again when next used.
-    """
-
-    def __init__(self, size: int) -> None:
-        if size < 1:
-            raise ValueError("the classifier cache holds at least 1 classifier")
-        self.size = size
-        self._entries: OrderedDict[str, tuple[int, TrainedClassifier]] = OrderedDict()  # oldest use first
-        self._lock = threading.Lock()
-
-    def get(self, model_id: str, run_id: int, load: Callable[[], TrainedClassifier]) -> TrainedClassifier:
-        """The classifier of ``model_id`` trained by run ``run_id`` or a newer one; ``load`` it if none is kept."""
-        with self._lock:  # held while loading: concurrent predictions of a model load it once
-            cached = self._entries.get(model_id)
-            if cached is not None and cached[0] >= run_id:
-                self._entries.move_to_end(model_id)
-                return cached[1]
-            classifier = load()
-            self._keep(model_id, run_id, classifier)
-            return classifier
-
-    def put(self, model_id: str, run_id: int, classifier: TrainedClassifier) -> None:
-        """Keep a classifier just trained, as the most recently used."""
-        with self._lock:
-            self._keep(model_id, run_id, classifier)
-
-    def models(self) -> list[str]:
-        """The ids of the models whose classifier is kept, the least recently used first."""
-        with self._lock:
-            return list(self._entries)
-
-    def _keep(self, model_id: str, run_id: int, classifier: TrainedClassifier) -> None:
-        self._entries[model_id] = (run_id, classifier)
-        self._entries.move_to_end(model_id)
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
-
-
 class Backend:
-    """Accounts, models, uploads, training queue and predictions over one ``Store``.
+    """Accounts, model records, the training queue and URL fetching over one ``Store``, and the parts of
+    the model types (``part``).
 
-    ``trainer`` fits and loads classifiers (default: ``nanoclient.server.trainer``). ``fetcher``
-    fetches image URLs (default: ``fetch.fetch_url`` with the given limits). ``dedupe`` counts
-    identical bytes in the same model and category once; off, every uploaded file counts.
-    ``classifier_cache`` is how many trained classifiers stay loaded (``ClassifierCache``).
-    The other defaults are ServerConfig's. ``Backend.from_config`` opens and starts one.
+    ``types`` are the model types served (default: ``registry.TYPES``). ``learner`` replaces a type's
+    default learner (tests give a stand-in: the image classifier's trainer). ``fetcher`` fetches URLs
+    (default: ``fetch.fetch_url`` with the given limits). ``dedupe`` counts identical bytes in the same
+    model and category once; off, every uploaded file counts. ``classifier_cache`` is how many trained
+    models a type keeps loaded; ``train_in_child`` lets a type train in a child process. The other
+    defaults are ServerConfig's. ``Backend.from_config`` opens and starts one.
     """
 
     def __init__(
@@ -155,59 +99,84 @@ class Backend:
         *,
         api_keys: Sequence[str] = ServerConfig.api_keys,
         min_images: int = ServerConfig.min_images,
-        trainer: Trainer | None = None,
+        trainer: object | None = None,
         fetcher: Fetcher | None = None,
         fetch_timeout: float = ServerConfig.fetch_timeout,
         fetch_max_bytes: int = ServerConfig.fetch_max_bytes,
         max_pixels: int = MAX_PIXELS,
         dedupe: bool = ServerConfig.dedupe,
         classifier_cache: int = ServerConfig.classifier_cache,
+        train_in_child: bool = False,
+        types: Sequence[ModelType[Any]] | None = None,
     ) -> None:
         if min_images < 1:
             raise ValueError("min_images must be at least 1")
+        if classifier_cache < 1:
+            raise ValueError("the classifier cache holds at least 1 classifier")
         self.store = store
         self.min_images = int(min_images)
         #: Whether identical bytes in the same model and category count once.
         self.dedupe = bool(dedupe)
         self.max_pixels = max_pixels
+        #: A stand-in learner for a type (None: the type's own).
+        self.learner = trainer
+        #: How many trained models a type keeps loaded.
+        self.classifier_cache = int(classifier_cache)
+        #: Whether a type that can train in a child process does.
+        self.train_in_child = bool(train_in_child)
         self._keys = [k.encode("utf-8") for k in api_keys if k]
-        self._trainer = trainer
         self._fetch: Fetcher = fetcher or (
             lambda url: fetch_url(url, timeout=fetch_timeout, max_bytes=fetch_max_bytes)
         )
         self._accounts: dict[str, int] = {}
-        self.classifiers = ClassifierCache(classifier_cache)
-        self._predictor = ThreadPoolExecutor(max_workers=_PREDICT_WORKERS, thread_name_prefix="nanoclient-predict")
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._busy = 0  # runs queued in memory or being trained
         self._idle = threading.Condition()
         self._worker: threading.Thread | None = None
         self._stopping = threading.Event()
-        #: The other model types' training and description, by type (``register_type``).
+        if types is None:
+            from .registry import TYPES
+
+            types = TYPES
+        #: The model types served, by name.
+        self.types: dict[str, ModelType[Any]] = {model_type.name: model_type for model_type in types}
+        self._parts: dict[str, Any] = {}
+        self._parts_lock = threading.RLock()
+        #: Each type's training and description, by type (``register_type``).
         self._types: dict[str, tuple[TypeTrainer, TypeDescriber]] = {}
-        #: What the other model types stop when the backend closes (``register_type``), by type.
+        #: What each type stops when the backend closes (``register_type``), by type.
         self._closers: dict[str, Callable[[bool], object]] = {}
+
+    def part(self, model_type: ModelType[Part]) -> Part:
+        """The type's domain part on this backend, made on first use (thread-safe)."""
+        with self._parts_lock:
+            made = self._parts.get(model_type.name)
+            if made is None:
+                made = self._parts[model_type.name] = model_type.make(self)
+            return made
 
     def register_type(self, model_type: str, *, train: TypeTrainer, describe: TypeDescriber,
                       close: Callable[[bool], object] | None = None) -> None:
-        """Let the training queue and the model list serve another model type (e.g. OCR's ``OcrModels``);
+        """Let the training queue and the model list serve a model type (its part calls this when made);
         ``close(wait)`` stops its own threads when the backend closes, before the store does."""
         self._types[model_type] = (train, describe)
         if close is not None:
             self._closers[model_type] = close
 
+    def _served(self, name: str) -> tuple[TypeTrainer, TypeDescriber] | None:
+        """The training and description of a stored model's type, its part made if it is not yet."""
+        if name not in self._types and name in self.types:
+            self.part(self.types[name])
+        return self._types.get(name)
+
     @classmethod
-    def from_config(cls, config: ServerConfig, *, trainer: Trainer | None = None,
+    def from_config(cls, config: ServerConfig, *, trainer: object | None = None,
                     fetcher: Fetcher | None = None) -> Backend:
         """A started backend on the store in ``config.data_dir``, with the config's keys, limits and dedupe.
 
         Opening the store sweeps it; starting takes up training left unfinished by a stop or crash.
         """
         store = Store(config.data_dir)
-        if trainer is None and config.train_in_child:
-            from .trainer_process import ProcessTrainer
-
-            trainer = ProcessTrainer(work_dir=store.tmp_dir)
         try:
             return cls(
                 store,
@@ -219,19 +188,11 @@ class Backend:
                 fetch_max_bytes=config.fetch_max_bytes,
                 dedupe=config.dedupe,
                 classifier_cache=config.classifier_cache,
+                train_in_child=config.train_in_child,
             ).start()
         except BaseException:
             store.close()
             raise
-
-    @property
-    def trainer(self) -> Trainer:
-        """The trainer, imported on first use (scikit-learn takes a while to load)."""
-        if self._trainer is None:
-            from . import trainer as default_trainer
-
-            self._trainer = default_trainer  # where mypy checks the real trainer against the protocol
-        return self._trainer
 
     # ------------------------------------------------------------------ life cycle
 
@@ -254,8 +215,7 @@ class Backend:
         """
         self._stopping.set()
         self._queue.put(None)
-        self._predictor.shutdown(wait=wait)
-        for close_type in self._closers.values():
+        for close_type in list(self._closers.values()):
             close_type(wait)
         worker = self._worker
         if wait and worker is not None:
@@ -299,62 +259,27 @@ class Backend:
 
     # ------------------------------------------------------------------ models
 
-    def create_model(self, account: Account, categories: Sequence[str]) -> Model:
-        """Create a model with these categories (non-empty, distinct names)."""
-        try:
-            names = unique_categories(list(categories))
-        except ValueError as exc:
-            raise BadRequestError(str(exc)) from None
-        if len(names) > _CATEGORIES_MAX:
-            raise BadRequestError(f"Too many categories ({len(names)})", hint=f"A model has at most {_CATEGORIES_MAX}")
-        too_long = [n for n in names if len(n) > _CATEGORY_NAME_MAX]
-        if too_long:
-            raise BadRequestError(f"Category name longer than {_CATEGORY_NAME_MAX} characters",
-                                  hint="Use shorter names")
-        model_id = str(uuid.uuid4())
-        self.store.insert_model(model_id, account.id, names)
-        return self.get_model(account, model_id)
-
-    def get_model(self, account: Account, model_id: str | None) -> Model:
-        """The model, or NotFoundError if this account has no model with that id."""
-        return self._describe(self._record(account, model_id))
-
     def list_models(self, account: Account) -> list[Model]:
         """Every model of the account, of every type, oldest first."""
-        return [self._types[record.type][1](record) if record.type in self._types else self._describe(record)
-                for record in self.store.models(account.id)]
+        return [served[1](record) for record in self.store.models(account.id)
+                if (served := self._served(record.type)) is not None]
 
-    def _record(self, account: Account, model_id: str | None) -> ModelRecord:
+    def record(self, account: Account, model_id: str | None, model_type: str) -> ModelRecord:
+        """The account's model of that type; BadRequestError without an id, NotFoundError if the account has no
+        such model or it is of another type (whose paths the error names)."""
         if not model_id:
             raise BadRequestError("Missing modelId", hint="Pass the model id as modelId")
         record = self.store.model(account.id, str(model_id))
         if record is None:
             raise NotFoundError("Model does not exist", hint="Check that the model id is correct")
-        if record.type != "classification":
-            raise NotFoundError(f"Model {record.id} is an {record.type} model, not an image categorization model",
-                                hint="Use the paths of its type, e.g. OCR/Model/{model_id}")
+        if record.type != model_type:
+            raise NotFoundError(f"Model {record.id} is of type {record.type!r}, not {model_type!r}", errors=[
+                {"reason": OTHER_MODEL_TYPE_REASON, "model_type": record.type, "message": "Use the paths of its type"}])
         return record
-
-    def _describe(self, record: ModelRecord) -> Model:
-        state, status = self._state(record)
-        done = record.done_run
-        return Model(
-            id=record.id,
-            type="classification",
-            state=state,
-            status=status,
-            accuracy=None if done is None or done.accuracy is None else float(done.accuracy),
-            categories=[Category(name, record.counts.get(name, 0)) for name in record.categories],
-            min_images=self.min_images,  # a local extension: the hosted API says no such thing
-            accuracy_images=None if done is None else done.accuracy_images,  # likewise
-        )
-
-    def _state(self, record: ModelRecord) -> tuple[int, str]:
-        return self.model_state(record)
 
     def model_state(self, record: ModelRecord, *, items: str = "images", label: str = "category") -> tuple[int, str]:
         """The model's state and status, derived from its runs and counts (``items``: what it is trained on,
-        ``label``: what they are counted by; an OCR model counts documents by field)."""
+        ``label``: what they are counted by, e.g. documents by field)."""
         run = record.latest_run
         serving = " (the previous training still answers predictions)" if record.done_run else ""
         if run is not None:
@@ -380,44 +305,6 @@ class Backend:
 
     # ------------------------------------------------------------------ uploads
 
-    def upload_images(self, account: Account, model_id: str | None, category: str | None,
-                      files: Sequence[NamedBytes]) -> Model:
-        """Add labelled images to a model: all of them, or none if any is invalid."""
-        model_id = self._category_of(account, model_id, category)
-        if not files:
-            raise BadRequestError("Missing file", hint="Send one or more image files as 'file' parts")
-        self._check_images(files)
-        return self._describe(self._store_images(account, model_id, str(category), files))
-
-    def upload_urls(self, account: Account, model_id: str | None, category: str | None,
-                    urls: Sequence[str]) -> tuple[Model, list[tuple[str, str]]]:
-        """Fetch image URLs and add those that worked; return (model, [(url, why it failed)]).
-
-        BadRequestError if none worked (then nothing is stored).
-        """
-        model_id = self._category_of(account, model_id, category)
-        urls = self._check_urls(urls)
-        fetched, failed = self._fetch_images(urls)
-        if not fetched:
-            raise BadRequestError("None of the URLs gave a PNG or JPEG image", errors=url_errors(failed))
-        return self._describe(self._store_images(account, model_id, str(category), fetched)), failed
-
-    def _category_of(self, account: Account, model_id: str | None, category: str | None) -> str:
-        """The model's id, once it is known to be this account's and to have ``category`` (else 4xx)."""
-        if not model_id:
-            raise BadRequestError("Missing modelId", hint="Pass the model id as modelId")
-        categories = self.store.model_categories(account.id, str(model_id))  # cheaper than the whole record
-        if categories is None:
-            raise NotFoundError("Model does not exist", hint="Check that the model id is correct")
-        if not category:
-            raise BadRequestError("Missing category", hint="Pass the category of the images as category")
-        if category not in categories:
-            raise BadRequestError(
-                f"Unknown category {category!r}",
-                hint="The model's categories are: " + ", ".join(categories),
-            )
-        return str(model_id)
-
     def check_image(self, data: bytes) -> None:
         """InvalidImageError if the bytes are not a PNG or JPEG image within the server's limits."""
         check_image_bytes(data, max_pixels=self.max_pixels)
@@ -426,7 +313,8 @@ class Backend:
         """The URLs sent, stripped; BadRequestError if there are none or too many."""
         return self._check_urls(urls)
 
-    def _check_images(self, files: Sequence[NamedBytes]) -> None:
+    def check_images(self, files: Sequence[NamedBytes]) -> None:
+        """InvalidImageError naming every file that is not a PNG or JPEG image within the server's limits."""
         problems = []
         for name, data in files:
             try:
@@ -442,15 +330,6 @@ class Backend:
                 errors=[{"reason": "invalid_image", "message": f"{name}: {exc.message}"} for name, exc in problems],
             )
 
-    def _store_images(self, account: Account, model_id: str, category: str, files: Sequence[NamedBytes]) -> ModelRecord:
-        """Store the files and record them; return the model with them (fewer rows with dedupe)."""
-        shas = self.store.put_images([data for _, data in files])
-        items = [(category, sha, name[:500]) for (name, _), sha in zip(files, shas, strict=True)]
-        _, record = self.store.add_images_and_read(account.id, model_id, items, dedupe=self.dedupe)
-        if record is None:  # pragma: no cover - models are never deleted; checked by _category_of
-            raise NotFoundError("Model does not exist", hint="Check that the model id is correct")
-        return record
-
     def _check_urls(self, urls: Sequence[str]) -> list[str]:
         cleaned = [str(u).strip() for u in urls if str(u).strip()]
         if not cleaned:
@@ -458,10 +337,6 @@ class Backend:
         if len(cleaned) > _URLS_MAX:
             raise BadRequestError(f"Too many URLs ({len(cleaned)})", hint=f"Send at most {_URLS_MAX} per request")
         return cleaned
-
-    def _fetch_images(self, urls: Sequence[str]) -> tuple[list[NamedBytes], list[tuple[str, str]]]:
-        """Fetch and check every URL (concurrently); return ([(url, bytes)], [(url, why)]) in input order."""
-        return self.fetch_all(urls, self.check_image)
 
     def fetch_all(self, urls: Sequence[str], check: Callable[[bytes], object]
                   ) -> tuple[list[NamedBytes], list[tuple[str, str]]]:
@@ -489,21 +364,6 @@ class Backend:
         return fetched, failed
 
     # ------------------------------------------------------------------ training
-
-    def train(self, account: Account, model_id: str | None) -> Model:
-        """Queue the model for training (answered at once); BadRequestError if it lacks images."""
-        record = self._record(account, model_id)
-        if len(record.categories) < 2:
-            raise BadRequestError("A model needs at least two categories to train",
-                                  hint="Create a model with two or more categories")
-        short = [name for name in record.categories if record.counts[name] < self.min_images]
-        if short:
-            raise BadRequestError(
-                "Model is not ready to train",
-                hint="Upload at least {} images to each category; short: {}".format(
-                    self.min_images, ", ".join(f"{n} ({record.counts[n]})" for n in short)),
-            )
-        return self.queue_training(account, record.id, describe=self._describe)
 
     def queue_training(self, account: Account, model_id: str, *, describe: TypeDescriber) -> Model:
         """Queue a training run of a model found ready, and describe it (queued or training)."""
@@ -539,99 +399,16 @@ class Backend:
         if run is None:
             return
         record = self.store.model_by_id(run.model_id)
-        if record is not None and record.type in self._types:
-            try:
-                self._types[record.type][0](run, record)
-            except Exception as exc:
-                if not isinstance(exc, ValueError):
-                    log.exception("training run %s of model %s failed", run.id, run.model_id)
-                self.store.fail_run(run.id, f"Training failed: {str(exc) or type(exc).__name__}")
+        served = None if record is None else self._served(record.type)
+        if record is None or served is None:
+            self.store.fail_run(run.id, "Training failed: this server does not serve the model's type")
             return
-        started = time.monotonic()
         try:
-            images = self.store.training_images(run.model_id, run.last_image_id)
-            paths = [str(path) for path, _ in images]
-            labels = [category for _, category in images]
-            told = {"progress": lambda text: self.store.set_run_status(run.id, f"Training: {text}")}
-            classifier, accuracy, held_out = self.trainer.train(paths, labels, **(told if _tells_progress(
-                self.trainer) else {}))
-            name = f"{run.id}.clf"
-            classifier.save(str(self.store.classifier_path(name)))
+            served[0](run, record)
         except Exception as exc:
             if not isinstance(exc, ValueError):
                 log.exception("training run %s of model %s failed", run.id, run.model_id)
-            reason = str(exc) or type(exc).__name__
-            self.store.fail_run(run.id, f"Training failed: {reason}")
-            return
-        except MemoryError as exc:  # in this process (training in a child raises a MemoryError of its own)
-            reason = str(exc) or f"out of memory on {len(paths)} images"
-            log.error("training run %s of model %s ran out of memory: %s", run.id, run.model_id, reason)
-            self.store.fail_run(run.id, f"Training failed: {reason}")
-            return
-        self.store.finish_run(run.id, accuracy=None if accuracy is None else float(accuracy),
-                              accuracy_images=int(held_out) if accuracy is not None else None, classifier=name)
-        self.classifiers.put(run.model_id, run.id, classifier)
-        log.info("model %s trained on %d images in %.1f s (held-out accuracy %s)", run.model_id,
-                 len(images), time.monotonic() - started, "n/a" if accuracy is None else f"{accuracy:.3f}")
-
-    # ------------------------------------------------------------------ predictions
-
-    def predict_images(self, account: Account, model_id: str | None, files: Sequence[NamedBytes]) -> list[Prediction]:
-        """Predict each file with the newest finished training, in input order."""
-        record = self._record(account, model_id)
-        classifier = self._classifier(record)
-        if not files:
-            raise BadRequestError("Missing file", hint="Send one or more image files as 'file' parts")
-        self._check_images(files)
-        return self._predict(record, classifier, files)
-
-    def predict_urls(self, account: Account, model_id: str | None, urls: Sequence[str]) -> tuple[list[Prediction], int]:
-        """Predict image URLs; return (one entry per URL in order, number that failed).
-
-        A URL that failed has no scores and its ``message`` says why. BadRequestError if all failed.
-        """
-        record = self._record(account, model_id)
-        classifier = self._classifier(record)
-        urls = self._check_urls(urls)
-        fetched, failed = self._fetch_images(urls)
-        if not fetched:
-            raise BadRequestError("None of the URLs gave a PNG or JPEG image", errors=url_errors(failed))
-        by_url = dict(zip([u for u, _ in fetched], self._predict(record, classifier, fetched), strict=True))
-        reasons = dict(failed)
-        results = []
-        for url in urls:
-            if url in by_url:
-                results.append(by_url[url])
-            else:
-                results.append(Prediction(file=url, label="", probability=0.0, scores=[],
-                                          message=f"Failed: {reasons.get(url, 'could not fetch')}"))
-        return results, len(failed)
-
-    def _classifier(self, record: ModelRecord) -> TrainedClassifier:
-        done = record.done_run
-        if done is None or not done.classifier:
-            raise BadRequestError("Model is not trained yet",
-                                  hint="Call Train and wait until the model's state is 5")
-        path = str(self.store.classifier_path(done.classifier))
-        return self.classifiers.get(record.id, done.id, lambda: self.trainer.Classifier.load(path))
-
-    def _predict(self, record: ModelRecord, classifier: TrainedClassifier,
-                 files: Sequence[NamedBytes]) -> list[Prediction]:
-        probabilities = self._predictor.submit(classifier.predict_proba, [data for _, data in files]).result()
-        labels = list(classifier.labels)
-        results = []
-        for (name, _), row in zip(files, probabilities, strict=True):
-            by_label = {label: float(p) for label, p in zip(labels, row, strict=True)}
-            scores = [(category, max(0.0, by_label.get(category, 0.0))) for category in record.categories]
-            total = sum(p for _, p in scores)
-            if total > 0:
-                scores = [(c, p / total) for c, p in scores]
-            else:  # pragma: no cover - a classifier always gives some probability
-                scores = [(c, 1.0 / len(scores)) for c, _ in scores]
-            order = {c: i for i, c in enumerate(record.categories)}
-            scores.sort(key=lambda pair: (-pair[1], order[pair[0]]))
-            results.append(Prediction(file=name, label=scores[0][0], probability=scores[0][1], scores=scores))
-        return results
+            self.store.fail_run(run.id, f"Training failed: {str(exc) or type(exc).__name__}")
 
 
 def url_errors(failed: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
@@ -639,5 +416,5 @@ def url_errors(failed: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"reason": "bad_url", "url": url, "message": f"{url}: {why}"} for url, why in failed]
 
 
-__all__ = ["Account", "Backend", "ClassifierCache", "key_hash", "url_errors", "Fetcher", "NamedBytes", "TypeTrainer",
+__all__ = ["Account", "Backend", "key_hash", "url_errors", "Fetcher", "NamedBytes", "TypeTrainer",
            "TypeDescriber"]

@@ -65,7 +65,7 @@ def serve(host: str, port: int, data_dir: Path | None, api_keys: tuple[str, ...]
           latency_ms: float, fail_rate: float, fail_after_rate: float, fail_seed: int | None, dedupe: bool,
           shuffle_results: bool, max_upload_mb: float, fetch_timeout: float, fetch_max_mb: float,
           classifier_cache: int, threads: int, verbose: bool) -> None:
-    """Run the Nanonets API (Image Categorization, OCR) on this machine, with real storage and training.
+    """Run the Nanonets API (every model type) on this machine, with real storage and training.
 
     Prints the base URL (http://HOST:PORT/api/v2) once it accepts connections, and on
     stderr the dashboard's (http://HOST:PORT/: open it, sign in with an API key), then
@@ -93,9 +93,8 @@ def serve(host: str, port: int, data_dir: Path | None, api_keys: tuple[str, ...]
     one_thread_per_computation(os.environ)  # before the trainer's import loads NumPy
     try:
         import flask  # noqa: F401
+        import numpy  # noqa: F401  (scikit-learn is loaded by a learner when it first trains)
         import waitress  # noqa: F401
-
-        from . import trainer  # noqa: F401
     except ImportError as exc:
         raise click.ClickException(
             f"the local server needs its extra dependencies ({exc.name} is missing): "

@@ -1,7 +1,7 @@
 """The local server's own extension, for its dashboard: stored images read back, evaluation reports.
 
 The hosted API has none of this, so it lives apart from the API's rules (``backend.py``) and
-under its own prefix on the wire (``/local/v1``, see ``operations.py``). It keeps the API's
+under its own prefix on the wire (``/local/v1``, see ``local_operations.py``). It keeps the API's
 isolation: every call names the caller's account, and a model of another account is
 ``NotFoundError``, exactly as in the API.
 
@@ -13,7 +13,7 @@ isolation: every call names the caller's account, and a model of another account
   because a page opened in a new tab cannot send the API key, and the key must never go
   into a URL. The token is no key: it opens that one report, once.
 
-No HTTP here: the handlers of ``operations.py`` call it and render what it returns.
+No HTTP here: the handlers of ``local_operations.py`` call it and render what it returns.
 """
 from __future__ import annotations
 

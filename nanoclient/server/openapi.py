@@ -76,19 +76,22 @@ _URL_ERROR: Schema = {
 
 
 def openapi_document(operations: Iterable[Operation]) -> dict[str, object]:
-    """The OpenAPI 3.0.3 document of the Image Categorization API as this server implements ``operations``."""
+    """The OpenAPI 3.0.3 document of the API as this server implements ``operations`` (a path two model types
+    share is documented once, by the first type's operation: the app serves it by the model's type)."""
     paths: dict[str, dict[str, object]] = {}
     for operation in operations:
         item = paths.setdefault(operation.documented_path, {})
+        if operation.method.lower() in item:
+            continue
         if operation.local:  # below its own root, not the API's
             item["servers"] = [{"url": LOCAL_ROOT, "description": "The local server's own extension"}]
         item[operation.method.lower()] = _operation(operation)
     return {
         "openapi": "3.0.3",
         "info": {
-            "title": "nanoclient local server: Image Categorization API v2",
+            "title": "nanoclient local server: Nanonets API v2",
             "version": __version__,
-            "description": "The Nanonets Image Categorization API as implemented by `nanoclient serve`. "
+            "description": "The Nanonets API, every model type of the registry, as implemented by `nanoclient serve`. "
                            f"Operations tagged `{LOCAL_TAG}` (`x-local-only: true`, below {LOCAL_ROOT}) are "
                            "the local server's own, for its dashboard: the hosted API has none of them.",
         },
@@ -166,7 +169,7 @@ _COMPONENTS: dict[str, object] = {
             "required": ["model_id", "model_type", "state", "status", "categories"],
             "properties": {
                 "model_id": STRING,
-                "model_type": {"type": "string", "enum": ["classification", "ocr"]},
+                "model_type": {"type": "string", "description": "The model's type (the registry's names)"},
                 "state": {"type": "integer", "enum": [-1, 0, 1, 2, 3, 4, 5]},
                 "status": STRING,
                 "accuracy": {"type": "number", "nullable": True, "minimum": 0, "maximum": 1},
@@ -176,8 +179,8 @@ _COMPONENTS: dict[str, object] = {
                 "accuracy_images": {"type": "integer", "minimum": 1,
                                     "description": "Local server only: held-out images accuracy was measured on"},
                 "languages": {"type": "array", "items": STRING,
-                              "description": "Local server only: the languages an OCR model reads (Tesseract's "
-                                             "codes)"},
+                              "description": "Local server only: the languages a model of documents reads "
+                                             "(Tesseract's codes)"},
             },
         },
         "PartialUpload": {

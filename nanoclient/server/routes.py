@@ -1,12 +1,12 @@
-"""Every operation the local server serves: the tables of each model type (and the local extension),
-from which the app's routes and its OpenAPI document are made."""
+"""Every operation the local server serves: the tables of each model type of the registry, then the
+local extension's, from which the app's routes and its OpenAPI document are made."""
 from __future__ import annotations
 
-from .ocr_local import OCR_LOCAL_OPERATIONS
-from .ocr_operations import OCR_OPERATIONS
-from .operations import OPERATIONS, Operation
+from .local_operations import LOCAL_OPERATIONS
+from .operations import Operation
+from .registry import TYPES
 
-#: The operations of every model type, Image Categorization's (with the local extension) first.
-ROUTES: tuple[Operation, ...] = OPERATIONS + OCR_OPERATIONS + OCR_LOCAL_OPERATIONS
+#: The operations of every model type, in the registry's order, then the local extension's.
+ROUTES: tuple[Operation, ...] = (*(op for model_type in TYPES for op in model_type.operations()), *LOCAL_OPERATIONS)
 
 __all__ = ["ROUTES"]

@@ -55,6 +55,11 @@ RUN_FAILED = "failed"
 
 #: The columns of models that ``_model_record`` reads, in its order.
 _MODEL_COLUMNS = "id, account_id, created_at, type, options"
+#: A model's training items are rows of ``images`` or of ``documents``, whichever its type stores (never
+#: both): the newest of them, and with their number, over both tables.
+_ITEMS = ("(SELECT id FROM images WHERE model_id = ? UNION ALL SELECT id FROM documents WHERE model_id = ?)")
+_LAST_ITEM = f"SELECT MAX(id) FROM {_ITEMS}"
+_LAST_AND_COUNT = f"SELECT COALESCE(MAX(id), 0), COUNT(*) FROM {_ITEMS}"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -66,7 +71,7 @@ CREATE TABLE IF NOT EXISTS models (
     id TEXT PRIMARY KEY,
     account_id INTEGER NOT NULL REFERENCES accounts(id),
     created_at REAL NOT NULL,
-    type TEXT NOT NULL DEFAULT 'classification',  -- the model type: 'classification' or 'ocr'
+    type TEXT NOT NULL,                           -- the model type (its folder's ModelType.name)
     options TEXT NOT NULL DEFAULT '{}'            -- JSON: the model type's own settings of this model
 );
 CREATE INDEX IF NOT EXISTS models_by_account ON models(account_id, created_at);
@@ -104,7 +109,7 @@ CREATE TABLE IF NOT EXISTS runs (
     finished_at REAL
 );
 CREATE INDEX IF NOT EXISTS runs_by_model ON runs(model_id, id);
--- an OCR model's training documents: the file and its labelled boxes (the API's annotation JSON)
+-- a document model's training documents: the file and its labelled boxes (the API's annotation JSON)
 CREATE TABLE IF NOT EXISTS documents (
     id INTEGER PRIMARY KEY AUTOINCREMENT,   -- never reused: runs remember the last id they saw
     model_id TEXT NOT NULL REFERENCES models(id),
@@ -115,7 +120,7 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 CREATE INDEX IF NOT EXISTS documents_by_model ON documents(model_id, id);
 CREATE INDEX IF NOT EXISTS documents_by_content ON documents(model_id, sha256);
--- an OCR model's predictions, one row per page, kept for ImageLevelInferences
+-- a document model's predictions, one row per page, kept for ImageLevelInferences
 CREATE TABLE IF NOT EXISTS inferences (
     id TEXT PRIMARY KEY,
     model_id TEXT NOT NULL REFERENCES models(id),
@@ -164,7 +169,7 @@ class ModelRecord:
     id: str
     account_id: int
     created_at: float
-    #: Category names in creation order (an OCR model's fields).
+    #: Category names in creation order (or fields).
     categories: list[str]
     #: Image count per category (every category present, 0 if none).
     counts: dict[str, int]
@@ -173,8 +178,9 @@ class ModelRecord:
     #: The newest run of any state, and the newest finished one.
     latest_run: RunRecord | None = None
     done_run: RunRecord | None = None
-    #: The model type: "classification" (its items are images) or "ocr" (documents).
-    type: str = "classification"
+    #: The model type (``ModelType.name``): its items are images (labelled by category) or documents
+    #: (files with annotations), whichever its type stores.
+    type: str = ""
     #: The model type's own settings of this model (what its type stores with ``set_model_options``).
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -193,7 +199,7 @@ class ImageRecord:
 
 @dataclass(frozen=True)
 class DocumentRecord:
-    """One training document of an OCR model, as recorded."""
+    """One training document of a document model, as recorded."""
 
     id: int
     sha256: str
@@ -205,7 +211,7 @@ class DocumentRecord:
 
 @dataclass(frozen=True)
 class InferenceRecord:
-    """One page of an OCR prediction, as recorded."""
+    """One page of a document prediction, as recorded."""
 
     id: str
     model_id: str
@@ -484,9 +490,9 @@ class Store:
         return int(row[0])
 
     def insert_model(self, model_id: str, account_id: int, categories: Sequence[str], *,
-                     model_type: str = "classification", options: Mapping[str, Any] | None = None,
+                     model_type: str, options: Mapping[str, Any] | None = None,
                      trained: tuple[str, str] | None = None) -> None:
-        """Record a new model of a type with its categories (an OCR model's fields), in that order, and its
+        """Record a new model of a type with its categories (or fields), in that order, and its
         type's settings (``options``, JSON-serialisable). ``trained``: (classifier file name, status) of a
         model that serves predictions from the start (a finished run on no items, in the same transaction)."""
         now = time.time()
@@ -530,8 +536,9 @@ class Store:
             return None if row is None else self._model_record(conn, row)
 
     def model_categories(self, account_id: int, model_id: str, *,
-                         model_type: str = "classification") -> list[str] | None:
-        """The category names of the model, in order, if it belongs to this account and is of this type, else None."""
+                         model_type: str | None = None) -> list[str] | None:
+        """The category names of the model, in order, if it belongs to this account (and is of ``model_type``,
+        if given), else None."""
         with self._categories_lock:
             known = self._categories.get(model_id)
             if known is not None:
@@ -547,7 +554,7 @@ class Store:
                 self._categories[model_id] = known
                 while len(self._categories) > _CATEGORIES_CACHED:
                     self._categories.popitem(last=False)
-        return list(known[1]) if known[0] == account_id and known[2] == model_type else None
+        return list(known[1]) if known[0] == account_id and model_type in (None, known[2]) else None
 
     def models(self, account_id: int) -> list[ModelRecord]:
         """Every model of an account, oldest first."""
@@ -565,7 +572,7 @@ class Store:
         counts = {str(name): int(count) for name, count in rows}
         categories = list(counts)
         last_image = last_image_id if last_image_id is not None else conn.execute(
-            f"SELECT MAX(id) FROM {_items(row[3])} WHERE model_id = ?", (model_id,)).fetchone()[0]
+            _LAST_ITEM, (model_id, model_id)).fetchone()[0]
         latest = conn.execute(
             f"SELECT {_RUN_COLUMNS} FROM runs WHERE model_id = ? ORDER BY id DESC LIMIT 1", (model_id,)
         ).fetchone()
@@ -657,11 +664,11 @@ class Store:
         ).fetchall()
         return [(self.image_path(sha), category) for sha, category in rows]
 
-    # ------------------------------------------------------------------ documents (OCR models)
+    # ------------------------------------------------------------------ documents (models of annotated files)
 
     def add_documents_and_read(self, account_id: int, model_id: str, items: Sequence[tuple[str, str, str, list[str]]],
                                *, dedupe: bool = True) -> tuple[list[int], ModelRecord | None]:
-        """Record (sha256, name, annotation JSON, the fields it labels) documents of an OCR model in one transaction;
+        """Record (sha256, name, annotation JSON, the fields it labels) documents of a model in one transaction;
         return (each item's document id, the model as it stands with them; None if not this account's).
 
         With ``dedupe`` a document whose bytes the model already holds keeps its row (its id is returned);
@@ -689,13 +696,13 @@ class Store:
             return ids, self._model_record(conn, row)
 
     def documents(self, model_id: str, last_id: int | None = None) -> list[DocumentRecord]:
-        """The OCR model's documents, oldest first (up to ``last_id`` if given)."""
+        """The model's documents, oldest first (up to ``last_id`` if given)."""
         rows = self._conn().execute(
             "SELECT id, sha256, name, annotation, created_at FROM documents WHERE model_id = ? AND id <= ? "
             "ORDER BY id", (model_id, last_id if last_id is not None else 2**62)).fetchall()
         return [DocumentRecord(int(r[0]), r[1], r[2], r[3], float(r[4])) for r in rows]
 
-    # ------------------------------------------------------------------ inferences (OCR models)
+    # ------------------------------------------------------------------ inferences (models that keep their predictions)
 
     def add_inferences(self, records: Sequence[InferenceRecord]) -> None:
         """Record pages of predictions (pending or done)."""
@@ -749,8 +756,7 @@ class Store:
             if latest is not None and latest.state == RUN_QUEUED:
                 return latest, False
             if latest is not None and latest.state == RUN_TRAINING:
-                newest = conn.execute(f"SELECT MAX(id) FROM {_items_of(conn, model_id)} WHERE model_id = ?",
-                                      (model_id,)).fetchone()[0]
+                newest = conn.execute(_LAST_ITEM, (model_id, model_id)).fetchone()[0]
                 if int(newest or 0) <= latest.last_image_id:
                     return latest, False
             cursor = conn.execute(
@@ -770,9 +776,7 @@ class Store:
             if row is None or row[1] != RUN_QUEUED:
                 return None
             model_id = row[0]
-            last, count = conn.execute(
-                f"SELECT COALESCE(MAX(id), 0), COUNT(*) FROM {_items_of(conn, model_id)} WHERE model_id = ?",
-                (model_id,)).fetchone()
+            last, count = conn.execute(_LAST_AND_COUNT, (model_id, model_id)).fetchone()
             conn.execute(
                 "UPDATE runs SET state = ?, status = ?, last_image_id = ?, image_count = ?, started_at = ? "
                 "WHERE id = ?",
@@ -914,16 +918,6 @@ CREATE TABLE images_v2 (
 """
 
 
-def _items(model_type: str) -> str:
-    """The table of a model type's training items: images, or an OCR model's documents."""
-    return "documents" if model_type == "ocr" else "images"
-
-
-def _items_of(conn: sqlite3.Connection, model_id: str) -> str:
-    row = conn.execute("SELECT type FROM models WHERE id = ?", (model_id,)).fetchone()
-    return _items(str(row[0]) if row else "classification")
-
-
 def _migrate_5_to_6(conn: sqlite3.Connection) -> None:
     """Give models their settings (none for the models before)."""
     with _upgrade(conn, 6):
@@ -950,11 +944,11 @@ def _recount(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE categories SET count = (SELECT COUNT(*) FROM images WHERE images.model_id = "
                  "categories.model_id AND images.category = categories.name)")
     if conn.execute("SELECT name FROM sqlite_master WHERE name = 'documents'").fetchone():
-        # an OCR model's field counts the documents in which it is labelled
+        # a category of a model of annotated files counts the files in which it is labelled
         conn.execute("UPDATE categories SET count = (SELECT COUNT(*) FROM documents d WHERE d.model_id = "
                      "categories.model_id AND EXISTS (SELECT 1 FROM json_each(d.annotation) j WHERE "
                      "json_extract(j.value, '$.name') = categories.name)) "
-                     "WHERE model_id IN (SELECT id FROM models WHERE type = 'ocr')")
+                     "WHERE model_id IN (SELECT DISTINCT model_id FROM documents)")
 
 
 def _migrate_2_to_3(conn: sqlite3.Connection) -> None:

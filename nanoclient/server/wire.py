@@ -1,4 +1,4 @@
-"""How the local server puts a failure on the wire: the status and JSON error body of API.md.
+"""How the local server puts a failure on the wire: the status and JSON error body of docs/api.md.
 
 The backend raises the error classes of ``nanoclient.errors`` (the same names the SDK raises
 on the other side); this table says which HTTP status and ``errors[].reason`` each one is
@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from ..errors import (
     INVALID_IMAGE_REASON,
+    MODEL_NOT_TRAINED_REASON,
     AuthenticationError,
     BadRequestError,
     InvalidImageError,
+    ModelNotTrainedError,
     NanonetsError,
     NotFoundError,
     PayloadTooLargeError,
@@ -32,6 +34,7 @@ class FailedAfterProcessingError(ServerError):
 _WIRE: dict[type[NanonetsError], tuple[int, str]] = {
     BadRequestError: (400, "bad_request"),
     InvalidImageError: (400, INVALID_IMAGE_REASON),
+    ModelNotTrainedError: (400, MODEL_NOT_TRAINED_REASON),
     AuthenticationError: (401, "unauthorized"),
     PaymentRequiredError: (402, "payment_required"),
     NotFoundError: (404, "not_found"),
@@ -52,7 +55,7 @@ def wire_form(exc: NanonetsError) -> tuple[int, str]:
 
 
 def error_body(exc: NanonetsError) -> dict[str, object]:
-    """The JSON error body of API.md: message, code and details, each detail with a reason."""
+    """The JSON error body of docs/api.md: message, code and details, each detail with a reason."""
     status, reason = wire_form(exc)
     details = exc.errors or [{"message": exc.message}]
     return {

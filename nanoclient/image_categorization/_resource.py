@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any, Literal, overload
 from urllib.parse import quote, urlsplit
 
-from ._journal import UploadJournal
-from ._predict import predict_outcomes
-from ._training import wait_until_trained
-from ._transport import FilePart, Transport, may_have_been_processed
-from ._tuning import (
+from .._journal import UploadJournal
+from .._predict import predict_outcomes
+from .._training import wait_until_trained
+from .._transport import FilePart, Transport, may_have_been_processed
+from .._tuning import (
     BATCH_MAX_BYTES,
     DEFAULT_PREDICT_BATCH_SIZE,
     DEFAULT_PREDICT_WORKERS,
@@ -30,18 +30,20 @@ from ._tuning import (
     UPLOAD_IN_MEMORY_BYTES,
     UPLOAD_LOOKAHEAD_FILES,
 )
-from ._upload import Resend, UploadRun, UploadSettings, declares_dedupe, file_size
-from ._wire import API_ROOT, IMAGE_CATEGORIZATION, LOCAL_ROOT, MEDIA_TYPES, SERVER_HEADER, SERVER_LOCAL
-from .errors import (
+from .._upload import Resend, UploadRun, UploadSettings, declares_dedupe, file_size
+from .._wire import API_ROOT, IMAGE_CATEGORIZATION, LOCAL_ROOT, MEDIA_TYPES, SERVER_HEADER, SERVER_LOCAL
+from ..errors import (
     BadRequestError,
     InvalidImageError,
     NanonetsError,
     ServerError,
 )
-from .images import check_image_file, read_image_file, sniff_format, unique_categories
-from .types import FileError, Model, PathLike, Prediction, UploadReport
+from ..images import check_image_file, read_image_file, sniff_format, unique_categories
+from ..types import FileError, Model, PathLike, Prediction, UploadReport
 
 _API = IMAGE_CATEGORIZATION
+#: The type of these models, as the local server names it (the hosted API's answers name none).
+MODEL_TYPE = "classification"
 #: The response header by which a local ``nanoclient serve`` says what it is, and its value.
 LOCAL_SERVER_HEADER, LOCAL_SERVER = SERVER_HEADER, SERVER_LOCAL
 _CONTENT_TYPES = MEDIA_TYPES
@@ -471,7 +473,7 @@ def _model(data: Any) -> Model:
     if not isinstance(data, dict) or not (data.get("model_id") or data.get("id")):
         raise _unexpected("a model object", data)
     try:
-        return Model.from_json(data)
+        return Model.from_json({**data, "model_type": data.get("model_type") or MODEL_TYPE})
     except (TypeError, ValueError, KeyError, AttributeError):  # e.g. "state": "trained"
         raise _unexpected("a model object", data) from None
 

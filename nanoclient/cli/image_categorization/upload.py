@@ -5,8 +5,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .._tuning import DEFAULT_UPLOAD_BATCH_SIZE, DEFAULT_UPLOAD_WORKERS, MAX_WORKERS
-from ._framework import State, _as_path, api_command, cli
+from ..._tuning import DEFAULT_UPLOAD_BATCH_SIZE, DEFAULT_UPLOAD_WORKERS, MAX_WORKERS
+from .._framework import State, _as_path, api_command, cli
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -208,7 +208,7 @@ class TesseractEngine:
             raise EngineMissingError(f"The OCR engine is missing: {INSTALL_HINT}")
         language = "+".join(languages) or self.language
         try:
-            from .ocr_clean import clean_page
+            from .clean import clean_page
         except ImportError:  # without OpenCV (the OCR extra), pages are read as they come
             return Page(width=page.width, height=page.height, words=tuple(self._words(page, language)))
         cleaned = clean_page(page)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ._framework import (
+from .._framework import (
     CONTEXT_SETTINGS,
     CliUsageError,
     State,
@@ -20,7 +20,7 @@ from ._framework import (
     global_options,
     info,
 )
-from .training import wait_for_training, wait_options
+from ..image_categorization.training import wait_for_training, wait_options
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -76,7 +76,7 @@ def create_model(state: State, fields: tuple[str, ...], listed: str | None, from
     if from_dir is not None and names:
         raise CliUsageError("give field names or --from-dir, not both")
     if from_dir is not None:
-        from ..documents import labelled_documents, training_root
+        from ...documents import labelled_documents, training_root
 
         pairs, _ = labelled_documents(training_root(from_dir))
         names = sorted({box.field for _, annotation in pairs for box in annotation.boxes})
@@ -115,7 +115,7 @@ def upload(state: State, folder: Path, batch_size: int, workers: int, dry_run: b
       nanoclient ocr upload images/invoices
       nanoclient ocr upload scans/ --dry-run
     """
-    from ._ocr_run import upload_folder
+    from ._run import upload_folder
 
     upload_folder(state, folder, batch_size=batch_size, workers=workers, dry_run=dry_run, wait_lock=wait_lock)
 
@@ -148,7 +148,7 @@ def status(state: State, wait: bool, timeout: float, poll_interval: float) -> No
     Examples:
       nanoclient ocr status --wait
     """
-    from ..types import STATE_QUEUED, STATE_TRAINING
+    from ...types import STATE_QUEUED, STATE_TRAINING
 
     model_id = state.model_id()
     model = state.client().ocr.get_model(model_id)
@@ -188,7 +188,7 @@ def predict(state: State, paths: tuple[Path, ...], output: Path | None, asynchro
       nanoclient ocr predict images/invoices/test --output fields.csv
       nanoclient ocr predict inbox/ --async --output fields.jsonl
     """
-    from ._ocr_run import predict_documents
+    from ._run import predict_documents
 
     if asynchronous and output is None:
         raise CliUsageError("--async needs --output FILE (the results go there, the ids to fetch beside it)")
@@ -208,7 +208,7 @@ def inferences(state: State, since: str, until: str) -> None:
       nanoclient ocr inferences --since 7
       nanoclient ocr inferences --since 2026-12-01 --until 2026-12-03 --json
     """
-    from ._ocr_run import day
+    from ._run import day
 
     pages = state.client().ocr.inferences(state.model_id(), day(since), day(until))
     lines = [f"{page.id}  {page.input}  page {page.page}  {page.status}  "
@@ -234,6 +234,6 @@ def evaluate(state: State, folder: Path, report: Path | None, workers: int) -> N
     Examples:
       nanoclient ocr evaluate images/invoices --report ocr-report.html
     """
-    from ._ocr_run import evaluate_folder
+    from ._run import evaluate_folder
 
     evaluate_folder(state, folder, report=report, workers=workers)

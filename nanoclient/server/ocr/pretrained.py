@@ -1,6 +1,6 @@
 """Field extractors that ship with the package, for OCR models that start from one (``--pretrained invoices``).
 
-Each is a ``FieldExtractor`` saved as plain arrays (``pretrained/NAME.npz``, no pickle), trained by
+Each is a ``FieldExtractor`` saved as plain arrays (``extractors/NAME.npz``, no pickle), trained by
 ``scripts/train_pretrained.py`` on the project's generated documents across many layouts, languages, scans
 and photos. A model created from one serves predictions at once; its own documents, once it trains, adapt
 it (``ocr_fields.train``'s ``base``). Nothing here knows HTTP or SQL.
@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from .ocr_fields import FieldExtractor
+from .fields import FieldExtractor
 
 #: Where the shipped extractors live (package data).
-FOLDER = Path(__file__).with_name("pretrained")
+FOLDER = Path(__file__).with_name("extractors")
 
 
 def available() -> dict[str, Path]:

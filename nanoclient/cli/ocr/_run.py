@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .._results import RecordFile
-from ..ocr_types import PAGE_FAILURE, PAGE_PENDING, PAGE_SUCCESS, OcrPage
-from ._framework import CliFailure, CliUsageError, Interrupted, State, _plural, info, list_skipped, warn
-from ._ocr_journal import PENDING, SENDING, SendJournal
+from ..._results import RecordFile
+from ...ocr.types import PAGE_FAILURE, PAGE_PENDING, PAGE_SUCCESS, OcrPage
+from .._framework import CliFailure, CliUsageError, Interrupted, State, _plural, info, list_skipped, warn
+from ._journal import PENDING, SENDING, SendJournal
 
 if TYPE_CHECKING:
-    from .._ocr import Ocr
+    from ...ocr._resource import Ocr
 
 #: The columns of ``ocr predict --output``: one row per field per page (a page without fields: one row, no field).
 COLUMNS = ("file", "page", "field", "text", "score", "xmin", "ymin", "xmax", "ymax", "id", "status", "error")
@@ -37,7 +37,7 @@ def day(value: str) -> int:
 def stop_if_every_file_fails(error: Exception) -> None:
     """Raise a failure that every other document would meet too (a key refused, no such model, a model not
     trained, the quota spent): one line for the run, not one per document."""
-    from ..errors import AuthenticationError, BadRequestError, NotFoundError, PaymentRequiredError
+    from ...errors import AuthenticationError, BadRequestError, NotFoundError, PaymentRequiredError
 
     if isinstance(error, (AuthenticationError, NotFoundError, PaymentRequiredError)) or (
             isinstance(error, BadRequestError) and "not trained" in error.message.lower()):
@@ -64,7 +64,7 @@ def upload_folder(state: State, folder: Path, *, batch_size: int, workers: int, 
 
 def _upload_folder(state: State, folder: Path, *, batch_size: int, workers: int, dry_run: bool,
                    wait_lock: bool) -> None:
-    from ..documents import labelled_documents, training_root
+    from ...documents import labelled_documents, training_root
 
     root = training_root(folder)
     fields = None
@@ -88,7 +88,7 @@ def _upload_folder(state: State, folder: Path, *, batch_size: int, workers: int,
         if error is not None:
             warn(f"failed {path}: {reason(error, path)}")
 
-    from .._journal import UploadJournal
+    from ..._journal import UploadJournal
 
     client = state.client()
     journal = UploadJournal.for_model(client.base_url, model_id, wait=wait_lock)
@@ -121,7 +121,7 @@ def page_rows(file: str, pages: Sequence[OcrPage], normalize: str | None = None)
         rows.extend({**base, "field": f.label, "text": f.text, "score": f.score, "xmin": f.xmin, "ymin": f.ymin,
                      "xmax": f.xmax, "ymax": f.ymax} for f in page.fields)
     if normalize is not None:
-        from ..values import normalized
+        from ...ocr.values import normalized
 
         for row in rows:
             row["value"] = normalized(str(row["text"]), normalize or None) if row["field"] else ""
@@ -132,8 +132,8 @@ def reason(error: Exception, file: str = "") -> str:
     """One line for why a document failed, said once: the error's message and its hint (unless the message
     says it already), without the request's URL, and without the file's name when the message starts with
     it (the line names the file already)."""
-    from ..errors import BadRequestError
-    from ._errors import error_line
+    from ...errors import BadRequestError
+    from .._errors import error_line
 
     if isinstance(error, BadRequestError) and error.status is not None and "not trained" not in error.message:
         hint = error.hint  # the server's reason for this document: said as it is
@@ -192,8 +192,8 @@ def predict_documents(state: State, paths: Sequence[Path], *, output: Path | Non
     first, so that the server reads them while the others are read, then waited for. With --output, what
     was sent and not yet read is kept in the journal beside it (``_ocr_journal``), so a rerun fetches
     it instead of sending it again."""
-    from .._ocr import ASYNC_PAGES, async_wait, page_count
-    from ..documents import find_documents
+    from ...documents import find_documents
+    from ...ocr._resource import ASYNC_PAGES, async_wait, page_count
 
     documents, skipped = find_documents(paths)
     list_skipped(skipped)
@@ -294,7 +294,7 @@ def _send(ocr: Ocr, model_id: str, path: Path, journal: SendJournal | None) -> l
     """Send one document to be read asynchronously under a name used once, its journal records written
     before and after: the ids of its pages, or the error (a send whose answer was lost is looked up by
     its name on the next run, not sent again blindly)."""
-    from .._ocr import once_name
+    from ...ocr._resource import once_name
 
     name = once_name(path)
     if journal is not None:
@@ -368,9 +368,9 @@ def _sent_before(ocr: Ocr, model_id: str, files: set[str], progress: Progress,
 def evaluate_folder(state: State, folder: Path, *, report: Path | None, workers: int) -> None:
     """``nanoclient ocr evaluate``: read every annotated document of FOLDER (or FOLDER/test) and score it;
     say the suggested auto-accept threshold (``ocr_evaluate.auto_accept_threshold``)."""
-    from ..documents import labelled_documents
-    from ..ocr_evaluate import evaluate
-    from ..ocr_report import auto_accept_text
+    from ...documents import labelled_documents
+    from ...ocr.evaluate import evaluate
+    from ...ocr.report import auto_accept_text
 
     root = folder / "test" if (folder / "test").is_dir() else folder
     model_id = state.model_id()
@@ -408,7 +408,7 @@ def evaluate_folder(state: State, folder: Path, *, report: Path | None, workers:
         lines.append(f"  {score.field:<20} {cells[0]:>9} {cells[1]:>7} {cells[2]:>7}")
     lines.append(auto_accept_text(result.auto_accept))
     if report is not None:
-        from ..ocr_report import write_report
+        from ...ocr.report import write_report
 
         write_report(report, result, model_id=model_id, title=f"OCR model {model_id} on {root}", failures=failures)
         info(f"report written to {report}")

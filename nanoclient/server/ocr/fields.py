@@ -50,10 +50,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import values as V
-from ..ocr_evaluate import iou, same_text
-from . import ocr_labels
-from .ocr_engine import Page, Word
+from ...ocr import values as V
+from ...ocr.evaluate import iou, same_text
+from . import labels as ocr_labels
+from .engine import Page, Word
 
 #: Longest run of words a value may have.
 MAX_SPAN = 6

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._errors import error_line
-from ._framework import CliFailure, Interrupted, State, _plural, format_model, info, warn
+from .._errors import error_line
+from .._framework import CliFailure, Interrupted, State, _plural, format_model, info, warn
 
 if TYPE_CHECKING:
-    from .._journal import UploadJournal
-    from .._upload import Resend
-    from ..types import Model, PathLike
+    from ..._journal import UploadJournal
+    from ..._upload import Resend
+    from ...types import Model, PathLike
 
 #: The outcomes an upload report names, for each file (``WOULD_UPLOAD``: with ``--dry-run``).
 UPLOADED, ALREADY, SKIPPED, INVALID, REFUSED, UNSETTLED, WOULD_UPLOAD = (
@@ -29,7 +29,7 @@ class UploadLedger:
     """
 
     def __init__(self, report_path: Path | None, *, keep: bool) -> None:
-        from .._results import RecordFile
+        from ..._results import RecordFile
 
         self.files: list[dict[str, Any]] = []
         self.keep = keep
@@ -94,8 +94,8 @@ def run_upload(state: State, folder: Path, *, workers: int, batch_size: int, for
     the SDK settles what an earlier run left on its way, skips what the model has, and does not
     resend unsettled files unless ``unsettled`` is "resend" ("accept" records them as uploaded).
     """
-    from .._journal import UploadJournal, file_digest
-    from ..images import find_labelled_images
+    from ..._journal import UploadJournal, file_digest
+    from ...images import find_labelled_images
 
     client = state.client()
     model_id = state.model_id()
@@ -241,7 +241,7 @@ def _upload_summary(state: State, before: Model, after: Model, ledger: UploadLed
 def _dry_run(state: State, model: Model, to_send: list[tuple[str, str]], digests: dict[str, bytes],
              ledger: UploadLedger) -> None:
     """``upload --dry-run``: check every file fully and say what would be sent; send nothing."""
-    from ..images import check_files
+    from ...images import check_files
 
     category_of = dict(to_send)
     valid, invalid = check_files([path for path, _ in to_send])

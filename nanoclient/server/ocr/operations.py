@@ -13,16 +13,17 @@ from typing import Any
 
 from flask import Response, request
 
-from .._wire import INFERENCES, OBJECT_DETECTION
-from .._wire import OCR as OCR_FAMILY
-from ..errors import BadRequestError
-from ..types import Model
-from . import forms
-from .backend import url_errors
-from .ocr_backend import OCR_TYPE, PageResult
-from .openapi import FILES, STRING, STRINGS, Schema
-from .operations import Call, Form, Operation, Reply, json_response
-from .store import DocumentRecord
+from ..._wire import INFERENCES, OBJECT_DETECTION
+from ..._wire import OCR as OCR_FAMILY
+from ...errors import BadRequestError
+from ...types import Model
+from .. import forms
+from ..backend import url_errors
+from ..openapi import FILES, STRING, STRINGS, Schema
+from ..operations import Call, Form, Operation, Reply, json_response
+from ..store import DocumentRecord
+from . import TYPE
+from .models import OCR_TYPE, OcrModels, PageResult
 
 _OBJECT: Schema = {"type": "object"}
 _MODEL: Schema = {"$ref": "#/components/schemas/Model"}
@@ -32,31 +33,35 @@ _ASYNC: Schema = {"type": "string", "enum": ["true", "false"]}
 # ---------------------------------------------------------------------- handlers
 
 
+def _models(call: Call) -> OcrModels:
+    return call.backend.part(TYPE)
+
+
 def create_model(call: Call) -> Response:
-    model_type = forms.json_body().get("model_type") or forms.field("model_type")
+    model_type = _sent_model_type()
     if model_type not in (None, "", OCR_TYPE):
         raise BadRequestError(f"model_type {model_type!r} is not served here", hint='Send "model_type": "ocr"')
     languages = [code for value in forms.values("languages") for code in value.split(",")]
-    return _model(call.ocr_models.create_model(call.account, forms.values("categories"), languages,
+    return _model(_models(call).create_model(call.account, forms.values("categories"), languages,
                                                pretrained=forms.field("pretrained")))
 
 
 def get_model(call: Call) -> Response:
-    return _model(call.ocr_models.get_model(call.account, call.path["model_id"]))
+    return _model(_models(call).get_model(call.account, call.path["model_id"]))
 
 
 def get_annotations(call: Call) -> Response:
-    model, documents = call.ocr_models.annotations(call.account, call.path["model_id"])
+    model, documents = _models(call).annotations(call.account, call.path["model_id"])
     return _meta_and_data(model, documents)
 
 
 def upload_file(call: Call) -> Response:
-    model, documents = call.ocr_models.upload(call.account, _model_id(call), forms.files(), _data())
+    model, documents = _models(call).upload(call.account, _model_id(call), forms.files(), _data())
     return _meta_and_data(model, documents)
 
 
 def upload_urls(call: Call) -> Response:
-    model, documents, failed = call.ocr_models.upload_urls(call.account, _model_id(call), forms.values("urls"),
+    model, documents, failed = _models(call).upload_urls(call.account, _model_id(call), forms.values("urls"),
                                                            _data())
     if not failed:
         return _meta_and_data(model, documents)
@@ -66,19 +71,19 @@ def upload_urls(call: Call) -> Response:
 
 
 def train(call: Call) -> Response:
-    return _model(call.ocr_models.train(call.account, _model_id(call)))
+    return _model(_models(call).train(call.account, _model_id(call)))
 
 
 def label_file(call: Call) -> Response:
     asynchronous = _asynchronous()
-    results = call.ocr_models.predict(call.account, _model_id(call), forms.files(), asynchronous=asynchronous,
+    results = _models(call).predict(call.account, _model_id(call), forms.files(), asynchronous=asynchronous,
                                       cancelled=_client_gone())
     return _predictions(call.in_answer_order(results), asynchronous=asynchronous)
 
 
 def label_urls(call: Call) -> Response:
     asynchronous = _asynchronous()
-    results, failed = call.ocr_models.predict_urls(call.account, _model_id(call), forms.values("urls"),
+    results, failed = _models(call).predict_urls(call.account, _model_id(call), forms.values("urls"),
                                                    asynchronous=asynchronous, cancelled=_client_gone())
     return _predictions(call.in_answer_order(results), asynchronous=asynchronous, status=202 if failed else 200)
 
@@ -95,12 +100,12 @@ def _never() -> bool:
 
 
 def inference(call: Call) -> Response:
-    pages = call.ocr_models.inference(call.account, call.path["model_id"], call.path["inference_id"])
+    pages = _models(call).inference(call.account, call.path["model_id"], call.path["inference_id"])
     return _predictions(pages)
 
 
 def inferences(call: Call) -> Response:
-    pages = call.ocr_models.inferences(call.account, call.path["model_id"], forms.field("start_day_interval"),
+    pages = _models(call).inferences(call.account, call.path["model_id"], forms.field("start_day_interval"),
                                        forms.field("current_batch_day"))
     items = [{
         "id": page.id, "model_id": call.path["model_id"], "day_since_epoch": int(page.created_at // 86400),
@@ -184,10 +189,22 @@ _META = {200: Reply(_OBJECT, "The model (Meta) and its training files (Data)")}
 _PAGES = {200: Reply(_OBJECT, "One result per page of each input")}
 
 
+def _claims_create() -> bool:
+    """Whether a create sent to a family OCR shares asks for an OCR model (``"model_type": "ocr"``)."""
+    return _sent_model_type() == OCR_TYPE
+
+
+def _sent_model_type() -> str | None:
+    sent = forms.json_body().get("model_type") or forms.field("model_type")
+    return None if sent is None else str(sent)
+
+
 def _both(name: str, method: str, path: str, handler: Any, **kwargs: Any) -> tuple[Operation, ...]:
-    """The operation in the OCR family, and under ObjectDetection as the official wrapper sends it."""
-    return (Operation(name, method, path, handler, family=OCR_FAMILY, **kwargs),
-            Operation(name + "ObjectDetection", method, path, handler, family=OBJECT_DETECTION, **kwargs))
+    """The operation in the OCR family, and under ObjectDetection as the official wrapper sends it (a path
+    detection models share: the app serves it by the model's type, and a create by ``_claims_create``)."""
+    return (Operation(name, method, path, handler, family=OCR_FAMILY, model_type=OCR_TYPE, **kwargs),
+            Operation(name + "ObjectDetection", method, path, handler, family=OBJECT_DETECTION, model_type=OCR_TYPE,
+                      claims=_claims_create if path == "/Model/" else None, **kwargs))
 
 
 OCR_OPERATIONS: tuple[Operation, ...] = (
@@ -224,9 +241,11 @@ OCR_OPERATIONS: tuple[Operation, ...] = (
            body=Form({"urls": STRINGS}), options={"async": _ASYNC},
            replies={**_PAGES, 202: Reply(_OBJECT, "Only some URLs could be fetched")}, errors=(400, 404)),
     Operation("ocrInference", "GET", "/Model/{model_id}/ImageLevelInferences/{inference_id}", inference,
-              family=INFERENCES, summary="One page's prediction by its id (or every page of an input by its "
+              family=INFERENCES, model_type=OCR_TYPE,
+              summary="One page's prediction by its id (or every page of an input by its "
                                          "request_file_id)", replies=_PAGES, errors=(400, 404)),
-    Operation("ocrInferences", "GET", "/Model/{model_id}/ImageLevelInferences", inferences, family=INFERENCES,
+    Operation("ocrInferences", "GET", "/Model/{model_id}/ImageLevelInferences", inferences,
+              family=INFERENCES, model_type=OCR_TYPE,
               summary="The predicted pages of days start_day_interval to current_batch_day (days since 1970-01-01)",
               query=("start_day_interval", "current_batch_day"),
               replies={200: Reply(_OBJECT, "The pages predicted on those days")}, errors=(400, 404)),

@@ -34,13 +34,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ._training import wait_until_trained
-from ._transport import FilePart, Transport, may_have_been_processed
-from ._wire import INFERENCES, OBJECT_DETECTION, OCR
-from .annotations import Annotation, annotation_from_json
-from .errors import APITimeoutError, BadRequestError, NanonetsError, ServerError
-from .ocr_types import OcrPage, OcrUploadReport
-from .types import Model, PathLike
+from .._training import wait_until_trained
+from .._transport import FilePart, Transport, may_have_been_processed
+from .._wire import INFERENCES, OBJECT_DETECTION, OCR
+from ..annotations import Annotation, annotation_from_json
+from ..errors import APITimeoutError, BadRequestError, NanonetsError, ServerError
+from ..types import Model, PathLike
+from .types import OcrPage, OcrUploadReport
 
 #: Documents per upload request (the official wrapper sends 20; fewer keeps a retry small).
 UPLOAD_BATCH = 10

@@ -3,7 +3,7 @@
 PDFium (pypdfium2) is not thread-safe, and a hostile or broken PDF can crash or hang it: the server died
 (SIGSEGV, SIGABRT inside libpdfium) when two of its threads rendered at once. Every PDF operation of the
 server (opening, counting pages, page sizes, drawing a page) therefore runs here, in a small pool of
-renderer processes (``python -m nanoclient.server.pdf_render``), each used by one thread at a time.
+renderer processes (``python -m nanoclient.server.ocr.pdf_render``), each used by one thread at a time.
 
 A document is opened in one renderer and stays there (``RemotePdf``: its page count, sizes and pages by
 index, one page in memory at a time). A renderer that dies or hangs during a request costs the document

@@ -1,7 +1,7 @@
 """Training in a child process, for ``nanoclient serve``: the server stays small, responsive and alive.
 
 ``ProcessTrainer`` is a ``protocols.Trainer`` that runs a trainer module's ``train`` in
-``python -m nanoclient.server.trainer_process``:
+``python -m nanoclient.server.image_categorization.trainer_process``:
 
 * the memory training takes (the feature matrix: 940 MB for 60,000 images) is the child's, and is
   handed back to the system when it exits, whatever the allocator would have kept;
@@ -32,7 +32,7 @@ from typing import IO, Any
 from .protocols import ClassifierLoader, TrainedClassifier
 
 #: The trainer module the child runs (``train`` and ``Classifier``).
-DEFAULT_MODULE = "nanoclient.server.trainer"
+DEFAULT_MODULE = "nanoclient.server.image_categorization.trainer"
 #: Environment variables that size the thread pools of NumPy's BLAS (and OpenMP) in the child.
 _THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 

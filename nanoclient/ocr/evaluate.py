@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .annotations import Annotation, FieldBox
-from .ocr_types import OcrField, OcrPage
+from ..annotations import Annotation, FieldBox
+from .types import OcrField, OcrPage
 from .values import same_value
 
 #: Overlap at which a predicted box counts as the labelled one.

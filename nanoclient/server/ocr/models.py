@@ -23,19 +23,22 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import BadRequestError, InvalidImageError, NotFoundError
-from ..images import unique_categories
-from ..types import Category, Model
-from . import memory, ocr_languages, ocr_pretrained, pdf_render
-from .backend import Account, Backend, NamedBytes, url_errors
-from .ocr_engine import EngineMissingError, Page, TesseractEngine, is_pdf, open_document, page_sizes
-from .ocr_fields import FieldExtractor, FieldValue, LabelledBox
-from .store import DocumentRecord, InferenceRecord, ModelRecord, RunRecord
+from ...errors import BadRequestError, InvalidImageError, ModelNotTrainedError, NotFoundError
+from ...images import unique_categories
+from ...types import Category, Model
+from .. import memory
+from ..backend import Account, Backend, NamedBytes, url_errors
+from ..store import DocumentRecord, InferenceRecord, ModelRecord, RunRecord
+from . import TYPE, pdf_render
+from . import languages as ocr_languages
+from . import pretrained as ocr_pretrained
+from .engine import EngineMissingError, Page, TesseractEngine, is_pdf, open_document, page_sizes
+from .fields import FieldExtractor, FieldValue, LabelledBox
 
 log = logging.getLogger("nanoclient.server")
 
 #: The model type of OCR models, as the API names it.
-OCR_TYPE = "ocr"
+OCR_TYPE = TYPE.name
 #: Pages read at once (each by its own Tesseract process).
 READERS = max(1, min(4, os.cpu_count() or 1))
 #: Pages of one document drawn ahead of their reading: a drawn page (about 2 MB at 150 dpi) is held until
@@ -175,15 +178,7 @@ class OcrModels:
         return self._describe(record), self.store.documents(record.id)
 
     def _record(self, account: Account, model_id: str | None) -> ModelRecord:
-        if not model_id:
-            raise BadRequestError("Missing model id", hint="Put the model id in the path: OCR/Model/{model_id}")
-        record = self.store.model(account.id, str(model_id))
-        if record is None:
-            raise NotFoundError("Model does not exist", hint="Check that the model id is correct")
-        if record.type != OCR_TYPE:
-            raise NotFoundError(f"Model {record.id} is a {record.type} model, not an OCR model",
-                                hint="Use the ImageCategorization paths for it")
-        return record
+        return self.backend.record(account, model_id, OCR_TYPE)
 
     def _describe(self, record: ModelRecord) -> Model:
         state, status = self.backend.model_state(record, items="documents", label="field")
@@ -281,7 +276,7 @@ class OcrModels:
 
     def _train_run(self, run: RunRecord, record: ModelRecord) -> None:
         """Read every training document and fit the extractor (called by the backend's training worker)."""
-        from . import ocr_fields
+        from . import fields as ocr_fields
 
         documents = self.store.documents(run.model_id, run.last_image_id)
         pages_done = [0]
@@ -348,7 +343,8 @@ class OcrModels:
     def _extractor(self, record: ModelRecord) -> FieldExtractor:
         done = record.done_run
         if done is None or not done.classifier:
-            raise BadRequestError("Model is not trained yet", hint="Call Train and wait until the model's state is 5")
+            raise ModelNotTrainedError("Model is not trained yet",
+                                       hint="Call Train and wait until the model's state is 5")
         known = self._extractors.get(record.id)
         if known is None or known[0] != done.id:
             known = (done.id, FieldExtractor.load(self.store.classifier_path(done.classifier)))

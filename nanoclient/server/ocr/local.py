@@ -28,15 +28,16 @@ from typing import Any
 
 from flask import Response
 
-from ..errors import BadRequestError, NotFoundError
-from ..types import Model
-from . import forms
-from .backend import Account
-from .ocr_backend import OcrModels
-from .ocr_engine import EngineMissingError, open_document, page_sizes
-from .openapi import FILE, STRING, WHOLE, Schema
-from .operations import Call, Operation, Reply, json_response
-from .store import DocumentRecord
+from ...errors import BadRequestError, NotFoundError
+from ...types import Model
+from .. import forms
+from ..backend import Account
+from ..openapi import FILE, STRING, WHOLE, Schema
+from ..operations import Call, Operation, Reply, json_response
+from ..store import DocumentRecord
+from . import TYPE
+from .engine import EngineMissingError, open_document, page_sizes
+from .models import OcrModels
 
 #: Documents per page of a listing, by default and at most.
 DOCUMENTS_PER_PAGE = 12
@@ -245,14 +246,19 @@ def _whole(value: str | None, name: str, default: int, low: int, high: int) -> i
 # ---------------------------------------------------------------------- handlers
 
 
+
+def _models(call: Call) -> OcrModels:
+    return call.backend.part(TYPE)
+
+
 def local_ocr_documents(call: Call) -> Response:
-    listing = OcrLocal(call.ocr_models).documents(call.account, call.path["model_id"], forms.field("page"),
+    listing = OcrLocal(_models(call)).documents(call.account, call.path["model_id"], forms.field("page"),
                                                   forms.field("per_page"))
     return json_response(listing.to_json())
 
 
 def local_ocr_page(call: Call) -> Response:
-    local = OcrLocal(call.ocr_models)
+    local = OcrLocal(_models(call))
     ref = local.page_ref(call.account, call.path["model_id"], call.path["document_id"], call.path["page"],
                          forms.field("width"))
     if forms.if_none_match(ref.etag):

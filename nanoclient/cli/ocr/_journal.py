@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .._results import RecordFile
+from ..._results import RecordFile
 
 #: What the journal's name adds to the output's.
 SUFFIX = ".sent.jsonl"

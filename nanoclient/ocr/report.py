@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from .ocr_evaluate import AutoAccept, Comparison, OcrEvaluation
+from .evaluate import AutoAccept, Comparison, OcrEvaluation
 
 #: Widest a drawn page is, in pixels.
 PAGE_WIDTH = 700
@@ -46,7 +46,7 @@ def _page_image(document: str, page: int, comparisons: Sequence[Comparison]) -> 
     try:
         data = Path(document).read_bytes()
         if data[:5] == b"%PDF-":
-            from .server.ocr_engine import open_document  # PDF pages as the server renders them
+            from ..server.ocr.engine import open_document  # PDF pages as the server renders them
 
             with open_document(data) as opened:
                 image = opened.page(page).convert("RGB")

@@ -1,6 +1,6 @@
 """The evaluation report: one self-contained HTML file to look at a model's mistakes.
 
-    from nanoclient.report import write_report
+    from nanoclient.image_categorization.report import write_report
     write_report(result, "report.html")           # result: evaluate.EvaluationResult
 
 Everything the page needs is inside the file: the CSS and the few lines of script are
@@ -20,10 +20,10 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from pathlib import Path
 
-from ._version import __version__
-from ._wire import MEDIA_TYPES
+from .._version import __version__
+from .._wire import MEDIA_TYPES
+from ..types import PathLike
 from .evaluate import ClassScores, EvaluationResult, Mistake
-from .types import PathLike
 
 #: Images up to this many bytes are embedded as they are; larger ones are downscaled.
 EMBED_LIMIT = 32 * 1024

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._framework import CliFailure, Interrupted, State, api_command, cli, format_model, info
+from .._framework import CliFailure, Interrupted, State, api_command, cli, format_model, info
 
 if TYPE_CHECKING:
 
-    from ..types import Model
+    from ...types import Model
 
 # --------------------------------------------------------------------------- train / status
 
@@ -19,7 +19,7 @@ def wait_for_training(state: State, model_id: str, timeout: float, poll_interval
                       ocr: bool = False) -> Model:
     """Wait for training to end (of an OCR model with ``ocr``), naming each state the model passes through on
     stderr (Ctrl-C: exit 130)."""
-    from ..errors import TrainingTimeoutError
+    from ...errors import TrainingTimeoutError
 
     def show(model: Model) -> None:
         info(f"state {model.state} ({model.state_name})" + (f": {model.status}" if model.status else ""))
@@ -87,7 +87,7 @@ def status(state: State, wait: bool, timeout: float, poll_interval: float) -> No
       nanoclient status
       nanoclient status --wait --json
     """
-    from ..types import STATE_QUEUED, STATE_TRAINING
+    from ...types import STATE_QUEUED, STATE_TRAINING
 
     model_id = state.model_id()
     model = state.client().get_model(model_id)

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..types import FileError, Prediction
-from ._framework import CliFailure, Interrupted, State, _plural, info, warn
+from ...types import FileError, Prediction
+from .._framework import CliFailure, Interrupted, State, _plural, info, warn
 
 if TYPE_CHECKING:
-    from ..evaluate import EvaluationResult
+    from ...image_categorization.evaluate import EvaluationResult
 
 def prediction_record(outcome: Prediction | FileError, top: int | None = None) -> dict[str, Any]:
     """One file's result as ``--output`` and ``--json`` write it: the path as given, then the
@@ -43,7 +43,7 @@ def run_predictions(state: State, model_id: str, paths: Sequence[Path], *, outpu
                     batch_size: int, workers: int, skipped: Sequence[tuple[Path, str]] = ()) -> None:
     """``nanoclient predict``: every file predicted, each line printed as its answer comes; ``skipped``
     (files of the folders given that are no images) named and counted."""
-    from .._results import ResultFile
+    from ..._results import ResultFile
 
     results = ResultFile(output) if output is not None else None
     if results is not None:
@@ -93,7 +93,7 @@ def run_predictions(state: State, model_id: str, paths: Sequence[Path], *, outpu
 def run_evaluation(state: State, model_id: str, folder: Path, *, batch_size: int,
                    workers: int) -> EvaluationResult:
     """``nanoclient evaluate``: every readable file predicted and scored; the failures named."""
-    from ..evaluate import evaluate_images, find_test_images
+    from ...image_categorization.evaluate import evaluate_images, find_test_images
 
     try:
         items, skipped = find_test_images(folder)
@@ -123,7 +123,7 @@ def run_evaluation(state: State, model_id: str, folder: Path, *, batch_size: int
 def trained_on(base_url: str, model_id: str, items: Sequence[tuple[Path, str]]) -> int:
     """How many of the labelled ``items`` this machine's upload journal records as uploaded to the model
     under the same label (0 when there is no journal): images the model was trained on."""
-    from .._journal import UploadJournal, file_digest
+    from ..._journal import UploadJournal, file_digest
 
     journal = UploadJournal.for_model(base_url, model_id)
     if not len(journal):

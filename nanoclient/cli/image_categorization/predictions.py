@@ -5,9 +5,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .._tuning import DEFAULT_PREDICT_BATCH_SIZE, DEFAULT_PREDICT_WORKERS, MAX_WORKERS
-from ._errors import error_line
-from ._framework import CliFailure, State, _as_path, api_command, cli, info, warn
+from ..._tuning import DEFAULT_PREDICT_BATCH_SIZE, DEFAULT_PREDICT_WORKERS, MAX_WORKERS
+from .._errors import error_line
+from .._framework import CliFailure, State, _as_path, api_command, cli, info, warn
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -44,7 +44,7 @@ def predict(state: State, paths: tuple[Path, ...], top: int | None, output: Path
       nanoclient predict photos/ --output results.jsonl     # again after Ctrl-C: resumes
       nanoclient predict images/test --json > predictions.jsonl
     """
-    from ..images import find_images
+    from ...images import find_images
     from ._predict_run import run_predictions
 
     model_id = state.model_id()
@@ -80,13 +80,13 @@ def evaluate(state: State, folder: Path, report_path: Path | None, batch_size: i
       nanoclient evaluate images --report report.html
       nanoclient evaluate images/test --json > evaluation.json
     """
-    from ..evaluate import format_text
+    from ...image_categorization.evaluate import format_text
     from ._predict_run import run_evaluation
 
     model_id = state.model_id()
     result = run_evaluation(state, model_id, folder, batch_size=batch_size, workers=workers)
     if report_path is not None:
-        from ..report import write_report
+        from ...image_categorization.report import write_report
 
         write_report(result, report_path, title=f"Model {model_id} on {folder}")
         info(f"report written to {report_path}")
@@ -101,7 +101,7 @@ def _store_report(state: State, model_id: str, path: Path) -> None:
 
     Against any other server nothing is sent; a report the server refuses is a warning, not a failure.
     """
-    from ..errors import NanonetsError
+    from ...errors import NanonetsError
 
     try:
         stored = state.client().local_put_report(model_id, path)

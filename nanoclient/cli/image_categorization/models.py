@@ -5,8 +5,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .._env import mask_key
-from ._framework import CliUsageError, State, _as_path, api_command, cli, info
+from ..._env import mask_key
+from .._framework import CliUsageError, State, _as_path, api_command, cli, info
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -35,7 +35,7 @@ def create_model(state: State, categories: tuple[str, ...], from_dir: Path | Non
     """
     import shlex
 
-    from ..images import category_folders, category_name
+    from ...images import category_folders, category_name
 
     if from_dir is not None and categories:
         raise CliUsageError("give category names or --from-dir, not both")
@@ -99,7 +99,7 @@ def config_command(state: State, save: bool) -> None:
       nanoclient config
       nanoclient --api-key MY-KEY --base-url http://127.0.0.1:8765/api/v2 config --save
     """
-    from .. import config
+    from ... import config
 
     path = config.config_path()
     settings = state.settings

@@ -1,7 +1,7 @@
 """How well a model does on a labelled folder: accuracy, per-class scores, confusion matrix.
 
     from nanoclient import Client
-    from nanoclient.evaluate import run_evaluation, format_text
+    from nanoclient.image_categorization.evaluate import run_evaluation, format_text
     with Client() as client:
         result = run_evaluation(client, model_id, "images")   # images/test/<label>/*.png
     print(format_text(result))
@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._tuning import DEFAULT_PREDICT_BATCH_SIZE, DEFAULT_PREDICT_WORKERS
-from .images import find_labelled_images
-from .types import FileError, PathLike, Prediction
+from .._tuning import DEFAULT_PREDICT_BATCH_SIZE, DEFAULT_PREDICT_WORKERS
+from ..images import find_labelled_images
+from ..types import FileError, PathLike, Prediction
 
 if TYPE_CHECKING:  # the client is only annotated: evaluating needs no import of requests
-    from .client import Client
+    from ..client import Client
 
 
 

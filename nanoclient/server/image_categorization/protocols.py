@@ -1,6 +1,6 @@
 """What the backend needs of a trainer, as types: ``Trainer`` and the ``TrainedClassifier`` it makes.
 
-``nanoclient.server.trainer`` (a module) is the real one; mypy checks it against ``Trainer``
+``nanoclient.server.image_categorization.trainer`` (a module) is the real one; mypy checks it against ``Trainer``
 where the backend takes it as its default. Tests and ``fake_nanonets(trainer=...)`` may pass
 any object of the same shape, e.g. a stand-in that trains in no time.
 """
@@ -32,7 +32,7 @@ class ClassifierLoader(Protocol):
 
 
 class Trainer(Protocol):
-    """What fits classifiers on labelled image files, and loads saved ones (``nanoclient.server.trainer``)."""
+    """What fits classifiers on labelled image files, and loads saved ones (``trainer``, beside this module)."""
 
     @property
     def Classifier(self) -> ClassifierLoader:  # the name the trainer module gives its class

@@ -1,0 +1,13 @@
+"""The model types the local server serves: the one list of them (a new type is one line here)."""
+from __future__ import annotations
+
+from typing import Any
+
+from .image_categorization import TYPE as IMAGE_CATEGORIZATION
+from .model_types import ModelType
+from .ocr import TYPE as OCR
+
+#: Every model type, in the order the API document lists their operations.
+TYPES: tuple[ModelType[Any], ...] = (IMAGE_CATEGORIZATION, OCR)
+
+__all__ = ["TYPES"]
