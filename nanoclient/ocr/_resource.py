@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from .._listed_upload import ListedUpload
 from .._training import wait_until_trained
 from .._transport import FilePart, Transport, may_have_been_processed
 from .._wire import INFERENCES, OBJECT_DETECTION, OCR
@@ -133,63 +134,18 @@ class Ocr:
                batch_size: int = UPLOAD_BATCH, workers: int = WORKERS,
                on_result: Callable[[str, Exception | None], object] | None = None) -> OcrUploadReport:
         """Upload documents with their annotations, each exactly once: documents the model already lists
-        (by file name) are not sent again, so a run stopped halfway is resumed by running it again.
+        (by file name) are not sent again, so a run stopped halfway is resumed by running it again
+        (``_listed_upload``).
 
         File names must be distinct (the API names a training file by its name). ``on_result(path, error)``
         is called once per document as its outcome is known.
         """
         model_id = _id(model_id)
-        if batch_size < 1 or workers < 1:
-            raise ValueError("batch_size and workers must be at least 1")
-        report = OcrUploadReport()
-        held = {doc.filename for doc in self.documents(model_id)}
-        todo: list[tuple[str, Annotation, str]] = []
-        seen: dict[str, str] = {}
-        for path, annotation in documents:
-            name = os.path.basename(os.fspath(path))
-            if name in seen:
-                raise ValueError(f"Two documents are called {name} ({seen[name]} and {os.fspath(path)}): "
-                                 "rename one, the API names a training file by its name")
-            seen[name] = os.fspath(path)
-            if name in held:
-                report.already.append(os.fspath(path))
-                if on_result is not None:
-                    on_result(os.fspath(path), None)
-                continue
-            try:
-                todo.append((os.fspath(path), annotation, document_type(path)))
-            except (OSError, ValueError) as exc:
-                report.failed.append((os.fspath(path), exc))
-                if on_result is not None:
-                    on_result(os.fspath(path), exc)
-        batches = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
-
-        def send(batch: list[tuple[str, Annotation, str]]) -> list[tuple[str, Exception | None]]:
-            try:
-                self._send_documents(model_id, batch)
-                return [(path, None) for path, _, _ in batch]
-            except Exception as exc:  # one batch's failure costs that batch only
-                if isinstance(exc, NanonetsError) and may_have_been_processed(exc):
-                    stored = {doc.filename for doc in self.documents(model_id)}
-                    return [(path, None if os.path.basename(path) in stored else exc) for path, _, _ in batch]
-                if isinstance(exc, BadRequestError) and len(batch) > 1:  # refused whole for one file: find which
-                    return [outcome for one in batch for outcome in send([one])]
-                return [(path, exc) for path, _, _ in batch]
-
-        pool = ThreadPoolExecutor(max_workers=min(workers, max(1, len(batches))),
-                                  thread_name_prefix="nanoclient-ocr-client")
-        try:
-            for outcomes in pool.map(send, batches):
-                for path, error in outcomes:
-                    if error is None:
-                        report.uploaded.append(path)
-                    else:
-                        report.failed.append((path, error))
-                    if on_result is not None:
-                        on_result(path, error)
-        finally:  # Ctrl-C: stop at once, nothing more is sent (what was sent is listed by the next run)
-            pool.shutdown(wait=False, cancel_futures=True)
-        return report
+        upload: ListedUpload[Annotation] = ListedUpload(
+            listed=lambda: {doc.filename for doc in self.documents(model_id)},
+            send=lambda batch: self._send_documents(model_id, batch), check=document_type,
+            batch_size=batch_size, workers=workers)
+        return upload.run(documents, on_result)
 
     def upload_urls(self, model_id: str, documents: Iterable[tuple[str, Annotation]]) -> OcrUploadReport:
         """Upload documents by URL, each with its annotation (whose file name the URL replaces), in one request;
@@ -227,10 +183,10 @@ class Ocr:
         report.failed.extend((url, BadRequestError(why)) for url, why in reasons.items() if url in todo)
         return report
 
-    def _send_documents(self, model_id: str, batch: Sequence[tuple[str, Annotation, str]]) -> None:
-        parts = [FilePart("file", path, os.path.basename(path), media) for path, _, media in batch]
+    def _send_documents(self, model_id: str, batch: Sequence[tuple[str, Annotation]]) -> None:
+        parts = [FilePart("file", path, os.path.basename(path), document_type(path)) for path, _ in batch]
         entries = []
-        for path, annotation, _ in batch:
+        for path, annotation in batch:
             entry = annotation.to_json()
             entry["filename"] = os.path.basename(path)
             entries.append(entry)

@@ -9,9 +9,11 @@ the asynchronous one, an inference listing's item); ``to_json`` is the form ``--
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+from ..types import ListedUploadReport
 
 #: The status of a page read: done, still waiting (asynchronous), or given up by the service.
 PAGE_SUCCESS, PAGE_PENDING, PAGE_FAILURE = "success", "pending", "failure"
@@ -155,24 +157,8 @@ class OcrPage:
                 "prediction": [f.to_json() for f in self.fields] + [t.to_json() for t in self.tables]}
 
 
-@dataclass
-class OcrUploadReport:
-    """What became of each document of an OCR upload, by path."""
-
-    #: Documents sent and stored.
-    uploaded: list[str] = field(default_factory=list)
-    #: Documents the model already held (by file name), not sent again.
-    already: list[str] = field(default_factory=list)
-    #: Documents that could not be sent or were refused, with the error.
-    failed: list[tuple[str, Exception]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
-    def to_json(self) -> dict[str, Any]:
-        return {"uploaded": len(self.uploaded), "already": len(self.already),
-                "failed": [{"path": path, "error": str(error)} for path, error in self.failed]}
+#: What became of each document of an OCR upload, by path (the upload engine's report: ``_listed_upload``).
+OcrUploadReport = ListedUploadReport
 
 
 __all__ = ["OcrCell", "OcrField", "OcrPage", "OcrTable", "OcrUploadReport", "PAGE_FAILURE", "PAGE_PENDING",
