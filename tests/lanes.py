@@ -116,6 +116,7 @@ FILES: dict[str, tuple[str, ...]] = {
     "test_typing.py": (UNIT,),
     "test_upload.py": (UNIT,),
     "test_values.py": (UNIT,),
+    "test_wrapper_image_classification.py": (SERVER,),
 }
 
 #: file -> {test function -> its lanes}: the tests of a file whose lanes are not the file's (all its

@@ -8,6 +8,7 @@ from dataclasses import replace
 from flask import Response
 
 from ..._wire import IMAGE_CATEGORIZATION
+from ...errors import BadRequestError
 from ...types import Model, Prediction
 from .. import forms
 from ..backend import url_errors
@@ -42,6 +43,24 @@ def list_models(call: Call) -> Response:
 def upload_file(call: Call) -> Response:
     model_id, category = forms.field("modelId"), forms.field("category")
     return _model(_models(call).upload_images(call.account, model_id, category, forms.files()))
+
+
+def upload_file_by_path(call: Call) -> Response:
+    return _model(_models(call).upload_images(call.account, _path_model(call), forms.field("category"),
+                                              forms.files()))
+
+
+def train_by_path(call: Call) -> Response:
+    return _model(_models(call).train(call.account, _path_model(call)))
+
+
+def _path_model(call: Call) -> str:
+    """The path's model id; a ``modelId`` sent as well (the official wrapper does) must be the same."""
+    model_id, sent = call.path["model_id"], forms.field("modelId")
+    if sent and sent != model_id:
+        raise BadRequestError(f"modelId {sent!r} is not the model of the path ({model_id})",
+                              hint="Send the model id in the path only")
+    return model_id
 
 
 def upload_urls(call: Call) -> Response:
@@ -97,6 +116,13 @@ _TABLE: tuple[Operation, ...] = (
         mutates=True,
     ),
     Operation(
+        "uploadFileByPath", "POST", "/Model/{model_id}/UploadFile/", upload_file_by_path,
+        summary="Upload labelled image files to the model of the path (the official wrapper's upload_image_file)",
+        body=Form({"file": FILES, "category": STRING}, multipart=True),
+        replies={200: Reply(MODEL, "The model with updated counts")}, errors=(400, 404, 413),
+        mutates=True,
+    ),
+    Operation(
         "uploadUrls", "POST", "/UploadUrls/", upload_urls,
         summary="Upload labelled images by URL",
         body=Form({"modelId": STRING, "category": STRING, "urls": STRINGS}),
@@ -109,6 +135,12 @@ _TABLE: tuple[Operation, ...] = (
         "train", "POST", "/Train/", train,
         summary="Start training",
         query=("modelId",),
+        replies={200: Reply(MODEL, "The model, queued or training")}, errors=(400, 404),
+        mutates=True,
+    ),
+    Operation(
+        "trainByPath", "POST", "/Model/{model_id}/Train/", train_by_path,
+        summary="Start training the model of the path (the official wrapper's form)",
         replies={200: Reply(MODEL, "The model, queued or training")}, errors=(400, 404),
         mutates=True,
     ),
