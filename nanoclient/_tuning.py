@@ -1,12 +1,12 @@
 """Concurrency defaults shared by the SDK and the CLI (a module light enough for ``--help``).
 
 Chosen with ``scripts/bench.py`` on a 2-core machine against the local server: see the
-README's benchmark table.
+the benchmark table of docs/benchmarks.md.
 """
 
 #: Parallel upload requests in ``Client.upload_files`` and ``nanoclient upload``.
 DEFAULT_UPLOAD_WORKERS = 8
-#: Files of one category per upload request (API.md: UploadFile takes one or more files).
+#: Files of one category per upload request (docs/api.md: UploadFile takes one or more files).
 DEFAULT_UPLOAD_BATCH_SIZE = 20
 #: Bytes of files per upload or prediction request at most (a single larger file goes alone):
 #: phone photos of several MB must not make a batch of 20 larger than a server accepts (the

@@ -1,7 +1,7 @@
-"""Typed results of the API: what the JSON of API.md becomes in Python.
+"""Typed results of the API: what the JSON of docs/api.md becomes in Python.
 
 Each type has ``from_json``, which parses the API's JSON, and ``to_json``, the form the
-CLI's ``--json`` prints (the API.md form for models); ``from_json`` reads back what
+CLI's ``--json`` prints (the docs/api.md form for models); ``from_json`` reads back what
 ``to_json`` writes, so the two never drift apart.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 #: A file path as the SDK takes it: a string or any path object.
 PathLike = str | os.PathLike[str]
 
-#: Model states of API.md.
+#: Model states of docs/api.md.
 STATE_FAILED = -1
 STATE_CREATED = 0
 STATE_NEEDS_IMAGES = 1

@@ -591,7 +591,7 @@ def draw_learning_curve(curve: dict[int, list[float]], path: Path) -> None:
 
 
 def format_table(result: dict[str, object]) -> str:
-    """The results as a Markdown table, ready for the README."""
+    """The results as a Markdown table, ready for docs/benchmarks.md."""
     lines = [
         f"{result['date']}, {result['machine']}, {result['images']} images",
         "",

@@ -1,7 +1,7 @@
 """A fault-injecting HTTP proxy for tests: makes a local ``nanoclient serve`` look like an unkind hosted service.
 
 The proxy listens on loopback, forwards every request to a real server and, depending on
-attributes a test may change at any time, misbehaves in the ways API.md says the hosted
+attributes a test may change at any time, misbehaves in the ways docs/api.md says the hosted
 service may ("What the hosted service does not promise")::
 
     from faultproxy import FaultProxy
@@ -90,7 +90,7 @@ def filter_headers(headers: Iterable[tuple[str, str]], strip: Iterable[str] = ()
 
 
 def json_error(code: int, message: str, reason: str, hint: str) -> bytes:
-    """An API.md error body."""
+    """An docs/api.md error body."""
     body = {"message": message, "code": code, "errors": [{"reason": reason, "message": hint}]}
     return json.dumps(body).encode("utf-8")
 

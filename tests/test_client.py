@@ -1,5 +1,5 @@
 """The SDK Client against a mocked API (``responses``): every public method's request shape as
-API.md states it, the parsing of answers, error classes, retries as seen by a caller, input
+docs/api.md states it, the parsing of answers, error classes, retries as seen by a caller, input
 checked before sending, key hygiene, concurrent uploads and batched predictions in input order.
 
 Transport internals (backoff arithmetic, streaming, error-body parsing) are tested in
@@ -450,7 +450,7 @@ def test_wait_until_trained_returns_at_once_for_a_trained_model(client, rsps, cl
 
 
 def test_wait_until_trained_waits_through_states_it_does_not_know(client, rsps, clock):
-    """A service may report 2, 1 or states API.md does not name for a while after Train/:
+    """A service may report 2, 1 or states docs/api.md does not name for a while after Train/:
     only 5 and -1 end the wait, and every change of state or status is reported."""
     for state, status in [(2, "Ready to train"), (7, "Provisioning"), (7, "Provisioning a GPU"), (1, ""), (4, "")]:
         rsps.add(responses.GET, API + "/Model/", json=model_json("m1", state=state, status=status))

@@ -11,7 +11,7 @@ group (lazy commands, one error line per failure), messages, and the entry point
 * ``state.emit(data, text)`` prints the JSON (``--json``) or the text result on stdout;
   ``info()`` prints messages on stderr (not with ``--quiet``), ``warn()`` problems with files
   (always); ``state.progress(total)`` is a tqdm bar on stderr.
-* Exit codes (README.md): 0 success; 1 the work failed (API, network, files; some files
+* Exit codes (docs/cli.md): 0 success; 1 the work failed (API, network, files; some files
   failed); 2 usage error; 130 interrupted. Every nanoclient error raised in a command becomes
   one line on stderr (``error_line``), or with ``--json`` one JSON object
   (``{"error": {"type", "message", "status", "hint"}}``, ``error_object``), and stdout stays

@@ -1,7 +1,7 @@
 """The Image Categorization API: one method per operation, plus batch helpers (``ImageCategorization``).
 
 ``Client`` is an ``ImageCategorization`` (its methods are the client's) and ``client.image_categorization``
-names it, beside the resources of the other model types. Paths and field names of API.md live here;
+names it, beside the resources of the other model types. Paths and field names of docs/api.md live here;
 sessions, retries and error mapping live in ``_transport``. Input that the server would refuse (missing
 file, not an image, empty category list, empty model id or URL list) raises ValueError before anything
 is sent, a file that is not a valid image InvalidImageError, a missing file FileNotFoundError.

@@ -30,7 +30,7 @@ class ServerConfig:
     """What ``nanoclient serve`` was asked for: storage, keys, limits, kindnesses and injected faults.
 
     The kindnesses (``dedupe``, results in input order) are what the hosted service does not
-    promise (API.md); each can be dropped so that client tests catch code relying on it.
+    promise (docs/api.md); each can be dropped so that client tests catch code relying on it.
 
     The field defaults are the server's defaults, in this one place: the ``serve`` options,
     the backend and ``nanoclient.testing`` read them as class attributes (``ServerConfig.min_images``).

@@ -1,4 +1,4 @@
-"""Reading the request being served in every form API.md allows.
+"""Reading the request being served in every form docs/api.md allows.
 
 A field may come in the query string, a form, a JSON body or a multipart part without a
 file name (the Nanonets tutorial sends those); the API key is the username of HTTP Basic auth.

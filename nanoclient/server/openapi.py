@@ -1,9 +1,9 @@
-"""The local server's own OpenAPI 3.0 description of the API.md contract.
+"""The local server's own OpenAPI 3.0 description of the contract of docs/api.md.
 
 The shapes of requests and answers are here; which operations exist comes from the table in
 ``operations.py``, so that the document lists exactly what the app routes. Served at
 ``/api/v2/openapi.json`` and used by the fuzz tests (schemathesis) to check that every
-answer, error or not, has the shape API.md promises.
+answer, error or not, has the shape docs/api.md promises.
 """
 from __future__ import annotations
 
