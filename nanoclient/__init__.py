@@ -28,6 +28,9 @@ _EXPORTS = {
     "OcrTable": "ocr.types",
     "OcrCell": "ocr.types",
     "OcrUploadReport": "ocr.types",
+    "ObjectDetection": "object_detection._resource",
+    "DetectedObject": "object_detection.types",
+    "DetectionResult": "object_detection.types",
     "Annotation": "annotations",
     "FieldBox": "annotations",
     "AnnotationError": "annotations",
@@ -78,6 +81,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .errors import TrainingFailedError as TrainingFailedError
     from .errors import TrainingTimeoutError as TrainingTimeoutError
     from .errors import UploadInProgressError as UploadInProgressError
+    from .object_detection._resource import ObjectDetection as ObjectDetection
+    from .object_detection.types import DetectedObject as DetectedObject
+    from .object_detection.types import DetectionResult as DetectionResult
     from .ocr._resource import Ocr as Ocr
     from .ocr.types import OcrCell as OcrCell
     from .ocr.types import OcrField as OcrField

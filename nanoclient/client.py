@@ -25,6 +25,7 @@ from ._transport import Transport, is_loopback_host
 from ._tuning import DEFAULT_PREDICT_BATCH_SIZE, DEFAULT_PREDICT_WORKERS, DEFAULT_UPLOAD_WORKERS, MAX_WORKERS
 from ._version import __version__
 from .image_categorization._resource import LOCAL_SERVER, LOCAL_SERVER_HEADER, ImageCategorization
+from .object_detection._resource import ObjectDetection
 from .ocr._resource import Ocr
 
 #: The hosted API, used when neither ``base_url`` nor NANONETS_BASE_URL is given.
@@ -85,6 +86,12 @@ class Client(ImageCategorization):
         """The OCR operations (docs/OCR-API.md): ``client.ocr.create_model(fields)``, ``upload``, ``train``,
         ``predict_file``, ``submit_file`` / ``wait_for``, ``inferences``, over this client's connection."""
         return Ocr(self._transport, sleep=self._sleep, monotonic=self._monotonic)
+
+    @property
+    def object_detection(self) -> ObjectDetection:
+        """The object detection operations: ``client.object_detection.create_model(categories)``, ``upload``,
+        ``train``, ``predict_file(s)``, over this client's connection."""
+        return ObjectDetection(self._transport, sleep=self._sleep, monotonic=self._monotonic)
 
     @property
     def image_categorization(self) -> ImageCategorization:
