@@ -16,6 +16,7 @@ LOCAL_ROOT = "/local/v1"
 IMAGE_CATEGORIZATION = "ImageCategorization"
 OCR = "OCR"
 OBJECT_DETECTION = "ObjectDetection"
+MULTILABEL_CLASSIFICATION = "MultiLabelClassification"
 #: The family of an OCR model's stored predictions (ImageLevelInferences).
 INFERENCES = "Inferences"
 
