@@ -31,6 +31,9 @@ _EXPORTS = {
     "ObjectDetection": "object_detection._resource",
     "DetectedObject": "object_detection.types",
     "DetectionResult": "object_detection.types",
+    "Multilabel": "multilabel._resource",
+    "MultilabelPrediction": "multilabel.types",
+    "LabelScore": "multilabel.types",
     "Annotation": "annotations",
     "FieldBox": "annotations",
     "AnnotationError": "annotations",
@@ -81,6 +84,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .errors import TrainingFailedError as TrainingFailedError
     from .errors import TrainingTimeoutError as TrainingTimeoutError
     from .errors import UploadInProgressError as UploadInProgressError
+    from .multilabel._resource import Multilabel as Multilabel
+    from .multilabel.types import LabelScore as LabelScore
+    from .multilabel.types import MultilabelPrediction as MultilabelPrediction
     from .object_detection._resource import ObjectDetection as ObjectDetection
     from .object_detection.types import DetectedObject as DetectedObject
     from .object_detection.types import DetectionResult as DetectionResult

@@ -25,6 +25,7 @@ from ._transport import Transport, is_loopback_host
 from ._tuning import DEFAULT_PREDICT_BATCH_SIZE, DEFAULT_PREDICT_WORKERS, DEFAULT_UPLOAD_WORKERS, MAX_WORKERS
 from ._version import __version__
 from .image_categorization._resource import LOCAL_SERVER, LOCAL_SERVER_HEADER, ImageCategorization
+from .multilabel._resource import Multilabel
 from .object_detection._resource import ObjectDetection
 from .ocr._resource import Ocr
 
@@ -92,6 +93,12 @@ class Client(ImageCategorization):
         """The object detection operations: ``client.object_detection.create_model(categories)``, ``upload``,
         ``train``, ``predict_file(s)``, over this client's connection."""
         return ObjectDetection(self._transport, sleep=self._sleep, monotonic=self._monotonic)
+
+    @property
+    def multilabel(self) -> Multilabel:
+        """The multi-label classification operations: ``client.multilabel.create_model(labels)``, ``upload``,
+        ``train``, ``predict_file(s)``, over this client's connection."""
+        return Multilabel(self._transport, sleep=self._sleep, monotonic=self._monotonic)
 
     @property
     def image_categorization(self) -> ImageCategorization:
