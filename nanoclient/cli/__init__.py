@@ -31,12 +31,16 @@ from ._framework import (
 #: The ``nanoclient ocr`` group, loaded when it runs (its help without loading it).
 LAZY_COMMANDS["ocr"] = ("nanoclient.cli.ocr", "ocr",
                         "OCR models: read named fields (invoice number, date, total) from documents.")
+#: The ``nanoclient detection`` group, loaded when it runs.
+LAZY_COMMANDS["detection"] = ("nanoclient.cli.object_detection", "detection",
+                              "Object detection models: find objects and their boxes in images.")
 
 #: Each model type, by its name: what it is called and the commands that serve it (what the CLI tells a user
 #: who used another type's).
 COMMANDS_OF_TYPE = {
     "classification": ("an image classification model", "nanoclient ..."),
     "ocr": ("an OCR model", "nanoclient ocr ..."),
+    "object_detection": ("an object detection model", "nanoclient detection ..."),
 }
 
 __all__ = ["COMMANDS_OF_TYPE", "cli", "main", "State", "api_command", "global_options", "error_line", "error_object",
