@@ -118,6 +118,7 @@ FILES: dict[str, tuple[str, ...]] = {
     "test_transport.py": (UNIT,),
     "test_typing.py": (UNIT,),
     "test_upload.py": (UNIT,),
+    "test_upload_plan.py": (UNIT,),
     "test_values.py": (UNIT,),
     "test_wrapper_image_classification.py": (SERVER,),
 }

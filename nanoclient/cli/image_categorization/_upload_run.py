@@ -12,8 +12,9 @@ from .._errors import error_line
 from .._framework import CliFailure, Interrupted, State, _plural, format_model, info, warn
 
 if TYPE_CHECKING:
-    from ..._journal import UploadJournal
+    from ... import UploadJournal
     from ..._upload import Resend
+    from ...image_categorization.plan import UploadPlan
     from ...types import Model, PathLike
 
 #: The outcomes an upload report names, for each file (``WOULD_UPLOAD``: with ``--dry-run``).
@@ -90,11 +91,13 @@ def run_upload(state: State, folder: Path, *, workers: int, batch_size: int, for
     upload" for the files that pass); ``--json`` carries the same list; the same bytes under two
     categories are named in both files' lines. Exit 1 if any file is invalid, refused or unsettled.
 
-    The model's upload journal (``_journal``) makes the command exactly-once across interruptions:
-    the SDK settles what an earlier run left on its way, skips what the model has, and does not
-    resend unsettled files unless ``unsettled`` is "resend" ("accept" records them as uploaded).
+    The SDK plans the upload (``image_categorization.plan``: each file's bytes, the same bytes twice) and
+    keeps it exactly-once across interruptions with the model's upload journal: it settles what an earlier
+    run left on its way, skips what the model has, and does not resend unsettled files unless
+    ``unsettled`` is "resend" ("accept" records them as uploaded). This only formats.
     """
-    from ..._journal import UploadJournal, file_digest
+    from ... import UploadJournal
+    from ...image_categorization.plan import plan_upload
     from ...images import find_labelled_images
 
     client = state.client()
@@ -118,49 +121,36 @@ def run_upload(state: State, folder: Path, *, workers: int, batch_size: int, for
         ledger.note(path, category, INVALID, f"folder {category!r} is not a category of model {model.id}", quiet=True)
     journal = UploadJournal.for_model(client.base_url, model_id, wait=wait_lock)
     click.get_current_context().call_on_close(journal.close)
-    # Memory grows with the folder here: paths as str, digests as 32 bytes, one entry per file.
-    digests: dict[str, bytes] = {}  # the files to send
-    first_of: dict[tuple[bytes, str], str] = {}  # (bytes, category) -> the file sent for them
-    label_of: dict[bytes, tuple[str, str]] = {}  # bytes -> the first (category, file) they were seen in
-    conflicts: list[dict[str, str]] = []
-    to_send: list[tuple[str, str]] = []
-    for found, category in items:
-        file = str(found)
-        try:
-            digest = bytes.fromhex(file_digest(file))
-        except OSError as exc:
-            ledger.note(file, category, INVALID, str(exc))
-            continue
-        other_category, other = label_of.setdefault(digest, (category, file))
-        if other_category != category:
-            conflicts.append({"file": file, "category": category, "same_as": other, "same_as_category": other_category})
-            warn(f"the same image in two categories: {file} ({category}) has the same bytes as {other} "
-                 f"({other_category}); the model would learn both labels for it")
-            ledger.remark(file, f"the same bytes as {other}, in category {other_category!r}")
-            ledger.remark(other, f"the same bytes as {file}, in category {category!r}")
-        earlier = first_of.setdefault((digest, category), file)
-        if earlier != file:
-            ledger.note(file, category, ALREADY, f"the same bytes as {earlier}", digest.hex())
-        else:
-            digests[file] = digest
-            to_send.append((file, category))
-    del items, first_of, label_of
+    plan = plan_upload(items)  # memory grows with the folder here: a path and 32 bytes of digest per file
+    del items
+    for file, category, reason in plan.unreadable:
+        ledger.note(file, category, INVALID, reason)
+    for conflict in plan.conflicts:
+        file, category, other, other_category = (conflict["file"], conflict["category"], conflict["same_as"],
+                                                 conflict["same_as_category"])
+        warn(f"the same image in two categories: {file} ({category}) has the same bytes as {other} "
+             f"({other_category}); the model would learn both labels for it")
+        ledger.remark(file, f"the same bytes as {other}, in category {other_category!r}")
+        ledger.remark(other, f"the same bytes as {file}, in category {category!r}")
+    for file, category, earlier in plan.same_as:
+        ledger.note(file, category, ALREADY, f"the same bytes as {earlier}", plan.digest(file))
     if dry_run:
-        _dry_run(state, model, _journal_filter(journal, to_send, digests, ledger, force), digests, ledger)
+        _dry_run(state, model, _journal_filter(journal, plan, ledger, force), plan, ledger)
         return
     if unsettled == "accept" and journal.unsettled_files:
         with journal.locked():
             info(f"{journal.accept_unsettled()} unsettled images recorded as uploaded to this model")
 
     def uploaded(path: PathLike, category: str, _model: Model) -> None:
-        ledger.note(path, category, UPLOADED, "", digests[str(path)].hex())
+        ledger.note(path, category, UPLOADED, "", plan.digest(path))
 
     resend: Resend = "all" if force else "unsettled" if unsettled == "resend" else "missing"
+    to_send = plan.to_send
     with state.progress(len(to_send)) as bar:
         try:
             outcome = client.upload_files(model_id, round_robin(to_send), workers=workers, batch_size=batch_size,
                                           progress=bar.update, on_uploaded=uploaded, journal=journal,
-                                          resend=resend, digest=lambda path: digests[str(path)].hex())
+                                          resend=resend, digest=plan.digest)
         except KeyboardInterrupt as exc:
             bar.close()
             raise Interrupted(f"{ledger.count(UPLOADED)} of {len(to_send)} images uploaded; run the same command "
@@ -168,46 +158,40 @@ def run_upload(state: State, folder: Path, *, workers: int, batch_size: int, for
     category_of = dict(to_send) if outcome.skipped or outcome.failed or outcome.unsettled or outcome.already else {}
     for file in outcome.already:
         ledger.note(file, category_of[file], ALREADY, "recorded as uploaded to this model (--force sends it again)",
-                    digests[file].hex())
+                    plan.digest(file))
         ledger.recorded += 1
     if ledger.recorded:
         info(f"{ledger.recorded} {_plural(ledger.recorded, 'image')} already uploaded to this model (upload journal); "
              "--force sends them again")
     for file, reason in outcome.skipped:
-        ledger.note(file, category_of.get(file, ""), INVALID, reason, digests[file].hex())
+        ledger.note(file, category_of.get(file, ""), INVALID, reason, plan.digest(file))
     for file, error in outcome.failed:
-        ledger.note(file, category_of.get(file, ""), REFUSED, error_line(error, state), digests[file].hex())
+        ledger.note(file, category_of.get(file, ""), REFUSED, error_line(error, state), plan.digest(file))
     for file, why in outcome.unsettled:
-        ledger.note(file, category_of.get(file, ""), UNSETTLED, why, digests[file].hex())
+        ledger.note(file, category_of.get(file, ""), UNSETTLED, why, plan.digest(file))
     if outcome.unsettled:
         count = len(outcome.unsettled)
         warn(f"unsettled: {count} {_plural(count, 'image')}, which the model may or may not hold. Compare its counts "
              "(nanoclient status) with the folder, then run again with --unsettled resend to send what is "
              "unsettled, or --unsettled accept to record it as uploaded")
-    _upload_summary(state, model, client.get_model(model_id), ledger, conflicts)
+    _upload_summary(state, model, client.get_model(model_id), ledger, plan.conflicts)
 
 
-def _journal_filter(journal: UploadJournal, to_send: list[tuple[str, str]], digests: dict[str, bytes],
-                    ledger: UploadLedger, force: bool) -> list[tuple[str, str]]:
+def _journal_filter(journal: UploadJournal, plan: UploadPlan, ledger: UploadLedger, force: bool
+                    ) -> list[tuple[str, str]]:
     """For ``--dry-run``: the files an upload would send by what the journal says (the others noted)."""
-    if force:
-        return to_send
-    sending = []
-    for file, category in to_send:
-        state = journal.state(digests[file].hex(), category)
-        if state == "stored":
-            ledger.note(file, category, ALREADY, "recorded as uploaded to this model (--force sends it again)",
-                        digests[file].hex())
-        elif state == "unsettled":
-            ledger.note(file, category, UNSETTLED, f"{journal.unsettled_reason(digests[file].hex(), category)}; "
-                        "not sent again unless --unsettled resend", digests[file].hex())
-        else:
-            sending.append((file, category))
-    pending = sum(len(batch.files) for batch in journal.open_batches)
-    if pending:
-        info(f"an earlier upload stopped with {pending} {_plural(pending, 'image')} on the way: the next upload "
-             f"settles {'it' if pending == 1 else 'them'} first, from the model's counts")
-    return sending
+    from ...image_categorization.plan import journal_view
+
+    view = journal_view(journal, plan, force=force)
+    for file, category in view.stored:
+        ledger.note(file, category, ALREADY, "recorded as uploaded to this model (--force sends it again)",
+                    plan.digest(file))
+    for file, category, why in view.unsettled:
+        ledger.note(file, category, UNSETTLED, f"{why}; not sent again unless --unsettled resend", plan.digest(file))
+    if view.pending and not force:
+        info(f"an earlier upload stopped with {view.pending} {_plural(view.pending, 'image')} on the way: the next "
+             f"upload settles {'it' if view.pending == 1 else 'them'} first, from the model's counts")
+    return view.to_send
 
 
 def _upload_summary(state: State, before: Model, after: Model, ledger: UploadLedger,
@@ -238,7 +222,7 @@ def _upload_summary(state: State, before: Model, after: Model, ledger: UploadLed
         raise click.exceptions.Exit(1)
 
 
-def _dry_run(state: State, model: Model, to_send: list[tuple[str, str]], digests: dict[str, bytes],
+def _dry_run(state: State, model: Model, to_send: list[tuple[str, str]], plan: UploadPlan,
              ledger: UploadLedger) -> None:
     """``upload --dry-run``: check every file fully and say what would be sent; send nothing."""
     from ...images import check_files
@@ -246,11 +230,11 @@ def _dry_run(state: State, model: Model, to_send: list[tuple[str, str]], digests
     category_of = dict(to_send)
     valid, invalid = check_files([path for path, _ in to_send])
     for path, reason in invalid:
-        ledger.note(path, category_of[str(path)], INVALID, reason, digests[str(path)].hex())
+        ledger.note(path, category_of[str(path)], INVALID, reason, plan.digest(path))
     adding: dict[str, int] = {}
     for path in valid:
         adding[category_of[str(path)]] = adding.get(category_of[str(path)], 0) + 1
-        ledger.note(path, category_of[str(path)], WOULD_UPLOAD, "", digests[str(path)].hex())
+        ledger.note(path, category_of[str(path)], WOULD_UPLOAD, "", plan.digest(path))
     lines = [f"would upload {len(valid)} {_plural(len(valid), 'image')} to model {model.id}; nothing was sent"]
     for category in model.categories:
         total = category.count + adding.get(category.name, 0)
