@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import responses
 from PIL import Image
 
 from nanoclient import Client
@@ -154,6 +155,14 @@ def test_train_and_predict_through_the_sdk_matched_by_name(fake, scenes):
     total = sum(len(read_annotations(p.with_suffix(".xml"))[0].boxes) for p in tests)
     assert found >= 0.6 * total, (found, total)
     assert detection.predict_file(model.id, tests[0]) == outcomes[str(tests[0])]
+    urls = [f"https://images.example/{p.name}" for p in tests[:2]]
+    for url, path in zip(urls, tests, strict=False):
+        fake.mock.add(responses.GET, url, body=path.read_bytes(), content_type="image/jpeg")
+    fake.mock.add(responses.GET, "https://images.example/gone.jpg", status=404)
+    by_url = detection.predict_urls(model.id, [*urls, "https://images.example/gone.jpg"])
+    assert [r.input for r in by_url] == [*urls, "https://images.example/gone.jpg"]
+    assert by_url[0].objects == outcomes[str(tests[0])].objects
+    assert by_url[2].message.startswith("Failed") and not by_url[2].objects
     with pytest.raises(NotFoundError):
         detection.get_model("no-such-model")
 
@@ -178,6 +187,24 @@ def test_sdk_upload_of_a_bad_box_costs_that_image_only(fake, tmp_path):
         (bad, Annotation("bad.jpg", (FieldBox("car", None, 1, 1, 200, 20),)))])
     assert report.uploaded == [str(good)]
     assert [path for path, _ in report.failed] == [str(bad)] and "outside" in str(report.failed[0][1])
+
+
+def test_upload_urls_stores_what_could_be_fetched_once(fake):
+    client = Client(api_key=fake.api_key, base_url=fake.base_url)
+    model = client.object_detection.create_model(["car"])
+    good = "https://images.example/a.jpg"
+    fake.mock.add(responses.GET, good, body=_jpeg(), content_type="image/jpeg")
+    fake.mock.add(responses.GET, "https://images.example/text.jpg", body=b"not an image")
+    box = Annotation("a.jpg", (FieldBox("car", None, 2, 2, 30, 30),))
+    report = client.object_detection.upload_urls(model.id, [(good, box),
+                                                             ("https://images.example/text.jpg", box)])
+    assert report.uploaded == [good]
+    assert [url for url, _ in report.failed] == ["https://images.example/text.jpg"]
+    listed = client.object_detection.images(model.id)
+    assert [(a.filename, [(b.field, b.xmin, b.xmax) for b in a.boxes]) for a in listed] == [("a.jpg", [("car", 2, 30)])]
+    again = client.object_detection.upload_urls(model.id, [(good, box)])
+    assert again.already == [good] and not again.uploaded
+    assert client.object_detection.get_model(model.id).categories[0].count == 1
 
 
 def _iou(a, b) -> float:
