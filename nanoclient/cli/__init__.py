@@ -31,6 +31,9 @@ from ._framework import (
 #: The ``nanoclient ocr`` group, loaded when it runs (its help without loading it).
 LAZY_COMMANDS["ocr"] = ("nanoclient.cli.ocr", "ocr",
                         "OCR models: read named fields (invoice number, date, total) from documents.")
+#: The ``nanoclient multilabel`` group, loaded when it runs.
+LAZY_COMMANDS["multilabel"] = ("nanoclient.cli.multilabel", "multilabel",
+                               "Multi-label models: which of their labels each image shows (none, one or several).")
 #: The ``nanoclient detection`` group, loaded when it runs.
 LAZY_COMMANDS["detection"] = ("nanoclient.cli.object_detection", "detection",
                               "Object detection models: find objects and their boxes in images.")
@@ -40,6 +43,7 @@ LAZY_COMMANDS["detection"] = ("nanoclient.cli.object_detection", "detection",
 COMMANDS_OF_TYPE = {
     "classification": ("an image classification model", "nanoclient ..."),
     "ocr": ("an OCR model", "nanoclient ocr ..."),
+    "multilabel": ("a multi-label classification model", "nanoclient multilabel ..."),
     "object_detection": ("an object detection model", "nanoclient detection ..."),
 }
 
