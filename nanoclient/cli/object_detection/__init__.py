@@ -19,7 +19,6 @@ from .._framework import (
     State,
     _as_path,
     api_command,
-    format_model,
     global_options,
     info,
 )
@@ -71,13 +70,18 @@ def _wait(state: State, model_id: str, timeout: float, poll_interval: float) -> 
 
 
 def _show(state: State, model: object) -> None:
+    """The model's state, its held-out mAP@0.5 and the images each category is labelled in."""
     from ...types import Model
 
     assert isinstance(model, Model)
-    lines = format_model(model, items="images", names="categories")
-    if model.accuracy is not None:  # the server measures mAP@0.5 on held-out images, not an accuracy
-        lines = [line.replace("accuracy  ", "mAP@0.5   ", 1) if line.lstrip().startswith("accuracy") else line
-                 for line in lines]
+    lines = [f"model {model.id}: {model.state_name}" + (f" ({model.status})" if model.status else "")]
+    if model.accuracy is not None:
+        measured = f": {model.accuracy_images} images" if model.accuracy_images is not None else ""
+        lines.append(f"  mAP@0.5     {model.accuracy:.3f}  (held out by the server{measured})")
+    if model.categories:  # an image counts for every category labelled in it: the counts do not add up
+        width = max(len(c.name) for c in model.categories)
+        lines.append(f"  categories  {len(model.categories)}, each with the images in which it is labelled")
+        lines.extend(f"    {c.name:<{width}}  {c.count}" for c in model.categories)
     state.emit({"model": model.to_json()}, "\n".join(lines))
 
 

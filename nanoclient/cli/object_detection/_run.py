@@ -70,7 +70,7 @@ def _upload_folder(state: State, folder: Path, *, annotation_file: Path | None, 
     pairs, skipped = labelled_images(root, categories=categories, annotation_file=annotation_file)
     list_skipped(skipped)
     boxes = sum(len(annotation.boxes) for _, annotation in pairs)
-    info(f"{_count(len(pairs), 'labelled image')} ({_count(boxes, 'box')}) in {root}"
+    info(f"{_count(len(pairs), 'labelled image')} ({boxes} {'box' if boxes == 1 else 'boxes'}) in {root}"
          + (f", {_count(len(skipped), 'file')} skipped" if skipped else ""))
     if dry_run:
         state.emit({"images": len(pairs), "boxes": boxes,
