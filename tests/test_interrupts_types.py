@@ -36,6 +36,8 @@ class TypeCase(NamedTuple):
 
 CASES = {
     "detection": TypeCase("detection", "ObjectDetection", ["make_detection.py", "--train", "24", "--test", "1"]),
+    "multilabel": TypeCase("multilabel", "MultiLabelClassification",
+                           ["make_multilabel.py", "--train", "24", "--test", "1"]),
 }
 
 
