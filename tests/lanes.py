@@ -58,6 +58,7 @@ FILES: dict[str, tuple[str, ...]] = {
     "test_cli_runs.py": (UNIT,),
     "test_client.py": (UNIT,),
     "test_dashboard_browser.py": (SERVER, BROWSER),
+    "test_dashboard_types.py": (UNIT,),
     "test_detection_evaluate.py": (UNIT,),
     "test_detection_cli.py": (SERVER, SLOW),
     "test_detection_learner.py": (SERVER, SLOW),

@@ -21,9 +21,10 @@ def _models(backend: Backend) -> MultilabelModels:
 
 
 def _operations() -> tuple[Operation, ...]:
+    from .local import MULTILABEL_LOCAL_OPERATIONS
     from .operations import OPERATIONS
 
-    return OPERATIONS
+    return OPERATIONS + MULTILABEL_LOCAL_OPERATIONS
 
 
 #: The type as the server's registry lists it.

@@ -24,9 +24,10 @@ def _models(backend: Backend) -> DetectionModels:
 
 
 def _operations() -> tuple[Operation, ...]:
+    from .local import DETECTION_LOCAL_OPERATIONS
     from .operations import DETECTION_OPERATIONS
 
-    return DETECTION_OPERATIONS
+    return DETECTION_OPERATIONS + DETECTION_LOCAL_OPERATIONS
 
 
 #: The type as the server's registry lists it.
