@@ -13,6 +13,7 @@ from nanoclient.server.multilabel.learner import (
     MultilabelModel,
     best_threshold,
     holdout_split,
+    stratified_folds,
     train_multilabel,
 )
 
@@ -28,7 +29,8 @@ def trained(tmp_path_factory):
     train = read_labels(sorted((folder / "train").glob("*.png")))
     test = read_labels(sorted((folder / "test").glob("*.png")))
     heard: list[str] = []
-    model = train_multilabel([p.read_bytes() for p in train], list(train.values()), NAMES, progress=heard.append)
+    model = train_multilabel([p.read_bytes() for p in train], list(train.values()), NAMES, folds=2,
+                             progress=heard.append)
     return model, test, heard, folder
 
 
@@ -40,7 +42,7 @@ def test_learns_the_labels_of_unseen_images(trained):
     # giving every label scores about 0.56 here, the raw-pixel floor about 0.4, nothing 0
     assert result.micro.f1 >= 0.72, result.format_text()
     assert result.hamming_loss <= 0.2
-    assert "features 100%" in heard and "fitting on every image" in heard
+    assert {"features 100%", "fitting without part 2 of 2", "fitting on every image"} <= set(heard)
 
 
 def test_predict_gives_every_label_highest_first_and_those_at_their_threshold(trained, tmp_path):
@@ -93,3 +95,13 @@ def test_holdout_split_puts_every_label_in_both_parts():
     held, kept = holdout_split(y, fraction=0.25, seed=3)
     assert sorted([*held, *kept]) == list(range(80)) and len(held) == 20
     assert np.all(y[held].sum(axis=0) >= 2) and np.all(y[kept].sum(axis=0) >= 5)
+
+
+def test_stratified_folds_part_the_images_and_spread_each_label():
+    rng = np.random.default_rng(2)
+    y = (rng.random((90, 4)) < [0.5, 0.3, 0.2, 0.15]).astype(np.int64)
+    folds = stratified_folds(y, 3, seed=1)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(90))
+    assert all(25 <= len(fold) <= 35 for fold in folds)
+    for fold in folds:
+        assert np.all(np.abs(y[fold].sum(axis=0) - y.sum(axis=0) / 3) <= 3)

@@ -5,20 +5,23 @@
     model.save("model.npz"); MultilabelModel.load("model.npz")
 
 How it learns. An image holds several things at several places, each small in the picture, so it is not
-seen whole at the image classifier's 28x28 pixels: it is scaled to VIEW x VIEW pixels and cut into
-overlapping 28x28 tiles (STRIDE apart), and each tile is described by the image classifier's features
+seen whole at the image classifier's 28x28 pixels: it is scaled up (VIEWS) and cut into overlapping
+28x28 tiles, and each tile is described by the image classifier's features
 (``image_categorization.trainer.Features``: its dictionary learned on these tiles), of which the
 position-free blocks are kept (what patterns are in the tile, wherever they are; the rotation-invariant
-edge spectrum; the colours). A label's score for an image is the best of its tiles' scores under one
+edge spectrum, weighted SPECTRUM_GAIN times as much as the patterns' columns together; the colours).
+A label's score for an image is the best of its tiles' scores under one
 logistic output per label (features standardised): multiple-instance learning, fitted by alternation
 (Andrews et al., 2003, MI-SVM): first every tile of an image with the label counts as showing it; then,
 MI_ROUNDS times, only the TOP_TILES best-scoring tiles of each such image do, every tile of the other
 images not, and the output is refitted.
 
-Probabilities and thresholds come from images held out (HOLDOUT, split so that each label is in both
-parts): each label's best tile score is mapped to a probability by a logistic fit (Platt scaling), and
-each label's threshold is the probability that maximises its F1 on those images. Then the features and
-outputs are fitted again on every image; the calibration and thresholds are kept.
+Probabilities and thresholds come from images held out: the images are split in FOLDS parts (each label
+spread evenly), and each part is scored by outputs fitted on the others. On those held-out scores each
+label's best tile score is mapped to a probability by a logistic fit (Platt scaling), and each label's
+threshold is the probability that maximises its F1. Then the outputs are fitted on every image; the
+calibration and thresholds are kept. (The feature dictionary, which sees no labels, is learned once, on
+the tiles of every image.)
 
 No HTTP, no SQL; ``save`` writes one ``.npz`` of arrays (nothing is pickled).
 """
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -36,14 +40,15 @@ from ..image_categorization.trainer import GRID, SIZE, Features
 #: Told how training goes, in a few words ("features 40%", "fitting star").
 Progress = Callable[[str], object]
 
-VIEW = 64  # the image is scaled to VIEW x VIEW pixels before it is cut into tiles
-STRIDE = 9  # pixels between neighbouring tiles: (VIEW - SIZE) / STRIDE + 1 tiles along each side
+#: (view, stride): the image is scaled to view x view pixels and cut into tiles stride pixels apart, at
+#: each of these scales ((view - SIZE) / stride + 1 tiles along each side); all the tiles make one bag.
+VIEWS: tuple[tuple[int, int], ...] = ((64, 9),)
 TOP_TILES = 2  # tiles of an image with a label taken to show it, after the first round
-MI_ROUNDS = 4  # rounds of choosing those tiles and refitting
+MI_ROUNDS = 2  # rounds of choosing those tiles and refitting
 #: The rotation-invariant spectrum's weight against the dictionary's columns (1: as much as all of them).
 SPECTRUM_GAIN = 2.0
 REGULARISATION = 0.1  # inverse strength (C) of each logistic output's L2 penalty
-HOLDOUT = 0.25  # fraction of the images held out to fit probabilities and thresholds
+FOLDS = 3  # parts of the images, each held out in turn to fit the probabilities and thresholds on
 MIN_IMAGES = 8  # images a label needs with it, and without it, to be learned
 DICTIONARY_TILES = 20_000  # tiles the feature dictionary is learned from, at most
 _FORMAT = 1  # version of the saved file layout
@@ -67,13 +72,12 @@ class MultilabelModel:
     calibration: np.ndarray
     #: (labels,) the probability at or above which each label is given.
     thresholds: np.ndarray
-    #: The tiling the model was trained with (``tiles_of``).
-    view: int = VIEW
-    stride: int = STRIDE
+    #: The tiling the model was trained with (VIEWS).
+    views: tuple[tuple[int, int], ...] = VIEWS
 
     def predict_proba(self, images: Sequence[bytes | str | os.PathLike[str]]) -> np.ndarray:
         """(images, labels) probabilities, each label on its own (rows do not sum to 1)."""
-        tiles = tile_features(self.features, images, view=self.view, stride=self.stride)
+        tiles = tile_features(self.features, images, views=self.views)
         return self._probabilities(self._scores(tiles[..., self.columns]))
 
     def predict(self, images: Sequence[bytes | str | os.PathLike[str]]
@@ -102,7 +106,7 @@ class MultilabelModel:
         temp = f"{os.fspath(path)}.{os.getpid()}.tmp"
         with open(temp, "wb") as handle:
             np.savez(handle, format=np.array(_FORMAT), names=np.array(self.names, dtype=str),
-                     view=np.array(self.view), stride=np.array(self.stride), mean=self.features.mean,
+                     views=np.array(self.views, dtype=np.int64), mean=self.features.mean,
                      whiten=self.features.whiten, atoms=self.features.atoms, columns=self.columns,
                      centre=self.centre, scale=self.scale, weights=self.weights, bias=self.bias,
                      calibration=self.calibration, thresholds=self.thresholds)
@@ -120,35 +124,42 @@ class MultilabelModel:
             features = Features(data["mean"], data["whiten"], data["atoms"])
             return cls(tuple(str(name) for name in data["names"]), features, data["columns"], data["centre"],
                        data["scale"], data["weights"], data["bias"],
-                       data["calibration"], data["thresholds"], int(data["view"]), int(data["stride"]))
+                       data["calibration"], data["thresholds"], tuple((int(v), int(s)) for v, s in data["views"]))
 
 
 def train_multilabel(images: Sequence[bytes | str | os.PathLike[str]], labels: Sequence[Sequence[str]],
-                     names: Sequence[str], *, seed: int = 0, progress: Progress | None = None) -> MultilabelModel:
+                     names: Sequence[str], *, folds: int = FOLDS, seed: int = 0, progress: Progress | None = None
+                     ) -> MultilabelModel:
     """Fit a model of labels ``names`` on ``images``, ``labels[i]`` naming the labels image i shows (of
-    ``names``; an image may show none). ValueError (its message meant for the user) when a label has fewer
-    than MIN_IMAGES images with it or without it, or an image names a label not in ``names``."""
+    ``names``; an image may show none); ``folds`` parts are held out in turn to fit the probabilities and
+    thresholds on (fewer: faster, thresholds from fewer images' scores). ValueError (its message meant for
+    the user) when a label has fewer than MIN_IMAGES images with it or without it, or an image names a
+    label not in ``names``."""
     tell = progress or (lambda _: None)
     names = tuple(names)
     y = _targets(labels, names, len(images))
-    held, kept = holdout_split(y, seed=seed)
+    if folds < 2:
+        raise ValueError("folds must be at least 2")
+    parts = stratified_folds(y, folds, seed=seed)
     tell("features 0%")
-    tiles = _tile_pixels(images, VIEW, STRIDE)
+    tiles = _tile_pixels(images, VIEWS)
     features = _fit_features(tiles, seed)
     x = _transform(features, tiles, tell)
     columns = position_free_columns(features)
     x = x[..., columns]
-    tell("fitting on the training part")
-    partial = _fit_outputs(x[kept], y[kept], names, features.spectrum_width, tell)
-    scores = partial._scores(x[held])
-    calibration = np.array([_platt(scores[:, j], y[held, j]) for j in range(len(names))])
+    scores = np.empty(y.shape)
+    for fold, held in enumerate(parts, start=1):
+        tell(f"fitting without part {fold} of {folds}")
+        kept = np.setdiff1d(np.arange(len(y)), held)
+        scores[held] = _fit_outputs(x[kept], y[kept], names, features.spectrum_width, tell)._scores(x[held])
+    calibration = np.array([_platt(scores[:, j], y[:, j]) for j in range(len(names))])
     probabilities = _sigmoid(scores * calibration[:, 0] + calibration[:, 1])
-    thresholds = np.array([best_threshold(probabilities[:, j], y[held, j]) for j in range(len(names))])
+    thresholds = np.array([best_threshold(probabilities[:, j], y[:, j]) for j in range(len(names))])
     tell("fitting on every image")
     final = _fit_outputs(x, y, names, features.spectrum_width, tell)
     final.features, final.columns = features, columns
     final.calibration, final.thresholds = calibration, thresholds
-    final.view, final.stride = VIEW, STRIDE
+    final.views = VIEWS
     return final
 
 
@@ -176,7 +187,7 @@ def _targets(labels: Sequence[Sequence[str]], names: tuple[str, ...], count: int
     return y
 
 
-def holdout_split(y: np.ndarray, *, fraction: float = HOLDOUT, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def holdout_split(y: np.ndarray, *, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(held-out, training) image indices, about ``fraction`` held out, so that each label (and having no
     label) has about that fraction of its images in the held-out part (a greedy iterative stratification)."""
     rng = np.random.default_rng(seed)
@@ -194,6 +205,18 @@ def holdout_split(y: np.ndarray, *, fraction: float = HOLDOUT, seed: int = 0) ->
     return np.flatnonzero(chosen), np.flatnonzero(~chosen)
 
 
+def stratified_folds(y: np.ndarray, count: int, *, seed: int = 0) -> list[np.ndarray]:
+    """``count`` disjoint parts of the images (indices), together all of them, each label spread evenly
+    (``holdout_split`` applied again and again to what is left)."""
+    rest = np.arange(len(y))
+    folds: list[np.ndarray] = []
+    for left in range(count, 1, -1):
+        held, kept = holdout_split(y[rest], fraction=1 / left, seed=seed)
+        folds.append(rest[held])
+        rest = rest[kept]
+    return [*folds, rest]
+
+
 def position_free_columns(features: Features) -> np.ndarray:
     """The columns of ``features`` that do not depend on where in the tile a thing is: the dictionary's
     counts over the whole tile, the rotation-invariant spectrum, and the colours."""
@@ -203,7 +226,7 @@ def position_free_columns(features: Features) -> np.ndarray:
                            np.arange(features.width - tail, features.width)])
 
 
-def view_pixels(source: bytes | str | os.PathLike[str], view: int = VIEW) -> np.ndarray:
+def view_pixels(source: bytes | str | os.PathLike[str], view: int) -> np.ndarray:
     """One image as the learner sees it: (view, view, 3) float32 RGB in [0, 1], upright as its EXIF
     orientation says."""
     from PIL import Image, ImageOps
@@ -215,24 +238,27 @@ def view_pixels(source: bytes | str | os.PathLike[str], view: int = VIEW) -> np.
         return np.asarray(rgb.resize((view, view), Image.Resampling.BILINEAR), dtype=np.float32) / 255.0
 
 
-def tiles_of(pixels: np.ndarray, stride: int = STRIDE) -> np.ndarray:
+def tiles_of(pixels: np.ndarray, stride: int) -> np.ndarray:
     """(n, view, view, 3) -> (n, tiles, SIZE, SIZE, 3): the overlapping SIZE x SIZE tiles ``stride`` apart,
     row by row."""
     starts = range(0, pixels.shape[1] - SIZE + 1, stride)
     return np.stack([pixels[:, r:r + SIZE, c:c + SIZE] for r in starts for c in starts], axis=1)
 
 
-def tile_features(features: Features, images: Sequence[bytes | str | os.PathLike[str]], *, view: int = VIEW,
-                  stride: int = STRIDE) -> np.ndarray:
-    """(images, tiles, width) the features of every tile of every image."""
-    return _transform(features, _tile_pixels(images, view, stride), lambda _: None)
+def tile_features(features: Features, images: Sequence[bytes | str | os.PathLike[str]], *,
+                  views: Sequence[tuple[int, int]] = VIEWS) -> np.ndarray:
+    """(images, tiles, width) the features of every tile of every image, at every scale of ``views``."""
+    return _transform(features, _tile_pixels(images, views), lambda _: None)
 
 
-def _tile_pixels(images: Sequence[bytes | str | os.PathLike[str]], view: int, stride: int) -> np.ndarray:
-    pixels = np.empty((len(images), view, view, 3), np.float32)
-    for i, image in enumerate(images):
-        pixels[i] = view_pixels(image, view)
-    return tiles_of(pixels, stride)
+def _tile_pixels(images: Sequence[bytes | str | os.PathLike[str]], views: Sequence[tuple[int, int]]) -> np.ndarray:
+    bags = []
+    for view, stride in views:
+        pixels = np.empty((len(images), view, view, 3), np.float32)
+        for i, image in enumerate(images):
+            pixels[i] = view_pixels(image, view)
+        bags.append(tiles_of(pixels, stride))
+    return np.concatenate(bags, axis=1)
 
 
 def _fit_features(tiles: np.ndarray, seed: int) -> Features:
@@ -256,6 +282,7 @@ def _transform(features: Features, tiles: np.ndarray, tell: Progress) -> np.ndar
 def _fit_outputs(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], spectrum_width: int, tell: Progress
                  ) -> MultilabelModel:
     """One logistic output per label over tiles ``x`` (images, tiles, columns), by MI-SVM's alternation."""
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
     n, k, width = x.shape
@@ -272,7 +299,9 @@ def _fit_outputs(x: np.ndarray, y: np.ndarray, names: tuple[str, ...], spectrum_
         chosen = np.ones((n, k), dtype=bool)  # first round: every tile of every image
         model = LogisticRegression(C=REGULARISATION, max_iter=300, class_weight="balanced", warm_start=True)
         for _ in range(MI_ROUNDS + 1):
-            model.fit(z[chosen], np.repeat(y[:, j][:, None], k, axis=1)[chosen])
+            with warnings.catch_warnings():  # a round's optimum is only a step: it need not be reached
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model.fit(z[chosen], np.repeat(y[:, j][:, None], k, axis=1)[chosen])
             scores = z.reshape(-1, width) @ model.coef_[0] + model.intercept_[0]
             best = np.argsort(-scores.reshape(n, k), axis=1)[:, :TOP_TILES]
             chosen = np.zeros((n, k), dtype=bool)
@@ -321,4 +350,4 @@ def _sigmoid(values: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["MIN_IMAGES", "MultilabelModel", "Progress", "best_threshold", "holdout_split", "position_free_columns",
-           "tile_features", "tiles_of", "train_multilabel", "view_pixels"]
+           "stratified_folds", "tile_features", "tiles_of", "train_multilabel", "view_pixels"]
