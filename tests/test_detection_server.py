@@ -214,3 +214,15 @@ def _iou(a, b) -> float:
         return 0.0
     inter = width * height
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def test_training_in_a_child_process_says_the_learners_reason(tmp_path, scenes):
+    from nanoclient.server.object_detection.child import train_in_child
+
+    images = sorted((scenes / "train").glob("*.jpg"))[:3]
+    boxes = [[(b.field, b.xmin, b.ymin, b.xmax, b.ymax) for b in read_annotations(p.with_suffix(".xml"))[0].boxes]
+             for p in images]
+    said: list[str] = []
+    with pytest.raises(ValueError, match="box"):  # too few boxes per class: the learner's own words
+        train_in_child(images, boxes, CLASSES, tmp_path / "out.detector", say=said.append)
+    assert not (tmp_path / "out.detector").exists()

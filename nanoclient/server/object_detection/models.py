@@ -29,6 +29,7 @@ from ...types import Category, Model
 from ..backend import Account, Backend, NamedBytes, url_errors
 from ..store import DocumentRecord, ModelRecord, RunRecord
 from . import TYPE
+from .fit import TrueBox
 
 if TYPE_CHECKING:
     from .learner import Detector
@@ -37,18 +38,12 @@ log = logging.getLogger("nanoclient.server")
 
 #: The model type of detection models, as the API names it.
 DETECTION_TYPE = TYPE.name
-#: A labelled box: (category, xmin, ymin, xmax, ymax) in pixels.
-TrueBox = tuple[str, int, int, int, int]
 #: Files per upload or prediction request.
 FILES_MAX = 50
 #: A category's name: at most this many characters.
 CATEGORY_NAME_MAX = 200
 #: Boxes an image may carry.
 BOXES_MAX = 500
-#: The share of the training images held out to measure a run's mAP@0.5 (every ``HOLD_OUT``-th image), and
-#: the fewest images a model needs for that measure to be made.
-HOLD_OUT = 4
-MEASURE_MIN_IMAGES = 20
 
 
 @dataclass(frozen=True)
@@ -172,59 +167,45 @@ class DetectionModels:
         return self.backend.queue_training(account, record.id, describe=self._describe)
 
     def _train_run(self, run: RunRecord, record: ModelRecord) -> None:
-        """Train the detector on the model's images (called by the backend's training worker); measure its
-        mAP@0.5 on held-out images first, when there are enough."""
-        from .learner import train_detector
-
+        """Train the detector on the model's images (called by the backend's training worker), in a child
+        process when the backend says (``child.py``), after measuring its mAP@0.5 on held-out images
+        (``fit``)."""
         documents = self.store.documents(run.model_id, run.last_image_id)
-        images = [self.store.image_path(doc.sha256).read_bytes() for doc in documents]
+        paths = [self.store.image_path(doc.sha256) for doc in documents]
         boxes = [_labelled_boxes(doc) for doc in documents]
         labels = list(record.categories)
-        accuracy, measured_on = self._measure(run, images, boxes, labels)
-
-        def progress(fraction: float) -> None:
-            self.store.set_run_status(run.id, f"Training: {min(99, int(100 * fraction))}%")
-
-        self.store.set_run_status(run.id, "Training: 0%")
-        detector = train_detector(images, boxes, labels, progress=progress, threads=_threads())
         name = f"{run.id}.detector"
         target = self.store.classifier_path(name)
         aside = target.with_name(f"{target.name}.{uuid.uuid4().hex}.tmp")  # a reader never sees half a file
-        detector.save(aside)
-        os.replace(aside, target)
+
+        def say(text: str) -> None:
+            self.store.set_run_status(run.id, text)
+
+        detector = None
+        try:
+            if self.backend.train_in_child:
+                from .child import train_in_child
+
+                accuracy, measured_on = train_in_child(paths, boxes, labels, aside, say=say)
+            else:
+                from .fit import fit
+
+                detector, accuracy, measured_on = fit([path.read_bytes() for path in paths], boxes, labels,
+                                                      say=say, threads=_threads())
+                detector.save(aside)
+            os.replace(aside, target)
+        finally:
+            aside.unlink(missing_ok=True)
         status = "Model trained" + (f" (held-out mAP@0.5 {accuracy:.3f} on {measured_on} images)"
                                     if accuracy is not None else "")
         self.store.finish_run(run.id, accuracy=accuracy, accuracy_images=measured_on if accuracy is not None else None,
                               classifier=name, status=status)
-        with self._lock:
-            self._detectors[run.model_id] = (run.id, detector, threading.Lock())
-            self._trim()
-        log.info("detection model %s trained on %d images (held-out mAP@0.5 %s on %d)", run.model_id, len(images),
+        if detector is not None:
+            with self._lock:
+                self._detectors[run.model_id] = (run.id, detector, threading.Lock())
+                self._trim()
+        log.info("detection model %s trained on %d images (held-out mAP@0.5 %s on %d)", run.model_id, len(paths),
                  "n/a" if accuracy is None else f"{accuracy:.3f}", measured_on)
-
-    def _measure(self, run: RunRecord, images: Sequence[bytes], boxes: Sequence[Sequence[TrueBox]],
-                 labels: Sequence[str]) -> tuple[float | None, int]:
-        """mAP@0.5 on every HOLD_OUT-th image of a detector trained (without calibration: a third of the time)
-        on the others; (None, 0) when the model has too few images or a class too few boxes left to train."""
-        if len(images) < MEASURE_MIN_IMAGES:
-            return None, 0
-        from ...object_detection.evaluate import evaluate
-        from ...object_detection.types import DetectedObject
-        from .learner import train_detector
-
-        held = [i for i in range(len(images)) if i % HOLD_OUT == HOLD_OUT - 1]
-        kept = [i for i in range(len(images)) if i % HOLD_OUT != HOLD_OUT - 1]
-        self.store.set_run_status(run.id, "Training: measuring on held-out images")
-        try:
-            probe = train_detector([images[i] for i in kept], [boxes[i] for i in kept], labels, calibrate=False,
-                                   threads=_threads())
-        except ValueError as exc:  # a class with too few boxes once some are held out: no measure
-            log.info("detection model %s: no held-out measure (%s)", run.model_id, exc)
-            return None, 0
-        scored = [(str(i), boxes[i], [DetectedObject(d.label, d.xmin, d.ymin, d.xmax, d.ymax, d.score)
-                                      for d in probe.detect(images[i])]) for i in held]
-        result = evaluate(scored, labels)
-        return result.map50, len(held)
 
     def _detector(self, record: ModelRecord) -> tuple[Detector, threading.Lock]:
         done = record.done_run
