@@ -81,7 +81,10 @@ def openapi_document(operations: Iterable[Operation]) -> dict[str, object]:
     paths: dict[str, dict[str, object]] = {}
     for operation in operations:
         item = paths.setdefault(operation.documented_path, {})
-        if operation.method.lower() in item:
+        first = item.get(operation.method.lower())
+        if isinstance(first, dict):  # a path two types share: one entry, serving both by the model's type
+            first["description"] = (f"{first.get('description', '')} Also serves the {operation.model_type} "
+                                    f"models' {operation.name} (by the model's type).").strip()
             continue
         if operation.local:  # below its own root, not the API's
             item["servers"] = [{"url": LOCAL_ROOT, "description": "The local server's own extension"}]
