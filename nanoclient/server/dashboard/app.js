@@ -66,6 +66,26 @@
 
   const isOcr = (model) => model.model_type === 'ocr';
 
+  // ------------------------------------------------------------------ the model types
+  //
+  // Each type the dashboard knows: its tag in the list, the address of its page, what a chip of the list says
+  // of one of its categories. A type it does not know shows its own name and the Image Categorization page.
+  const TYPES = {
+    classification: {tag: 'Image categorization', page: '#/models/', chip: (c) => c.name + ': ' + plural(c.count, 'image')},
+    ocr: {tag: 'OCR', page: '#/ocr/', chip: (c) => c.name + ': a field, labelled in ' + plural(c.count, 'document')},
+    object_detection: {tag: 'Detection', page: '#/detection/',
+      chip: (c) => c.name + ': a category, boxed in ' + plural(c.count, 'image')},
+    multilabel: {tag: 'Multi-label', page: '#/multilabel/', chip: (c) => c.name + ': a label, on ' + plural(c.count, 'image')},
+  };
+  const typeOf = (model) => TYPES[model.model_type || 'classification']
+    || {tag: model.model_type, page: '#/models/', chip: (c) => c.name};
+  const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#9333ea', '#0891b2', '#db2777', '#65a30d'];
+  // A category's colour: its place among the model's categories (grey for a name the model does not have).
+  const colourAmong = (model, name) => {
+    const at = model ? model.categories.findIndex((c) => c.name === name) : -1;
+    return at < 0 ? '#6b7280' : PALETTE[at % PALETTE.length];
+  };
+
   function stateBadge(el, state, ocr) {
     let [name, kind] = STATES[state] || ['state ' + state, ''];
     if (ocr && state === 1) name = 'needs more documents';
@@ -164,7 +184,9 @@
   function open(name, title) {
     clearTimeout(timer);
     dropBlobs();
-    for (const id of ['view-signin', 'view-models', 'view-model', 'view-ocr']) $(id).hidden = id !== name;
+    for (const id of ['view-signin', 'view-models', 'view-model', 'view-ocr', 'view-detection', 'view-multilabel']) {
+      $(id).hidden = id !== name;
+    }
     document.title = title + ' · nanoclient';
     view += 1;
     return view;
@@ -228,19 +250,20 @@
     const badge = h('span');
     stateBadge(badge, model.state, isOcr(model));
     const need = minImages(model);
-    const ocr = isOcr(model);
+    const type = typeOf(model);
     const chips = model.categories.map((c) => h('span', {class: 'chip' + (c.count < need ? ' short' : ''),
-      title: ocr ? c.name + ': a field, labelled in ' + plural(c.count, 'document') : c.name},
+      title: type.chip(c)},
     h('span', {class: 'name'}, c.name), h('span', {class: 'n'}, c.count)));
     const accuracy = typeof model.accuracy === 'number'
       ? h('div', {class: 'accuracy', title: 'accuracy held out by the server'},
         meter(model.accuracy, grade(model.accuracy)), h('span', {class: 'num'}, pct(model.accuracy)))
       : h('div', {class: 'accuracy hint'}, model.state === 5 ? 'accuracy not measured' : 'no accuracy yet');
-    return h('a', {class: 'model-row', href: (ocr ? '#/ocr/' : '#/models/') + enc(model.model_id),
+    return h('a', {class: 'model-row', href: type.page + enc(model.model_id),
       'data-model': model.model_id, 'data-type': model.model_type || 'classification'},
     h('div', {class: 'model-main'},
       h('div', {class: 'model-line'}, h('span', {class: 'mono'}, model.model_id),
-        ocr ? h('span', {class: 'type-tag', title: 'an OCR model: its categories are fields'}, 'OCR') : null, badge),
+        h('span', {class: 'type-tag', title: 'the model\'s type: ' + (model.model_type || 'classification')}, type.tag),
+        badge),
         h('div', {class: 'model-status'}, model.status || '')),
       h('div', {class: 'chips'}, chips),
       accuracy);
@@ -284,8 +307,9 @@
       model = await json('GET', API + 'Model/' + enc(current.id));
     } catch (e) {
       if (seq !== view || e.status === 401) return;
-      if (e.status === 404 && first && await isOcrModel(current.id)) {
-        if (seq === view) location.replace('#/ocr/' + enc(current.id));  // an OCR model has its own page
+      const page = e.status === 404 && first ? await pageOfModel(current.id) : null;
+      if (page && page !== '#/models/') {
+        if (seq === view) location.replace(page + enc(current.id));  // a model of another type has its own page
         return;
       }
       if (seq !== view) return;
@@ -549,22 +573,19 @@
 
   const DOCS_PER_PAGE = 12;
   const DOC_WIDTH = 600;  // pixels of the pictures in the gallery (300 to 400 CSS pixels, sharp at 2x)
-  const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#9333ea', '#0891b2', '#db2777', '#65a30d'];
   let ocr = null;        // the OCR page's state: {id, model, page}
 
-  async function isOcrModel(id) {
+  // The page of a model of this key, by its type in the list of models (null if the key has no such model).
+  async function pageOfModel(id) {
     try {
-      await json('GET', OCR + 'Model/' + enc(id));
-      return true;
+      const model = (await json('GET', API + 'Models/')).find((m) => m.model_id === id);
+      return model ? typeOf(model).page : null;
     } catch (e) {
-      return false;
+      return null;
     }
   }
 
-  const colourOf = (name) => {
-    const at = ocr && ocr.model ? ocr.model.categories.findIndex((c) => c.name === name) : -1;
-    return at < 0 ? '#6b7280' : PALETTE[at % PALETTE.length];
-  };
+  const colourOf = (name) => colourAmong(ocr && ocr.model, name);
   const share = (value, of) => (100 * Math.max(0, Math.min(value, of)) / of).toFixed(3) + '%';
 
   // A box over a page: `title` as its tooltip, `label` on its tag; the page is width x height pixels.
@@ -809,6 +830,439 @@
     if (img.complete && img.naturalWidth) draw(); else img.addEventListener('load', draw, {once: true});
   }
 
+  // ------------------------------------------------------------------ pages of the model types with listed files
+  //
+  // Shared by the pages below: the train button, a model page's polling, a pager, an SVG drawn with boxes.
+
+  const FILES_PER_PAGE = 12;
+  const PICTURE_WIDTH = 300;  // pixels of the pictures in the galleries (96 to 300 are cached by the server)
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+
+  // svg('rect', {x: 1}): an SVG element (attributes only; text as a text node).
+  function svg(tag, attrs, text) {
+    const el = document.createElementNS(SVG_NS, tag);
+    for (const [name, value] of Object.entries(attrs || {})) el.setAttribute(name, String(value));
+    if (text !== undefined) el.append(document.createTextNode(text));
+    return el;
+  }
+
+  // Boxes over a picture of width x height pixels, in those pixels: each a rect in its category's colour with
+  // its label on a tag. `boxes`: [{name, xmin, ymin, xmax, ymax, label?, title?}].
+  function boxesSvg(width, height, boxes, colour) {
+    const layer = svg('svg', {class: 'boxes', viewBox: '0 0 ' + width + ' ' + height, preserveAspectRatio: 'none',
+      'aria-hidden': 'true'});
+    const size = Math.max(8, Math.max(width, height) / 26);  // the tag's text, in the picture's pixels
+    for (const box of boxes) {
+      const tint = colour(box.name);
+      const group = svg('g', {class: 'obj', 'data-label': box.name});
+      if (box.title) group.append(svg('title', {}, box.title));
+      group.append(svg('rect', {class: 'box-rect', x: box.xmin, y: box.ymin, width: box.xmax - box.xmin,
+        height: box.ymax - box.ymin, stroke: tint, 'stroke-width': Math.max(1.5, size / 6)}));
+      const label = box.label || box.name;
+      const tagWidth = Math.min(width, label.length * size * 0.62 + size * 0.6);
+      const above = box.ymin >= size * 1.3;
+      const x = Math.max(0, Math.min(box.xmin, width - tagWidth));
+      const y = above ? box.ymin - size * 1.3 : box.ymin;
+      group.append(svg('rect', {class: 'box-tag', x, y, width: tagWidth, height: size * 1.3, fill: tint}),
+        svg('text', {class: 'box-text', x: x + size * 0.3, y: y + size * 1.0, 'font-size': size}, label));
+      layer.append(group);
+    }
+    return layer;
+  }
+
+  function showPager(prefix, listing) {
+    $(prefix + '-pager').hidden = listing.pages <= 1;
+    $(prefix + '-pager-text').textContent = 'page ' + listing.page + ' of ' + listing.pages;
+    $(prefix + '-prev').disabled = listing.page <= 1;
+    $(prefix + '-next').disabled = listing.page >= listing.pages;
+  }
+
+  // The train button of a model whose categories each need min_images items: busy, trained, short or ready.
+  function trainButton(prefix, model, items) {
+    const button = $(prefix + '-train');
+    const short = model.categories.filter((c) => c.count < minImages(model));
+    if (busy(model)) {
+      button.disabled = true;
+      button.textContent = model.state === 3 ? 'Queued…' : 'Training…';
+      $(prefix + '-train-note').textContent = 'the state refreshes by itself';
+    } else if (model.state === 5) {
+      button.disabled = true;
+      button.textContent = 'Trained';
+      $(prefix + '-train-note').textContent = 'upload new ' + items + ' to train again';
+    } else {
+      button.disabled = short.length > 0 || !model.categories.length;
+      button.textContent = model.state === -1 ? 'Train again' : 'Train';
+      $(prefix + '-train-note').textContent = short.length
+        ? 'short: ' + short.map((c) => c.name + ' (' + c.count + ')').join(', ') : '';
+    }
+  }
+
+  // The page's state: the model read again, every 1.5 s while it trains; `render` draws it, `first` loads the rest.
+  async function pollModel(seq, state, path, noun, render, first) {
+    let model;
+    try {
+      model = await json('GET', path + 'Model/' + enc(state.id));
+    } catch (e) {
+      if (seq !== view || e.status === 401) return;
+      notify(e.status === 404 ? 'This key has no ' + noun + ' ' + state.id + '.' : e.message);
+      if (e.status !== 404) later(() => pollModel(seq, state, path, noun, render, first), POLL_LIST_IDLE_MS);
+      return;
+    }
+    if (seq !== view) return;
+    const before = state.model;
+    state.model = model;
+    render(model);
+    if (first) first(seq);
+    if (before && busy(before) && !busy(model)) {
+      notify(model.state === 5 ? 'The model is trained.' : 'Training ended: ' + model.status, model.state === 5 ? 'info' : '');
+    }
+    if (busy(model)) later(() => pollModel(seq, state, path, noun, render, null), POLL_TRAINING_MS);
+  }
+
+  async function startTraining(state, path, noun, render) {
+    const seq = view;
+    $(state.prefix + '-train').disabled = true;
+    try {
+      const model = await json('POST', path + 'Model/' + enc(state.id) + '/Train/');
+      if (seq !== view) return;
+      state.model = model;
+      render(model);
+      later(() => pollModel(seq, state, path, noun, render, null), POLL_TRAINING_MS);
+    } catch (e) {
+      if (seq !== view) return;
+      notify(e.message);
+      render(state.model);
+    }
+  }
+
+  // One stored picture of a model's file into `img` (a blob: URL, the key in the header), dropped with the view.
+  function loadPicture(seq, path, img) {
+    send('GET', path, {query: {width: PICTURE_WIDTH}, cache: 'default'})
+      .then((response) => (response.ok ? response.blob() : null))
+      .then((blob) => {
+        if (!blob || seq !== view) return;
+        const url = URL.createObjectURL(blob);
+        blobs.push(url);
+        img.src = url;
+      })
+      .catch(() => {});
+  }
+
+  function accuracyCard(prefix, model, measured, unmeasured) {
+    const accuracy = typeof model.accuracy === 'number' ? model.accuracy : null;
+    $(prefix + '-accuracy').textContent = accuracy === null ? '–' : pct(accuracy);
+    $(prefix + '-accuracy-card').className = 'card' + (accuracy === null ? '' : ' ' + grade(accuracy));
+    $(prefix + '-accuracy-note').textContent = accuracy === null ? (model.state === 5 ? unmeasured : 'once trained')
+      : measured + (Number.isInteger(model.accuracy_images) ? ' on ' + plural(model.accuracy_images, 'held-out image')
+        : '');
+  }
+
+  // A category (or label) with its swatch, its count and how far it is from min_images.
+  function countedName(model, c, cls, title, onclick) {
+    const swatch = h('span', {class: 'swatch'});
+    swatch.style.backgroundColor = colourAmong(model, c.name);
+    const need = minImages(model);
+    return h(onclick ? 'button' : 'div', {class: cls, title, 'data-field': c.name, type: onclick ? 'button' : null,
+      onclick},
+    h('span', {class: 'cat-top'}, h('span', {class: 'name'}, swatch, c.name), h('span', {class: 'n'}, c.count)),
+    meter(c.count / need, c.count >= need ? 'good' : 'fair'));
+  }
+
+  function tryPreview(file, box) {
+    if (tryBlob) URL.revokeObjectURL(tryBlob);
+    tryBlob = URL.createObjectURL(file);
+    const img = h('img', {alt: file.name});
+    img.src = tryBlob;
+    box.replaceChildren(img);
+    return img;
+  }
+
+  // ------------------------------------------------------------------ one object detection model
+  //
+  // Its categories are the classes it finds; its training images come from the local extension
+  // (local/v1/models/{id}/detection/images, each picture downsized by the server) with their boxes drawn as an
+  // SVG over the picture in the image's own pixels; "try it" draws the boxes found with their label and score.
+
+  const DETECTION = 'api/v2/ObjectDetection/';
+  let detection = null;  // the detection page's state: {prefix, id, model, page, found, image}
+
+  function showDetection(id) {
+    const seq = open('view-detection', 'Detection model ' + id);
+    detection = {prefix: 'd', id, model: null, page: 1, found: null, image: null};
+    $('d-id').textContent = id;
+    $('d-status').textContent = '';
+    $('d-categories').replaceChildren();
+    $('d-images-grid').replaceChildren();
+    $('d-images-empty').hidden = true;
+    $('d-pager').hidden = true;
+    $('d-try-result').hidden = true;
+    $('d-images').textContent = '–';
+    pollModel(seq, detection, DETECTION, 'object detection model', renderDetection, loadDetectionImages);
+  }
+
+  function renderDetection(model) {
+    stateBadge($('d-state'), model.state);
+    $('d-status').textContent = model.status || '';
+    accuracyCard('d', model, 'mAP@0.5', 'too few images to hold some out');
+    $('d-categories-count').textContent = String(model.categories.length);
+    $('d-min-note').textContent = 'each boxed in ' + plural(minImages(model), 'image') + ' to train';
+    $('d-categories').replaceChildren(...model.categories.map((c) => countedName(model, c, 'field',
+      c.name + ': boxed in ' + plural(c.count, 'image'))));
+    trainButton('d', model, 'images');
+    $('d-try-hint').textContent = model.state === 5 ? 'see the objects it finds, with their scores'
+      : 'once the model is trained';
+  }
+
+  async function loadDetectionImages(seq) {
+    const {id, page} = detection;
+    let listing;
+    try {
+      listing = await json('GET', LOCAL + 'models/' + enc(id) + '/detection/images',
+        {query: {page, per_page: FILES_PER_PAGE}});
+    } catch (e) {
+      if (seq === view && e.status !== 401) notify(e.message);
+      return;
+    }
+    if (seq !== view || page !== detection.page) return;
+    dropBlobs();
+    $('d-images-grid').replaceChildren(...listing.files.map((file) => detectionFigure(seq, id, file)));
+    $('d-images-empty').hidden = listing.files.length > 0;
+    $('d-images').textContent = String(listing.total);
+    $('d-images-note').textContent = listing.total ? 'training images' : 'none uploaded yet';
+    $('d-page-label').textContent = plural(listing.total, 'image') + ', newest first';
+    showPager('d', listing);
+  }
+
+  function turnDetectionPage(step) {
+    detection.page = Math.max(1, detection.page + step);
+    loadDetectionImages(view);
+  }
+
+  // One training image with its labelled boxes.
+  function detectionFigure(seq, id, file) {
+    const img = h('img', {alt: file.name, decoding: 'async'});
+    const sheet = h('div', {class: 'sheet'}, img);
+    if (file.width && file.height) {
+      sheet.style.aspectRatio = file.width + ' / ' + file.height;
+      sheet.append(boxesSvg(file.width, file.height, file.boxes.map((b) => ({...b, title: b.name})),
+        (name) => colourAmong(detection.model, name)));
+    }
+    loadPicture(seq, LOCAL + 'models/' + enc(id) + '/detection/images/' + file.id, img);
+    return h('figure', {class: 'doc', 'data-image': file.id, 'data-boxes': file.boxes.length}, sheet,
+      h('figcaption', {}, h('span', {class: 'doc-name', title: file.name}, file.name),
+        h('span', {class: 'doc-page'}, file.boxes.length + (file.boxes.length === 1 ? ' box' : ' boxes'))));
+  }
+
+  // The boxes found in an image, drawn over it and listed, those scored at least the threshold.
+  async function tryDetection(file) {
+    if (!file) return;
+    const seq = view;
+    $('d-try-result').hidden = false;
+    $('d-try-rows').replaceChildren();
+    $('d-try-table').hidden = true;
+    detection.found = null;
+    if (!isImage(file)) {
+      $('d-try-page').hidden = true;
+      $('d-try-verdict').textContent = 'Only PNG and JPEG images can be read.';
+      return;
+    }
+    detection.image = tryPreview(file, $('d-try-page'));
+    $('d-try-page').hidden = false;
+    $('d-try-verdict').textContent = 'Looking for objects in ' + file.name + '…';
+    const form = new FormData();
+    form.append('file', file, file.name);
+    let answer;
+    try {
+      answer = await json('POST', DETECTION + 'Model/' + enc(detection.id) + '/LabelFile/', {body: form});
+    } catch (e) {
+      if (seq === view) $('d-try-verdict').textContent = e.message;
+      return;
+    }
+    if (seq !== view) return;
+    const result = Array.isArray(answer.result) ? answer.result[0] : null;
+    if (!result || (result.message && result.message !== 'Success')) {
+      $('d-try-verdict').textContent = (result && result.message) || 'No prediction came back.';
+      return;
+    }
+    detection.found = result.prediction.slice().sort((a, b) => b.score - a.score);
+    const img = detection.image;
+    if (img.complete && img.naturalWidth) drawFound(seq); else img.addEventListener('load', () => drawFound(seq), {once: true});
+  }
+
+  function drawFound(seq) {
+    const img = detection.image;
+    const threshold = Number($('d-threshold').value);
+    $('d-threshold-value').textContent = pct(threshold);
+    if (seq !== view || !detection.found || !img || !img.naturalWidth) return;
+    const shown = detection.found.filter((f) => f.score >= threshold);
+    const colour = (name) => colourAmong(detection.model, name);
+    $('d-try-verdict').textContent = plural(shown.length, 'object') + ' found, scored at least ' + pct(threshold)
+      + (detection.found.length > shown.length ? ' (' + (detection.found.length - shown.length) + ' below)' : '') + '.';
+    const sheet = h('div', {class: 'sheet'}, img, boxesSvg(img.naturalWidth, img.naturalHeight, shown.map((f) => ({
+      name: f.label, xmin: f.xmin, ymin: f.ymin, xmax: f.xmax, ymax: f.ymax, label: f.label + ' ' + pct(f.score),
+      title: f.label + ' (' + pct(f.score) + ')'})), colour));
+    sheet.style.aspectRatio = img.naturalWidth + ' / ' + img.naturalHeight;
+    $('d-try-page').replaceChildren(sheet);
+    $('d-try-rows').replaceChildren(...shown.map((f) => {
+      const swatch = h('span', {class: 'swatch'});
+      swatch.style.backgroundColor = colour(f.label);
+      return h('tr', {'data-label': f.label}, h('td', {class: 'lbl'}, swatch, f.label),
+        h('td', {class: 'txt'}, f.xmin + ',' + f.ymin + ' – ' + f.xmax + ',' + f.ymax),
+        h('td', {class: 'num'}, pct(f.score)));
+    }));
+    $('d-try-table').hidden = shown.length === 0;
+  }
+
+  function startDetection() {
+    const render = (model) => renderDetection(model);
+    $('d-train').addEventListener('click', () => startTraining(detection, DETECTION, 'object detection model', render));
+    $('d-prev').addEventListener('click', () => turnDetectionPage(-1));
+    $('d-next').addEventListener('click', () => turnDetectionPage(1));
+    $('d-threshold').addEventListener('input', () => drawFound(view));
+    $('d-threshold-value').textContent = pct(Number($('d-threshold').value));
+    dropZone($('d-try-drop'), $('d-try-input'), (files) => tryDetection(files[0]));
+  }
+
+  // ------------------------------------------------------------------ one multi-label model
+  //
+  // Its categories are labels, any number of them on an image; its training images come from the local
+  // extension (local/v1/models/{id}/multilabel/images, all or one label's) with their labels as chips;
+  // "try it" shows every label's probability and the labels the model gives (at or above their threshold).
+
+  const MULTILABEL = 'api/v2/MultiLabelClassification/';
+  let multilabel = null;  // the multi-label page's state: {prefix, id, model, label, page}
+
+  function showMultilabel(id) {
+    const seq = open('view-multilabel', 'Multi-label model ' + id);
+    multilabel = {prefix: 'l', id, model: null, label: null, page: 1};
+    $('l-id').textContent = id;
+    $('l-status').textContent = '';
+    $('l-labels').replaceChildren();
+    $('l-images-grid').replaceChildren();
+    $('l-images-empty').hidden = true;
+    $('l-pager').hidden = true;
+    $('l-try-result').hidden = true;
+    $('l-images').textContent = '–';
+    pollModel(seq, multilabel, MULTILABEL, 'multi-label model', renderMultilabel, loadTaggedImages);
+  }
+
+  function renderMultilabel(model) {
+    stateBadge($('l-state'), model.state);
+    $('l-status').textContent = model.status || '';
+    accuracyCard('l', model, 'held out', 'nanoclient multilabel evaluate measures it');
+    $('l-labels-count').textContent = String(model.categories.length);
+    $('l-min-note').textContent = 'each on ' + plural(minImages(model), 'image') + ' to train';
+    renderLabelFilter(model);
+    trainButton('l', model, 'images');
+    $('l-try-hint').textContent = model.state === 5 ? 'see each label\u2019s probability' : 'once the model is trained';
+  }
+
+  // The labels with their counts; one pressed shows only its images, pressed again all of them.
+  function renderLabelFilter(model) {
+    $('l-labels').replaceChildren(...model.categories.map((c) => {
+      const button = countedName(model, c, 'cat', c.name + ': on ' + plural(c.count, 'image'), () => {
+        multilabel.label = multilabel.label === c.name ? null : c.name;
+        multilabel.page = 1;
+        renderLabelFilter(multilabel.model);
+        loadTaggedImages(view);
+      });
+      button.setAttribute('aria-pressed', String(c.name === multilabel.label));
+      return button;
+    }));
+  }
+
+  async function loadTaggedImages(seq) {
+    const {id, page, label} = multilabel;
+    const query = {page, per_page: FILES_PER_PAGE};
+    if (label !== null) query.label = label;
+    let listing;
+    try {
+      listing = await json('GET', LOCAL + 'models/' + enc(id) + '/multilabel/images', {query});
+    } catch (e) {
+      if (seq === view && e.status !== 401) notify(e.message);
+      return;
+    }
+    if (seq !== view || page !== multilabel.page || label !== multilabel.label) return;
+    dropBlobs();
+    $('l-images-grid').replaceChildren(...listing.files.map((file) => taggedFigure(seq, id, file)));
+    $('l-images-empty').hidden = listing.files.length > 0;
+    if (label === null) {
+      $('l-images').textContent = String(listing.total);
+      $('l-images-note').textContent = listing.total ? 'training images' : 'none uploaded yet';
+    }
+    $('l-page-label').textContent = plural(listing.total, 'image') + (label === null ? '' : ' labelled ' + label)
+      + ', newest first';
+    showPager('l', listing);
+  }
+
+  function turnTaggedPage(step) {
+    multilabel.page = Math.max(1, multilabel.page + step);
+    loadTaggedImages(view);
+  }
+
+  // One training image with its labels as chips (an image with none says so: it teaches what the labels are not).
+  function taggedFigure(seq, id, file) {
+    const img = h('img', {alt: file.name, loading: 'lazy', decoding: 'async'});
+    loadPicture(seq, LOCAL + 'models/' + enc(id) + '/multilabel/images/' + file.id, img);
+    const chips = file.labels.map((name) => {
+      const chip = h('span', {class: 'chip label-chip', 'data-label': name, title: name}, h('span', {class: 'name'}, name));
+      chip.style.borderColor = colourAmong(multilabel.model, name);
+      return chip;
+    });
+    return h('figure', {class: 'thumb tagged-item', 'data-image': file.id, title: file.name},
+      h('div', {class: 'frame'}, img), h('figcaption', {}, file.name),
+      h('div', {class: 'chips'}, chips.length ? chips : h('span', {class: 'hint small'}, 'no label')));
+  }
+
+  // Every label's probability, highest first, the labels given marked.
+  async function tryTagged(file) {
+    if (!file) return;
+    const seq = view;
+    $('l-try-result').hidden = false;
+    $('l-try-scores').replaceChildren();
+    if (!isImage(file)) {
+      $('l-try-verdict').textContent = 'Only PNG and JPEG images can be read.';
+      return;
+    }
+    if (tryBlob) URL.revokeObjectURL(tryBlob);
+    tryBlob = URL.createObjectURL(file);
+    $('l-try-preview').src = tryBlob;
+    $('l-try-preview').alt = file.name;
+    $('l-try-verdict').textContent = 'Asking the model…';
+    const form = new FormData();
+    form.append('files', file, file.name);
+    let answer;
+    try {
+      answer = await json('POST', MULTILABEL + 'Model/' + enc(multilabel.id) + '/LabelFiles/', {body: form});
+    } catch (e) {
+      if (seq === view) $('l-try-verdict').textContent = e.message;
+      return;
+    }
+    if (seq !== view) return;
+    const result = Array.isArray(answer.result) ? answer.result[0] : null;
+    if (!result || (result.message && result.message !== 'Success')) {
+      $('l-try-verdict').textContent = (result && result.message) || 'No prediction came back.';
+      return;
+    }
+    const given = new Set(result.labels || []);
+    $('l-try-verdict').replaceChildren(...(given.size
+      ? ['Labels: ', ...[...given].flatMap((name, i) => [i ? ', ' : '', h('strong', {}, name)])]
+      : ['None of the labels.']));
+    const scores = result.prediction.slice().sort((a, b) => b.probability - a.probability);
+    $('l-try-scores').replaceChildren(...scores.map((s) => h('li', {class: given.has(s.label) ? 'given' : null,
+      'data-label': s.label},
+    h('span', {class: 'lbl', title: s.label}, s.label), h('span', {class: 'num'}, pct(s.probability)),
+    meter(s.probability, given.has(s.label) ? 'good' : null))));
+  }
+
+  function startMultilabel() {
+    $('l-train').addEventListener('click', () => startTraining(multilabel, MULTILABEL, 'multi-label model',
+      renderMultilabel));
+    $('l-prev').addEventListener('click', () => turnTaggedPage(-1));
+    $('l-next').addEventListener('click', () => turnTaggedPage(1));
+    dropZone($('l-try-drop'), $('l-try-input'), (files) => tryTagged(files[0]));
+  }
+
   // ------------------------------------------------------------------ the evaluation report
 
   async function loadReport(seq) {
@@ -862,9 +1316,9 @@
       if (key) signIn(key);
     }
     if (!apiKey) { showSignIn(); return; }
-    const match = /^#\/(models|ocr)\/([^/?#]+)$/.exec(location.hash);
-    if (match && match[1] === 'ocr') showOcr(decodeURIComponent(match[2]));
-    else if (match) showModel(decodeURIComponent(match[2]));
+    const match = /^#\/(models|ocr|detection|multilabel)\/([^/?#]+)$/.exec(location.hash);
+    const pages = {ocr: showOcr, detection: showDetection, multilabel: showMultilabel, models: showModel};
+    if (match) pages[match[1]](decodeURIComponent(match[2]));
     else showModels();
   }
 
@@ -892,6 +1346,8 @@
     $('o-prev').addEventListener('click', () => turnOcrPage(-1));
     $('o-next').addEventListener('click', () => turnOcrPage(1));
     dropZone($('o-try-drop'), $('o-try-input'), (files) => tryDocument(files[0]));
+    startDetection();
+    startMultilabel();
     // dropping a file anywhere else must not navigate away from the page
     window.addEventListener('dragover', (e) => e.preventDefault());
     window.addEventListener('drop', (e) => e.preventDefault());
