@@ -211,11 +211,11 @@ def test_a_detection_model_trains_in_the_page_and_draws_what_it_finds(server, br
     texts = [t.text for t in browser.all("#d-try-page svg text.box-text")]
     assert all(text.startswith(label + " ") and text.endswith("%") for text, label in zip(texts, labels, strict=True))
     assert {label for label, *_ in truth} & set(labels), (truth, labels)
+    _screenshots(browser, tmp_path, "dashboard-detection")
     # the threshold at 0: every box found is drawn (at least as many)
     browser.driver.execute_script("const r = document.getElementById('d-threshold'); r.value = '0';"
                                   "r.dispatchEvent(new Event('input'));")
     browser.wait(lambda d: len(browser.all("#d-try-page svg rect.box-rect")) >= len(rects), message="all boxes")
     assert "at least 0.0%" in browser.text("d-try-verdict")
-    _screenshots(browser, tmp_path, "dashboard-detection", docs=True)
     _assert_key_nowhere(browser, server, KEY)
 
