@@ -90,6 +90,7 @@ FILES: dict[str, tuple[str, ...]] = {
     "test_multilabel_labels.py": (UNIT,),
     "test_multilabel_learner.py": (SERVER, SLOW),
     "test_multilabel_server.py": (SERVER, SLOW),
+    "test_multilabel_wire.py": (UNIT,),
     "test_multilabel_wrapper.py": (SERVER, SLOW),
     "test_ocr_clean.py": (UNIT,),
     "test_ocr_cli.py": (SERVER, OCR),
