@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -219,3 +220,48 @@ def test_a_detection_model_trains_in_the_page_and_draws_what_it_finds(server, br
     assert "at least 0.0%" in browser.text("d-try-verdict")
     _assert_key_nowhere(browser, server, KEY)
 
+
+
+def _two_colour_image(labels: list[str], rng) -> bytes:
+    """A 64 x 64 picture with a disc of each of its labels' colours (red, blue) somewhere on it."""
+    image = Image.new("RGB", (64, 64), tuple(rng.randint(215, 240) for _ in range(3)))  # no two alike
+    draw = ImageDraw.Draw(image)
+    for label in labels:
+        x, y = rng.randint(2, 40), rng.randint(2, 40)
+        draw.ellipse([x, y, x + 18, y + 18], fill={"red": (220, 30, 30), "blue": (30, 30, 220)}[label])
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def test_a_multilabel_model_trains_in_the_page_and_gives_each_labels_probability(server, browser, tmp_path):
+    rng = random.Random(3)
+    names = ["red", "blue"]
+    model_id = _post(server, "MultiLabelClassification/Model/", json={"categories": names})["model_id"]
+    images = [(f"img{i:02d}.png", [n for bit, n in enumerate(names) if (i >> bit) & 1]) for i in range(20)]
+    data = [{"filename": name, "categories": labels} for name, labels in images]
+    _post(server, f"MultiLabelClassification/Model/{model_id}/UploadFiles/",
+          files=[*(("files", (name, _two_colour_image(labels, rng), "image/png")) for name, labels in images),
+                 ("data", ("", json.dumps(data)))])
+    _sign_in(browser, server, KEY)
+    browser.driver.get(server.root + f"/#/multilabel/{model_id}")
+    browser.wait(lambda d: browser.by_id("l-train").is_enabled(), message="ready to train")
+    browser.wait(lambda d: len(browser.all("#l-images-grid figure")) == 12, message="the first page")
+    assert "page 1 of 2" in browser.text("l-pager-text") and browser.text("l-images") == "20"
+    browser.by_id("l-train").click()
+    browser.wait(lambda d: browser.by_id("l-state").text == "trained", timeout=240, message="trained")
+
+    # try it on a new picture with a red disc only: both labels' probabilities, red given, blue not
+    picture = tmp_path / "red.png"
+    picture.write_bytes(_two_colour_image(["red"], random.Random(99)))
+    browser.by_id("l-try-input").send_keys(str(picture))
+    rows = browser.wait(lambda d: browser.all("#l-try-scores li") or None, timeout=60, message="probabilities")
+    assert sorted(r.get_attribute("data-label") for r in rows) == sorted(names)
+    shown = {r.get_attribute("data-label"): float(r.find_element("css selector", ".num").text.rstrip("%"))
+             for r in rows}
+    assert all(0 <= p <= 100 for p in shown.values())
+    assert list(shown.values()) == sorted(shown.values(), reverse=True)  # highest first
+    given = [r.get_attribute("data-label") for r in rows if "given" in (r.get_attribute("class") or "")]
+    assert "red" in given and "blue" not in given, (shown, given)
+    assert browser.text("l-try-verdict").startswith("Labels: ") and "red" in browser.text("l-try-verdict")
+    _assert_key_nowhere(browser, server, KEY)
