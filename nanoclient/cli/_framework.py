@@ -413,8 +413,9 @@ def api_command(group: click.Group, name: str | None = None, **settings: Any) ->
 @click.group(cls=NanoGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "-V", "--version", prog_name="nanoclient")
 def cli() -> None:
-    """Train and use two kinds of models, on the Nanonets API or a local server: image classifiers
-    (the commands below) and OCR models that read named fields from documents (`nanoclient ocr`).
+    """Train and use models on the Nanonets API or a local server: image classifiers (the commands below),
+    OCR models that read named fields from documents (`nanoclient ocr`), multi-label classifiers
+    (`nanoclient multilabel`) and object detectors (`nanoclient detection`).
 
     \b
     Image classification, against a local server:
@@ -426,11 +427,11 @@ def cli() -> None:
       nanoclient predict images/test
 
     \b
-    OCR (PNG, JPEG or PDF documents with annotated fields):
-      eval "$(nanoclient ocr create-model --from-dir images/invoices)"
-      nanoclient ocr upload images/invoices
-      nanoclient ocr train --wait
-      nanoclient ocr predict images/invoices/test --output fields.csv
+    The other types, the same way (PNG, JPEG or PDF documents with annotated fields; images with a
+    .txt of labels; images with their boxes):
+      nanoclient ocr create-model --from-dir images/invoices         (then ocr upload, ocr train ...)
+      nanoclient multilabel create-model --from-dir images/multilabel
+      nanoclient detection create-model --from-dir images/detection
 
     Settings come from the options, else the environment (NANONETS_API_KEY,
     NANONETS_BASE_URL, NANONETS_MODEL_ID), else the config file (see `nanoclient config`).
