@@ -1,11 +1,12 @@
-"""Exactly once across Ctrl-C and kills, for the model types whose models list their files (multi-label here;
-detection in test_detection_interrupts.py): ``nanoclient <type> upload`` stopped by SIGINT or SIGKILL while its requests are in flight, then
-run again until it succeeds, stores each image once, none lost, none doubled.
+"""Exactly once across Ctrl-C and kills, for the model types whose models list their files (multi-label
+here; detection in test_detection_interrupts.py): ``nanoclient <type> upload`` stopped by SIGINT or
+SIGKILL while its requests are in flight, then run again until it succeeds, stores each image once,
+none lost, none doubled.
 
 One ``serve --no-dedupe --latency-ms 200`` for the module (it stores whatever is sent, as often as it is
 sent, and each request is in flight long enough to be cut); the truth is the model's own listing
-(``Annotations``). OCR's are in test_ocr_interrupts.py, Image Categorization's in test_interrupts.py; a type joins with one
-line of ``CASES``.
+(``Annotations``). OCR's are in test_ocr_interrupts.py, Image Categorization's in test_interrupts.py; a
+type joins with one line of ``CASES``.
 """
 from __future__ import annotations
 
