@@ -209,7 +209,9 @@ class MultilabelModels:
         from .learner import train_multilabel
 
         started = time.monotonic()
-        documents = self.store.documents(run.model_id, run.last_image_id)
+        # in the order of their names, not of their arrival: concurrent uploads store them in any order, and
+        # the learner's folds follow the order it is given (the same images gave micro-F1 0.85 to 0.89 unsorted)
+        documents = sorted(self.store.documents(run.model_id, run.last_image_id), key=lambda doc: (doc.name, doc.id))
         paths = [str(self.store.image_path(doc.sha256)) for doc in documents]
         labels = [labels_of(doc) for doc in documents]
         model = train_multilabel(paths, labels, record.categories,
