@@ -1203,6 +1203,7 @@
   // One training image with its labels as chips (an image with none says so: it teaches what the labels are not).
   function taggedFigure(seq, id, file) {
     const img = h('img', {alt: file.name, loading: 'lazy', decoding: 'async'});
+    img.addEventListener('load', () => { if (img.naturalWidth < 96) img.classList.add('pixelated'); });
     loadPicture(seq, LOCAL + 'models/' + enc(id) + '/multilabel/images/' + file.id, img);
     const chips = file.labels.map((name) => {
       const chip = h('span', {class: 'chip label-chip', 'data-label': name, title: name}, h('span', {class: 'name'}, name));
