@@ -29,9 +29,12 @@ own URL fetching goes through the same mock.
 Training runs on a background thread as in ``nanoclient serve``; ``wait_until_trained``
 with a short ``poll_interval`` works, and ``fake.wait_idle()`` waits for it directly.
 
-OCR models are served too (``client.ocr``: the OCR, ObjectDetection and Inferences paths of
-docs/OCR-API.md), reading pages with the system's Tesseract as ``nanoclient serve`` does (PDFs
-need the ``nanoclient[ocr]`` extra); their prediction answers are shuffled like the others.
+Every model type the server has is served (the server's registry): OCR models (``client.ocr``: the
+OCR, ObjectDetection and Inferences paths of docs/OCR-API.md, reading pages with the system's
+Tesseract as ``nanoclient serve`` does; PDFs need the ``nanoclient[ocr]`` extra), multi-label models
+(``client.multilabel``) and object detection models (``client.object_detection``, on the
+ObjectDetection paths OCR shares, by the model's type); their prediction answers are shuffled like
+the others.
 
 The fake is as unkind as the hosted service may be (docs/api.md, "What the hosted service does
 not promise"), not as kind as ``nanoclient serve``: by default it does not deduplicate
