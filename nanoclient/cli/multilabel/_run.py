@@ -29,11 +29,7 @@ def labelled_images(root: Path, labels_file: Path | None) -> tuple[list[tuple[Pa
     from ...images import find_images
 
     images, skipped = find_images([root])
-    stems = {path.with_suffix("") for path in images}
-    labels_path = labels_file.resolve() if labels_file is not None else None
-    skipped = [(path, why) for path, why in skipped  # the labels themselves are no images to skip
-               if not (path.suffix.lower() == ".txt" and path.with_suffix("") in stems)
-               and (labels_path is None or path.resolve() != labels_path)]
+    skipped = not_labels(images, skipped, labels_file)
     try:
         found = find_labels(images, labels_file)
     except LabelsError as exc:
@@ -41,6 +37,17 @@ def labelled_images(root: Path, labels_file: Path | None) -> tuple[list[tuple[Pa
     hint = f"no entry in {labels_file}" if labels_file is not None else "no .txt of labels beside it"
     skipped = [*skipped, *((path, hint) for path in found.unlabelled)]
     return [(path, found.labels[path]) for path in images if path in found.labels], skipped
+
+
+def not_labels(images: Sequence[Path], skipped: Sequence[tuple[Path, str]],
+               labels_file: Path | None = None) -> list[tuple[Path, str]]:
+    """The files skipped as no images, but the labels themselves (the ``.txt`` beside an image, the labels
+    file): those are no images to tell the user about."""
+    stems = {path.with_suffix("") for path in images}
+    labels_path = labels_file.resolve() if labels_file is not None else None
+    return [(path, why) for path, why in skipped
+            if not (path.suffix.lower() == ".txt" and path.with_suffix("") in stems)
+            and (labels_path is None or path.resolve() != labels_path)]
 
 
 def reason(error: Exception, file: str = "") -> str:
@@ -153,7 +160,7 @@ def predict_images(state: State, paths: Sequence[Path], *, output: Path | None, 
     from ...images import find_images
 
     images, skipped = find_images(paths)
-    list_skipped(skipped)
+    list_skipped(not_labels(images, skipped))
     if not images:
         raise CliFailure("no PNG or JPEG image among the paths given")
     model_id = state.model_id()
