@@ -52,6 +52,8 @@ def test_answers_are_matched_by_the_name_the_server_gives_whatever_their_order()
     found = _by_file(answer, ["a.png", "b.png"])
     assert isinstance(found["b.png"], MultilabelPrediction) and found["b.png"].labels == ("dog",)
     assert isinstance(found["a.png"], BadRequestError) and "could not fetch" in found["a.png"].message
+    renamed = {"result": [{"file": "/uploads/tmp/b.png", "prediction": [], "labels": []}]}
+    assert isinstance(_by_file(renamed, ["b.png"])["b.png"], MultilabelPrediction)  # a path of the name sent
     with pytest.raises(ServerError, match="not sent"):
         _by_file(answer, ["a.png", "c.png"])
     with pytest.raises(ServerError, match="no result"):

@@ -303,6 +303,8 @@ def _by_file(data: Any, names: Sequence[str]) -> dict[str, Outcome]:
         if not isinstance(entry, dict):
             continue
         name = str(entry.get("file", entry.get("input")) or "")
+        if name not in names and name.rsplit("/", 1)[-1] in names:  # a path or URL of the name sent
+            name = name.rsplit("/", 1)[-1]
         if name not in names and len(names) == 1 and not name:
             name = names[0]
         if name not in names:
