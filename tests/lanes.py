@@ -76,7 +76,6 @@ FILES: dict[str, tuple[str, ...]] = {
     "test_hostile.py": (UNIT,),
     "test_image_check.py": (UNIT,),
     "test_interrupts.py": (SERVER,),
-    "test_interrupts_types.py": (SERVER, SLOW),
     "test_journal.py": (UNIT,),
     "test_lanes.py": (UNIT,),
     "test_make_detection.py": (UNIT,),
