@@ -12,7 +12,8 @@ parts; at most MAX_PROPOSALS of the largest), each cut out as a square around it
 side) and scaled to 28x28; and the whole image, so that an image with no such part is still seen. Each
 piece is described by the image classifier's features (``image_categorization.trainer.Features``, its
 dictionary learned on these pieces), of which the position-free blocks are kept (what patterns are in the
-piece, wherever they are; the rotation-invariant edge spectrum; the colours). A label's score for an
+piece, wherever they are; the rotation-invariant edge spectrum, each of its columns weighted SPECTRUM_GAIN
+times; the colours). A label's score for an
 image is the best of its pieces' scores under one logistic output per label (features standardised):
 multiple-instance learning, fitted by alternation (Andrews et al., 2003, MI-SVM): first every piece of
 an image with the label counts as showing it; then, MI_ROUNDS times, only the best-scoring piece of each
@@ -60,6 +61,9 @@ OPENING = 5  # side of the square the standing-out pixels are opened with: thinn
 MIN_AREA = 30  # pixels (at VIEW) a standing-out part needs to be a piece
 MAX_PROPOSALS = 8  # pieces per image at most (the largest), besides the whole image
 PAD = 1.3  # a piece's square: this many times its larger side (and 2 pixels), around its centre
+#: How much more each column of the rotation-invariant spectrum weighs than a pattern's or a colour's column
+#: (after standardising), against the penalty.
+SPECTRUM_GAIN = 3.0
 MI_ROUNDS = 2  # rounds of choosing each positive image's best piece and refitting
 #: Inverse strengths (C) of each logistic output's L2 penalty tried on the held-out parts; each label keeps
 #: the one whose held-out scores give the best F1.
@@ -165,6 +169,8 @@ def train_multilabel(images: Sequence[bytes | str | os.PathLike[str]], labels: S
     columns = position_free_columns(features)
     x = _transform(features, pieces, tell)[:, columns]
     centre, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    spectrum = len(columns) - GRID * GRID * 3 - features.spectrum_width
+    scale[spectrum:spectrum + features.spectrum_width] /= SPECTRUM_GAIN
     z = ((x - centre) / scale).astype(np.float32)
     held_out = np.empty((len(CHOICES), *y.shape))
     for fold, held in enumerate(parts, start=1):
