@@ -13,6 +13,8 @@ from nanoclient.server.multilabel.learner import (
     MultilabelModel,
     best_threshold,
     holdout_split,
+    pieces_of,
+    proposals,
     stratified_folds,
     train_multilabel,
 )
@@ -39,9 +41,10 @@ def test_learns_the_labels_of_unseen_images(trained):
     answers = model.predict([p.read_bytes() for p in test])
     result = evaluate_multilabel({str(p): labels for p, labels in test.items()},
                                  {str(p): given for p, (_, given) in zip(test, answers, strict=True)}, labels=NAMES)
-    # giving every label scores about 0.56 here, the raw-pixel floor about 0.4, nothing 0
-    assert result.micro.f1 >= 0.72, result.format_text()
-    assert result.hamming_loss <= 0.2
+    # giving every label scores about 0.56 here, the raw-pixel floor about 0.4, nothing 0; this learner
+    # 0.88 to 0.96 on such sets (seeds 77 to 79, 60 or 100 training images)
+    assert result.micro.f1 >= 0.8, result.format_text()
+    assert result.hamming_loss <= 0.15
     assert {"features 100%", "fitting without part 2 of 2", "fitting on every image"} <= set(heard)
 
 
@@ -79,6 +82,45 @@ def test_a_label_with_too_few_images_is_refused_by_name(trained):
         train_multilabel([p.read_bytes() for p in train], labels, NAMES)
     with pytest.raises(ValueError, match=r"the label 'moon', which the model does not have"):
         train_multilabel([p.read_bytes() for p in train], [("moon",)] + labels[1:], NAMES)
+
+
+def test_proposals_find_the_shapes_not_the_ramp_the_line_or_the_specks():
+    from PIL import Image, ImageDraw
+
+    ramp = np.linspace(0, 1, 96, dtype=np.float32)[None, :, None]
+    background = (np.array([0.2, 0.5, 0.3], np.float32) * (1 - ramp) + np.array([0.6, 0.2, 0.7], np.float32) * ramp)
+    image = Image.fromarray(np.round(np.broadcast_to(background, (96, 96, 3)) * 255).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse([10, 12, 40, 42], fill=(250, 240, 120))  # a disc at rows 12-42, columns 10-40
+    draw.rectangle([60, 55, 80, 85], fill=(20, 20, 160))  # a square at rows 55-85, columns 60-80
+    draw.line([(0, 90), (95, 5)], fill=(255, 255, 255), width=2)  # a thin line across: not a shape
+    draw.ellipse([85, 85, 88, 88], fill=(0, 0, 0))  # a speck
+    pixels = np.asarray(image, dtype=np.float32) / 255.0
+    boxes = proposals(pixels)
+    assert len(boxes) == 2
+    found = sorted((b[0].start, b[1].start, b[0].stop, b[1].stop) for b in boxes)
+    for box, expected in zip(found, [(12, 10, 43, 41), (55, 60, 86, 81)], strict=True):
+        assert box == pytest.approx(expected, abs=3)
+    pieces = pieces_of(pixels)
+    assert pieces.shape == (3, 28, 28, 3)  # the two shapes, then the whole image
+    # the disc's piece is mostly the disc: yellow in the middle, the background at the corners
+    disc = next(p for p in pieces[:2] if p[14, 14, 2] < 0.6)
+    assert disc[14, 14, 0] > 0.9 and disc[0, 0, 0] < 0.6
+    # a plain ramp: nothing stands out, the whole image remains
+    plain = np.ascontiguousarray(np.broadcast_to(background, (96, 96, 3)))
+    assert proposals(plain) == [] and pieces_of(plain).shape == (1, 28, 28, 3)
+
+
+def test_a_model_file_of_another_format_is_refused(trained, tmp_path):
+    model = trained[0]
+    path = tmp_path / "model.npz"
+    model.save(path)
+    with np.load(path) as data:
+        arrays = dict(data)
+    arrays["format"] = np.array(1)
+    np.savez(tmp_path / "old.npz", **arrays)
+    with pytest.raises(ValueError, match="train the model again"):
+        MultilabelModel.load(tmp_path / "old.npz")
 
 
 def test_best_threshold_maximises_f1():
