@@ -88,7 +88,7 @@ FILES: dict[str, tuple[str, ...]] = {
     "test_multilabel_evaluate.py": (UNIT,),
     "test_multilabel_interrupts.py": (SERVER,),
     "test_multilabel_labels.py": (UNIT,),
-    "test_multilabel_learner.py": (SERVER, SLOW),
+    "test_multilabel_learner.py": (SERVER,),
     "test_multilabel_server.py": (SERVER, SLOW),
     "test_multilabel_wire.py": (UNIT,),
     "test_multilabel_wrapper.py": (SERVER, SLOW),
