@@ -91,7 +91,7 @@ def table(figures: dict[str, Any]) -> str:
         "",
         "| model | train s | predict ms/image | micro F1 | macro F1 | Hamming loss | subset accuracy | F1 per label |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
-        row("learner (tiles, MI logistic, thresholds)", learner, f"{figures['train_seconds']:.1f}",
+        row("learner (pieces, MI logistic, thresholds)", learner, f"{figures['train_seconds']:.1f}",
             f"{figures['predict_ms_per_image']:.1f}"),
         row("floor: raw pixels, one-vs-rest logistic", floor, "", ""),
     ])

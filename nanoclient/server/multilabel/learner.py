@@ -251,8 +251,8 @@ def stratified_folds(y: np.ndarray, count: int, *, seed: int = 0) -> list[np.nda
 
 
 def position_free_columns(features: Features) -> np.ndarray:
-    """The columns of ``features`` that do not depend on where in the tile a thing is: the dictionary's
-    counts over the whole tile, the rotation-invariant spectrum, and the colours."""
+    """The columns of ``features`` that do not depend on where in the piece a thing is: the dictionary's
+    counts over the whole piece, the rotation-invariant spectrum, and the colours."""
     atoms = len(features.atoms)
     tail = features.spectrum_width + GRID * GRID * 3
     return np.concatenate([np.arange(GRID * GRID * atoms, (GRID * GRID + 1) * atoms),
