@@ -28,11 +28,11 @@ calibration and thresholds are kept. (The feature dictionary, which sees no labe
 at most DICTIONARY_PIECES of the pieces.)
 
 Measured (``scripts/bench_multilabel.py``, images/multilabel: 180 training images, 50 held out; one BLAS
-thread, pinned to one core of a busy machine): micro-F1 0.941 (a one-vs-rest logistic regression on raw
-pixels: 0.393), training 4.2 to 5.4 s, predicting 7 to 8 ms per image; 0.942 on a second generated set
+thread, pinned to one core at load 0.8): micro-F1 0.941 (a one-vs-rest logistic regression on raw
+pixels: 0.393), training 3.9 s, predicting 6.1 to 6.4 ms per image; 0.942 on a second generated set
 (seed 5, 200 held-out images). Without the spectrum's gain: 0.904 (and 0.929 on the second set). The
 learner before this one (commit 0c2313e) cut each image at 64x64 into 25 overlapping 28x28 tiles and
-learned the same way over tiles: micro-F1 0.870, training 12 to 21 s and predicting 22 to 40 ms per image
+learned the same way over tiles: micro-F1 0.870, training 10.7 to 11.0 s and predicting 21 ms per image
 on the same core (every tile featurised; 25 instances per image in every fit). The position-free blocks
 pooled over the whole image instead (the dictionary's responses max- and mean-pooled over 1x1 and 2x2
 regions, no pieces) gave only 0.68 to 0.72: a 5x5 patch does not tell a triangle's corner from a
