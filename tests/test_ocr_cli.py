@@ -307,10 +307,12 @@ def test_a_document_that_fails_is_named_as_the_user_named_it_with_its_reason_sai
     assert "1 files" not in checked.stderr + failed.stderr + one.stderr
 
 
-def test_the_top_help_names_both_kinds_of_model(setup, tmp_path):
+def test_the_top_help_names_every_kind_of_model(setup, tmp_path):
     server, _, _, cache = setup
-    shown = run_cli(server.url, KEY, "--help", cache=cache)
-    assert "image classifiers" in shown.stdout and "OCR models" in shown.stdout and "nanoclient ocr" in shown.stdout
+    shown = " ".join(run_cli(server.url, KEY, "--help", cache=cache).stdout.split())  # as wrapped to the terminal
+    for words in ("image classifiers", "OCR models", "nanoclient ocr", "multi-label classifiers",
+                  "nanoclient multilabel", "object detectors", "nanoclient detection"):
+        assert words in shown
 
 
 def test_retries_and_timeout_given_before_ocr_hold(tmp_path):

@@ -270,7 +270,11 @@ class MultilabelModels:
                 return kept[1]
         from .learner import MultilabelModel
 
-        model = MultilabelModel.load(self.store.classifier_path(done.classifier))
+        try:
+            model = MultilabelModel.load(self.store.classifier_path(done.classifier))
+        except ValueError as exc:  # a model file of an older learner's format
+            raise BadRequestError(f"The model's training cannot be used: {exc}",
+                                  hint="Train the model again (Train/)") from None
         self._keep(record.id, done.id, model)
         return model
 
