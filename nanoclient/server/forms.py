@@ -6,6 +6,7 @@ Reading the form may raise 413 (werkzeug's RequestEntityTooLarge), which the app
 """
 from __future__ import annotations
 
+import json
 from io import BytesIO
 
 from flask import Request, request
@@ -152,6 +153,21 @@ def file_bytes(name: str) -> bytes | None:
         return bytes(part.read())
     value = request.form.get(name)
     return value.encode("utf-8") if value else None
+
+
+def json_field(name: str, *, shape: str) -> object:
+    """A field holding JSON (the annotation list ``data``): a JSON body's value, or a form field or a file-less
+    part with JSON text; None when not sent. BadRequestError naming ``shape`` (what to send) if it is not JSON."""
+    sent = json_body().get(name)
+    if sent is not None:
+        return sent
+    raw = file_bytes(name)
+    if not raw:
+        return None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequestError(f"{name} is not JSON", hint=f"Send {name} as {shape}") from None
 
 
 def if_none_match(etag: str) -> bool:

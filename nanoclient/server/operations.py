@@ -22,10 +22,13 @@ import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from flask import Response, jsonify
 
+from ..errors import BadRequestError
+from ..types import Model
+from . import forms
 from .backend import Account, Backend
 from .config import API_ROOT, LOCAL_ROOT
 from .local import LocalData
@@ -159,10 +162,36 @@ class Operation:
 # ---------------------------------------------------------------------- rendering
 
 
+def path_model_id(call: Call) -> str:
+    """The model id of the operation's path; a ``modelId`` sent as well (the official wrapper does) must be the
+    same (else BadRequestError)."""
+    model_id = call.path["model_id"]
+    sent = forms.field("modelId")
+    if sent and sent != model_id:
+        raise BadRequestError(f"modelId {sent!r} is not the model of the path ({model_id})",
+                              hint="Send the model id in the path only")
+    return model_id
+
+
+def model_response(model: Model) -> Response:
+    """The answer that is a model: its JSON."""
+    return json_response(model.to_json())
+
+
+def annotations_body(model: Model, data: list[dict[str, Any]]) -> dict[str, Any]:
+    """The body of ``Annotations`` (and of an upload of annotated files): the model as ``Meta`` (with the
+    capitalised keys the reference shows, beside the lower-case ones) and its training files as ``Data``."""
+    meta: dict[str, Any] = model.to_json()
+    capitals: dict[str, Any] = {"ModelID": model.id, "ModelType": model.type, "State": model.state,
+                                "Status": model.status, "Accuracy": model.accuracy, "Categories": meta["categories"]}
+    return {"Meta": {**capitals, **meta}, "Data": data}
+
+
 def json_response(body: object, status: int = 200) -> Response:
     response = jsonify(body)
     response.status_code = status
     return response
 
 
-__all__ = ["ANONYMOUS", "Call", "Form", "Handler", "Operation", "Reply", "json_response"]
+__all__ = ["ANONYMOUS", "Call", "Form", "Handler", "Operation", "Reply", "annotations_body", "json_response",
+           "model_response", "path_model_id"]

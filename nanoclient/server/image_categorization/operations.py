@@ -8,12 +8,11 @@ from dataclasses import replace
 from flask import Response
 
 from ..._wire import IMAGE_CATEGORIZATION
-from ...errors import BadRequestError
 from ...types import Model, Prediction
 from .. import forms
 from ..backend import url_errors
 from ..openapi import FILES, MODEL, MODELS, PARTIAL_UPLOAD, PREDICTIONS, STRING, STRINGS
-from ..operations import Call, Form, Operation, Reply, json_response
+from ..operations import Call, Form, Operation, Reply, json_response, model_response, path_model_id
 from . import TYPE
 from .models import ImageCategorizationModels
 
@@ -25,15 +24,15 @@ def _models(call: Call) -> ImageCategorizationModels:
 
 
 def create_model(call: Call) -> Response:
-    return _model(_models(call).create_model(call.account, forms.values("categories")))
+    return model_response(_models(call).create_model(call.account, forms.values("categories")))
 
 
 def get_model(call: Call) -> Response:
-    return _model(_models(call).get_model(call.account, forms.field("modelId") or forms.field("id")))
+    return model_response(_models(call).get_model(call.account, forms.field("modelId") or forms.field("id")))
 
 
 def get_model_by_path(call: Call) -> Response:
-    return _model(_models(call).get_model(call.account, call.path["model_id"]))
+    return model_response(_models(call).get_model(call.account, call.path["model_id"]))
 
 
 def list_models(call: Call) -> Response:
@@ -42,35 +41,28 @@ def list_models(call: Call) -> Response:
 
 def upload_file(call: Call) -> Response:
     model_id, category = forms.field("modelId"), forms.field("category")
-    return _model(_models(call).upload_images(call.account, model_id, category, forms.files()))
+    return model_response(_models(call).upload_images(call.account, model_id, category, forms.files()))
 
 
 def upload_file_by_path(call: Call) -> Response:
-    return _model(_models(call).upload_images(call.account, _path_model(call), forms.field("category"),
+    return model_response(_models(call).upload_images(call.account, path_model_id(call), forms.field("category"),
                                               forms.files()))
 
 
 def train_by_path(call: Call) -> Response:
-    return _model(_models(call).train(call.account, _path_model(call)))
+    return model_response(_models(call).train(call.account, path_model_id(call)))
 
 
-def _path_model(call: Call) -> str:
-    """The path's model id; a ``modelId`` sent as well (the official wrapper does) must be the same."""
-    model_id, sent = call.path["model_id"], forms.field("modelId")
-    if sent and sent != model_id:
-        raise BadRequestError(f"modelId {sent!r} is not the model of the path ({model_id})",
-                              hint="Send the model id in the path only")
-    return model_id
 
 
 def upload_urls(call: Call) -> Response:
     model_id, category = forms.field("modelId"), forms.field("category")
     model, failed = _models(call).upload_urls(call.account, model_id, category, forms.values("urls"))
-    return _partial_upload(model, failed) if failed else _model(model)
+    return _partial_upload(model, failed) if failed else model_response(model)
 
 
 def train(call: Call) -> Response:
-    return _model(_models(call).train(call.account, forms.field("modelId")))
+    return model_response(_models(call).train(call.account, forms.field("modelId")))
 
 
 def label_file(call: Call) -> Response:
@@ -164,8 +156,6 @@ OPERATIONS: tuple[Operation, ...] = tuple(
     replace(operation, family=IMAGE_CATEGORIZATION, model_type=TYPE.name) for operation in _TABLE)
 
 
-def _model(model: Model) -> Response:
-    return json_response(model.to_json())
 
 
 def _partial_upload(model: Model, failed: Sequence[tuple[str, str]]) -> Response:

@@ -7,7 +7,6 @@ model id (the wrapper does) must be the same.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -15,13 +14,21 @@ from typing import Any
 from flask import Response, request
 
 from ..._wire import MULTILABEL_CLASSIFICATION
-from ...errors import BadRequestError
 from ...types import Model
 from .. import forms
 from ..backend import NamedBytes, url_errors
 from ..forms import FormRequest
 from ..openapi import FILES, STRING, STRINGS, Schema
-from ..operations import Call, Form, Operation, Reply, json_response
+from ..operations import (
+    Call,
+    Form,
+    Operation,
+    Reply,
+    annotations_body,
+    json_response,
+    model_response,
+    path_model_id,
+)
 from ..store import DocumentRecord
 from . import TYPE
 from .models import LabelResult, MultilabelModels, labels_of
@@ -39,11 +46,11 @@ def _models(call: Call) -> MultilabelModels:
 
 
 def create_model(call: Call) -> Response:
-    return _model(_models(call).create_model(call.account, forms.values("categories")))
+    return model_response(_models(call).create_model(call.account, forms.values("categories")))
 
 
 def get_model(call: Call) -> Response:
-    return _model(_models(call).get_model(call.account, call.path["model_id"]))
+    return model_response(_models(call).get_model(call.account, call.path["model_id"]))
 
 
 def get_annotations(call: Call) -> Response:
@@ -52,44 +59,36 @@ def get_annotations(call: Call) -> Response:
 
 
 def upload_files(call: Call) -> Response:
-    model, _ = _models(call).upload(call.account, _model_id(call), _files(), _data())
-    return _model(model)
+    model, _ = _models(call).upload(call.account, path_model_id(call), _files(), _data())
+    return model_response(model)
 
 
 def upload_urls(call: Call) -> Response:
     model, _, failed = _models(call).upload_urls(call.account, forms.field("modelId"), forms.values("urls"),
                                                  forms.values("categories"))
     if not failed:
-        return _model(model)
+        return model_response(model)
     return json_response({**model.to_json(), "message": "Some URLs could not be fetched",
                           "errors": url_errors(failed)}, 202)
 
 
 def train(call: Call) -> Response:
-    return _model(_models(call).train(call.account, _model_id(call)))
+    return model_response(_models(call).train(call.account, path_model_id(call)))
 
 
 def label_files(call: Call) -> Response:
-    results = _models(call).predict(call.account, _model_id(call), _files())
+    results = _models(call).predict(call.account, path_model_id(call), _files())
     return _predictions(call.in_answer_order(results))
 
 
 def label_urls(call: Call) -> Response:
-    results, failed = _models(call).predict_urls(call.account, _model_id(call), forms.values("urls"))
+    results, failed = _models(call).predict_urls(call.account, path_model_id(call), forms.values("urls"))
     return _predictions(call.in_answer_order(results), 202 if failed else 200)
 
 
 # ---------------------------------------------------------------------- reading and rendering
 
 
-def _model_id(call: Call) -> str:
-    """The path's model id; a ``modelId`` sent as well (the wrapper does) must be the same."""
-    model_id = call.path["model_id"]
-    sent = forms.field("modelId")
-    if sent and sent != model_id:
-        raise BadRequestError(f"modelId {sent!r} is not the model of the path ({model_id})",
-                              hint="Send the model id in the path only")
-    return model_id
 
 
 def _files() -> list[NamedBytes]:
@@ -104,36 +103,24 @@ def _files() -> list[NamedBytes]:
     return [(filename or f"file{index}", data) for index, (filename, data) in enumerate(parts)]
 
 
-def _data() -> object:
-    """The labels ``data``: a JSON body's list, a form field or a (file-less) part with JSON text."""
-    sent = forms.json_body().get("data")
-    if sent is not None:
-        return sent
-    raw = forms.file_bytes("data")
-    if not raw:
-        return None
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequestError("data is not JSON", hint='Send data as a JSON list of {"filename", "categories"}') \
-            from None
 
 
-def _model(model: Model) -> Response:
-    return json_response(model.to_json())
 
 
 def _meta_and_data(model: Model, documents: Sequence[DocumentRecord]) -> dict[str, Any]:
-    meta = model.to_json()
-    capitals = {"ModelID": model.id, "ModelType": model.type, "State": model.state, "Status": model.status,
-                "Accuracy": model.accuracy, "Categories": meta["categories"]}
-    return {"Meta": {**capitals, **meta},
-            "Data": [{"id": str(doc.id), "filename": doc.name, "categories": labels_of(doc)} for doc in documents]}
+    return annotations_body(model, [{"id": str(doc.id), "filename": doc.name, "categories": labels_of(doc)}
+                                    for doc in documents])
 
 
 def _predictions(results: Sequence[LabelResult], status: int = 200) -> Response:
     return json_response({"message": "Success" if status == 200 else "Some inputs could not be predicted",
                           "result": [result.to_json() for result in results]}, status)
+
+
+
+def _data() -> object:
+    """The ``data`` list sent with the files."""
+    return forms.json_field("data", shape='a JSON list of {"filename", "categories"}')
 
 
 # ---------------------------------------------------------------------- the table

@@ -19,7 +19,16 @@ from ...types import Model
 from .. import forms
 from ..backend import url_errors
 from ..openapi import FILES, STRING, STRINGS, Schema
-from ..operations import Call, Form, Operation, Reply, json_response
+from ..operations import (
+    Call,
+    Form,
+    Operation,
+    Reply,
+    annotations_body,
+    json_response,
+    model_response,
+    path_model_id,
+)
 from ..store import DocumentRecord
 from . import TYPE
 from .models import DETECTION_TYPE, DetectionModels, ImageDetections
@@ -41,11 +50,11 @@ def create_model(call: Call) -> Response:
     if sent not in (None, "", DETECTION_TYPE):
         raise BadRequestError(f"model_type {sent!r} is not served here",
                               hint=f'Send no model_type, or "{DETECTION_TYPE}", for a detection model')
-    return _model(_models(call).create_model(call.account, forms.values("categories")))
+    return model_response(_models(call).create_model(call.account, forms.values("categories")))
 
 
 def get_model(call: Call) -> Response:
-    return _model(_models(call).get_model(call.account, call.path["model_id"]))
+    return model_response(_models(call).get_model(call.account, call.path["model_id"]))
 
 
 def get_annotations(call: Call) -> Response:
@@ -54,12 +63,12 @@ def get_annotations(call: Call) -> Response:
 
 
 def upload_file(call: Call) -> Response:
-    model, documents = _models(call).upload(call.account, _model_id(call), forms.files(), _data())
+    model, documents = _models(call).upload(call.account, path_model_id(call), forms.files(), _data())
     return json_response(_meta_and_data(model, documents))
 
 
 def upload_urls(call: Call) -> Response:
-    model, documents, failed = _models(call).upload_urls(call.account, _model_id(call), forms.values("urls"),
+    model, documents, failed = _models(call).upload_urls(call.account, path_model_id(call), forms.values("urls"),
                                                            _data())
     if not failed:
         return json_response(_meta_and_data(model, documents))
@@ -68,63 +77,42 @@ def upload_urls(call: Call) -> Response:
 
 
 def train(call: Call) -> Response:
-    return _model(_models(call).train(call.account, _model_id(call)))
+    return model_response(_models(call).train(call.account, path_model_id(call)))
 
 
 def label_file(call: Call) -> Response:
-    results = _models(call).predict(call.account, _model_id(call), forms.files())
+    results = _models(call).predict(call.account, path_model_id(call), forms.files())
     return _predictions(call.in_answer_order(results))
 
 
 def label_urls(call: Call) -> Response:
-    results, failed = _models(call).predict_urls(call.account, _model_id(call), forms.values("urls"))
+    results, failed = _models(call).predict_urls(call.account, path_model_id(call), forms.values("urls"))
     return _predictions(call.in_answer_order(results), status=202 if failed else 200)
 
 
 # ---------------------------------------------------------------------- reading and rendering
 
 
-def _model_id(call: Call) -> str:
-    """The path's model id; a ``modelId`` sent as well (the wrapper does) must be the same."""
-    model_id = call.path["model_id"]
-    sent = forms.field("modelId")
-    if sent and sent != model_id:
-        raise BadRequestError(f"modelId {sent!r} is not the model of the path ({model_id})",
-                              hint="Send the model id in the path only")
-    return model_id
 
 
-def _data() -> object:
-    """The annotation list ``data``: a JSON body's list, a form field or a (file-less) part with JSON text."""
-    sent = forms.json_body().get("data")
-    if sent is not None:
-        return sent
-    raw = forms.file_bytes("data")
-    if not raw:
-        return None
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequestError("data is not JSON", hint='Send data as a JSON list of {"filename", "object"}') \
-            from None
 
 
-def _model(model: Model) -> Response:
-    return json_response(model.to_json())
 
 
 def _meta_and_data(model: Model, documents: Sequence[DocumentRecord]) -> dict[str, Any]:
-    meta = model.to_json()
-    capitals = {"ModelID": model.id, "ModelType": model.type, "State": model.state, "Status": model.status,
-                "Accuracy": model.accuracy, "Categories": meta["categories"]}
-    return {"Meta": {**capitals, **meta},
-            "Data": [{"id": str(doc.id), "filename": doc.name, "object": json.loads(doc.annotation)}
-                     for doc in documents]}
+    return annotations_body(model, [{"id": str(doc.id), "filename": doc.name, "object": json.loads(doc.annotation)}
+                                    for doc in documents])
 
 
 def _predictions(results: Sequence[ImageDetections], *, status: int = 200) -> Response:
     message = "Success" if status == 200 else "Some inputs could not be predicted"
     return json_response({"message": message, "result": [result.to_json() for result in results]}, status)
+
+
+
+def _data() -> object:
+    """The ``data`` list sent with the files."""
+    return forms.json_field("data", shape='a JSON list of {"filename", "object"}')
 
 
 # ---------------------------------------------------------------------- the table

@@ -20,7 +20,16 @@ from ...types import Model
 from .. import forms
 from ..backend import url_errors
 from ..openapi import FILES, STRING, STRINGS, Schema
-from ..operations import Call, Form, Operation, Reply, json_response
+from ..operations import (
+    Call,
+    Form,
+    Operation,
+    Reply,
+    annotations_body,
+    json_response,
+    model_response,
+    path_model_id,
+)
 from ..store import DocumentRecord
 from . import TYPE
 from .models import OCR_TYPE, OcrModels, PageResult
@@ -42,12 +51,12 @@ def create_model(call: Call) -> Response:
     if model_type not in (None, "", OCR_TYPE):
         raise BadRequestError(f"model_type {model_type!r} is not served here", hint='Send "model_type": "ocr"')
     languages = [code for value in forms.values("languages") for code in value.split(",")]
-    return _model(_models(call).create_model(call.account, forms.values("categories"), languages,
+    return model_response(_models(call).create_model(call.account, forms.values("categories"), languages,
                                                pretrained=forms.field("pretrained")))
 
 
 def get_model(call: Call) -> Response:
-    return _model(_models(call).get_model(call.account, call.path["model_id"]))
+    return model_response(_models(call).get_model(call.account, call.path["model_id"]))
 
 
 def get_annotations(call: Call) -> Response:
@@ -56,12 +65,12 @@ def get_annotations(call: Call) -> Response:
 
 
 def upload_file(call: Call) -> Response:
-    model, documents = _models(call).upload(call.account, _model_id(call), forms.files(), _data())
+    model, documents = _models(call).upload(call.account, path_model_id(call), forms.files(), _data())
     return _meta_and_data(model, documents)
 
 
 def upload_urls(call: Call) -> Response:
-    model, documents, failed = _models(call).upload_urls(call.account, _model_id(call), forms.values("urls"),
+    model, documents, failed = _models(call).upload_urls(call.account, path_model_id(call), forms.values("urls"),
                                                            _data())
     if not failed:
         return _meta_and_data(model, documents)
@@ -71,19 +80,19 @@ def upload_urls(call: Call) -> Response:
 
 
 def train(call: Call) -> Response:
-    return _model(_models(call).train(call.account, _model_id(call)))
+    return model_response(_models(call).train(call.account, path_model_id(call)))
 
 
 def label_file(call: Call) -> Response:
     asynchronous = _asynchronous()
-    results = _models(call).predict(call.account, _model_id(call), forms.files(), asynchronous=asynchronous,
+    results = _models(call).predict(call.account, path_model_id(call), forms.files(), asynchronous=asynchronous,
                                       cancelled=_client_gone())
     return _predictions(call.in_answer_order(results), asynchronous=asynchronous)
 
 
 def label_urls(call: Call) -> Response:
     asynchronous = _asynchronous()
-    results, failed = _models(call).predict_urls(call.account, _model_id(call), forms.values("urls"),
+    results, failed = _models(call).predict_urls(call.account, path_model_id(call), forms.values("urls"),
                                                    asynchronous=asynchronous, cancelled=_client_gone())
     return _predictions(call.in_answer_order(results), asynchronous=asynchronous, status=202 if failed else 200)
 
@@ -122,48 +131,19 @@ def inferences(call: Call) -> Response:
 # ---------------------------------------------------------------------- reading and rendering
 
 
-def _model_id(call: Call) -> str:
-    """The path's model id; a ``modelId`` sent as well (the wrapper does) must be the same."""
-    model_id = call.path["model_id"]
-    sent = forms.field("modelId")
-    if sent and sent != model_id:
-        raise BadRequestError(f"modelId {sent!r} is not the model of the path ({model_id})",
-                              hint="Send the model id in the path only")
-    return model_id
 
 
 def _asynchronous() -> bool:
     return str(request.args.get("async", "")).strip().lower() in ("true", "1", "yes")
 
 
-def _data() -> object:
-    """The annotation list ``data``: a JSON body's list, a form field or a (file-less) part with JSON text."""
-    sent = forms.json_body().get("data")
-    if sent is not None:
-        return sent
-    raw = forms.file_bytes("data")
-    if not raw:
-        return None
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequestError("data is not JSON", hint='Send data as a JSON list of {"filename", "object"}') \
-            from None
 
 
-def _model(model: Model) -> Response:
-    return json_response(model.to_json())
 
 
 def _meta_and_data_body(model: Model, documents: Sequence[DocumentRecord]) -> dict[str, Any]:
-    meta = model.to_json()
-    capitals = {"ModelID": model.id, "ModelType": model.type, "State": model.state, "Status": model.status,
-                "Accuracy": model.accuracy, "Categories": meta["categories"]}
-    return {
-        "Meta": {**capitals, **meta},
-        "Data": [{"id": str(doc.id), "filename": doc.name, "object": json.loads(doc.annotation)}
-                 for doc in documents],
-    }
+    return annotations_body(model, [{"id": str(doc.id), "filename": doc.name, "object": json.loads(doc.annotation)}
+                                    for doc in documents])
 
 
 def _meta_and_data(model: Model, documents: Sequence[DocumentRecord]) -> Response:
@@ -180,6 +160,12 @@ def _predictions(results: Sequence[PageResult], *, asynchronous: bool = False, s
         by_input.setdefault(page["request_file_id"] or page["input"], []).append(page)
     return json_response({"message": message, "result": [{"message": "Success", "result": group}
                                                          for group in by_input.values()]}, status)
+
+
+
+def _data() -> object:
+    """The ``data`` list sent with the files."""
+    return forms.json_field("data", shape='a JSON list of {"filename", "object"}')
 
 
 # ---------------------------------------------------------------------- the table
