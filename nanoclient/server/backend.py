@@ -47,6 +47,7 @@ from ..types import (
     STATE_READY,
     STATE_TRAINED,
     STATE_TRAINING,
+    Category,
     Model,
 )
 from .config import ServerConfig
@@ -276,6 +277,22 @@ class Backend:
             raise NotFoundError(f"Model {record.id} is of type {record.type!r}, not {model_type!r}", errors=[
                 {"reason": OTHER_MODEL_TYPE_REASON, "model_type": record.type, "message": "Use the paths of its type"}])
         return record
+
+    def describe(self, record: ModelRecord, *, items: str = "images", label: str = "category",
+                 languages: Sequence[str] = ()) -> Model:
+        """The model as the API shows it: its type, state and status (``model_state``), the accuracy and
+        category counts of its newest training, and the local server's extensions (``min_images``,
+        ``accuracy_images``, a document model's ``languages``)."""
+        state, status = self.model_state(record, items=items, label=label)
+        done = record.done_run
+        return Model(
+            id=record.id, type=record.type, state=state, status=status,
+            accuracy=None if done is None or done.accuracy is None else float(done.accuracy),
+            categories=[Category(name, record.counts.get(name, 0)) for name in record.categories],
+            min_images=self.min_images,  # a local extension: the hosted API says no such thing
+            accuracy_images=None if done is None else done.accuracy_images,  # likewise
+            languages=list(languages),
+        )
 
     def model_state(self, record: ModelRecord, *, items: str = "images", label: str = "category") -> tuple[int, str]:
         """The model's state and status, derived from its runs and counts (``items``: what it is trained on,

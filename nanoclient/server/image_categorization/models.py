@@ -22,7 +22,7 @@ from typing import cast
 
 from ...errors import BadRequestError, ModelNotTrainedError, NotFoundError
 from ...images import unique_categories
-from ...types import Category, Model, Prediction
+from ...types import Model, Prediction
 from ..backend import Account, Backend, NamedBytes, url_errors
 from ..store import ModelRecord, RunRecord
 from . import TYPE
@@ -153,18 +153,7 @@ class ImageCategorizationModels:
         return self.backend.record(account, model_id, TYPE_NAME)
 
     def _describe(self, record: ModelRecord) -> Model:
-        state, status = self.backend.model_state(record)
-        done = record.done_run
-        return Model(
-            id=record.id,
-            type=TYPE_NAME,
-            state=state,
-            status=status,
-            accuracy=None if done is None or done.accuracy is None else float(done.accuracy),
-            categories=[Category(name, record.counts.get(name, 0)) for name in record.categories],
-            min_images=self.backend.min_images,  # a local extension: the hosted API says no such thing
-            accuracy_images=None if done is None else done.accuracy_images,  # likewise
-        )
+        return self.backend.describe(record)
 
     # ------------------------------------------------------------------ uploads
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import BadRequestError, ModelNotTrainedError, NotFoundError
 from ...images import unique_categories
-from ...types import Category, Model
+from ...types import Model
 from ..backend import Account, Backend, NamedBytes, url_errors
 from ..store import DocumentRecord, ModelRecord, RunRecord
 from . import TYPE
@@ -123,15 +123,7 @@ class MultilabelModels:
         return self.backend.record(account, model_id, TYPE_NAME)
 
     def _describe(self, record: ModelRecord) -> Model:
-        state, status = self.backend.model_state(record, items="images", label="label")
-        done = record.done_run
-        return Model(
-            id=record.id, type=TYPE_NAME, state=state, status=status,
-            accuracy=None if done is None or done.accuracy is None else float(done.accuracy),
-            categories=[Category(name, record.counts.get(name, 0)) for name in record.categories],
-            min_images=self.backend.min_images,
-            accuracy_images=None if done is None else done.accuracy_images,
-        )
+        return self.backend.describe(record, items="images", label="label")
 
     # ------------------------------------------------------------------ training images
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from ...errors import BadRequestError, InvalidImageError, ModelNotTrainedError, NotFoundError
 from ...images import unique_categories
-from ...types import Category, Model
+from ...types import Model
 from .. import memory
 from ..backend import Account, Backend, NamedBytes, url_errors
 from ..store import DocumentRecord, InferenceRecord, ModelRecord, RunRecord
@@ -181,16 +181,7 @@ class OcrModels:
         return self.backend.record(account, model_id, OCR_TYPE)
 
     def _describe(self, record: ModelRecord) -> Model:
-        state, status = self.backend.model_state(record, items="documents", label="field")
-        done = record.done_run
-        return Model(
-            id=record.id, type=OCR_TYPE, state=state, status=status,
-            accuracy=None if done is None or done.accuracy is None else float(done.accuracy),
-            categories=[Category(name, record.counts.get(name, 0)) for name in record.categories],
-            min_images=self.backend.min_images,
-            accuracy_images=None if done is None else done.accuracy_images,
-            languages=list(_languages(record)),
-        )
+        return self.backend.describe(record, items="documents", label="field", languages=_languages(record))
 
     # ------------------------------------------------------------------ training files
 
