@@ -21,8 +21,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
-from urllib.parse import quote
 
+from .._answers import model_from, path_id
 from .._listed_upload import ListedUpload
 from .._training import wait_until_trained
 from .._transport import FilePart, Transport, may_have_been_processed
@@ -236,11 +236,7 @@ class Multilabel:
 # ---------------------------------------------------------------------- helpers
 
 
-def _id(value: object) -> str:
-    text = "" if value is None else str(value).strip()
-    if not text:
-        raise ValueError("Missing model id: pass a non-empty model id")
-    return quote(text, safe="")
+_id = path_id
 
 
 def _labels(labels: Sequence[str]) -> tuple[str, ...]:
@@ -329,12 +325,7 @@ def _renamed(outcome: Outcome, path: str) -> Outcome:
 
 
 def _model(data: Any) -> Model:
-    if not isinstance(data, dict) or not data.get("model_id"):
-        raise ServerError(f"Expected a model object from the server, got: {str(data)[:100]}")
-    try:
-        return Model.from_json({**data, "model_type": data.get("model_type") or MODEL_TYPE})
-    except (TypeError, ValueError, KeyError, AttributeError):
-        raise ServerError(f"Expected a model object from the server, got: {str(data)[:100]}") from None
+    return model_from(data, MODEL_TYPE)
 
 
 __all__ = ["Labelled", "Multilabel", "Outcome", "PREDICT_BATCH", "UPLOAD_BATCH", "WORKERS"]

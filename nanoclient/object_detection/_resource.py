@@ -22,8 +22,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
-from urllib.parse import quote
 
+from .._answers import model_from, path_id
 from .._listed_upload import ListedUpload
 from .._training import wait_until_trained
 from .._transport import FilePart, Transport, may_have_been_processed
@@ -235,11 +235,7 @@ class ObjectDetection:
 # ---------------------------------------------------------------------- helpers
 
 
-def _id(value: object) -> str:
-    text = "" if value is None else str(value).strip()
-    if not text:
-        raise ValueError("Missing model id: pass a non-empty model id")
-    return quote(text, safe="")
+_id = path_id
 
 
 def _box(box: Any) -> dict[str, Any]:
@@ -298,15 +294,7 @@ def _results_for(data: Any, names: Sequence[str], *, partial: bool = False) -> d
 
 
 def _model(data: Any) -> Model:
-    if isinstance(data, dict) and isinstance(data.get("Meta"), dict):
-        data = {str(k).lower(): v for k, v in data["Meta"].items()} | data["Meta"]
-    if not isinstance(data, dict) or not (data.get("model_id") or data.get("modelid")):
-        raise ServerError(f"Expected a model object from the server, got: {str(data)[:100]}")
-    try:
-        return Model.from_json({**data, "model_id": data.get("model_id") or data.get("modelid"),
-                                "model_type": data.get("model_type") or MODEL_TYPE})
-    except (TypeError, ValueError, KeyError, AttributeError):
-        raise ServerError(f"Expected a model object from the server, got: {str(data)[:100]}") from None
+    return model_from(data, MODEL_TYPE)
 
 
 __all__ = ["MODEL_TYPE", "ObjectDetection", "PREDICT_BATCH", "UPLOAD_BATCH", "WORKERS", "image_type", "sent_name"]

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from .._answers import model_from, path_id
 from .._listed_upload import ListedUpload
 from .._training import wait_until_trained
 from .._transport import FilePart, Transport, may_have_been_processed
@@ -386,11 +387,7 @@ class Ocr:
 # ---------------------------------------------------------------------- helpers
 
 
-def _id(value: object) -> str:
-    text = "" if value is None else str(value).strip()
-    if not text:
-        raise ValueError("Missing model id: pass a non-empty model id")
-    return quote(text, safe="")
+_id = path_id
 
 
 def _urls(urls: Sequence[str]) -> list[str]:
@@ -496,15 +493,7 @@ def _renamed(page: OcrPage, name: str) -> OcrPage:
 
 
 def _model(data: Any) -> Model:
-    if isinstance(data, dict) and isinstance(data.get("Meta"), dict):
-        data = {str(k).lower(): v for k, v in data["Meta"].items()} | data["Meta"]
-    if not isinstance(data, dict) or not (data.get("model_id") or data.get("modelid")):
-        raise ServerError(f"Expected a model object from the server, got: {str(data)[:100]}")
-    try:
-        return Model.from_json({**data, "model_id": data.get("model_id") or data.get("modelid"),
-                                "model_type": data.get("model_type") or "ocr"})
-    except (TypeError, ValueError, KeyError, AttributeError):
-        raise ServerError(f"Expected a model object from the server, got: {str(data)[:100]}") from None
+    return model_from(data, "ocr")
 
 
 def _all_pages(data: Any) -> list[OcrPage]:
