@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import BadRequestError, ModelNotTrainedError, NotFoundError
 from ...images import unique_categories
 from ...types import Model
+from ..annotated import objects_by_file
 from ..backend import Account, Backend, NamedBytes, url_errors
 from ..store import DocumentRecord, ModelRecord, RunRecord
 from . import TYPE
@@ -281,43 +282,8 @@ def image_size(content: bytes) -> tuple[int, int]:
 
 
 def annotations_by_file(data: object, names: Sequence[str]) -> dict[str, list[Mapping[str, Any]]]:
-    """The annotation ``data`` (a list of {"filename", "object"}, or one such object; JSON text too) by file
-    name; ``object`` may be a list, one object, ``{}`` or absent (no boxes).
-
-    BadRequestError for data that is not that, an entry naming no file of the request, or a file named twice.
-    """
-    if data is None or data == "":
-        return {}
-    if isinstance(data, (str, bytes)):
-        try:
-            data = json.loads(data)
-        except ValueError:
-            raise BadRequestError("data is not JSON", hint='Send data as a JSON list of {"filename", "object"}') \
-                from None
-    entries = data if isinstance(data, list) else [data]
-    found: dict[str, list[Mapping[str, Any]]] = {}
-    for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
-            raise BadRequestError("Each entry of data needs a filename",
-                                  hint='Send data as a JSON list of {"filename": ..., "object": [...]}')
-        name = entry["filename"]
-        if name not in names:
-            raise BadRequestError(f"data names {name!r}, which is not a file of this request",
-                                  hint="Name each file part as its entry's filename says")
-        if name in found:
-            raise BadRequestError(f"data has two entries for {name!r}", hint="Send one entry per file")
-        objects = entry.get("object")
-        if objects is None or objects == {}:
-            objects = []
-        elif isinstance(objects, dict):
-            objects = [objects]
-        if not isinstance(objects, list) or not all(isinstance(o, dict) for o in objects):
-            raise BadRequestError(f"{name}: object must be a list of boxes",
-                                  hint='Each box is {"name", "bndbox": {"xmin", "ymin", "xmax", "ymax"}}')
-        if len(objects) > BOXES_MAX:
-            raise BadRequestError(f"{name}: {len(objects)} boxes", hint=f"Label at most {BOXES_MAX} per image")
-        found[name] = objects
-    return found
+    """The annotation ``data`` by file name (``annotated.objects_by_file``), at most BOXES_MAX boxes a file."""
+    return objects_by_file(data, names, box='{"name", "bndbox": {"xmin", "ymin", "xmax", "ymax"}}', most=BOXES_MAX)
 
 
 def check_boxes(name: str, objects: Sequence[Mapping[str, Any]], categories: Sequence[str],

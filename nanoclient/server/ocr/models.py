@@ -27,6 +27,7 @@ from ...errors import BadRequestError, InvalidImageError, ModelNotTrainedError, 
 from ...images import unique_categories
 from ...types import Model
 from .. import memory
+from ..annotated import objects_by_file
 from ..backend import Account, Backend, NamedBytes, url_errors
 from ..store import DocumentRecord, InferenceRecord, ModelRecord, RunRecord
 from . import TYPE, pdf_render
@@ -748,40 +749,7 @@ def _page_total(document: DocumentRecord) -> int:
 
 
 def _annotations_by_file(data: object, names: Sequence[str]) -> dict[str, list[Mapping[str, Any]]]:
-    """The annotation ``data`` (a list of {"filename", "object"}, or one such object) by file name.
-
-    BadRequestError for an entry naming no file of the request, or a file named twice.
-    """
-    if data is None or data == "":
-        return {}
-    if isinstance(data, (str, bytes)):
-        try:
-            data = json.loads(data)
-        except ValueError:
-            raise BadRequestError("data is not JSON", hint='Send data as a JSON list of {"filename", "object"}') \
-                from None
-    entries = data if isinstance(data, list) else [data]
-    found: dict[str, list[Mapping[str, Any]]] = {}
-    for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str):
-            raise BadRequestError("Each entry of data needs a filename",
-                                  hint='Send data as a JSON list of {"filename": ..., "object": [...]}')
-        name = entry["filename"]
-        if name not in names:
-            raise BadRequestError(f"data names {name!r}, which is not a file of this request",
-                                  hint="Name each file part as its entry's filename says")
-        if name in found:
-            raise BadRequestError(f"data has two entries for {name!r}", hint="Send one entry per file")
-        objects = entry.get("object")
-        if objects is None or objects == {}:
-            objects = []
-        elif isinstance(objects, dict):
-            objects = [objects]
-        if not isinstance(objects, list) or not all(isinstance(o, dict) for o in objects):
-            raise BadRequestError(f"{name}: object must be a list of boxes", hint='Each box is {"name", "ocr_text", '
-                                  '"bndbox": {"xmin", "ymin", "xmax", "ymax"}}')
-        found[name] = objects
-    return found
+    return objects_by_file(data, names, box='{"name", "ocr_text", "bndbox": {"xmin", "ymin", "xmax", "ymax"}}')
 
 
 def _check_boxes(name: str, objects: Sequence[Mapping[str, Any]], fields: Sequence[str],
