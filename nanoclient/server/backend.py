@@ -38,7 +38,7 @@ from ..errors import (
     NanonetsError,
     NotFoundError,
 )
-from ..images import MAX_PIXELS, check_image_bytes
+from ..images import MAX_PIXELS, check_image_bytes, unique_categories
 from ..types import (
     STATE_CREATED,
     STATE_FAILED,
@@ -67,6 +67,8 @@ TypeTrainer = Callable[[RunRecord, ModelRecord], None]
 TypeDescriber = Callable[[ModelRecord], Model]
 
 _URLS_MAX = 1000
+#: The longest name of a category (label, field) a model may have.
+NAME_MAX = 200
 _FETCH_WORKERS = 8
 
 
@@ -277,6 +279,27 @@ class Backend:
             raise NotFoundError(f"Model {record.id} is of type {record.type!r}, not {model_type!r}", errors=[
                 {"reason": OTHER_MODEL_TYPE_REASON, "model_type": record.type, "message": "Use the paths of its type"}])
         return record
+
+    @staticmethod
+    def names(given: Sequence[str], *, noun: str = "category", hint: str | None = None, most: int | None = None,
+              longest: int = NAME_MAX) -> list[str]:
+        """The names a new model is created with (its categories, labels or fields: ``noun``): non-empty,
+        distinct, at most ``most`` of them, none longer than ``longest``; else BadRequestError (``hint`` for
+        names that are not that)."""
+        plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+        try:
+            names = unique_categories(list(given))
+        except ValueError as exc:
+            message = str(exc)
+            for word, said in (("categories", plural), ("category", noun)):
+                message = message.replace(word, said).replace(word.capitalize(), said.capitalize())
+            raise BadRequestError(message, hint=hint) from None
+        if most is not None and len(names) > most:
+            raise BadRequestError(f"Too many {plural} ({len(names)})", hint=f"A model has at most {most}")
+        if any(len(name) > longest for name in names):
+            raise BadRequestError(f"{noun.capitalize()} name longer than {longest} characters",
+                                  hint="Use shorter names")
+        return names
 
     def describe(self, record: ModelRecord, *, items: str = "images", label: str = "category",
                  languages: Sequence[str] = ()) -> Model:

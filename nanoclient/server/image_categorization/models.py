@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import cast
 
 from ...errors import BadRequestError, ModelNotTrainedError, NotFoundError
-from ...images import unique_categories
 from ...types import Model, Prediction
 from ..backend import Account, Backend, NamedBytes, url_errors
 from ..store import ModelRecord, RunRecord
@@ -32,7 +31,6 @@ log = logging.getLogger("nanoclient.server")
 
 #: The model type's name, as the store keeps it and the API shows it.
 TYPE_NAME = TYPE.name
-_CATEGORY_NAME_MAX = 200
 _CATEGORIES_MAX = 1000
 #: Threads that compute the predictions of every request thread: more would not be faster (NumPy keeps
 #: a core busy), and each thread that computed one keeps its peak working set (tens of MB) in its own
@@ -131,16 +129,7 @@ class ImageCategorizationModels:
 
     def create_model(self, account: Account, categories: Sequence[str]) -> Model:
         """Create a model with these categories (non-empty, distinct names)."""
-        try:
-            names = unique_categories(list(categories))
-        except ValueError as exc:
-            raise BadRequestError(str(exc)) from None
-        if len(names) > _CATEGORIES_MAX:
-            raise BadRequestError(f"Too many categories ({len(names)})", hint=f"A model has at most {_CATEGORIES_MAX}")
-        too_long = [n for n in names if len(n) > _CATEGORY_NAME_MAX]
-        if too_long:
-            raise BadRequestError(f"Category name longer than {_CATEGORY_NAME_MAX} characters",
-                                  hint="Use shorter names")
+        names = self.backend.names(categories, most=_CATEGORIES_MAX)
         model_id = str(uuid.uuid4())
         self.store.insert_model(model_id, account.id, names, model_type=TYPE_NAME)
         return self.get_model(account, model_id)

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...errors import BadRequestError, ModelNotTrainedError, NotFoundError
-from ...images import unique_categories
 from ...types import Model
 from ..backend import Account, Backend, NamedBytes, url_errors
 from ..store import DocumentRecord, ModelRecord, RunRecord
@@ -46,9 +45,8 @@ log = logging.getLogger("nanoclient.server")
 TYPE_NAME = TYPE.name
 #: Files per upload or prediction request.
 FILES_MAX = 100
-#: Labels a model may have, and how long a label's name may be.
+#: Labels a model may have (a name is at most backend.NAME_MAX long).
 LABELS_MAX = 200
-LABEL_NAME_MAX = 200
 #: Predictions computed at once (NumPy keeps a core busy; more threads only hold more memory).
 PREDICT_WORKERS = min(2, os.cpu_count() or 1)
 
@@ -97,15 +95,8 @@ class MultilabelModels:
 
     def create_model(self, account: Account, labels: Sequence[str]) -> Model:
         """Create a model with these labels (non-empty, distinct names)."""
-        try:
-            names = unique_categories(list(labels))
-        except ValueError as exc:
-            raise BadRequestError(str(exc).replace("categor", "label").replace("Categor", "Label"),
-                                  hint='Send the labels as JSON: {"categories": ["cat", "dog"]}') from None
-        if len(names) > LABELS_MAX:
-            raise BadRequestError(f"Too many labels ({len(names)})", hint=f"A model has at most {LABELS_MAX}")
-        if any(len(name) > LABEL_NAME_MAX for name in names):
-            raise BadRequestError(f"Label name longer than {LABEL_NAME_MAX} characters", hint="Use shorter names")
+        names = self.backend.names(labels, noun="label", most=LABELS_MAX,
+                                   hint='Send the labels as JSON: {"categories": ["cat", "dog"]}')
         model_id = str(uuid.uuid4())
         self.store.insert_model(model_id, account.id, names, model_type=TYPE_NAME)
         return self.get_model(account, model_id)

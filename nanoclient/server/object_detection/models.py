@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...errors import BadRequestError, ModelNotTrainedError, NotFoundError
-from ...images import unique_categories
 from ...types import Model
 from ..annotated import objects_by_file
 from ..backend import Account, Backend, NamedBytes, url_errors
@@ -42,7 +41,6 @@ DETECTION_TYPE = TYPE.name
 #: Files per upload or prediction request.
 FILES_MAX = 50
 #: A category's name: at most this many characters.
-CATEGORY_NAME_MAX = 200
 #: Boxes an image may carry.
 BOXES_MAX = 500
 
@@ -76,12 +74,7 @@ class DetectionModels:
 
     def create_model(self, account: Account, categories: Sequence[str]) -> Model:
         """Create a detection model that finds objects of these categories (non-empty, distinct names)."""
-        try:
-            names = unique_categories(list(categories))
-        except ValueError as exc:
-            raise BadRequestError(str(exc), hint='Send JSON {"categories": ["car", "person"]}') from None
-        if any(len(name) > CATEGORY_NAME_MAX for name in names):
-            raise BadRequestError(f"Category name longer than {CATEGORY_NAME_MAX} characters", hint="Use shorter names")
+        names = self.backend.names(categories, hint='Send JSON {"categories": ["car", "person"]}')
         model_id = str(uuid.uuid4())
         self.store.insert_model(model_id, account.id, names, model_type=DETECTION_TYPE)
         return self.get_model(account, model_id)

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import BadRequestError, InvalidImageError, ModelNotTrainedError, NotFoundError
-from ...images import unique_categories
 from ...types import Model
 from .. import memory
 from ..annotated import objects_by_file
@@ -56,7 +55,6 @@ FILES_MAX = 50
 #: Pages a document may have (a PDF of many thousand empty pages is a few megabytes, and hours of reading).
 PAGES_MAX = 1000
 #: A field's name: at most this many characters.
-FIELD_NAME_MAX = 200
 #: Training documents whose first page is read to find a model's languages, when it names none.
 LANGUAGE_SAMPLE = 24
 #: Seconds in a day, for ImageLevelInferences' days since the epoch.
@@ -136,12 +134,7 @@ class OcrModels:
             except KeyError as exc:
                 raise BadRequestError(str(exc.args[0]), hint="Name a pretrained extractor the server has") from None
             fields = list(fields) or base.fields
-        try:
-            names = unique_categories(list(fields))
-        except ValueError as exc:
-            raise BadRequestError(str(exc).replace("categor", "field").replace("Categor", "Field")) from None
-        if any(len(name) > FIELD_NAME_MAX for name in names):
-            raise BadRequestError(f"Field name longer than {FIELD_NAME_MAX} characters", hint="Use shorter names")
+        names = self.backend.names(fields, noun="field")
         try:
             codes = ocr_languages.normalise(languages)
         except ValueError as exc:
